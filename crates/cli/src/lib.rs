@@ -1,0 +1,1 @@
+//! tresor-cli (placeholder until its owner fills it in).

@@ -1,0 +1,1 @@
+//! tresor-config (placeholder until its owner fills it in).

@@ -1,0 +1,1 @@
+//! tresor-core (placeholder until its owner fills it in).

@@ -1,0 +1,1 @@
+//! tresor-crypto (placeholder until its owner fills it in).

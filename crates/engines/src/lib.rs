@@ -1,0 +1,1 @@
+//! tresor-engines (placeholder until its owner fills it in).

@@ -1,0 +1,1 @@
+//! tresor-http (placeholder until its owner fills it in).

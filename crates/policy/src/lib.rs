@@ -1,0 +1,1 @@
+//! tresor-policy (placeholder until its owner fills it in).

@@ -1,0 +1,1 @@
+//! tresor-raft (placeholder until its owner fills it in).

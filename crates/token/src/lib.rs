@@ -1,0 +1,1 @@
+//! tresor-token (placeholder until its owner fills it in).
