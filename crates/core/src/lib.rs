@@ -1,1 +1,32 @@
-//! tresor-core (placeholder until its owner fills it in).
+//! Tresor's core: everything between the HTTP layer and storage.
+//!
+//! - [`Core`] owns the seal lifecycle: `init`, `unseal`, `seal`, generate-root and rekey
+//!   ceremonies, and the post-unseal state (mount tables, policy store, token store).
+//! - [`Core::handle`] runs a logical request through authentication (token), routing
+//!   (longest-prefix mount match), the ACL check (create vs update decided by the backend's
+//!   existence check, sudo for root paths) and the backend.
+//! - `system` implements the `sys/` logical endpoints (mounts, policies, capabilities,
+//!   key rotation, internal UI mounts).
+//!
+//! HA-awareness comes through [`HaStatus`]: the raft layer tells the core whether this node
+//! is the active one and who leads.
+
+mod active;
+mod ceremony;
+mod core;
+mod error;
+mod ha;
+mod init;
+pub mod mounts;
+mod policy_store;
+mod request;
+mod status;
+mod system;
+
+pub use crate::core::{Core, CoreOptions};
+pub use ceremony::{GenerateRootStatus, RekeyStatus, RekeyUpdate, RekeyVerifyStatus};
+pub use error::CoreError;
+pub use ha::{HaStatus, LeaderInfo, SingleNode};
+pub use init::{InitRequest, InitResponse};
+pub use request::{CoreRequest, Method};
+pub use status::{HealthStatus, LeaderStatus, SealStatus};

@@ -1,1 +1,51 @@
-//! tresor-engines (placeholder until its owner fills it in).
+//! Secrets engines for Tresor.
+//!
+//! The core mounts an engine by asking [`new_backend`] for a [`LogicalBackend`] of a given
+//! type and then routes every request below the mount to its
+//! [`handle`](LogicalBackend::handle), with paths relative to the mount and the mount's own
+//! storage view.
+//!
+//! Source layout:
+//! - [`kv`]: the key/value engine, [`KvV1`] (unversioned, Vault's `kv` version 1) and
+//!   [`KvV2`] (versioned, Vault's `kv` version 2 / `kv-v2`).
+//! - `transit/` (not yet present): the transit engine will live in its own module next to `kv`,
+//!   and [`new_backend`] gains a `"transit"` arm.
+//! - [`clock`]: time source and Vault's timestamp format, shared by the engines.
+
+pub mod clock;
+mod error;
+pub mod kv;
+mod locks;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use error::EngineError;
+pub use kv::{KvV1, KvV2};
+use tresor_sdk::LogicalBackend;
+
+/// Builds the backend for a secrets engine of type `kind` with the mount's `options`.
+///
+/// - `kind == "kv"`: `options["version"]` `"1"` (the default, also when empty) gives [`KvV1`],
+///   `"2"` gives [`KvV2`]; any other version is an error.
+/// - `kind == "kv-v2"`: [`KvV2`] whatever the options say.
+/// - anything else: [`EngineError::UnknownType`].
+pub fn new_backend(
+    kind: &str,
+    options: &BTreeMap<String, String>,
+) -> Result<Arc<dyn LogicalBackend>, EngineError> {
+    match kind {
+        "kv" => match options.get("version").map(|v| v.trim()) {
+            None | Some("") | Some("1") => Ok(Arc::new(KvV1::new())),
+            Some("2") => Ok(Arc::new(KvV2::new())),
+            Some(other) => Err(EngineError::InvalidKvVersion(other.to_owned())),
+        },
+        "kv-v2" => Ok(Arc::new(KvV2::new())),
+        other => Err(EngineError::UnknownType(other.to_owned())),
+    }
+}
+
+/// Whether [`new_backend`] knows the engine type `kind`.
+pub fn is_known_type(kind: &str) -> bool {
+    matches!(kind, "kv" | "kv-v2")
+}

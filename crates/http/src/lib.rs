@@ -1,1 +1,20 @@
-//! tresor-http (placeholder until its owner fills it in).
+//! Vault's HTTP API in front of a [`tresor_core::Core`].
+//!
+//! - `raw`: the sys endpoints that answer bare JSON without the logical envelope (init,
+//!   seal-status, unseal, seal, health, leader, generate-root, rekey, step-down).
+//! - `logical`: everything else, through `Core::handle`, wrapped in Vault's envelope.
+//! - `error`: the only place where core errors become HTTP status codes and
+//!   `{"errors": [...]}` bodies.
+//! - `listener`: TCP listeners, plain or TLS (rustls), with the request-size limit.
+
+mod error;
+mod listener;
+mod logical;
+mod raw;
+mod router;
+mod tls;
+
+pub use error::ApiError;
+pub use listener::{ListenerOptions, TlsOptions, serve};
+pub use router::{AppState, router};
+pub use tls::{TlsError, load_server_config};

@@ -1,1 +1,33 @@
-//! tresor-token (placeholder until its owner fills it in).
+//! Tresor's token store and the `auth/token/` backend.
+//!
+//! [`TokenStore`] keeps service tokens in a private storage view, keyed by a salted SHA-256
+//! hash of the token id (the plain id is never a storage key), with an accessor index and a
+//! parent→children index so that revoking a token revokes its descendants. The core uses it to
+//! authenticate every request ([`TokenStore::authorize`] counts uses) and to issue the root
+//! token; [`TokenBackend`] serves the token API (`create`, `lookup`, `renew`, `revoke`, roles,
+//! accessors, tidy).
+//!
+//! TTL arithmetic ([`ttl`]), policy rules ([`policies`]) and creation planning ([`create`])
+//! are pure and tested without a runtime; time comes from an injectable [`Clock`].
+//!
+//! Not supported yet: batch tokens (`type=batch` is refused with 400), identity entities,
+//! CIDR bindings and policy globs in roles.
+
+mod backend;
+mod clock;
+pub mod create;
+mod entry;
+mod error;
+mod ids;
+pub mod policies;
+mod role;
+mod store;
+pub mod ttl;
+
+pub use backend::TokenBackend;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use entry::{DEFAULT_POLICY, ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits};
+pub use error::TokenError;
+pub use ids::{new_accessor, new_token_id};
+pub use role::TokenRole;
+pub use store::{AccessorEntry, TokenStore};

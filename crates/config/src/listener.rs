@@ -1,0 +1,282 @@
+//! `listener "tcp" { ... }` blocks.
+
+use crate::addr::{default_cluster_address, normalize_listen};
+use crate::error::ConfigError;
+use crate::section::{Section, bodies};
+
+/// Default API listen address.
+pub const DEFAULT_ADDRESS: &str = "127.0.0.1:8200";
+/// Default `max_request_size`: 32 MiB.
+pub const DEFAULT_MAX_REQUEST_SIZE: u64 = 33_554_432;
+/// Default `max_request_duration`: 90 seconds.
+pub const DEFAULT_MAX_REQUEST_DURATION: u64 = 90;
+
+/// A TLS protocol version as Vault names it (`tls10` ... `tls13`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TlsVersion {
+    /// TLS 1.0 (recognised, refused by validation).
+    Tls10,
+    /// TLS 1.1 (recognised, refused by validation).
+    Tls11,
+    /// TLS 1.2.
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
+}
+
+impl TlsVersion {
+    /// Parses Vault's spelling (`tls12`, `tls13`, ...).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "tls10" => Some(TlsVersion::Tls10),
+            "tls11" => Some(TlsVersion::Tls11),
+            "tls12" => Some(TlsVersion::Tls12),
+            "tls13" => Some(TlsVersion::Tls13),
+            _ => None,
+        }
+    }
+
+    /// Vault's spelling of the version.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls10 => "tls10",
+            TlsVersion::Tls11 => "tls11",
+            TlsVersion::Tls12 => "tls12",
+            TlsVersion::Tls13 => "tls13",
+        }
+    }
+
+    /// Whether Tresor can serve this version (TLS 1.2 and 1.3 only).
+    pub fn is_supported(self) -> bool {
+        self >= TlsVersion::Tls12
+    }
+}
+
+/// The `telemetry { }` block inside a listener.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListenerTelemetry {
+    /// Serve `/v1/sys/metrics` without a token on this listener.
+    pub unauthenticated_metrics_access: bool,
+}
+
+/// One `listener` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerConfig {
+    /// The listener type (the block label); only `tcp` passes validation.
+    pub kind: String,
+    /// The file the block came from.
+    pub source: String,
+    /// Address to listen on for the API (`:8200` is normalised to `0.0.0.0:8200`).
+    pub address: String,
+    /// Address for cluster (Raft/forwarding) traffic; defaults to the API port + 1 on the same
+    /// host (empty only when that cannot be derived from a malformed `address`).
+    pub cluster_address: String,
+    /// Serve plain HTTP (`true`, `1`, `"1"`, `"true"` all accepted).
+    pub tls_disable: bool,
+    /// PEM certificate (chain) file.
+    pub tls_cert_file: Option<String>,
+    /// PEM private key file.
+    pub tls_key_file: Option<String>,
+    /// Minimum TLS version (default `tls12`, as Vault).
+    pub tls_min_version: TlsVersion,
+    /// Maximum TLS version (default: highest supported).
+    pub tls_max_version: Option<TlsVersion>,
+    /// TLS 1.2 cipher suites by Go name (empty: library defaults).
+    pub tls_cipher_suites: Vec<String>,
+    /// CA bundle for verifying client certificates.
+    pub tls_client_ca_file: Option<String>,
+    /// Require a valid client certificate on every connection.
+    pub tls_require_and_verify_client_cert: bool,
+    /// Do not request client certificates at all.
+    pub tls_disable_client_certs: bool,
+    /// Largest accepted request body in bytes; `None` means unlimited. Following Vault, an
+    /// unset value or `0` means the default of 32 MiB and a negative value means unlimited.
+    pub max_request_size: Option<u64>,
+    /// Longest time a request may take, in seconds (default 90; `0` means the default).
+    pub max_request_duration: u64,
+    /// Keep-alive idle timeout in seconds (Vault default 5m).
+    pub http_idle_timeout: u64,
+    /// Time allowed to read request headers, in seconds (Vault default 10s).
+    pub http_read_header_timeout: u64,
+    /// Time allowed to read a whole request, in seconds (Vault default 30s).
+    pub http_read_timeout: u64,
+    /// Time allowed to write a response, in seconds (`0`: no limit, the Vault default).
+    pub http_write_timeout: u64,
+    /// Listener-level telemetry settings.
+    pub telemetry: ListenerTelemetry,
+    /// Peers (CIDRs) trusted to set `X-Forwarded-For`.
+    pub x_forwarded_for_authorized_addrs: Vec<String>,
+    /// Number of `X-Forwarded-For` entries to skip from the end.
+    pub x_forwarded_for_hop_skips: u64,
+    /// Refuse requests with `X-Forwarded-For` from untrusted peers (default true).
+    pub x_forwarded_for_reject_not_authorized: bool,
+    /// Refuse requests from trusted peers that lack `X-Forwarded-For` (default true).
+    pub x_forwarded_for_reject_not_present: bool,
+    /// Header carrying the client certificate from a TLS-terminating proxy.
+    pub x_forwarded_for_client_cert_header: Option<String>,
+    /// Decoders applied to that header (e.g. `URL,BASE64`).
+    pub x_forwarded_for_client_cert_header_decoders: Option<String>,
+    /// PROXY protocol handling: `use_always`, `allow_authorized` or `deny_unauthorized`.
+    pub proxy_protocol_behavior: Option<String>,
+    /// Peers (CIDRs) trusted to speak the PROXY protocol.
+    pub proxy_protocol_authorized_addrs: Vec<String>,
+}
+
+impl ListenerConfig {
+    /// A TCP listener on `address` with every other setting at its default.
+    pub fn tcp(address: &str) -> Self {
+        let address = normalize_listen(address);
+        ListenerConfig {
+            kind: "tcp".to_owned(),
+            source: String::new(),
+            cluster_address: default_cluster_address(&address).unwrap_or_default(),
+            address,
+            tls_disable: false,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_min_version: TlsVersion::Tls12,
+            tls_max_version: None,
+            tls_cipher_suites: Vec::new(),
+            tls_client_ca_file: None,
+            tls_require_and_verify_client_cert: false,
+            tls_disable_client_certs: false,
+            max_request_size: Some(DEFAULT_MAX_REQUEST_SIZE),
+            max_request_duration: DEFAULT_MAX_REQUEST_DURATION,
+            http_idle_timeout: 300,
+            http_read_header_timeout: 10,
+            http_read_timeout: 30,
+            http_write_timeout: 0,
+            telemetry: ListenerTelemetry::default(),
+            x_forwarded_for_authorized_addrs: Vec::new(),
+            x_forwarded_for_hop_skips: 0,
+            x_forwarded_for_reject_not_authorized: true,
+            x_forwarded_for_reject_not_present: true,
+            x_forwarded_for_client_cert_header: None,
+            x_forwarded_for_client_cert_header_decoders: None,
+            proxy_protocol_behavior: None,
+            proxy_protocol_authorized_addrs: Vec::new(),
+        }
+    }
+}
+
+/// Vault listener settings Tresor accepts but does not act on (warned about).
+const IGNORED: &[&str] = &[
+    "tls_prefer_server_cipher_suites",
+    "profiling",
+    "inflight_requests_logging",
+    "custom_response_headers",
+    "redact_addresses",
+    "redact_cluster_name",
+    "redact_version",
+    "disable_replication_status_endpoints",
+    "chroot_namespace",
+    "disable_request_limiter",
+    "require_request_header",
+    "unauthenticated_in_flight_requests_access",
+    "agent_api",
+    "role",
+];
+
+/// Decodes one listener block body (`kind` is its label).
+pub(crate) fn decode_listener(
+    kind: &str,
+    mut sec: Section<'_>,
+    file: &str,
+    warnings: &mut Vec<String>,
+) -> Result<ListenerConfig, ConfigError> {
+    let address = sec
+        .string("address")?
+        .unwrap_or_else(|| DEFAULT_ADDRESS.to_owned());
+    let mut l = ListenerConfig::tcp(&address);
+    l.kind = kind.to_owned();
+    l.source = file.to_owned();
+    if kind != "tcp" {
+        // Validation refuses the listener type; its settings mean nothing to Tresor.
+        sec.consume_all();
+        return Ok(l);
+    }
+    if let Some(c) = sec.string("cluster_address")? {
+        l.cluster_address = normalize_listen(&c);
+    }
+    l.tls_disable = sec.bool("tls_disable")?.unwrap_or(false);
+    l.tls_cert_file = sec.string("tls_cert_file")?;
+    l.tls_key_file = sec.string("tls_key_file")?;
+    if let Some(v) = tls_version(&mut sec, "tls_min_version")? {
+        l.tls_min_version = v;
+    }
+    l.tls_max_version = tls_version(&mut sec, "tls_max_version")?;
+    l.tls_cipher_suites = sec.string_list("tls_cipher_suites")?.unwrap_or_default();
+    l.tls_client_ca_file = sec.string("tls_client_ca_file")?;
+    l.tls_require_and_verify_client_cert = sec
+        .bool("tls_require_and_verify_client_cert")?
+        .unwrap_or(false);
+    l.tls_disable_client_certs = sec.bool("tls_disable_client_certs")?.unwrap_or(false);
+    match sec.int("max_request_size")? {
+        None | Some(0) => {}
+        Some(n) => l.max_request_size = u64::try_from(n).ok(),
+    }
+    match sec.secs("max_request_duration")? {
+        None | Some(0) => {}
+        Some(n) => l.max_request_duration = n,
+    }
+    if let Some(v) = sec.secs("http_idle_timeout")? {
+        l.http_idle_timeout = v;
+    }
+    if let Some(v) = sec.secs("http_read_header_timeout")? {
+        l.http_read_header_timeout = v;
+    }
+    if let Some(v) = sec.secs("http_read_timeout")? {
+        l.http_read_timeout = v;
+    }
+    if let Some(v) = sec.secs("http_write_timeout")? {
+        l.http_write_timeout = v;
+    }
+    for f in sec.all("telemetry") {
+        let key = sec.key("telemetry");
+        for body in bodies(f, &key)? {
+            let mut t = Section::new(key.clone(), f.file, body);
+            if let Some(b) = t.bool("unauthenticated_metrics_access")? {
+                l.telemetry.unauthenticated_metrics_access = b;
+            }
+            t.finish(warnings);
+        }
+    }
+    l.x_forwarded_for_authorized_addrs = sec
+        .string_list("x_forwarded_for_authorized_addrs")?
+        .unwrap_or_default();
+    l.x_forwarded_for_hop_skips = sec.uint("x_forwarded_for_hop_skips")?.unwrap_or(0);
+    l.x_forwarded_for_reject_not_authorized = sec
+        .bool("x_forwarded_for_reject_not_authorized")?
+        .unwrap_or(true);
+    l.x_forwarded_for_reject_not_present = sec
+        .bool("x_forwarded_for_reject_not_present")?
+        .unwrap_or(true);
+    l.x_forwarded_for_client_cert_header = sec.string("x_forwarded_for_client_cert_header")?;
+    l.x_forwarded_for_client_cert_header_decoders =
+        sec.string("x_forwarded_for_client_cert_header_decoders")?;
+    l.proxy_protocol_behavior = sec.string("proxy_protocol_behavior")?;
+    l.proxy_protocol_authorized_addrs = sec
+        .string_list("proxy_protocol_authorized_addrs")?
+        .unwrap_or_default();
+    for name in IGNORED {
+        sec.ignore(name, warnings);
+    }
+    sec.finish(warnings);
+    Ok(l)
+}
+
+fn tls_version(sec: &mut Section<'_>, name: &str) -> Result<Option<TlsVersion>, ConfigError> {
+    let Some(f) = sec.last(name) else {
+        return Ok(None);
+    };
+    let key = sec.key(name);
+    let text = crate::section::to_string(f.node)
+        .map_err(|reason| ConfigError::invalid(f.file, &key, reason))?;
+    TlsVersion::parse(&text).map(Some).ok_or_else(|| {
+        ConfigError::invalid(
+            f.file,
+            &key,
+            format!("unknown TLS version {text:?} (supported: tls12, tls13)"),
+        )
+    })
+}

@@ -1,0 +1,262 @@
+//! The state that exists only while unsealed: cluster identity, mount tables with their
+//! backends, the token store and the policy store.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+use tresor_sdk::{LogicalBackend, MountInfo};
+use tresor_storage::{Backend, View};
+use tresor_token::{TokenBackend, TokenStore, TtlLimits};
+
+use crate::core::Core;
+use crate::error::CoreError;
+use crate::mounts::{MountConfig, MountEntry, MountTable};
+use crate::policy_store::PolicyStore;
+
+/// Barrier path of the secrets-engine mount table.
+pub(crate) const MOUNTS_PATH: &str = "core/mounts";
+/// Barrier path of the auth mount table.
+pub(crate) const AUTH_PATH: &str = "core/auth";
+/// Barrier path of the cluster identity.
+pub(crate) const CLUSTER_PATH: &str = "core/cluster";
+
+/// The cluster's name and id, fixed at init.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct ClusterInfo {
+    /// Name (`cluster_name` in the config, or generated).
+    pub(crate) name: String,
+    /// UUID.
+    pub(crate) id: String,
+}
+
+/// The unsealed state.
+pub(crate) struct Active {
+    pub(crate) cluster: ClusterInfo,
+    pub(crate) active_since: String,
+    pub(crate) barrier: Arc<dyn Backend>,
+    pub(crate) mounts: RwLock<MountTable>,
+    pub(crate) auth: RwLock<MountTable>,
+    pub(crate) backends: RwLock<HashMap<String, Arc<dyn LogicalBackend>>>,
+    pub(crate) tokens: Arc<TokenStore>,
+    pub(crate) token_backend: Arc<dyn LogicalBackend>,
+    pub(crate) policies: PolicyStore,
+    /// Serializes changes to the mount tables.
+    pub(crate) table_lock: tokio::sync::Mutex<()>,
+    pub(crate) default_lease_ttl: u64,
+    pub(crate) max_lease_ttl: u64,
+}
+
+pub(crate) fn new_accessor(kind: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}_{}", kind.replace('-', "_"), &id[..8])
+}
+
+pub(crate) fn new_entry(path: &str, kind: &str, description: &str) -> MountEntry {
+    MountEntry {
+        path: path.into(),
+        kind: kind.into(),
+        description: description.into(),
+        uuid: uuid::Uuid::new_v4().to_string(),
+        accessor: new_accessor(kind),
+        config: MountConfig::default(),
+        options: BTreeMap::new(),
+        local: false,
+        seal_wrap: false,
+        created_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl Active {
+    /// Writes the initial tables of a freshly initialized barrier.
+    pub(crate) async fn create_initial(
+        core: &Core,
+        cluster_name: Option<String>,
+    ) -> Result<(), CoreError> {
+        let barrier = core.barrier.clone();
+        let id = uuid::Uuid::new_v4().to_string();
+        let name = cluster_name.unwrap_or_else(|| format!("vault-cluster-{}", &id[..8]));
+        let cluster = ClusterInfo { name, id };
+        barrier
+            .put(CLUSTER_PATH, serde_json::to_vec(&cluster)?)
+            .await?;
+
+        let mut mounts = MountTable::default();
+        let mut sys = new_entry(
+            "sys/",
+            "system",
+            "system endpoints used for control, policy and debugging",
+        );
+        sys.accessor = new_accessor("system");
+        mounts.entries.insert("sys/".into(), sys);
+        barrier
+            .put(MOUNTS_PATH, serde_json::to_vec(&mounts)?)
+            .await?;
+
+        let mut auth = MountTable::default();
+        auth.entries.insert(
+            "token/".into(),
+            new_entry("token/", "token", "token based credentials"),
+        );
+        barrier.put(AUTH_PATH, serde_json::to_vec(&auth)?).await?;
+        Ok(())
+    }
+
+    /// Loads the unsealed state from the (unsealed) barrier.
+    pub(crate) async fn load(core: &Core) -> Result<Arc<Active>, CoreError> {
+        let barrier: Arc<dyn Backend> = core.barrier.clone();
+        let cluster: ClusterInfo = read_json(&*barrier, CLUSTER_PATH)
+            .await?
+            .ok_or_else(|| CoreError::Internal("cluster identity missing".into()))?;
+        let mounts: MountTable = read_json(&*barrier, MOUNTS_PATH).await?.unwrap_or_default();
+        let auth: MountTable = read_json(&*barrier, AUTH_PATH).await?.unwrap_or_default();
+
+        let tokens = Arc::new(TokenStore::new(
+            View::new(barrier.clone(), "sys/token/"),
+            TtlLimits {
+                default_lease_ttl: core.opts.default_lease_ttl,
+                max_lease_ttl: core.opts.max_lease_ttl,
+            },
+        ));
+        let token_backend: Arc<dyn LogicalBackend> = Arc::new(TokenBackend::new(tokens.clone()));
+        let policies = PolicyStore::new(View::new(barrier.clone(), "sys/policy/"));
+        policies.ensure_default().await?;
+
+        let active = Active {
+            cluster,
+            active_since: now_rfc3339(),
+            barrier,
+            mounts: RwLock::new(MountTable::default()),
+            auth: RwLock::new(auth),
+            backends: RwLock::new(HashMap::new()),
+            tokens,
+            token_backend,
+            policies,
+            table_lock: tokio::sync::Mutex::new(()),
+            default_lease_ttl: core.opts.default_lease_ttl,
+            max_lease_ttl: core.opts.max_lease_ttl,
+        };
+        for entry in mounts.entries.values() {
+            if entry.kind == "system" {
+                continue;
+            }
+            match active.instantiate(entry).await {
+                Ok(backend) => active.set_backend(&entry.uuid, backend),
+                Err(e) => tracing::error!(path = %entry.path, error = %e, "could not load mount"),
+            }
+        }
+        *active
+            .mounts
+            .write()
+            .map_err(|_| CoreError::Internal("mount lock poisoned".into()))? = mounts;
+        Ok(Arc::new(active))
+    }
+
+    /// Creates (and sets up) the backend for a mount entry.
+    pub(crate) async fn instantiate(
+        &self,
+        entry: &MountEntry,
+    ) -> Result<Arc<dyn LogicalBackend>, CoreError> {
+        let kind = if entry.kind == "generic" {
+            "kv"
+        } else {
+            entry.kind.as_str()
+        };
+        let backend = tresor_engines::new_backend(kind, &entry.options)
+            .map_err(|e| CoreError::invalid(e.to_string()))?;
+        backend
+            .setup(&self.mount_view(entry), &self.mount_info(entry))
+            .await?;
+        Ok(backend)
+    }
+
+    pub(crate) fn set_backend(&self, uuid: &str, backend: Arc<dyn LogicalBackend>) {
+        if let Ok(mut b) = self.backends.write() {
+            b.insert(uuid.to_owned(), backend);
+        }
+    }
+
+    pub(crate) fn backend(&self, uuid: &str) -> Option<Arc<dyn LogicalBackend>> {
+        self.backends.read().ok().and_then(|b| b.get(uuid).cloned())
+    }
+
+    /// The storage view of a secrets-engine mount.
+    pub(crate) fn mount_view(&self, entry: &MountEntry) -> View {
+        View::new(self.barrier.clone(), format!("logical/{}/", entry.uuid))
+    }
+
+    /// What a backend is told about its mount.
+    pub(crate) fn mount_info(&self, entry: &MountEntry) -> MountInfo {
+        let default_ttl = if entry.config.default_lease_ttl == 0 {
+            self.default_lease_ttl
+        } else {
+            entry.config.default_lease_ttl
+        };
+        let max_ttl = if entry.config.max_lease_ttl == 0 {
+            self.max_lease_ttl
+        } else {
+            entry.config.max_lease_ttl
+        };
+        MountInfo {
+            path: entry.path.clone(),
+            kind: entry.kind.clone(),
+            uuid: entry.uuid.clone(),
+            accessor: entry.accessor.clone(),
+            options: entry.options.clone(),
+            default_lease_ttl: default_ttl,
+            max_lease_ttl: max_ttl,
+        }
+    }
+
+    /// A snapshot of the secrets-engine mount table.
+    pub(crate) fn mounts_snapshot(&self) -> MountTable {
+        self.mounts.read().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// A snapshot of the auth mount table.
+    pub(crate) fn auth_snapshot(&self) -> MountTable {
+        self.auth.read().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Persists and installs a new secrets-engine mount table.
+    pub(crate) async fn store_mounts(&self, table: MountTable) -> Result<(), CoreError> {
+        self.barrier
+            .put(MOUNTS_PATH, serde_json::to_vec(&table)?)
+            .await?;
+        *self
+            .mounts
+            .write()
+            .map_err(|_| CoreError::Internal("mount lock poisoned".into()))? = table;
+        Ok(())
+    }
+
+    /// Persists and installs a new auth mount table.
+    pub(crate) async fn store_auth(&self, table: MountTable) -> Result<(), CoreError> {
+        self.barrier
+            .put(AUTH_PATH, serde_json::to_vec(&table)?)
+            .await?;
+        *self
+            .auth
+            .write()
+            .map_err(|_| CoreError::Internal("auth lock poisoned".into()))? = table;
+        Ok(())
+    }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    b: &dyn Backend,
+    key: &str,
+) -> Result<Option<T>, CoreError> {
+    match b.get(key).await? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| CoreError::Internal(format!("corrupt {key}: {e}"))),
+    }
+}

@@ -1,0 +1,82 @@
+//! Errors of the core layer. The http layer maps each to a status code and Vault's
+//! `{"errors": [...]}` body; nothing here knows about HTTP.
+
+use tresor_sdk::LogicalError;
+use tresor_storage::StorageError;
+
+/// What a core operation can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// The barrier is sealed (HTTP 503).
+    #[error("Vault is sealed")]
+    Sealed,
+    /// The server has not been initialized (HTTP 400 on most endpoints, 501 on health).
+    #[error("Vault is not initialized")]
+    NotInitialized,
+    /// `sys/init` on an initialized server (HTTP 400).
+    #[error("Vault is already initialized")]
+    AlreadyInitialized,
+    /// Missing/invalid token or an ACL denial (HTTP 403).
+    #[error("permission denied")]
+    PermissionDenied,
+    /// Malformed request or a request not allowed in the current state (HTTP 400).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// No route for the path (HTTP 404).
+    #[error("unsupported path")]
+    UnsupportedPath,
+    /// The path does not take this operation (HTTP 405).
+    #[error("unsupported operation")]
+    UnsupportedOperation,
+    /// This node is a standby and cannot serve the request itself (HTTP 503 retriable, or
+    /// forwarded by the cluster layer).
+    #[error("node is not active{}", leader.as_ref().map(|l| format!("; active node: {l}")).unwrap_or_default())]
+    Standby {
+        /// The active node's API address, if known.
+        leader: Option<String>,
+    },
+    /// Storage failed underneath.
+    #[error(transparent)]
+    Storage(StorageError),
+    /// A bug or an unexpected state (HTTP 500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl CoreError {
+    /// Shorthand for [`CoreError::InvalidRequest`].
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        CoreError::InvalidRequest(msg.into())
+    }
+}
+
+impl From<StorageError> for CoreError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Sealed => CoreError::Sealed,
+            StorageError::NotLeader { leader } => CoreError::Standby { leader },
+            other => CoreError::Storage(other),
+        }
+    }
+}
+
+impl From<LogicalError> for CoreError {
+    fn from(e: LogicalError) -> Self {
+        match e {
+            LogicalError::InvalidRequest(m) => CoreError::InvalidRequest(m),
+            LogicalError::PermissionDenied => CoreError::PermissionDenied,
+            LogicalError::UnsupportedPath => CoreError::UnsupportedPath,
+            LogicalError::UnsupportedOperation => CoreError::UnsupportedOperation,
+            LogicalError::Storage(s) => s.into(),
+            LogicalError::Internal(m) => CoreError::Internal(m),
+            other => CoreError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<serde_json::Error> for CoreError {
+    fn from(e: serde_json::Error) -> Self {
+        CoreError::Internal(format!("encoding: {e}"))
+    }
+}

@@ -1,0 +1,259 @@
+//! The logical request pipeline: authenticate, route, authorize, dispatch.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use tresor_policy::Capability;
+use tresor_sdk::{Auth, LogicalBackend, MountInfo, Operation, Request, Response};
+use tresor_storage::View;
+
+use crate::active::Active;
+use crate::core::Core;
+use crate::error::CoreError;
+use crate::system;
+
+/// The HTTP method of a logical request (mapped to an [`Operation`] by the core, because
+/// PUT/POST become `create` or `update` depending on whether the target exists).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// LIST (or GET with `list=true`).
+    List,
+    /// PUT or POST.
+    Write,
+    /// PATCH.
+    Patch,
+    /// DELETE.
+    Delete,
+}
+
+/// A logical request as the http layer hands it over.
+#[derive(Clone, Debug)]
+pub struct CoreRequest {
+    /// The method.
+    pub method: Method,
+    /// The path after `/v1/`.
+    pub path: String,
+    /// JSON body, or query parameters for GET/LIST/DELETE.
+    pub data: Map<String, Value>,
+    /// The client token (`X-Vault-Token` or `Authorization: Bearer`).
+    pub token: Option<String>,
+}
+
+/// Where a path goes.
+pub(crate) enum Target {
+    /// The built-in `sys/` backend.
+    System,
+    /// A mounted backend.
+    Backend {
+        backend: Arc<dyn LogicalBackend>,
+        mount: MountInfo,
+        view: View,
+    },
+}
+
+/// Whether `path` matches a root-path pattern (`*` suffix = prefix match).
+pub(crate) fn matches_pattern(pattern: &str, path: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => path.starts_with(prefix),
+        None => path == pattern,
+    }
+}
+
+impl Active {
+    /// Resolves a request path to its target and the path relative to it.
+    pub(crate) fn route(&self, path: &str) -> Result<(Target, String), CoreError> {
+        if let Some(rest) = path.strip_prefix("sys/") {
+            return Ok((Target::System, rest.to_owned()));
+        }
+        if path == "sys" {
+            return Ok((Target::System, String::new()));
+        }
+        if let Some(rest) = path.strip_prefix("auth/") {
+            let table = self.auth_snapshot();
+            let (entry, rel) = table.route(rest).ok_or(CoreError::UnsupportedPath)?;
+            if entry.kind == "token" {
+                let mut mount = self.mount_info(entry);
+                mount.path = format!("auth/{}", entry.path);
+                return Ok((
+                    Target::Backend {
+                        backend: self.token_backend.clone(),
+                        view: View::new(self.barrier.clone(), format!("auth/{}/", entry.uuid)),
+                        mount,
+                    },
+                    rel.to_owned(),
+                ));
+            }
+            return Err(CoreError::UnsupportedPath);
+        }
+        let table = self.mounts_snapshot();
+        let (entry, rel) = table.route(path).ok_or(CoreError::UnsupportedPath)?;
+        let backend = self
+            .backend(&entry.uuid)
+            .ok_or(CoreError::UnsupportedPath)?;
+        Ok((
+            Target::Backend {
+                backend,
+                mount: self.mount_info(entry),
+                view: self.mount_view(entry),
+            },
+            rel.to_owned(),
+        ))
+    }
+}
+
+fn capability_of(op: Operation) -> Capability {
+    match op {
+        Operation::Read => Capability::Read,
+        Operation::Create => Capability::Create,
+        Operation::Update => Capability::Update,
+        Operation::Patch => Capability::Patch,
+        Operation::Delete => Capability::Delete,
+        Operation::List => Capability::List,
+    }
+}
+
+impl Core {
+    /// Runs one logical request end to end.
+    pub async fn handle(&self, req: CoreRequest) -> Result<Option<Response>, CoreError> {
+        let active = self.active()?;
+        if !self.ha.is_active() {
+            return Err(CoreError::Standby {
+                leader: self.ha.leader().map(|l| l.api_addr),
+            });
+        }
+        let token = req
+            .token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .ok_or(CoreError::PermissionDenied)?;
+        let entry = active
+            .tokens
+            .authorize(token)
+            .await
+            .map_err(|e| CoreError::Internal(format!("token store: {e}")))?
+            .ok_or(CoreError::PermissionDenied)?;
+        let auth = Auth {
+            client_token: token.to_owned(),
+            accessor: entry.accessor.clone(),
+            is_root: entry.policies.iter().any(|p| p == "root"),
+            policies: entry.policies.clone(),
+            display_name: entry.display_name.clone(),
+        };
+        let path = req.path.trim_start_matches('/').to_owned();
+        let (target, rel) = active.route(&path)?;
+        let acl = active.policies.acl(&entry.policies).await?;
+
+        let (op, root_paths) = match &target {
+            Target::System => (
+                system::operation(&active, req.method, &rel).await?,
+                system::ROOT_PATHS
+                    .iter()
+                    .map(|p| (*p).to_owned())
+                    .collect::<Vec<_>>(),
+            ),
+            Target::Backend {
+                backend,
+                mount,
+                view,
+            } => {
+                let op = match req.method {
+                    Method::Get => Operation::Read,
+                    Method::List => Operation::List,
+                    Method::Patch => Operation::Patch,
+                    Method::Delete => Operation::Delete,
+                    Method::Write => {
+                        let probe = Request {
+                            operation: Operation::Update,
+                            path: rel.clone(),
+                            data: req.data.clone(),
+                            storage: view.clone(),
+                            mount: mount.clone(),
+                            auth: auth.clone(),
+                        };
+                        match backend.exists(&probe).await? {
+                            Some(false) => Operation::Create,
+                            _ => Operation::Update,
+                        }
+                    }
+                };
+                (op, backend.root_paths())
+            }
+        };
+
+        let check = acl.check(&path, capability_of(op));
+        if !check.allowed {
+            return Err(CoreError::PermissionDenied);
+        }
+        if root_paths.iter().any(|p| matches_pattern(p, &rel)) && !check.sudo {
+            return Err(CoreError::PermissionDenied);
+        }
+        acl.check_parameters(&path, &req.data)
+            .map_err(|_| CoreError::PermissionDenied)?;
+
+        match target {
+            Target::System => system::handle(self, &active, op, &rel, &req.data, &auth, &acl).await,
+            Target::Backend {
+                backend,
+                mount,
+                view,
+            } => {
+                let request = Request {
+                    operation: op,
+                    path: rel,
+                    data: req.data,
+                    storage: view,
+                    mount,
+                    auth,
+                };
+                Ok(backend.handle(&request).await?)
+            }
+        }
+    }
+
+    /// Checks that `token` may perform `cap` on `path` with sudo (for the raw sys endpoints
+    /// such as `sys/seal` and `sys/step-down`).
+    pub async fn check_sudo(
+        &self,
+        token: Option<&str>,
+        path: &str,
+        cap: Capability,
+    ) -> Result<(), CoreError> {
+        let active = self.active()?;
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or(CoreError::PermissionDenied)?;
+        let entry = active
+            .tokens
+            .authorize(token)
+            .await
+            .map_err(|e| CoreError::Internal(format!("token store: {e}")))?
+            .ok_or(CoreError::PermissionDenied)?;
+        let acl = active.policies.acl(&entry.policies).await?;
+        let check = acl.check(path, cap);
+        if check.allowed && check.sudo {
+            Ok(())
+        } else {
+            Err(CoreError::PermissionDenied)
+        }
+    }
+}
+
+/// Wraps a JSON object into a response.
+pub(crate) fn data_response(v: Value) -> Option<Response> {
+    Some(Response::json(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_path_patterns() {
+        assert!(matches_pattern("auth/*", "auth/userpass"));
+        assert!(matches_pattern("rotate", "rotate"));
+        assert!(!matches_pattern("rotate", "rotate/x"));
+        assert!(!matches_pattern("auth/*", "mounts"));
+    }
+}

@@ -1,0 +1,187 @@
+//! The one entry point: every request under `/v1/` is dispatched by path, raw sys endpoints
+//! first, then the logical pipeline.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use tresor_core::Core;
+
+use crate::error::ApiError;
+use crate::{logical, raw};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The node's core.
+    pub core: Arc<Core>,
+    /// Largest accepted request body, bytes (0 = unlimited).
+    pub max_request_size: usize,
+    /// Longest a request may run.
+    pub max_request_duration: Duration,
+}
+
+/// The axum router for the API listener.
+pub fn router(state: AppState) -> Router {
+    Router::new().fallback(dispatch).with_state(state)
+}
+
+/// A request reduced to what the handlers need.
+pub(crate) struct ApiRequest {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) query: BTreeMap<String, String>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+impl ApiRequest {
+    /// The client token: `X-Vault-Token`, else `Authorization: Bearer`.
+    pub(crate) fn token(&self) -> Option<String> {
+        if let Some(t) = self
+            .headers
+            .get("x-vault-token")
+            .and_then(|v| v.to_str().ok())
+        {
+            return Some(t.trim().to_owned());
+        }
+        self.headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(|t| t.trim().to_owned())
+    }
+
+    /// The JSON body as an object (empty body = empty object).
+    pub(crate) fn json_body(&self) -> Result<Map<String, Value>, ApiError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Map::new());
+        }
+        match serde_json::from_slice::<Value>(&self.body) {
+            Ok(Value::Object(m)) => Ok(m),
+            Ok(Value::Null) => Ok(Map::new()),
+            Ok(_) => Err(ApiError::bad_request(
+                "failed to parse JSON input: body must be a JSON object",
+            )),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "failed to parse JSON input: {e}"
+            ))),
+        }
+    }
+
+    /// The query parameters as a data object.
+    pub(crate) fn query_data(&self) -> Map<String, Value> {
+        self.query
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect()
+    }
+}
+
+fn parse_query(q: Option<&str>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        out.insert(percent_decode(k), percent_decode(v));
+    }
+    out
+}
+
+/// Decodes `%XX` escapes and `+` (as space) in a query component.
+pub(crate) fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' => {
+                let hex = s
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let Some(path) = parts.uri.path().strip_prefix("/v1/") else {
+        return ApiError::bare(StatusCode::NOT_FOUND).into_response();
+    };
+    let path = percent_decode(path);
+    let limit = if state.max_request_size == 0 {
+        usize::MAX
+    } else {
+        state.max_request_size
+    };
+    let body = match axum::body::to_bytes(Body::new(body), limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "http: request body too large",
+            )
+            .into_response();
+        }
+    };
+    let api = ApiRequest {
+        method: parts.method,
+        path,
+        query: parse_query(parts.uri.query()),
+        headers: parts.headers,
+        body,
+    };
+    let work = async {
+        if let Some(resp) = raw::handle(&state, &api).await {
+            return resp;
+        }
+        logical::handle(&state, api).await
+    };
+    match tokio::time::timeout(state.max_request_duration, work).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "context deadline exceeded")
+            .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        let q = parse_query(Some("list=true&a=b%20c&x+y=1&bad=%zz"));
+        assert_eq!(q.get("list").map(String::as_str), Some("true"));
+        assert_eq!(q.get("a").map(String::as_str), Some("b c"));
+        assert_eq!(q.get("x y").map(String::as_str), Some("1"));
+        assert_eq!(q.get("bad").map(String::as_str), Some("%zz"));
+    }
+}

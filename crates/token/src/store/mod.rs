@@ -1,0 +1,398 @@
+//! The token store: tokens kept under a salted SHA-256 hash of their id in a private storage
+//! view, with an accessor index and a parent→children index.
+//!
+//! Layout inside the view:
+//! - `salt`: 32 random bytes, generated on first use;
+//! - `id/<hash(id)>`: the [`TokenEntry`] as JSON;
+//! - `accessor/<hash(accessor)>`: an [`AccessorEntry`] pointing at the token's hash;
+//! - `parent/<hash(parent id)>/<hash(child id)>`: empty marker per child;
+//! - `role/<name>`: a [`TokenRole`](crate::TokenRole) as JSON.
+//!
+//! Every change to tokens happens under one async mutex, so use counting, renewal and
+//! revocation never interleave.
+
+mod revoke;
+mod roles;
+mod tidy;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::sync::{Mutex, OnceCell};
+use tresor_storage::{Backend, Op, View};
+use zeroize::Zeroizing;
+
+use crate::clock::{Clock, SystemClock};
+use crate::entry::{ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits};
+use crate::error::TokenError;
+use crate::ids::{new_accessor, new_token_id};
+use crate::ttl::{RenewRequest, renewed_ttl};
+
+const SALT_KEY: &str = "salt";
+const ID_PREFIX: &str = "id/";
+const ACCESSOR_PREFIX: &str = "accessor/";
+const PARENT_PREFIX: &str = "parent/";
+const SALT_LEN: usize = 32;
+
+/// The accessor index record: the accessor in clear (for listing) and the hash of its token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessorEntry {
+    /// The accessor.
+    pub accessor: String,
+    /// Salted hash of the token id it belongs to.
+    pub token_hash: String,
+}
+
+/// Stores, looks up, counts uses of, renews and revokes tokens. Share it behind an `Arc`.
+pub struct TokenStore {
+    view: View,
+    limits: TtlLimits,
+    clock: Arc<dyn Clock>,
+    salt: OnceCell<Zeroizing<Vec<u8>>>,
+    write: Mutex<()>,
+}
+
+impl std::fmt::Debug for TokenStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenStore")
+            .field("view", &self.view)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, TokenError> {
+    serde_json::from_slice(bytes).map_err(|e| TokenError::Corrupt {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, TokenError> {
+    serde_json::to_vec(value).map_err(|e| TokenError::Corrupt {
+        key: String::new(),
+        reason: format!("encode: {e}"),
+    })
+}
+
+fn id_key(hash: &str) -> String {
+    format!("{ID_PREFIX}{hash}")
+}
+
+fn accessor_key(hash: &str) -> String {
+    format!("{ACCESSOR_PREFIX}{hash}")
+}
+
+fn child_key(parent_hash: &str, child_hash: &str) -> String {
+    format!("{PARENT_PREFIX}{parent_hash}/{child_hash}")
+}
+
+impl TokenStore {
+    /// A store over `storage` (its private view) using the system clock.
+    pub fn new(storage: View, limits: TtlLimits) -> Self {
+        Self::with_clock(storage, limits, Arc::new(SystemClock))
+    }
+
+    /// A store with an injected clock (tests, simulation).
+    pub fn with_clock(storage: View, limits: TtlLimits, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            view: storage,
+            limits,
+            clock,
+            salt: OnceCell::new(),
+            write: Mutex::new(()),
+        }
+    }
+
+    /// The TTL limits tokens are issued under.
+    pub fn limits(&self) -> TtlLimits {
+        self.limits
+    }
+
+    /// The store's idea of now, unix seconds.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    async fn salt(&self) -> Result<&[u8], TokenError> {
+        let salt = self
+            .salt
+            .get_or_try_init(|| async {
+                // The cell runs one initialiser at a time; no other lock is taken here so that
+                // hashing works while the write lock is held.
+                if let Some(s) = self.view.get(SALT_KEY).await? {
+                    if s.len() != SALT_LEN {
+                        return Err(TokenError::Corrupt {
+                            key: SALT_KEY.into(),
+                            reason: format!("salt has {} bytes", s.len()),
+                        });
+                    }
+                    return Ok(Zeroizing::new(s));
+                }
+                let mut s = Zeroizing::new(vec![0u8; SALT_LEN]);
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut s);
+                self.view.put(SALT_KEY, s.to_vec()).await?;
+                Ok(s)
+            })
+            .await?;
+        Ok(salt.as_slice())
+    }
+
+    async fn hash(&self, domain: &str, value: &str) -> Result<String, TokenError> {
+        let salt = self.salt().await?;
+        let mut h = Sha256::new();
+        h.update(salt);
+        h.update(domain.as_bytes());
+        h.update([0u8]);
+        h.update(value.as_bytes());
+        Ok(hex::encode(h.finalize()))
+    }
+
+    async fn hash_id(&self, id: &str) -> Result<String, TokenError> {
+        self.hash("id", id).await
+    }
+
+    async fn hash_accessor(&self, accessor: &str) -> Result<String, TokenError> {
+        self.hash("accessor", accessor).await
+    }
+
+    async fn load(&self, hash: &str) -> Result<Option<TokenEntry>, TokenError> {
+        let key = id_key(hash);
+        match self.view.get(&key).await? {
+            Some(bytes) => decode(&key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Loads the entry for `token` if the stored id really matches (constant-time).
+    async fn load_by_id(&self, token: &str) -> Result<Option<(String, TokenEntry)>, TokenError> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let hash = self.hash_id(token).await?;
+        Ok(self
+            .load(&hash)
+            .await?
+            .filter(|e| bool::from(e.id.as_bytes().ct_eq(token.as_bytes())))
+            .map(|e| (hash, e)))
+    }
+
+    async fn load_accessor(&self, accessor: &str) -> Result<Option<AccessorEntry>, TokenError> {
+        if accessor.is_empty() {
+            return Ok(None);
+        }
+        let key = accessor_key(&self.hash_accessor(accessor).await?);
+        match self.view.get(&key).await? {
+            Some(bytes) => decode(&key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Creates the root token: policies `["root"]`, no TTL, display name `root`. `id` overrides
+    /// the generated `hvs.` id (dev mode's fixed root token id).
+    pub async fn create_root(&self, id: Option<&str>) -> Result<TokenEntry, TokenError> {
+        let now = self.now();
+        let entry = TokenEntry {
+            id: id.unwrap_or_default().to_owned(),
+            policies: vec![ROOT_POLICY.to_owned()],
+            display_name: "root".to_owned(),
+            creation_time: now,
+            renewable: false,
+            orphan: true,
+            path: "auth/token/root".to_owned(),
+            token_type: SERVICE_TYPE.to_owned(),
+            ..TokenEntry::default()
+        };
+        self.create(entry, None).await
+    }
+
+    /// Stores a new token built by the caller. An empty `id` or `accessor` is generated. When
+    /// `parent` is given it must be a live token; it becomes the parent and revoking it revokes
+    /// this token. Refuses an id already in use.
+    pub async fn create(
+        &self,
+        mut entry: TokenEntry,
+        parent: Option<&str>,
+    ) -> Result<TokenEntry, TokenError> {
+        if entry.id.is_empty() {
+            entry.id = new_token_id();
+        }
+        if entry.accessor.is_empty() {
+            entry.accessor = new_accessor();
+        }
+        if entry.token_type.is_empty() {
+            entry.token_type = SERVICE_TYPE.to_owned();
+        }
+        let hash = self.hash_id(&entry.id).await?;
+        let acc_hash = self.hash_accessor(&entry.accessor).await?;
+        let _guard = self.write.lock().await;
+        if self.view.get(&id_key(&hash)).await?.is_some() {
+            return Err(TokenError::invalid(
+                "cannot create a token with a duplicate ID",
+            ));
+        }
+        let mut ops = Vec::with_capacity(3);
+        entry.parent = None;
+        if let Some(parent) = parent {
+            let now = self.now();
+            let (parent_hash, _) = self
+                .load_by_id(parent)
+                .await?
+                .filter(|(_, p)| !p.is_expired(now))
+                .ok_or(TokenError::PermissionDenied)?;
+            ops.push(Op::Put {
+                key: child_key(&parent_hash, &hash),
+                value: Vec::new(),
+            });
+            entry.parent = Some(parent_hash);
+        }
+        entry.orphan = entry.parent.is_none();
+        ops.push(Op::Put {
+            key: accessor_key(&acc_hash),
+            value: encode(&AccessorEntry {
+                accessor: entry.accessor.clone(),
+                token_hash: hash.clone(),
+            })?,
+        });
+        ops.push(Op::Put {
+            key: id_key(&hash),
+            value: encode(&entry)?,
+        });
+        self.view.apply(ops).await?;
+        Ok(entry)
+    }
+
+    /// The live token `token`, or `None` when unknown or expired (an expired token is revoked
+    /// on the way, best effort).
+    pub async fn lookup(&self, token: &str) -> Result<Option<TokenEntry>, TokenError> {
+        let Some((hash, entry)) = self.load_by_id(token).await? else {
+            return Ok(None);
+        };
+        if entry.is_expired(self.now()) {
+            self.revoke_expired_lazily(&hash).await;
+            return Ok(None);
+        }
+        Ok(Some(entry))
+    }
+
+    /// The live token behind `accessor`, or `None`.
+    pub async fn lookup_accessor(&self, accessor: &str) -> Result<Option<TokenEntry>, TokenError> {
+        let Some(acc) = self.load_accessor(accessor).await? else {
+            return Ok(None);
+        };
+        let Some(entry) = self.load(&acc.token_hash).await? else {
+            return Ok(None);
+        };
+        if entry.is_expired(self.now()) {
+            self.revoke_expired_lazily(&acc.token_hash).await;
+            return Ok(None);
+        }
+        Ok(Some(entry))
+    }
+
+    async fn revoke_expired_lazily(&self, hash: &str) {
+        let _guard = self.write.lock().await;
+        if let Err(e) = self.revoke_tree_locked(hash).await {
+            tracing::warn!(error = %e, "revoking an expired token failed; tidy will retry");
+        }
+    }
+
+    /// Looks `token` up and consumes one use. Returns `None` for unknown or expired tokens.
+    /// When the last use is consumed the token (and its children) is revoked before this
+    /// returns; the returned entry then shows `num_uses` 0.
+    pub async fn authorize(&self, token: &str) -> Result<Option<TokenEntry>, TokenError> {
+        let _guard = self.write.lock().await;
+        let Some((hash, mut entry)) = self.load_by_id(token).await? else {
+            return Ok(None);
+        };
+        if entry.is_expired(self.now()) {
+            self.revoke_tree_locked(&hash).await?;
+            return Ok(None);
+        }
+        if entry.num_uses > 0 {
+            entry.num_uses -= 1;
+            if entry.num_uses == 0 {
+                self.revoke_tree_locked(&hash).await?;
+            } else {
+                self.view.put(&id_key(&hash), encode(&entry)?).await?;
+            }
+        }
+        Ok(Some(entry))
+    }
+
+    /// Renews `token` by `increment` seconds from now (0 = its creation TTL; periodic tokens
+    /// always get their period), capped by its maximum lifetime. Tokens without a TTL are
+    /// returned unchanged. Errors: unknown token → permission denied; not renewable → invalid
+    /// request.
+    pub async fn renew(&self, token: &str, increment: u64) -> Result<TokenEntry, TokenError> {
+        let hash = match self.load_by_id(token).await? {
+            Some((hash, _)) => hash,
+            None => return Err(TokenError::PermissionDenied),
+        };
+        self.renew_hash(&hash, increment).await
+    }
+
+    /// [`renew`](Self::renew) for the token behind `accessor` (unknown → invalid request).
+    pub async fn renew_accessor(
+        &self,
+        accessor: &str,
+        increment: u64,
+    ) -> Result<TokenEntry, TokenError> {
+        let acc = self
+            .load_accessor(accessor)
+            .await?
+            .ok_or_else(|| TokenError::invalid("invalid accessor"))?;
+        self.renew_hash(&acc.token_hash, increment).await
+    }
+
+    async fn renew_hash(&self, hash: &str, increment: u64) -> Result<TokenEntry, TokenError> {
+        let _guard = self.write.lock().await;
+        let now = self.now();
+        let mut entry = match self.load(hash).await? {
+            Some(e) if !e.is_expired(now) => e,
+            Some(_) => {
+                self.revoke_tree_locked(hash).await?;
+                return Err(TokenError::PermissionDenied);
+            }
+            None => return Err(TokenError::PermissionDenied),
+        };
+        if entry.expire_time.is_none() {
+            return Ok(entry);
+        }
+        if !entry.renewable {
+            return Err(TokenError::invalid("lease is not renewable"));
+        }
+        let ttl = renewed_ttl(
+            RenewRequest {
+                creation_time: entry.creation_time,
+                creation_ttl: entry.creation_ttl,
+                explicit_max_ttl: entry.explicit_max_ttl,
+                period: entry.period,
+                increment,
+                now,
+            },
+            self.limits,
+        );
+        entry.ttl = ttl;
+        entry.expire_time = Some(now.saturating_add(ttl));
+        entry.last_renewal_time = Some(now);
+        self.view.put(&id_key(hash), encode(&entry)?).await?;
+        Ok(entry)
+    }
+
+    /// Every accessor of a stored token, sorted.
+    pub async fn list_accessors(&self) -> Result<Vec<String>, TokenError> {
+        let mut out = Vec::new();
+        for name in self.view.list(ACCESSOR_PREFIX).await? {
+            let key = accessor_key(&name);
+            if let Some(bytes) = self.view.get(&key).await? {
+                let acc: AccessorEntry = decode(&key, &bytes)?;
+                out.push(acc.accessor);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}

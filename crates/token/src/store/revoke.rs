@@ -1,0 +1,115 @@
+//! Revocation: whole trees (a token and all its descendants) or a single token whose children
+//! become orphans.
+
+use std::collections::HashSet;
+
+use tresor_storage::{Backend, Op};
+
+use super::{PARENT_PREFIX, TokenStore, accessor_key, child_key, encode, id_key};
+use crate::error::TokenError;
+
+impl TokenStore {
+    /// Revokes `token` and, recursively, all its children. Unknown tokens are ignored.
+    pub async fn revoke(&self, token: &str) -> Result<(), TokenError> {
+        let Some((hash, _)) = self.load_by_id(token).await? else {
+            return Ok(());
+        };
+        let _guard = self.write.lock().await;
+        self.revoke_tree_locked(&hash).await.map(|_| ())
+    }
+
+    /// Revokes the token behind `accessor` and its children. Returns `false` when the accessor
+    /// is unknown.
+    pub async fn revoke_accessor(&self, accessor: &str) -> Result<bool, TokenError> {
+        let Some(acc) = self.load_accessor(accessor).await? else {
+            return Ok(false);
+        };
+        let _guard = self.write.lock().await;
+        self.revoke_tree_locked(&acc.token_hash).await?;
+        Ok(true)
+    }
+
+    /// Revokes `token` only; its children lose their parent and become orphans. Unknown tokens
+    /// are ignored.
+    pub async fn revoke_orphan(&self, token: &str) -> Result<(), TokenError> {
+        let Some((hash, _)) = self.load_by_id(token).await? else {
+            return Ok(());
+        };
+        let _guard = self.write.lock().await;
+        for child in self.children(&hash).await? {
+            let mut ops = vec![Op::Delete {
+                key: child_key(&hash, &child),
+            }];
+            if let Some(mut entry) = self.load(&child).await? {
+                entry.parent = None;
+                entry.orphan = true;
+                ops.push(Op::Put {
+                    key: id_key(&child),
+                    value: encode(&entry)?,
+                });
+            }
+            self.view.apply(ops).await?;
+        }
+        self.delete_one_locked(&hash).await
+    }
+
+    pub(super) async fn children(&self, hash: &str) -> Result<Vec<String>, TokenError> {
+        Ok(self
+            .view
+            .list(&format!("{PARENT_PREFIX}{hash}/"))
+            .await?
+            .into_iter()
+            .filter(|c| !c.ends_with('/'))
+            .collect())
+    }
+
+    /// Revokes the token stored under `hash` and every descendant, deepest first so that an
+    /// interrupted revocation never leaves a child without a reachable parent index. Returns
+    /// how many token records were removed. Caller holds the write lock.
+    pub(super) async fn revoke_tree_locked(&self, hash: &str) -> Result<usize, TokenError> {
+        let mut order = Vec::new();
+        let mut seen = HashSet::new();
+        let mut stack = vec![hash.to_owned()];
+        while let Some(h) = stack.pop() {
+            if !seen.insert(h.clone()) {
+                continue;
+            }
+            stack.extend(self.children(&h).await?);
+            order.push(h);
+        }
+        let mut removed = 0;
+        for h in order.iter().rev() {
+            if self.view.get(&id_key(h)).await?.is_some() {
+                removed += 1;
+            }
+            self.delete_one_locked(h).await?;
+        }
+        Ok(removed)
+    }
+
+    /// Deletes one token record with its accessor, its entry in its parent's index and its own
+    /// (now empty or dangling) child index, atomically.
+    pub(super) async fn delete_one_locked(&self, hash: &str) -> Result<(), TokenError> {
+        let mut ops = vec![Op::Delete { key: id_key(hash) }];
+        // A record that does not decode is still removed, with whatever indexes we can find.
+        if let Ok(Some(entry)) = self.load(hash).await {
+            if !entry.accessor.is_empty() {
+                ops.push(Op::Delete {
+                    key: accessor_key(&self.hash_accessor(&entry.accessor).await?),
+                });
+            }
+            if let Some(parent) = &entry.parent {
+                ops.push(Op::Delete {
+                    key: child_key(parent, hash),
+                });
+            }
+        }
+        for child in self.children(hash).await? {
+            ops.push(Op::Delete {
+                key: child_key(hash, &child),
+            });
+        }
+        self.view.apply(ops).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,77 @@
+//! Tidy: removes expired tokens and index entries that point nowhere.
+
+use tresor_storage::{Backend, Op};
+
+use super::{
+    ACCESSOR_PREFIX, AccessorEntry, ID_PREFIX, PARENT_PREFIX, TokenStore, accessor_key, child_key,
+    decode, id_key,
+};
+use crate::error::TokenError;
+
+impl TokenStore {
+    /// Revokes expired tokens (with their children) and tokens whose parent is gone, and
+    /// deletes accessor and parent index entries that point at missing tokens. Returns how many
+    /// records were removed.
+    pub async fn tidy(&self) -> Result<usize, TokenError> {
+        let _guard = self.write.lock().await;
+        let now = self.now();
+        let mut removed = 0;
+
+        for hash in self.view.list(ID_PREFIX).await? {
+            if hash.ends_with('/') {
+                continue;
+            }
+            let entry = match self.load(&hash).await {
+                Ok(Some(e)) => e,
+                Ok(None) => continue, // removed earlier in this pass
+                Err(e) => {
+                    tracing::warn!(error = %e, "tidy: skipping undecodable token record");
+                    continue;
+                }
+            };
+            let parent_gone = match &entry.parent {
+                Some(p) => self.view.get(&id_key(p)).await?.is_none(),
+                None => false,
+            };
+            if entry.is_expired(now) || parent_gone {
+                removed += self.revoke_tree_locked(&hash).await?;
+            }
+        }
+
+        for name in self.view.list(ACCESSOR_PREFIX).await? {
+            let key = accessor_key(&name);
+            let Some(bytes) = self.view.get(&key).await? else {
+                continue;
+            };
+            let dangling = match decode::<AccessorEntry>(&key, &bytes) {
+                Ok(acc) => self.view.get(&id_key(&acc.token_hash)).await?.is_none(),
+                Err(_) => true,
+            };
+            if dangling {
+                self.view.delete(&key).await?;
+                removed += 1;
+            }
+        }
+
+        for folder in self.view.list(PARENT_PREFIX).await? {
+            let Some(parent) = folder.strip_suffix('/') else {
+                continue;
+            };
+            let parent_exists = self.view.get(&id_key(parent)).await?.is_some();
+            let mut ops = Vec::new();
+            for child in self.children(parent).await? {
+                let child_exists = self.view.get(&id_key(&child)).await?.is_some();
+                if !parent_exists || !child_exists {
+                    ops.push(Op::Delete {
+                        key: child_key(parent, &child),
+                    });
+                }
+            }
+            removed += ops.len();
+            if !ops.is_empty() {
+                self.view.apply(ops).await?;
+            }
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,265 @@
+//! `tresor server`: load and validate the config, open Raft storage, start the core and the
+//! listeners, and shut down in order on SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tresor_config::{ListenerConfig, ServerConfig};
+use tresor_core::{Core, CoreOptions};
+use tresor_http::{AppState, TlsOptions};
+use tresor_raft::{InProcessNetwork, RaftOptions, RaftStore};
+
+use crate::flags::{self, ServerFlags};
+use crate::ha::RaftHa;
+
+/// A running node: what tests and dev mode need to reach it.
+pub(crate) struct Node {
+    pub(crate) core: Arc<Core>,
+    pub(crate) raft: Arc<RaftStore>,
+    pub(crate) api_addrs: Vec<SocketAddr>,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Node {
+    /// Ordered shutdown: stop listeners, then Raft.
+    pub(crate) async fn stop(self) {
+        self.shutdown.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.core.seal().await.ok();
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+    }
+}
+
+/// Entry point of `tresor server`; returns the exit code.
+pub(crate) async fn run(args: Vec<String>) -> i32 {
+    let flags = match flags::parse(&args) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "Error: {e}\n\nUsage: tresor server -config=PATH [-config=PATH ...] [-check]\n       tresor server -dev [-dev-root-token-id=ID] [-dev-listen-address=ADDR] [-dev-three-node]"
+            );
+            return 2;
+        }
+    };
+    if flags.dev {
+        return crate::dev::run(flags).await;
+    }
+    let paths: Vec<PathBuf> = flags.config.iter().map(PathBuf::from).collect();
+    let config = match tresor_config::load(&paths).and_then(|c| c.validate().map(|_| c)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error loading configuration: {e}");
+            return 1;
+        }
+    };
+    for w in &config.warnings {
+        eprintln!("Warning: {w}");
+    }
+    if flags.check {
+        println!("Configuration is valid ({}).", config.sources.join(", "));
+        return 0;
+    }
+    let level = flags
+        .log_level
+        .clone()
+        .or_else(|| std::env::var("VAULT_LOG_LEVEL").ok())
+        .or_else(|| config.log_level.clone())
+        .unwrap_or_else(|| "info".into());
+    let json_logs = config.log_format.as_deref() == Some("json");
+    if let Err(e) = crate::logging::init(&level, config.log_file.as_deref(), json_logs) {
+        eprintln!("Error: {e}");
+        return 1;
+    }
+    if !config.disable_mlock {
+        if let Err(e) = tresor_crypto::lock_memory() {
+            eprintln!(
+                "Error initializing core: failed to lock memory: {e}\n\nTresor locks memory so that secrets never reach swap. Run as a user with CAP_IPC_LOCK (or raise RLIMIT_MEMLOCK), or set disable_mlock = true in the configuration."
+            );
+            return 1;
+        }
+    }
+    let node = match start(&config, &flags).await {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return 1;
+        }
+    };
+    tracing::info!(addrs = ?node.api_addrs, "tresor server started");
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    node.stop().await;
+    0
+}
+
+pub(crate) async fn wait_signal_public() {
+    wait_for_signal().await;
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Reads the persisted node id, or makes and persists one.
+fn node_id(config_id: Option<&str>, data_dir: &Path) -> Result<String, String> {
+    if let Some(id) = config_id {
+        return Ok(id.to_owned());
+    }
+    let file = data_dir.join("node-id");
+    match std::fs::read_to_string(&file) {
+        Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+        _ => {
+            let id = uuid::Uuid::new_v4().to_string();
+            std::fs::write(&file, &id).map_err(|e| format!("{}: {e}", file.display()))?;
+            Ok(id)
+        }
+    }
+}
+
+fn listener_scheme(l: &ListenerConfig) -> &'static str {
+    if l.tls_disable { "http" } else { "https" }
+}
+
+/// Starts a node from a validated config.
+pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result<Node, String> {
+    let raft_cfg = config
+        .raft()
+        .ok_or_else(|| "storage \"raft\" is required".to_owned())?;
+    let data_dir = PathBuf::from(&raft_cfg.path);
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| format!("storage.raft.path {}: {e}", data_dir.display()))?;
+    let node_id = node_id(raft_cfg.node_id.as_deref(), &data_dir)?;
+
+    // Bind listeners first so that a port conflict fails fast, before storage opens.
+    let mut bound = Vec::new();
+    for l in &config.listeners {
+        let listener = TcpListener::bind(&l.address)
+            .await
+            .map_err(|e| format!("listener {}: {e}", l.address))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let tls = if l.tls_disable {
+            None
+        } else {
+            let (Some(cert), Some(key)) = (&l.tls_cert_file, &l.tls_key_file) else {
+                return Err(format!(
+                    "listener {}: tls_cert_file and tls_key_file are required unless tls_disable = true",
+                    l.address
+                ));
+            };
+            let cfg = tresor_http::load_server_config(
+                Path::new(cert),
+                Path::new(key),
+                l.tls_min_version.as_str() == "tls13",
+                l.tls_client_ca_file
+                    .as_deref()
+                    .map(Path::new)
+                    .filter(|_| !l.tls_disable_client_certs),
+                l.tls_require_and_verify_client_cert,
+            )
+            .map_err(|e| format!("listener {}: {e}", l.address))?;
+            Some(TlsOptions { config: cfg })
+        };
+        bound.push((l.clone(), listener, addr, tls));
+    }
+    let first = bound.first();
+    let api_addr = config.api_addr.clone().unwrap_or_else(|| {
+        first
+            .map(|(l, _, a, _)| format!("{}://{}", listener_scheme(l), a))
+            .unwrap_or_default()
+    });
+    let cluster_addr = config.cluster_addr.clone().unwrap_or_else(|| {
+        first
+            .map(|(l, _, _, _)| format!("https://{}", l.cluster_address))
+            .unwrap_or_default()
+    });
+
+    let mut opts = RaftOptions::new(&data_dir, &node_id, &api_addr, &cluster_addr);
+    opts.performance_multiplier = raft_cfg.performance_multiplier.max(0) as u32;
+    opts.snapshot_threshold = raft_cfg.snapshot_threshold;
+    opts.trailing_logs = raft_cfg.trailing_logs;
+    let network = InProcessNetwork::new();
+    let raft = RaftStore::open(opts, network.transport_for(&node_id))
+        .await
+        .map_err(|e| format!("opening raft storage in {}: {e}", data_dir.display()))?;
+    network.register(&raft);
+    if raft_cfg.retry_join.is_empty() {
+        raft.bootstrap_single()
+            .await
+            .map_err(|e| format!("bootstrapping raft: {e}"))?;
+    } else {
+        tracing::warn!(
+            "retry_join is configured but clustering arrives with the HA issue; starting as a single node"
+        );
+        raft.bootstrap_single()
+            .await
+            .map_err(|e| format!("bootstrapping raft: {e}"))?;
+    }
+    raft.wait_for_leader(Duration::from_secs(30))
+        .await
+        .map_err(|e| format!("waiting for a raft leader: {e}"))?;
+
+    let core = Core::new(
+        raft.clone(),
+        CoreOptions {
+            default_lease_ttl: config.default_lease_ttl,
+            max_lease_ttl: config.max_lease_ttl,
+            cluster_name: config.cluster_name.clone(),
+        },
+        Arc::new(RaftHa { raft: raft.clone() }),
+    );
+
+    let shutdown = CancellationToken::new();
+    let mut tasks = Vec::new();
+    let mut api_addrs = Vec::new();
+    for (l, listener, addr, tls) in bound {
+        let state = AppState {
+            core: core.clone(),
+            max_request_size: l.max_request_size.map(|s| s as usize).unwrap_or(0),
+            max_request_duration: Duration::from_secs(l.max_request_duration.max(1)),
+        };
+        let router = tresor_http::router(state);
+        let token = shutdown.clone();
+        api_addrs.push(addr);
+        tracing::info!(address = %addr, tls = tls.is_some(), "API listener");
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = tresor_http::serve(listener, tls, router, token).await {
+                tracing::error!(error = %e, "listener failed");
+            }
+        }));
+    }
+    Ok(Node {
+        core,
+        raft,
+        api_addrs,
+        shutdown,
+        tasks,
+    })
+}
