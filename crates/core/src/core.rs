@@ -217,9 +217,11 @@ impl Core {
             let mut progress = lock(&self.unseal_progress);
             let collector = progress
                 .get_or_insert_with(|| ShareCollector::new(config.secret_threshold as usize));
-            collector
-                .add(&share, None)
-                .map_err(|e| CoreError::invalid(e.to_string()))?;
+            match collector.add(&share, None) {
+                // Vault ignores a share submitted twice during unseal: progress is unchanged.
+                Ok(_) | Err(tresor_seal::CeremonyError::DuplicateShare { .. }) => {}
+                Err(e) => return Err(CoreError::invalid(e.to_string())),
+            }
             if collector.is_complete() {
                 let shares = collector.take_shares();
                 *progress = None;

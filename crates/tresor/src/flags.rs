@@ -26,7 +26,7 @@ pub(crate) fn parse(args: &[String]) -> Result<ServerFlags, String> {
             Some((n, v)) => (n, Some(v.to_owned())),
             None => (stripped, None),
         };
-        let mut value = |i: &mut usize| -> Result<String, String> {
+        let value = |i: &mut usize| -> Result<String, String> {
             if let Some(v) = inline.clone() {
                 return Ok(v);
             }

@@ -28,13 +28,4 @@ impl HaStatus for RaftHa {
         let m = self.raft.metrics().await;
         Some((m.commit_index.unwrap_or(0), m.applied_index.unwrap_or(0)))
     }
-
-    fn step_down(&self) {
-        let raft = self.raft.clone();
-        tokio::spawn(async move {
-            if let Err(e) = raft.step_down().await {
-                tracing::warn!(error = %e, "step-down failed");
-            }
-        });
-    }
 }

@@ -55,7 +55,7 @@ fn unsupported_storage_is_refused_with_file_key_and_reason() {
 fn broken_config_fails_and_usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.hcl");
-    std::fs::write(&bad, "listener \"tcp\" {\n  tls_min_version = \"tls10\"\n}\nstorage \"raft\" { path = \"/tmp/x\" }\n").unwrap();
+    std::fs::write(&bad, "listener \"tcp\" {\n  tls_cert_file = \"/x.crt\"\n  tls_key_file = \"/x.key\"\n  tls_min_version = \"tls10\"\n}\nstorage \"raft\" { path = \"/tmp/x\" }\n").unwrap();
     let (code, out) = check(&[bad.display().to_string()]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("tls_min_version"), "{out}");

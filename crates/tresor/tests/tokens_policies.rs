@@ -46,9 +46,15 @@ fn tokens_lifecycle() {
     let self_lookup = body(s.get("auth/token/lookup-self"));
     assert_eq!(self_lookup["data"]["policies"], json!(["root"]));
 
+    let maker = "path \"auth/token/create\" { capabilities = [\"create\", \"update\"] }";
+    assert_eq!(
+        s.put("sys/policies/acl/maker", json!({ "policy": maker }))
+            .status(),
+        204
+    );
     let (parent, parent_acc) = create_token(
         &s,
-        json!({"policies": ["default"], "ttl": "1h", "display_name": "app"}),
+        json!({"policies": ["maker"], "ttl": "1h", "display_name": "app"}),
     );
     let look = body(with_token(
         &s,
@@ -57,7 +63,7 @@ fn tokens_lifecycle() {
         "auth/token/lookup-self",
         None,
     ));
-    assert_eq!(look["data"]["policies"], json!(["default"]));
+    assert_eq!(look["data"]["policies"], json!(["default", "maker"]));
     let ttl = look["data"]["ttl"].as_u64().unwrap();
     assert!(ttl > 3500 && ttl <= 3600, "ttl {ttl}");
 
