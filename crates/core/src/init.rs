@@ -9,26 +9,37 @@ use crate::active::Active;
 use crate::core::{Core, ROOT_KEY_PATH, SEAL_CONFIG_PATH, lock};
 use crate::error::CoreError;
 
-/// The body of `PUT sys/init`.
+/// The body of `PUT sys/init`. Clients send `null` for unused fields, so everything is optional.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct InitRequest {
     /// Number of unseal key shares.
-    pub secret_shares: u32,
+    pub secret_shares: Option<u32>,
     /// Shares needed to unseal.
-    pub secret_threshold: u32,
+    pub secret_threshold: Option<u32>,
     /// Shares stored by an auto seal (unsupported with Shamir).
-    pub stored_shares: u32,
+    pub stored_shares: Option<u32>,
     /// PGP keys to encrypt the shares with (not supported yet).
     pub pgp_keys: Option<Vec<String>>,
     /// Recovery shares (auto seals only).
-    pub recovery_shares: u32,
+    pub recovery_shares: Option<u32>,
     /// Recovery threshold (auto seals only).
-    pub recovery_threshold: u32,
+    pub recovery_threshold: Option<u32>,
     /// Recovery PGP keys (auto seals only).
     pub recovery_pgp_keys: Option<Vec<String>>,
     /// PGP key for the root token (not supported yet).
-    pub root_token_pgp_key: String,
+    pub root_token_pgp_key: Option<String>,
+}
+
+impl InitRequest {
+    /// A Shamir init request with `shares` and `threshold`.
+    pub fn shamir(shares: u32, threshold: u32) -> Self {
+        Self {
+            secret_shares: Some(shares),
+            secret_threshold: Some(threshold),
+            ..Self::default()
+        }
+    }
 }
 
 /// The answer to `PUT sys/init`.
@@ -59,30 +70,30 @@ impl Core {
         if self.seal_config().await?.is_some() {
             return Err(CoreError::AlreadyInitialized);
         }
-        if req.recovery_shares != 0
-            || req.recovery_threshold != 0
-            || req.recovery_pgp_keys.is_some()
+        if req.recovery_shares.unwrap_or(0) != 0
+            || req.recovery_threshold.unwrap_or(0) != 0
+            || req.recovery_pgp_keys.as_ref().is_some_and(|k| !k.is_empty())
         {
             return Err(CoreError::invalid(
                 "parameters specific to auto unseal seals present",
             ));
         }
         if req.pgp_keys.as_ref().is_some_and(|k| !k.is_empty())
-            || !req.root_token_pgp_key.is_empty()
+            || req.root_token_pgp_key.as_ref().is_some_and(|k| !k.is_empty())
         {
             return Err(CoreError::invalid(
                 "PGP-encrypted key shares are not supported yet",
             ));
         }
-        if req.stored_shares != 0 {
+        if req.stored_shares.unwrap_or(0) != 0 {
             return Err(CoreError::invalid(
                 "stored keys are not supported by the shamir seal",
             ));
         }
         let config = SealConfig {
             seal_type: "shamir".into(),
-            secret_shares: req.secret_shares,
-            secret_threshold: req.secret_threshold,
+            secret_shares: req.secret_shares.unwrap_or(0),
+            secret_threshold: req.secret_threshold.unwrap_or(0),
             ..SealConfig::default()
         };
         config

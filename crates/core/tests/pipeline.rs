@@ -30,11 +30,7 @@ async fn ready(shares: u32, threshold: u32) -> (Arc<InMemBackend>, Arc<Core>, Ve
         Arc::new(SingleNode::default()),
     );
     let init = core
-        .init(InitRequest {
-            secret_shares: shares,
-            secret_threshold: threshold,
-            ..Default::default()
-        })
+        .init(InitRequest::shamir(shares, threshold))
         .await
         .unwrap();
     assert!(core.is_sealed(), "init leaves the node sealed");
@@ -198,30 +194,18 @@ async fn init_refuses_bad_configs_and_twice() {
     );
     for (n, t) in [(0, 0), (3, 5), (3, 1), (300, 2)] {
         let r = core
-            .init(InitRequest {
-                secret_shares: n,
-                secret_threshold: t,
-                ..Default::default()
-            })
+            .init(InitRequest::shamir(n, t))
             .await;
         assert!(
             matches!(r, Err(CoreError::InvalidRequest(_))),
             "{n}/{t} must be refused"
         );
     }
-    core.init(InitRequest {
-        secret_shares: 1,
-        secret_threshold: 1,
-        ..Default::default()
-    })
+    core.init(InitRequest::shamir(1, 1))
     .await
     .unwrap();
     assert!(matches!(
-        core.init(InitRequest {
-            secret_shares: 1,
-            secret_threshold: 1,
-            ..Default::default()
-        })
+        core.init(InitRequest::shamir(1, 1))
         .await,
         Err(CoreError::AlreadyInitialized)
     ));

@@ -1,1 +1,53 @@
-//! tresor-raft (placeholder until its owner fills it in).
+//! The replicated physical store of Tresor: openraft 0.9 over redb.
+//!
+//! A [`RaftStore`] is one node. It keeps the Raft log, vote and commit index in
+//! `<data_dir>/raft.redb`, the key/value state machine in `<data_dir>/state.redb` and snapshots
+//! in `<data_dir>/snapshots/`. It implements [`tresor_storage::Backend`] and only ever sees
+//! ciphertext: values are opaque bytes.
+//!
+//! - Writes: [`Backend::apply`](tresor_storage::Backend::apply) on the leader goes through a
+//!   group-commit writer that folds concurrent calls into one Raft entry, so
+//!   one fsync serves many writers. Each op list is applied atomically.
+//! - Durability: a write is acknowledged only after its entry is fsynced in `raft.redb`
+//!   (`Durability::Immediate`) and applied. The state machine commits with
+//!   `Durability::Eventual`; after a crash openraft re-applies committed entries from the log,
+//!   and a snapshot forces a durable state-machine commit before any log entry is purged.
+//! - Reads: `get`/`list` read the local state machine (stale on followers). After
+//!   [`RaftStore::wait_for_leader`] returns on the leader, reads reflect every committed write.
+//! - Errors: a follower's write fails with `NotLeader { leader }`; a refused or never-proposed
+//!   write (shut down, stale quorum) with `Unavailable`; a proposed write whose fate is not
+//!   known (node stopped, quorum lost while pending) with `Unknown`.
+//! - Compaction: openraft builds a snapshot every `snapshot_threshold` entries and purges the
+//!   log down to `trailing_logs` entries behind it.
+//! - Peers: RPCs go through a [`Transport`]; incoming ones are served by
+//!   [`RaftStore::handle_rpc`]. [`InProcessNetwork`] wires nodes of one process for tests.
+//! - Node ids: the Vault-style string id maps to openraft's `u64` by [`node_id_of`].
+//!
+//! Leadership transfer ("step down") is not offered: openraft 0.9 has no API for it. An
+//! operator can remove the leader from the voters (it then steps down) or shut it down.
+
+mod backend;
+mod blocking;
+mod error;
+mod group_commit;
+mod inprocess;
+mod log_store;
+mod options;
+mod snapshot_file;
+mod state_machine;
+mod status;
+mod store;
+mod transport;
+mod types;
+
+pub use error::RaftError;
+pub use inprocess::InProcessNetwork;
+pub use options::{
+    DEFAULT_PERFORMANCE_MULTIPLIER, DEFAULT_SNAPSHOT_THRESHOLD, DEFAULT_TRAILING_LOGS, RaftOptions,
+    Timing,
+};
+pub use snapshot_file::{SnapshotInfo, inspect_snapshot};
+pub use status::{FollowerStatus, MemberInfo, RaftStatus};
+pub use store::RaftStore;
+pub use transport::{RpcKind, Transport};
+pub use types::{Command, CommandResult, NodeId, NodeInfo, TypeConfig, WireOp, node_id_of};

@@ -35,11 +35,7 @@ pub(crate) async fn run(flags: ServerFlags) -> i32 {
     let init = node
         .core
         .init_with_root_token(
-            InitRequest {
-                secret_shares: 1,
-                secret_threshold: 1,
-                ..Default::default()
-            },
+            InitRequest::shamir(1, 1),
             root_id.as_deref(),
         )
         .await;

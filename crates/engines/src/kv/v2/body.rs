@@ -21,11 +21,14 @@ pub(crate) fn data_object(body: &Map<String, Value>) -> Result<Map<String, Value
     }
 }
 
-/// `options.cas` of a write or patch, if given.
+/// `options.cas` of a write or patch, if given. A negative value (which can never be a
+/// version) is kept as `u64::MAX`, so it fails the check-and-set comparison the way Vault's
+/// does instead of being refused as malformed.
 pub(crate) fn cas_option(body: &Map<String, Value>) -> Result<Option<u64>, LogicalError> {
     match body.get("options") {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(opts)) => fields::get_u64(opts, "cas"),
+        Some(Value::Object(opts)) => Ok(fields::get_i64(opts, "cas")?
+            .map(|c| u64::try_from(c).unwrap_or(u64::MAX))),
         Some(_) => Err(LogicalError::invalid(
             "error parsing field \"options\": expected a map",
         )),
@@ -141,7 +144,11 @@ mod tests {
             Some(3)
         );
         assert_eq!(cas_option(&m(json!({"options": {}}))).unwrap(), None);
-        assert!(cas_option(&m(json!({"options": {"cas": -1}}))).is_err());
+        assert_eq!(
+            cas_option(&m(json!({"options": {"cas": -1}}))).unwrap(),
+            Some(u64::MAX),
+            "a negative cas never matches"
+        );
         assert!(cas_option(&m(json!({"options": {"cas": "x"}}))).is_err());
     }
 

@@ -1,0 +1,145 @@
+//! An in-process [`Transport`] for tests: every node lives in the same process and RPCs are
+//! direct calls, with switches to cut links.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use async_trait::async_trait;
+
+use crate::{NodeInfo, RaftError, RaftStore, RpcKind, Transport};
+
+#[derive(Default)]
+struct Registry {
+    nodes: HashMap<String, Weak<RaftStore>>,
+    /// Cut links, stored with the smaller id first.
+    cut: HashSet<(String, String)>,
+    isolated: HashSet<String>,
+}
+
+impl Registry {
+    fn blocked(&self, a: &str, b: &str) -> bool {
+        self.isolated.contains(a) || self.isolated.contains(b) || self.cut.contains(&pair(a, b))
+    }
+}
+
+fn pair(a: &str, b: &str) -> (String, String) {
+    if a <= b {
+        (a.to_owned(), b.to_owned())
+    } else {
+        (b.to_owned(), a.to_owned())
+    }
+}
+
+/// A simulated network of nodes in one process. Create one, hand each node
+/// [`transport_for`](Self::transport_for) its own id, and [`register`](Self::register) each
+/// store once opened. Dropped stores become unreachable.
+#[derive(Clone, Default)]
+pub struct InProcessNetwork {
+    inner: Arc<Mutex<Registry>>,
+}
+
+impl std::fmt::Debug for InProcessNetwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcessNetwork").finish_non_exhaustive()
+    }
+}
+
+impl InProcessNetwork {
+    /// An empty network.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        // The registry holds plain maps; a panic elsewhere cannot leave it half-updated.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The transport node `node_id` sends through (it knows its source for partitions).
+    pub fn transport_for(&self, node_id: &str) -> Arc<dyn Transport> {
+        Arc::new(InProcessTransport {
+            from: node_id.to_owned(),
+            net: self.clone(),
+        })
+    }
+
+    /// Makes `store` reachable under its node id.
+    pub fn register(&self, store: &Arc<RaftStore>) {
+        self.lock()
+            .nodes
+            .insert(store.node_id().to_owned(), Arc::downgrade(store));
+    }
+
+    /// Removes a node from the network (as if its process died).
+    pub fn unregister(&self, node_id: &str) {
+        self.lock().nodes.remove(node_id);
+    }
+
+    /// Cuts the link between `a` and `b` in both directions.
+    pub fn partition(&self, a: &str, b: &str) {
+        self.lock().cut.insert(pair(a, b));
+    }
+
+    /// Cuts every link of `node`.
+    pub fn isolate(&self, node: &str) {
+        self.lock().isolated.insert(node.to_owned());
+    }
+
+    /// Restores every cut link and isolated node.
+    pub fn heal(&self) {
+        let mut reg = self.lock();
+        reg.cut.clear();
+        reg.isolated.clear();
+    }
+}
+
+/// One node's view of an [`InProcessNetwork`].
+struct InProcessTransport {
+    from: String,
+    net: InProcessNetwork,
+}
+
+#[async_trait]
+impl Transport for InProcessTransport {
+    async fn call(
+        &self,
+        target: &NodeInfo,
+        kind: RpcKind,
+        request: Vec<u8>,
+    ) -> Result<Vec<u8>, RaftError> {
+        let store = {
+            let reg = self.net.lock();
+            if reg.blocked(&self.from, &target.node_id) {
+                return Err(RaftError::Rpc(format!(
+                    "link {} -> {} is cut",
+                    self.from, target.node_id
+                )));
+            }
+            reg.nodes.get(&target.node_id).and_then(Weak::upgrade)
+        };
+        let store = store
+            .ok_or_else(|| RaftError::Rpc(format!("node {} is not running", target.node_id)))?;
+        store.handle_rpc(kind, &request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_are_symmetric_and_heal_clears() {
+        let net = InProcessNetwork::new();
+        net.partition("b", "a");
+        net.isolate("c");
+        {
+            let reg = net.lock();
+            assert!(reg.blocked("a", "b") && reg.blocked("b", "a"));
+            assert!(reg.blocked("a", "c") && reg.blocked("c", "d"));
+            assert!(!reg.blocked("a", "d"));
+        }
+        net.heal();
+        let reg = net.lock();
+        assert!(!reg.blocked("a", "b") && !reg.blocked("a", "c"));
+    }
+}

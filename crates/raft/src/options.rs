@@ -1,0 +1,176 @@
+//! Node options and the timing formula derived from them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::RaftError;
+
+/// The performance multiplier used when the operator leaves it at 0 (Vault's default).
+pub const DEFAULT_PERFORMANCE_MULTIPLIER: u32 = 5;
+/// Default number of log entries since the last snapshot that triggers a new one.
+pub const DEFAULT_SNAPSHOT_THRESHOLD: u64 = 8192;
+/// Default number of log entries kept behind a snapshot (for slow followers).
+pub const DEFAULT_TRAILING_LOGS: u64 = 10_000;
+
+/// Heartbeat interval per unit of performance multiplier, in milliseconds.
+const HEARTBEAT_MS_PER_UNIT: u64 = 40;
+/// Lower bound of the randomized election timeout per unit of multiplier, in milliseconds.
+const ELECTION_MIN_MS_PER_UNIT: u64 = 150;
+/// Upper bound of the randomized election timeout per unit of multiplier, in milliseconds.
+const ELECTION_MAX_MS_PER_UNIT: u64 = 300;
+
+/// How a node of the Raft store is set up (the `storage "raft"` stanza plus addresses).
+#[derive(Clone, Debug)]
+pub struct RaftOptions {
+    /// Directory holding `raft.redb`, `state.redb` and `snapshots/`.
+    pub data_dir: PathBuf,
+    /// Vault-style string id of this node, e.g. `vault-1`.
+    pub node_id: String,
+    /// This node's client-facing API address.
+    pub api_addr: String,
+    /// This node's cluster (Raft RPC) address.
+    pub cluster_addr: String,
+    /// Timing scale; 0 means [`DEFAULT_PERFORMANCE_MULTIPLIER`]. See [`Timing::for_multiplier`].
+    pub performance_multiplier: u32,
+    /// Build a snapshot after this many entries since the last one; 0 means the default.
+    pub snapshot_threshold: u64,
+    /// Log entries kept after a snapshot; 0 means the default.
+    pub trailing_logs: u64,
+}
+
+impl RaftOptions {
+    /// Options with every tunable at its default.
+    pub fn new(
+        data_dir: impl Into<PathBuf>,
+        node_id: impl Into<String>,
+        api_addr: impl Into<String>,
+        cluster_addr: impl Into<String>,
+    ) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            node_id: node_id.into(),
+            api_addr: api_addr.into(),
+            cluster_addr: cluster_addr.into(),
+            performance_multiplier: 0,
+            snapshot_threshold: 0,
+            trailing_logs: 0,
+        }
+    }
+
+    /// The effective snapshot threshold (default applied).
+    pub fn effective_snapshot_threshold(&self) -> u64 {
+        if self.snapshot_threshold == 0 {
+            DEFAULT_SNAPSHOT_THRESHOLD
+        } else {
+            self.snapshot_threshold
+        }
+    }
+
+    /// The effective number of trailing logs (default applied).
+    pub fn effective_trailing_logs(&self) -> u64 {
+        if self.trailing_logs == 0 {
+            DEFAULT_TRAILING_LOGS
+        } else {
+            self.trailing_logs
+        }
+    }
+
+    /// Checks the options and builds the openraft configuration from them.
+    pub(crate) fn openraft_config(&self) -> Result<Arc<openraft::Config>, RaftError> {
+        if self.node_id.is_empty() {
+            return Err(RaftError::Config("node_id must not be empty".into()));
+        }
+        let timing = Timing::for_multiplier(self.performance_multiplier);
+        let config = openraft::Config {
+            cluster_name: "tresor".into(),
+            heartbeat_interval: timing.heartbeat_ms,
+            election_timeout_min: timing.election_min_ms,
+            election_timeout_max: timing.election_max_ms,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(
+                self.effective_snapshot_threshold(),
+            ),
+            max_in_snapshot_log_to_keep: self.effective_trailing_logs(),
+            purge_batch_size: 64,
+            ..Default::default()
+        };
+        config
+            .validate()
+            .map(Arc::new)
+            .map_err(|e| RaftError::Config(e.to_string()))
+    }
+}
+
+/// Raft timers derived from the performance multiplier `m` (0 → 5):
+///
+/// - heartbeat interval = 40 ms × m
+/// - election timeout   = uniformly random in [150 ms × m, 300 ms × m)
+///
+/// With m = 1 a lost leader is replaced after 150–300 ms plus one vote round; with the default
+/// m = 5 after 0.75–1.5 s, within Vault's 1–2 s envelope on a LAN. A single-voter node does not
+/// wait for a timeout: it elects itself at once when bootstrapped and resumes leadership at once
+/// on restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// Leader heartbeat interval in milliseconds.
+    pub heartbeat_ms: u64,
+    /// Lower bound of the election timeout in milliseconds.
+    pub election_min_ms: u64,
+    /// Upper bound of the election timeout in milliseconds.
+    pub election_max_ms: u64,
+}
+
+impl Timing {
+    /// The timers for performance multiplier `multiplier` (0 means the default, 5).
+    pub fn for_multiplier(multiplier: u32) -> Self {
+        let m = if multiplier == 0 {
+            DEFAULT_PERFORMANCE_MULTIPLIER
+        } else {
+            multiplier
+        };
+        let m = u64::from(m);
+        Self {
+            heartbeat_ms: HEARTBEAT_MS_PER_UNIT * m,
+            election_min_ms: ELECTION_MIN_MS_PER_UNIT * m,
+            election_max_ms: ELECTION_MAX_MS_PER_UNIT * m,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_multiplier_means_five() {
+        assert_eq!(Timing::for_multiplier(0), Timing::for_multiplier(5));
+        let t = Timing::for_multiplier(5);
+        assert_eq!(t.heartbeat_ms, 200);
+        assert_eq!((t.election_min_ms, t.election_max_ms), (750, 1500));
+    }
+
+    #[test]
+    fn timers_scale_and_heartbeat_beats_election() {
+        for m in 1..=10 {
+            let t = Timing::for_multiplier(m);
+            assert!(t.heartbeat_ms * 3 <= t.election_min_ms);
+            assert!(t.election_min_ms < t.election_max_ms);
+            assert_eq!(
+                t.election_min_ms,
+                Timing::for_multiplier(1).election_min_ms * u64::from(m)
+            );
+        }
+    }
+
+    #[test]
+    fn config_applies_defaults_and_rejects_empty_id() {
+        let opts = RaftOptions::new("/tmp/x", "vault-1", "http://a", "b:8201");
+        let cfg = opts.openraft_config().unwrap();
+        assert_eq!(cfg.max_in_snapshot_log_to_keep, DEFAULT_TRAILING_LOGS);
+        assert_eq!(
+            cfg.snapshot_policy,
+            openraft::SnapshotPolicy::LogsSinceLast(DEFAULT_SNAPSHOT_THRESHOLD)
+        );
+        let bad = RaftOptions::new("/tmp/x", "", "a", "b");
+        assert!(matches!(bad.openraft_config(), Err(RaftError::Config(_))));
+    }
+}

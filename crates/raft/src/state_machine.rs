@@ -1,0 +1,388 @@
+//! The key/value state machine in `state.redb` plus snapshot files (openraft
+//! `RaftStateMachine`).
+//!
+//! Table `kv` maps keys to opaque values; table `meta` holds `last_applied` and
+//! `last_membership`. Each `apply` call (a run of committed entries) is one redb write
+//! transaction committed with [`Durability::Eventual`]: after `kill -9` the state machine may
+//! lag the log, and openraft re-applies the entries between `last_applied` and the stored
+//! commit index on start (the log itself is fsynced before anything is acknowledged). Building
+//! a snapshot first forces a durable commit, so no log entry is purged before the state it
+//! produced is on disk. Installing a snapshot replaces the table in one durable transaction.
+//!
+//! Snapshots live in `<data_dir>/snapshots/current.snap` (format in [`crate::snapshot_file`]).
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use openraft::storage::RaftStateMachine;
+use openraft::{
+    Entry, EntryPayload, ErrorSubject, ErrorVerb, LogId, RaftSnapshotBuilder, Snapshot,
+    StorageError as OrStorageError, StoredMembership,
+};
+use redb::{Database, Durability, ReadableTable, TableDefinition};
+
+use crate::blocking::run_blocking;
+use crate::error::sto_err;
+use crate::log_store::{decode, encode};
+use crate::snapshot_file::{self, Meta, SnapshotWriter};
+use crate::types::{Command, CommandResult, WireOp};
+use crate::{NodeId, NodeInfo, RaftError, TypeConfig};
+
+pub(crate) const KV: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("kv");
+const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+const KEY_APPLIED: &str = "last_applied";
+const KEY_MEMBERSHIP: &str = "last_membership";
+const CURRENT: &str = "current.snap";
+
+type OrResult<T> = Result<T, OrStorageError<NodeId>>;
+type Membership = StoredMembership<NodeId, NodeInfo>;
+
+fn sm_err(verb: ErrorVerb) -> impl FnOnce(RaftError) -> OrStorageError<NodeId> {
+    move |e| sto_err(verb, ErrorSubject::StateMachine, e)
+}
+
+fn snap_err(verb: ErrorVerb) -> impl FnOnce(RaftError) -> OrStorageError<NodeId> {
+    move |e| sto_err(verb, ErrorSubject::Snapshot(None), e)
+}
+
+/// The state machine handle; clones share the database and snapshot directory.
+#[derive(Clone)]
+pub(crate) struct StateMachine {
+    db: Arc<Database>,
+    snapshot_dir: PathBuf,
+    /// Serializes replacing `current.snap` (a build and an install may race).
+    snapshot_lock: Arc<Mutex<()>>,
+}
+
+impl StateMachine {
+    /// Opens or creates `state.redb` at `path`, with snapshots kept in `snapshot_dir`.
+    pub(crate) fn open(path: &Path, snapshot_dir: PathBuf) -> Result<Self, RaftError> {
+        std::fs::create_dir_all(&snapshot_dir)?;
+        remove_stale_temporaries(&snapshot_dir)?;
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        txn.open_table(KV)?;
+        txn.open_table(META)?;
+        txn.commit()?;
+        Ok(Self {
+            db: Arc::new(db),
+            snapshot_dir,
+            snapshot_lock: Arc::new(Mutex::new(())),
+        })
+    }
+
+    /// The shared database (for the read path of the backend).
+    pub(crate) fn db(&self) -> Arc<Database> {
+        self.db.clone()
+    }
+
+    fn current_path(&self) -> PathBuf {
+        self.snapshot_dir.join(CURRENT)
+    }
+
+    /// Moves a complete, fsynced snapshot file into place unless a newer one is already there.
+    fn publish(&self, tmp: &Path, meta: &Meta) -> Result<(), RaftError> {
+        let _guard = self.snapshot_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.current_path();
+        let existing = File::open(&current)
+            .ok()
+            .and_then(|f| snapshot_file::read_meta(BufReader::new(f)).ok());
+        if existing.is_some_and(|e| e.last_log_id > meta.last_log_id) {
+            std::fs::remove_file(tmp)?;
+            return Ok(());
+        }
+        std::fs::rename(tmp, &current)?;
+        File::open(&self.snapshot_dir)?.sync_all()?;
+        Ok(())
+    }
+
+    fn tmp_path(&self, prefix: &str) -> PathBuf {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        self.snapshot_dir.join(format!("{prefix}-{nanos}.tmp"))
+    }
+
+    fn build_sync(&self) -> Result<Meta, RaftError> {
+        // Make every eventual commit durable before the snapshot allows log purging.
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate);
+        txn.commit()?;
+
+        let tmp = self.tmp_path("build");
+        let (meta, buffered) = write_snapshot(&self.db, BufWriter::new(File::create(&tmp)?))?;
+        let file = buffered
+            .into_inner()
+            .map_err(|e| RaftError::Io(e.error().to_string()))?;
+        file.sync_all()?;
+        self.publish(&tmp, &meta)?;
+        Ok(meta)
+    }
+
+    fn install_sync(&self, mut received: File, meta: Meta) -> Result<(), RaftError> {
+        use std::io::{Seek, SeekFrom};
+        // Keep our own durable copy: it becomes the current snapshot.
+        let tmp = self.tmp_path("install");
+        received.seek(SeekFrom::Start(0))?;
+        let mut copy = File::create(&tmp)?;
+        std::io::copy(&mut received, &mut copy)?;
+        copy.sync_all()?;
+        drop(copy);
+
+        let len = std::fs::metadata(&tmp)?.len();
+        snapshot_file::verify(BufReader::new(File::open(&tmp)?), len)?;
+
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate);
+        txn.delete_table(KV)?;
+        let file_meta = {
+            let mut kv = txn.open_table(KV)?;
+            snapshot_file::read_all(BufReader::new(File::open(&tmp)?), |k, v| {
+                kv.insert(k.as_str(), v.as_slice())?;
+                Ok(())
+            })?
+        };
+        if file_meta.last_log_id != meta.last_log_id {
+            return Err(RaftError::Corrupt(
+                "snapshot content does not match its announced metadata".into(),
+            ));
+        }
+        {
+            let mut m = txn.open_table(META)?;
+            m.insert(KEY_APPLIED, encode(&meta.last_log_id)?.as_slice())?;
+            m.insert(KEY_MEMBERSHIP, encode(&meta.last_membership)?.as_slice())?;
+        }
+        txn.commit()?;
+        self.publish(&tmp, &meta)
+    }
+
+    fn current_sync(&self) -> Result<Option<(Meta, File)>, RaftError> {
+        let _guard = self.snapshot_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let path = self.current_path();
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let meta = snapshot_file::read_meta(BufReader::new(file.try_clone()?))?;
+        Ok(Some((meta, file)))
+    }
+
+    fn apply_sync(&self, entries: Vec<Entry<TypeConfig>>) -> Result<Vec<CommandResult>, RaftError> {
+        let mut results = Vec::with_capacity(entries.len());
+        let Some(last) = entries.last().map(|e| e.log_id) else {
+            return Ok(results);
+        };
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Eventual);
+        {
+            let mut kv = txn.open_table(KV)?;
+            let mut meta = txn.open_table(META)?;
+            for entry in entries {
+                match entry.payload {
+                    EntryPayload::Blank => results.push(CommandResult::default()),
+                    EntryPayload::Normal(Command::Batch(batches)) => {
+                        let applied_batches = batches.len();
+                        for op in batches.into_iter().flatten() {
+                            match op {
+                                WireOp::Put { key, value } => {
+                                    kv.insert(key.as_str(), value.as_slice())?;
+                                }
+                                WireOp::Delete { key } => {
+                                    kv.remove(key.as_str())?;
+                                }
+                            }
+                        }
+                        results.push(CommandResult { applied_batches });
+                    }
+                    EntryPayload::Membership(m) => {
+                        let stored = Membership::new(Some(entry.log_id), m);
+                        meta.insert(KEY_MEMBERSHIP, encode(&stored)?.as_slice())?;
+                        results.push(CommandResult::default());
+                    }
+                }
+            }
+            meta.insert(KEY_APPLIED, encode(&Some(last))?.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(results)
+    }
+
+    fn applied_sync(&self) -> Result<(Option<LogId<NodeId>>, Membership), RaftError> {
+        let read = self.db.begin_read()?;
+        let meta = read.open_table(META)?;
+        let applied = match meta.get(KEY_APPLIED)? {
+            Some(v) => decode(v.value())?,
+            None => None,
+        };
+        let membership = match meta.get(KEY_MEMBERSHIP)? {
+            Some(v) => decode(v.value())?,
+            None => Membership::default(),
+        };
+        Ok((applied, membership))
+    }
+}
+
+/// Writes a consistent snapshot of the state machine in `db` (one read transaction) to `out`
+/// in the [`snapshot_file`] format. Returns its metadata and the writer.
+pub(crate) fn write_snapshot<W: std::io::Write>(
+    db: &Database,
+    out: W,
+) -> Result<(Meta, W), RaftError> {
+    let read = db.begin_read()?;
+    let meta_table = read.open_table(META)?;
+    let last_applied: Option<LogId<NodeId>> = match meta_table.get(KEY_APPLIED)? {
+        Some(v) => decode(v.value())?,
+        None => None,
+    };
+    let membership: Membership = match meta_table.get(KEY_MEMBERSHIP)? {
+        Some(v) => decode(v.value())?,
+        None => Membership::default(),
+    };
+    let snapshot_id = match &last_applied {
+        Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, unique_suffix()),
+        None => format!("0-0-{}", unique_suffix()),
+    };
+    let meta = Meta {
+        last_log_id: last_applied,
+        last_membership: membership,
+        snapshot_id,
+    };
+    let mut writer = SnapshotWriter::new(out, &meta)?;
+    for item in read.open_table(KV)?.iter()? {
+        let (k, v) = item?;
+        writer.record(k.value(), v.value())?;
+    }
+    Ok((meta, writer.finish()?))
+}
+
+/// Deletes half-written snapshot files left behind by a crash.
+fn remove_stale_temporaries(dir: &Path) -> Result<(), RaftError> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "tmp") {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
+fn unique_suffix() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
+}
+
+async fn into_tokio(file: File) -> Box<tokio::fs::File> {
+    Box::new(tokio::fs::File::from_std(file))
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    async fn build_snapshot(&mut self) -> OrResult<Snapshot<TypeConfig>> {
+        let sm = self.clone();
+        let (meta, file) = run_blocking(move || {
+            sm.build_sync()?;
+            sm.current_sync()?
+                .ok_or_else(|| RaftError::Io("snapshot vanished after build".into()))
+        })
+        .await
+        .map_err(snap_err(ErrorVerb::Write))?;
+        Ok(Snapshot {
+            meta,
+            snapshot: into_tokio(file).await,
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = StateMachine;
+
+    async fn applied_state(&mut self) -> OrResult<(Option<LogId<NodeId>>, Membership)> {
+        let sm = self.clone();
+        run_blocking(move || sm.applied_sync())
+            .await
+            .map_err(sm_err(ErrorVerb::Read))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> OrResult<Vec<CommandResult>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + openraft::OptionalSend,
+        I::IntoIter: openraft::OptionalSend,
+    {
+        let entries: Vec<_> = entries.into_iter().collect();
+        let sm = self.clone();
+        run_blocking(move || sm.apply_sync(entries))
+            .await
+            .map_err(sm_err(ErrorVerb::Write))
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> OrResult<Box<tokio::fs::File>> {
+        let dir = self.snapshot_dir.clone();
+        let file = run_blocking(move || Ok(tempfile::tempfile_in(dir)?))
+            .await
+            .map_err(snap_err(ErrorVerb::Write))?;
+        Ok(into_tokio(file).await)
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &Meta,
+        snapshot: Box<tokio::fs::File>,
+    ) -> OrResult<()> {
+        let file = snapshot.into_std().await;
+        let sm = self.clone();
+        let meta = meta.clone();
+        run_blocking(move || sm.install_sync(file, meta))
+            .await
+            .map_err(snap_err(ErrorVerb::Write))
+    }
+
+    async fn get_current_snapshot(&mut self) -> OrResult<Option<Snapshot<TypeConfig>>> {
+        let sm = self.clone();
+        let current = run_blocking(move || sm.current_sync())
+            .await
+            .map_err(snap_err(ErrorVerb::Read))?;
+        match current {
+            Some((meta, file)) => Ok(Some(Snapshot {
+                meta,
+                snapshot: into_tokio(file).await,
+            })),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Reads one key from the state machine.
+pub(crate) fn get_sync(db: &Database, key: &str) -> Result<Option<Vec<u8>>, RaftError> {
+    let read = db.begin_read()?;
+    let kv = read.open_table(KV)?;
+    Ok(kv.get(key)?.map(|v| v.value().to_vec()))
+}
+
+/// The immediate children of `prefix` in the state machine.
+pub(crate) fn list_sync(db: &Database, prefix: &str) -> Result<Vec<String>, RaftError> {
+    let read = db.begin_read()?;
+    let kv = read.open_table(KV)?;
+    let mut keys = Vec::new();
+    for item in kv.range(prefix..)? {
+        let (k, _) = item?;
+        let k = k.value();
+        if !k.starts_with(prefix) {
+            break;
+        }
+        keys.push(k.to_owned());
+    }
+    Ok(tresor_storage::children_of(
+        prefix,
+        keys.iter().map(String::as_str),
+    ))
+}

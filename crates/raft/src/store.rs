@@ -1,0 +1,441 @@
+//! [`RaftStore`]: opening, bootstrapping and running one node of the Raft store.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use openraft::error::{ClientWriteError, InitializeError, RaftError as OrRaftError};
+use openraft::{ChangeMembers, Raft, RaftMetrics, ServerState};
+
+use crate::blocking::run_blocking;
+use crate::group_commit::GroupCommit;
+use crate::log_store::LogStore;
+use crate::state_machine::StateMachine;
+use crate::transport::{NetworkFactory, dispatch};
+use crate::{
+    FollowerStatus, MemberInfo, NodeId, NodeInfo, RaftError, RaftOptions, RaftStatus, RpcKind,
+    Transport, TypeConfig, node_id_of,
+};
+
+const LOG_FILE: &str = "raft.redb";
+const STATE_FILE: &str = "state.redb";
+const SNAPSHOT_DIR: &str = "snapshots";
+
+/// One node of the replicated store. Implements [`tresor_storage::Backend`].
+pub struct RaftStore {
+    id: NodeId,
+    info: NodeInfo,
+    opts: RaftOptions,
+    raft: Raft<TypeConfig>,
+    log: LogStore,
+    pub(crate) state_db: Arc<redb::Database>,
+    writer: GroupCommit,
+    writer_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    config: Arc<openraft::Config>,
+    stopped: AtomicBool,
+}
+
+impl std::fmt::Debug for RaftStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RaftStore")
+            .field("node_id", &self.info.node_id)
+            .field("data_dir", &self.opts.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RaftStore {
+    /// Opens (or creates) the node's files under `opts.data_dir` and starts Raft. The node
+    /// rejoins its cluster if it has state; a fresh node waits to be bootstrapped or added.
+    pub async fn open(
+        opts: RaftOptions,
+        transport: Arc<dyn Transport>,
+    ) -> Result<Arc<RaftStore>, RaftError> {
+        let config = opts.openraft_config()?;
+        std::fs::create_dir_all(&opts.data_dir)?;
+        let log = LogStore::open(&opts.data_dir.join(LOG_FILE))?;
+        let sm = StateMachine::open(
+            &opts.data_dir.join(STATE_FILE),
+            opts.data_dir.join(SNAPSHOT_DIR),
+        )?;
+        let state_db = sm.db();
+        let id = node_id_of(&opts.node_id);
+        let info = NodeInfo {
+            node_id: opts.node_id.clone(),
+            api_addr: opts.api_addr.clone(),
+            cluster_addr: opts.cluster_addr.clone(),
+        };
+        let raft = Raft::new(
+            id,
+            config.clone(),
+            NetworkFactory { transport },
+            log.clone(),
+            sm,
+        )
+        .await
+        .map_err(|e| RaftError::Stopped(e.to_string()))?;
+        let (writer, writer_task) = GroupCommit::start(raft.clone(), quorum_stale_ms(&config));
+        Ok(Arc::new(RaftStore {
+            id,
+            info,
+            opts,
+            raft,
+            log,
+            state_db,
+            writer,
+            writer_task: std::sync::Mutex::new(Some(writer_task)),
+            config,
+            stopped: AtomicBool::new(false),
+        }))
+    }
+
+    /// This node's string id.
+    pub fn node_id(&self) -> &str {
+        &self.info.node_id
+    }
+
+    /// This node's identity as stored in the cluster configuration.
+    pub fn node_info(&self) -> &NodeInfo {
+        &self.info
+    }
+
+    /// The underlying openraft handle (for the cluster transport and advanced callers).
+    pub fn raft(&self) -> &Raft<TypeConfig> {
+        &self.raft
+    }
+
+    /// Where snapshots are kept.
+    pub fn snapshot_dir(&self) -> PathBuf {
+        self.opts.data_dir.join(SNAPSHOT_DIR)
+    }
+
+    /// The node's data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.opts.data_dir
+    }
+
+    /// Whether this node has joined or formed a cluster (has a vote, log or membership).
+    pub async fn is_bootstrapped(&self) -> Result<bool, RaftError> {
+        self.raft
+            .is_initialized()
+            .await
+            .map_err(|e| RaftError::Stopped(e.to_string()))
+    }
+
+    /// Forms a one-member cluster of this node if it was never initialized. Idempotent.
+    pub async fn bootstrap_single(&self) -> Result<(), RaftError> {
+        if self.is_bootstrapped().await? {
+            return Ok(());
+        }
+        let members = BTreeMap::from([(self.id, self.info.clone())]);
+        match self.raft.initialize(members).await {
+            Ok(()) => Ok(()),
+            Err(OrRaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(OrRaftError::APIError(e)) => Err(RaftError::Membership(e.to_string())),
+            Err(OrRaftError::Fatal(e)) => Err(RaftError::Stopped(e.to_string())),
+        }
+    }
+
+    /// Adds `info` (as `node_id`) to the cluster as a non-voting learner and waits until it has
+    /// caught up with the log (this does not time out: wrap it in a timeout if the learner may
+    /// be unreachable; the membership change itself is committed before the wait). Leader only.
+    pub async fn add_learner(&self, node_id: &str, mut info: NodeInfo) -> Result<(), RaftError> {
+        info.node_id = node_id.to_owned();
+        let res = self.raft.add_learner(node_id_of(node_id), info, true).await;
+        self.map_membership(res)
+    }
+
+    /// Makes `node_id` (already a learner) a voter. Leader only.
+    pub async fn promote(&self, node_id: &str) -> Result<(), RaftError> {
+        let ids = BTreeSet::from([node_id_of(node_id)]);
+        let res = self
+            .raft
+            .change_membership(ChangeMembers::AddVoterIds(ids), true)
+            .await;
+        self.map_membership(res)
+    }
+
+    /// Replaces the voter set by `voters` (each must already be a member); removed voters stay
+    /// as learners. Leader only.
+    pub async fn change_membership(&self, voters: &[String]) -> Result<(), RaftError> {
+        let ids: BTreeSet<NodeId> = voters.iter().map(|v| node_id_of(v)).collect();
+        let res = self
+            .raft
+            .change_membership(ChangeMembers::ReplaceAllVoters(ids), true)
+            .await;
+        self.map_membership(res)
+    }
+
+    /// Removes `node_id` from the cluster entirely (voter or learner). Leader only.
+    pub async fn remove_node(&self, node_id: &str) -> Result<(), RaftError> {
+        let id = node_id_of(node_id);
+        let metrics = self.raft.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership();
+        if membership.get_node(&id).is_none() {
+            return Err(RaftError::UnknownNode(node_id.to_owned()));
+        }
+        let is_voter = membership.voter_ids().any(|v| v == id);
+        let change = if is_voter {
+            ChangeMembers::RemoveVoters(BTreeSet::from([id]))
+        } else {
+            ChangeMembers::RemoveNodes(BTreeSet::from([id]))
+        };
+        let res = self.raft.change_membership(change, false).await;
+        self.map_membership(res)
+    }
+
+    fn map_membership<T>(
+        &self,
+        res: Result<T, OrRaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>>,
+    ) -> Result<(), RaftError> {
+        match res {
+            Ok(_) => Ok(()),
+            Err(OrRaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(RaftError::NotLeader {
+                    leader: f.leader_node.map(|n| n.node_id),
+                })
+            }
+            Err(OrRaftError::APIError(e)) => Err(RaftError::Membership(e.to_string())),
+            Err(OrRaftError::Fatal(e)) => Err(RaftError::Stopped(e.to_string())),
+        }
+    }
+
+    fn current_metrics(&self) -> RaftMetrics<NodeId, NodeInfo> {
+        self.raft.metrics().borrow().clone()
+    }
+
+    fn name_of(metrics: &RaftMetrics<NodeId, NodeInfo>, id: NodeId) -> String {
+        metrics
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .map(|n| n.node_id.clone())
+            .unwrap_or_else(|| format!("#{id:016x}"))
+    }
+
+    /// Every node in the current cluster configuration.
+    pub fn members(&self) -> Vec<MemberInfo> {
+        let m = self.current_metrics();
+        let membership = m.membership_config.membership();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let mut out: Vec<MemberInfo> = membership
+            .nodes()
+            .map(|(id, node)| MemberInfo {
+                node_id: node.node_id.clone(),
+                cluster_addr: node.cluster_addr.clone(),
+                api_addr: node.api_addr.clone(),
+                voter: voters.contains(id),
+                leader: m.current_leader == Some(*id),
+            })
+            .collect();
+        out.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+        out
+    }
+
+    /// The current leader as known to this node.
+    pub fn leader(&self) -> Option<(String, NodeInfo)> {
+        let m = self.current_metrics();
+        let id = m.current_leader?;
+        let info = m.membership_config.membership().get_node(&id)?.clone();
+        Some((info.node_id.clone(), info))
+    }
+
+    /// Whether this node currently believes it is the leader.
+    pub fn is_leader(&self) -> bool {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.state == ServerState::Leader && m.current_leader == Some(self.id)
+    }
+
+    /// Term, indexes, leader and replication progress of this node.
+    pub async fn metrics(&self) -> RaftStatus {
+        let m = self.current_metrics();
+        let commit_index = self
+            .raft
+            .with_raft_state(|st| st.committed.map(|c| c.index))
+            .await
+            .ok()
+            .flatten();
+        let followers = m
+            .replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .filter(|(id, _)| **id != self.id)
+                    .map(|(id, matched)| FollowerStatus {
+                        node_id: Self::name_of(&m, *id),
+                        matched_index: matched.map(|l| l.index),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        RaftStatus {
+            node_id: self.info.node_id.clone(),
+            state: format!("{:?}", m.state),
+            term: m.current_term,
+            last_log_index: m.last_log_index,
+            commit_index,
+            applied_index: m.last_applied.map(|l| l.index),
+            snapshot_index: m.snapshot.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
+            leader: m.current_leader.map(|id| Self::name_of(&m, id)),
+            millis_since_quorum_ack: m.millis_since_quorum_ack,
+            followers,
+        }
+    }
+
+    /// Waits until a leader is known and, if it is this node, until it has applied every entry
+    /// its log held when it was first seen leading (so local reads reflect everything
+    /// committed before). Returns the leader's string id and identity.
+    pub async fn wait_for_leader(
+        &self,
+        timeout: Duration,
+    ) -> Result<(String, NodeInfo), RaftError> {
+        let mut rx = self.raft.metrics();
+        let id = self.id;
+        let wait = async {
+            let mut catch_up_to: Option<u64> = None;
+            loop {
+                let found = {
+                    let m = rx.borrow_and_update();
+                    if let Err(e) = &m.running_state {
+                        return Err(RaftError::Stopped(e.to_string()));
+                    }
+                    match m.current_leader {
+                        Some(leader) if leader != id => {
+                            m.membership_config.membership().get_node(&leader).cloned()
+                        }
+                        Some(_) if m.state == ServerState::Leader => {
+                            let target = *catch_up_to.get_or_insert(m.last_log_index.unwrap_or(0));
+                            let applied = m.last_applied.map(|l| l.index).unwrap_or(0);
+                            (applied >= target).then(|| self.info.clone())
+                        }
+                        _ => None,
+                    }
+                };
+                if let Some(info) = found {
+                    return Ok((info.node_id.clone(), info));
+                }
+                if rx.changed().await.is_err() {
+                    return Err(RaftError::Stopped("raft node stopped".into()));
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| RaftError::Unavailable(format!("no leader within {timeout:?}")))?
+    }
+
+    /// Asks openraft to build a snapshot now (asynchronously; watch `metrics().snapshot_index`).
+    pub async fn trigger_snapshot(&self) -> Result<(), RaftError> {
+        self.raft
+            .trigger()
+            .snapshot()
+            .await
+            .map_err(|e| RaftError::Stopped(e.to_string()))
+    }
+
+    /// Streams a consistent copy of this node's state machine to `writer`, in the snapshot
+    /// file format (see [`inspect_snapshot`](crate::inspect_snapshot)), and returns the writer.
+    /// On a follower the copy may lag the leader. Restoring such a file into a cluster is not
+    /// implemented yet.
+    pub async fn export_snapshot<W>(&self, writer: W) -> Result<W, RaftError>
+    where
+        W: std::io::Write + Send + 'static,
+    {
+        let db = self.state_db.clone();
+        run_blocking(move || crate::state_machine::write_snapshot(&db, writer).map(|(_, w)| w))
+            .await
+    }
+
+    /// How many entries `raft.redb` currently holds (bounded by compaction).
+    pub async fn log_entry_count(&self) -> Result<u64, RaftError> {
+        self.log.entry_count().await
+    }
+
+    /// Serves one RPC received by the cluster transport: decodes `request` of kind `kind`,
+    /// runs it on the local Raft node and returns the serialized reply for the sender.
+    pub async fn handle_rpc(&self, kind: RpcKind, request: &[u8]) -> Result<Vec<u8>, RaftError> {
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(RaftError::Stopped("node is shut down".into()));
+        }
+        dispatch(&self.raft, kind, request).await
+    }
+
+    /// Stops the writer and the Raft node. Later writes fail with `Unavailable`; pending ones
+    /// resolve as `Unknown` if their fate is not yet known. Idempotent.
+    pub async fn shutdown(&self) -> Result<(), RaftError> {
+        if self.stopped.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.writer.stop();
+        if let Some(task) = self.take_writer_task() {
+            // The writer answers every queued request before it ends.
+            let _ = task.await;
+        }
+        self.raft
+            .shutdown()
+            .await
+            .map_err(|e| RaftError::Stopped(e.to_string()))
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// Fails fast when this node cannot accept writes.
+    pub(crate) fn check_writable(&self) -> Result<(), RaftError> {
+        if self.is_shut_down() {
+            return Err(RaftError::Unavailable("raft store is shut down".into()));
+        }
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        if let Err(e) = &m.running_state {
+            return Err(RaftError::Unavailable(format!("raft stopped: {e}")));
+        }
+        if m.current_leader != Some(self.id) || m.state != ServerState::Leader {
+            let leader = m.current_leader.map(|id| Self::name_of(&m, id));
+            return Err(RaftError::NotLeader { leader });
+        }
+        let voters = m.membership_config.membership().voter_ids().count();
+        let stale_after = quorum_stale_ms(&self.config);
+        if voters > 1 && m.millis_since_quorum_ack.is_some_and(|ms| ms > stale_after) {
+            return Err(RaftError::Unavailable(
+                "leader has not heard from a quorum recently".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn writer(&self) -> &GroupCommit {
+        &self.writer
+    }
+}
+
+/// How long a leader of several voters may go without a quorum acknowledgement before it
+/// refuses new writes (`Unavailable`) and gives up on pending ones (`Unknown`): two maximum
+/// election timeouts, by which time the majority side has elected a new leader.
+fn quorum_stale_ms(config: &openraft::Config) -> u64 {
+    config.election_timeout_max.saturating_mul(2)
+}
+
+impl RaftStore {
+    fn take_writer_task(&self) -> Option<tokio::task::JoinHandle<()>> {
+        // The slot only ever holds a handle; a panic elsewhere cannot corrupt it.
+        self.writer_task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+}
+
+impl Drop for RaftStore {
+    fn drop(&mut self) {
+        if let Some(task) = self.take_writer_task() {
+            task.abort();
+        }
+    }
+}

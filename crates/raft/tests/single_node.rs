@@ -1,0 +1,218 @@
+//! Single-node behaviour: conformance, durability across restarts, compaction, group commit.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{DEADLINE, single_leader, wait_until};
+use tresor_storage::{Backend, StorageError};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_node_passes_conformance() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = single_leader(dir.path(), "vault-1", |_| {}).await;
+    assert!(store.is_leader());
+    tresor_storage::conformance::run(store.as_ref()).await;
+    store.shutdown().await.unwrap();
+    assert!(matches!(
+        store.put("k", b"v".to_vec()).await,
+        Err(StorageError::Unavailable(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_is_idempotent_and_membership_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::open(dir.path(), "vault-1", |_| {}).await;
+    assert!(!store.is_bootstrapped().await.unwrap());
+    assert!(matches!(
+        store.put("k", b"v".to_vec()).await,
+        Err(StorageError::NotLeader { .. })
+    ));
+    store.bootstrap_single().await.unwrap();
+    store.bootstrap_single().await.unwrap();
+    assert!(store.is_bootstrapped().await.unwrap());
+    let (leader, info) = store.wait_for_leader(DEADLINE).await.unwrap();
+    assert_eq!(leader, "vault-1");
+    assert_eq!(info.cluster_addr, "vault-1:8201");
+    let members = store.members();
+    assert_eq!(members.len(), 1);
+    assert!(members[0].voter && members[0].leader);
+    assert_eq!(store.leader().map(|l| l.0).as_deref(), Some("vault-1"));
+    store.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = single_leader(dir.path(), "vault-1", |_| {}).await;
+    for i in 0..200u32 {
+        store
+            .put(&format!("d/{i:04}"), i.to_be_bytes().to_vec())
+            .await
+            .unwrap();
+    }
+    store.delete("d/0007").await.unwrap();
+    store.shutdown().await.unwrap();
+    drop(store);
+
+    let store = common::open(dir.path(), "vault-1", |_| {}).await;
+    assert!(store.is_bootstrapped().await.unwrap());
+    store.wait_for_leader(DEADLINE).await.unwrap();
+    for i in 0..200u32 {
+        let got = store.get(&format!("d/{i:04}")).await.unwrap();
+        if i == 7 {
+            assert_eq!(got, None);
+        } else {
+            assert_eq!(got, Some(i.to_be_bytes().to_vec()), "key {i}");
+        }
+    }
+    assert_eq!(store.list("d/").await.unwrap().len(), 199);
+    store.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_is_compacted_and_data_survives_restart_from_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let tune = |o: &mut tresor_raft::RaftOptions| {
+        o.snapshot_threshold = 100;
+        o.trailing_logs = 50;
+    };
+    let store = single_leader(dir.path(), "vault-1", tune).await;
+    let mut max_seen = 0;
+    for i in 0..2000u32 {
+        store
+            .put(&format!("c/{i:05}"), format!("value-{i}").into_bytes())
+            .await
+            .unwrap();
+        if i % 100 == 99 {
+            max_seen = max_seen.max(store.log_entry_count().await.unwrap());
+        }
+    }
+    let status = wait_until(&store, "snapshot taken", |s| s.snapshot_index.is_some()).await;
+    assert!(status.purged_index.is_some(), "log was purged: {status:?}");
+    let count = store.log_entry_count().await.unwrap();
+    // threshold + trailing + purge batch + in-flight slack, far below 2000.
+    assert!(count < 400, "log holds {count} entries");
+    assert!(max_seen < 400, "log peaked at {max_seen} entries");
+    assert!(store.snapshot_dir().join("current.snap").exists());
+    store.shutdown().await.unwrap();
+    drop(store);
+
+    let store = common::open(dir.path(), "vault-1", tune).await;
+    store.wait_for_leader(DEADLINE).await.unwrap();
+    for i in (0..2000u32).step_by(7).chain([1999]) {
+        assert_eq!(
+            store.get(&format!("c/{i:05}")).await.unwrap(),
+            Some(format!("value-{i}").into_bytes()),
+            "key {i}"
+        );
+    }
+    assert_eq!(store.list("c/").await.unwrap().len(), 2000);
+    store.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_share_raft_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = single_leader(dir.path(), "vault-1", |_| {}).await;
+    let before = store.metrics().await.last_log_index.unwrap_or(0);
+    let writers = 64;
+    let per_writer = 50;
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_writer {
+                store
+                    .put(&format!("g/{w:02}/{i:02}"), vec![w as u8; 64])
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let after = store.metrics().await.last_log_index.unwrap_or(0);
+    let entries = after - before;
+    let writes = (writers * per_writer) as u64;
+    eprintln!("{writes} writes used {entries} raft entries");
+    assert!(
+        entries < writes / 2,
+        "{writes} writes used {entries} entries"
+    );
+    for w in 0..writers {
+        assert_eq!(
+            store.list(&format!("g/{w:02}/")).await.unwrap().len(),
+            per_writer
+        );
+    }
+    store.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_mid_stream_never_loses_an_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = single_leader(dir.path(), "vault-1", |_| {}).await;
+    let mut tasks = Vec::new();
+    for w in 0..16 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for i in 0.. {
+                let key = format!("s/{w:02}/{i:05}");
+                match store.put(&key, key.clone().into_bytes()).await {
+                    Ok(()) => acked.push(key),
+                    Err(StorageError::Unavailable(_) | StorageError::Unknown(_)) => break,
+                    Err(e) => panic!("unexpected error during shutdown: {e}"),
+                }
+            }
+            acked
+        }));
+    }
+    // Let a few hundred writes through, then stop the node underneath the writers.
+    wait_until(&store, "writes flowing", |s| {
+        s.applied_index.unwrap_or(0) > 50
+    })
+    .await;
+    store.shutdown().await.unwrap();
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.extend(t.await.unwrap());
+    }
+    drop(store);
+    assert!(!acked.is_empty());
+
+    let store = common::open(dir.path(), "vault-1", |_| {}).await;
+    store.wait_for_leader(DEADLINE).await.unwrap();
+    for key in &acked {
+        assert_eq!(
+            store.get(key).await.unwrap(),
+            Some(key.clone().into_bytes()),
+            "acknowledged {key} lost"
+        );
+    }
+    store.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exported_snapshot_verifies_and_counts_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = single_leader(dir.path(), "vault-1", |_| {}).await;
+    for i in 0..30u32 {
+        store.put(&format!("e/{i}"), vec![1; 10]).await.unwrap();
+    }
+    let bytes = store.export_snapshot(Vec::new()).await.unwrap();
+    let info = tresor_raft::inspect_snapshot(std::io::Cursor::new(&bytes)).unwrap();
+    assert_eq!(info.keys, 30);
+    assert_eq!(info.members, vec!["vault-1".to_owned()]);
+    assert_eq!(info.last_index, store.metrics().await.applied_index);
+    let mut bad = bytes.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x40;
+    assert!(tresor_raft::inspect_snapshot(std::io::Cursor::new(&bad)).is_err());
+    store.shutdown().await.unwrap();
+}
