@@ -72,14 +72,20 @@ impl Core {
         }
         if req.recovery_shares.unwrap_or(0) != 0
             || req.recovery_threshold.unwrap_or(0) != 0
-            || req.recovery_pgp_keys.as_ref().is_some_and(|k| !k.is_empty())
+            || req
+                .recovery_pgp_keys
+                .as_ref()
+                .is_some_and(|k| !k.is_empty())
         {
             return Err(CoreError::invalid(
                 "parameters specific to auto unseal seals present",
             ));
         }
         if req.pgp_keys.as_ref().is_some_and(|k| !k.is_empty())
-            || req.root_token_pgp_key.as_ref().is_some_and(|k| !k.is_empty())
+            || req
+                .root_token_pgp_key
+                .as_ref()
+                .is_some_and(|k| !k.is_empty())
         {
             return Err(CoreError::invalid(
                 "PGP-encrypted key shares are not supported yet",

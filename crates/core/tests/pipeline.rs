@@ -193,20 +193,15 @@ async fn init_refuses_bad_configs_and_twice() {
         Arc::new(SingleNode::default()),
     );
     for (n, t) in [(0, 0), (3, 5), (3, 1), (300, 2)] {
-        let r = core
-            .init(InitRequest::shamir(n, t))
-            .await;
+        let r = core.init(InitRequest::shamir(n, t)).await;
         assert!(
             matches!(r, Err(CoreError::InvalidRequest(_))),
             "{n}/{t} must be refused"
         );
     }
-    core.init(InitRequest::shamir(1, 1))
-    .await
-    .unwrap();
+    core.init(InitRequest::shamir(1, 1)).await.unwrap();
     assert!(matches!(
-        core.init(InitRequest::shamir(1, 1))
-        .await,
+        core.init(InitRequest::shamir(1, 1)).await,
         Err(CoreError::AlreadyInitialized)
     ));
 }

@@ -28,12 +28,12 @@ fn is_write(m: &Method) -> bool {
     m == Method::PUT || m == Method::POST
 }
 
-fn err(e: CoreError) -> Response {
-    ApiError::from(e).into_response()
+fn err(e: CoreError) -> ApiError {
+    ApiError::from(e)
 }
 
-fn str_field(body: &Map<String, Value>, key: &str) -> Result<Option<String>, Response> {
-    fields::get_str(body, key).map_err(|e| ApiError::bad_request(e.to_string()).into_response())
+fn str_field(body: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+    fields::get_str(body, key).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 /// Handles `req` if it is a raw endpoint; `None` hands it to the logical pipeline.
@@ -57,13 +57,13 @@ pub(crate) async fn handle(state: &AppState, req: &ApiRequest) -> Option<Respons
         "sys/rekey/backup" => rekey_backup(req),
         _ => return None,
     };
-    Some(r.unwrap_or_else(|e| e))
+    Some(r.unwrap_or_else(IntoResponse::into_response))
 }
 
-type R = Result<Response, Response>;
+type R = Result<Response, ApiError>;
 
-fn body(req: &ApiRequest) -> Result<Map<String, Value>, Response> {
-    req.json_body().map_err(IntoResponse::into_response)
+fn body(req: &ApiRequest) -> Result<Map<String, Value>, ApiError> {
+    req.json_body()
 }
 
 async fn init(state: &AppState, req: &ApiRequest) -> R {
@@ -75,9 +75,8 @@ async fn init(state: &AppState, req: &ApiRequest) -> R {
         return Ok(method_not_allowed());
     }
     let body = body(req)?;
-    let parsed: InitRequest = serde_json::from_value(Value::Object(body)).map_err(|e| {
-        ApiError::bad_request(format!("failed to parse JSON input: {e}")).into_response()
-    })?;
+    let parsed: InitRequest = serde_json::from_value(Value::Object(body))
+        .map_err(|e| ApiError::bad_request(format!("failed to parse JSON input: {e}")))?;
     let resp = state.core.init(parsed).await.map_err(err)?;
     Ok(ok(&resp))
 }
@@ -101,7 +100,7 @@ async fn unseal(state: &AppState, req: &ApiRequest) -> R {
         .collect();
     let key = str_field(&lower, "key")?.filter(|k| !k.is_empty());
     let reset = fields::get_bool(&lower, "reset")
-        .map_err(|e| ApiError::bad_request(e.to_string()).into_response())?
+        .map_err(|e| ApiError::bad_request(e.to_string()))?
         .unwrap_or(false);
     if fields::get_bool(&lower, "migrate")
         .ok()
@@ -111,8 +110,7 @@ async fn unseal(state: &AppState, req: &ApiRequest) -> R {
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "can't perform a seal migration, no migration seal found",
-        )
-        .into_response());
+        ));
     }
     Ok(ok(&state
         .core
@@ -134,27 +132,25 @@ async fn seal(state: &AppState, req: &ApiRequest) -> R {
     Ok(no_content())
 }
 
-fn code_param(req: &ApiRequest, name: &str, default: u16) -> Result<u16, Response> {
+fn code_param(req: &ApiRequest, name: &str, default: u16) -> Result<u16, ApiError> {
     match req.query.get(name) {
         None => Ok(default),
         Some(v) => v
             .parse::<u16>()
             .ok()
             .filter(|c| (100..=999).contains(c))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("bad code {name}: {v:?}")).into_response()
-            }),
+            .ok_or_else(|| ApiError::bad_request(format!("bad code {name}: {v:?}"))),
     }
 }
 
-fn bool_param(req: &ApiRequest, name: &str) -> Result<bool, Response> {
+fn bool_param(req: &ApiRequest, name: &str) -> Result<bool, ApiError> {
     match req.query.get(name).map(String::as_str) {
         None => Ok(false),
         Some("" | "true" | "1" | "t" | "T" | "TRUE" | "True") => Ok(true),
         Some("false" | "0" | "f" | "F" | "FALSE" | "False") => Ok(false),
-        Some(v) => {
-            Err(ApiError::bad_request(format!("bad value for {name}: {v:?}")).into_response())
-        }
+        Some(v) => Err(ApiError::bad_request(format!(
+            "bad value for {name}: {v:?}"
+        ))),
     }
 }
 
@@ -229,13 +225,11 @@ async fn generate_root_attempt(state: &AppState, req: &ApiRequest) -> R {
     }
 }
 
-fn key_and_nonce(req: &ApiRequest) -> Result<(String, String), Response> {
+fn key_and_nonce(req: &ApiRequest) -> Result<(String, String), ApiError> {
     let b = body(req)?;
     let key = str_field(&b, "key")?
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
-            ApiError::bad_request("'key' must be specified in request body as JSON").into_response()
-        })?;
+        .ok_or_else(|| ApiError::bad_request("'key' must be specified in request body as JSON"))?;
     let nonce = str_field(&b, "nonce")?.unwrap_or_default();
     Ok((key, nonce))
 }
@@ -262,8 +256,7 @@ async fn rekey_init(state: &AppState, req: &ApiRequest) -> R {
         }
         ref m if is_write(m) => {
             let b = body(req)?;
-            let bad =
-                |e: tresor_sdk::LogicalError| ApiError::bad_request(e.to_string()).into_response();
+            let bad = |e: tresor_sdk::LogicalError| ApiError::bad_request(e.to_string());
             let shares = fields::get_u64(&b, "secret_shares")
                 .map_err(bad)?
                 .unwrap_or(0) as u32;
@@ -318,7 +311,7 @@ async fn rekey_verify(state: &AppState, req: &ApiRequest) -> R {
 
 fn rekey_backup(req: &ApiRequest) -> R {
     match req.method {
-        Method::GET => Err(ApiError::bad_request("no backed-up keys found").into_response()),
+        Method::GET => Err(ApiError::bad_request("no backed-up keys found")),
         Method::DELETE => Ok(no_content()),
         _ => Ok(method_not_allowed()),
     }

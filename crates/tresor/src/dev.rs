@@ -34,10 +34,7 @@ pub(crate) async fn run(flags: ServerFlags) -> i32 {
     let root_id = flags.dev_root_token_id.clone();
     let init = node
         .core
-        .init_with_root_token(
-            InitRequest::shamir(1, 1),
-            root_id.as_deref(),
-        )
+        .init_with_root_token(InitRequest::shamir(1, 1), root_id.as_deref())
         .await;
     let init = match init {
         Ok(i) => i,

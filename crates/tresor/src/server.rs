@@ -79,13 +79,13 @@ pub(crate) async fn run(args: Vec<String>) -> i32 {
         eprintln!("Error: {e}");
         return 1;
     }
-    if !config.disable_mlock {
-        if let Err(e) = tresor_crypto::lock_memory() {
-            eprintln!(
-                "Error initializing core: failed to lock memory: {e}\n\nTresor locks memory so that secrets never reach swap. Run as a user with CAP_IPC_LOCK (or raise RLIMIT_MEMLOCK), or set disable_mlock = true in the configuration."
-            );
-            return 1;
-        }
+    if !config.disable_mlock
+        && let Err(e) = tresor_crypto::lock_memory()
+    {
+        eprintln!(
+            "Error initializing core: failed to lock memory: {e}\n\nTresor locks memory so that secrets never reach swap. Run as a user with CAP_IPC_LOCK (or raise RLIMIT_MEMLOCK), or set disable_mlock = true in the configuration."
+        );
+        return 1;
     }
     let node = match start(&config, &flags).await {
         Ok(n) => n,

@@ -1,5 +1,7 @@
 //! Keyring rotation, generate-root (OTP) and rekey (with verification) over HTTP.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use base64::Engine as _;

@@ -1,6 +1,8 @@
 //! KV v1 and v2 through Vault's HTTP API: envelope, status codes, CAS, versions, lists,
 //! request size limit.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{Server, body};

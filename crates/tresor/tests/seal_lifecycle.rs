@@ -1,6 +1,8 @@
 //! Init, unseal (hex and base64, progress, nonce, reset), seal, health and leader codes,
 //! restart and kill -9 recovery, over HTTP against the real binary.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{Server, body};
@@ -180,7 +182,7 @@ fn init_unseal_seal_health_and_restart() {
 
 #[test]
 fn wrong_keys_do_not_unseal() {
-    let mut s = Server::start();
+    let s = Server::start();
     let mut other = Server::start();
     let init = body(s.put(
         "sys/init",

@@ -1,6 +1,8 @@
 //! Tokens and ACL policies end to end: creation limits, revocation trees, denial JSON, and the
 //! seed's admin policy behaving as its comments say.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{Server, body};

@@ -41,6 +41,10 @@ pub(crate) const ROOT_PATHS: &[&str] = &[
     "config/*",
 ];
 
+/// `sys/` paths that skip the ACL check (they filter their answer by the caller's ACL
+/// themselves, as Vault's unauthenticated `sys/internal/ui/mounts` does).
+pub(crate) const ACL_EXEMPT_PATHS: &[&str] = &["internal/ui/mounts", "internal/ui/mounts/*"];
+
 /// The operation a `sys/` request performs (PUT/POST on a policy that does not exist yet is a
 /// `create`).
 pub(crate) async fn operation(

@@ -126,10 +126,8 @@ log_level     = "warn"
             "the server to answer sys/health",
             Duration::from_secs(60),
             || {
-                if let Some(c) = self.child.as_mut() {
-                    if let Ok(Some(status)) = c.try_wait() {
-                        panic!("server exited early ({status}); log:\n{}", log_text(&dir));
-                    }
+                if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                    panic!("server exited early ({status}); log:\n{}", log_text(&dir));
                 }
                 http.get(format!("{addr}/v1/sys/health"))
                     .send()

@@ -27,8 +27,9 @@ pub(crate) fn data_object(body: &Map<String, Value>) -> Result<Map<String, Value
 pub(crate) fn cas_option(body: &Map<String, Value>) -> Result<Option<u64>, LogicalError> {
     match body.get("options") {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(opts)) => Ok(fields::get_i64(opts, "cas")?
-            .map(|c| u64::try_from(c).unwrap_or(u64::MAX))),
+        Some(Value::Object(opts)) => {
+            Ok(fields::get_i64(opts, "cas")?.map(|c| u64::try_from(c).unwrap_or(u64::MAX)))
+        }
         Some(_) => Err(LogicalError::invalid(
             "error parsing field \"options\": expected a map",
         )),
