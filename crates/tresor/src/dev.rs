@@ -7,8 +7,12 @@ use crate::flags::ServerFlags;
 
 /// Runs dev mode until a signal; returns the exit code.
 pub(crate) async fn run(flags: ServerFlags) -> i32 {
-    if let Err(e) = crate::logging::init(flags.log_level.as_deref().unwrap_or("info"), None, false)
-    {
+    if let Err(e) = crate::logging::init(
+        flags.log_level.as_deref().unwrap_or("info"),
+        None,
+        Default::default(),
+        false,
+    ) {
         eprintln!("Error: {e}");
         return 1;
     }

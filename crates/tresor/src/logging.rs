@@ -1,13 +1,21 @@
 //! Logging setup: level from `-log-level`, `VAULT_LOG_LEVEL` or the config; to stderr, or to
 //! `log_file` when set.
 
-use std::fs::OpenOptions;
+use std::path::Path;
 use std::sync::Mutex;
+
+use crate::log_rotate::{RotatePolicy, RotatingFile};
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. `log_file` appends to that file instead of stderr.
-pub(crate) fn init(level: &str, log_file: Option<&str>, json: bool) -> Result<(), String> {
+/// Installs the global subscriber. `log_file` appends to that file (rotated per `rotate`)
+/// instead of stderr.
+pub(crate) fn init(
+    level: &str,
+    log_file: Option<&str>,
+    rotate: RotatePolicy,
+    json: bool,
+) -> Result<(), String> {
     let level = match level.to_ascii_lowercase().as_str() {
         "err" => "error".to_owned(),
         "trace" | "debug" | "info" | "warn" | "error" => level.to_ascii_lowercase(),
@@ -20,10 +28,7 @@ pub(crate) fn init(level: &str, log_file: Option<&str>, json: bool) -> Result<()
         .with_target(false);
     let result = match log_file {
         Some(path) => {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
+            let file = RotatingFile::open(Path::new(path), rotate, std::time::SystemTime::now)
                 .map_err(|e| format!("log_file {path}: {e}"))?;
             if json {
                 builder.json().with_writer(Mutex::new(file)).try_init()

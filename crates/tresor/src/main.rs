@@ -4,6 +4,7 @@
 mod dev;
 mod flags;
 mod ha;
+mod log_rotate;
 mod logging;
 mod server;
 

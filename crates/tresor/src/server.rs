@@ -75,7 +75,12 @@ pub(crate) async fn run(args: Vec<String>) -> i32 {
         .or_else(|| config.log_level.clone())
         .unwrap_or_else(|| "info".into());
     let json_logs = config.log_format.as_deref() == Some("json");
-    if let Err(e) = crate::logging::init(&level, config.log_file.as_deref(), json_logs) {
+    let rotate = crate::log_rotate::RotatePolicy {
+        max_age: config.log_rotate_duration.map(Duration::from_secs),
+        max_bytes: config.log_rotate_bytes,
+        max_files: config.log_rotate_max_files.unwrap_or(0),
+    };
+    if let Err(e) = crate::logging::init(&level, config.log_file.as_deref(), rotate, json_logs) {
         eprintln!("Error: {e}");
         return 1;
     }
