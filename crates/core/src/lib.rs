@@ -5,6 +5,8 @@
 //! - [`Core::handle`] runs a logical request through authentication (token), routing
 //!   (longest-prefix mount match), the ACL check (create vs update decided by the backend's
 //!   existence check, sudo for root paths) and the backend.
+//! - [`Core::serve`] is the same pipeline with response wrapping (`X-Vault-Wrap-TTL`), answering
+//!   a [`Reply`]; `wrapping` also serves `sys/wrapping/{lookup,unwrap,rewrap}`.
 //! - `system` implements the `sys/` logical endpoints (mounts, policies, capabilities,
 //!   key rotation, internal UI mounts).
 //!
@@ -14,6 +16,7 @@
 mod active;
 mod ceremony;
 mod core;
+mod envelope;
 mod error;
 mod ha;
 mod init;
@@ -22,11 +25,14 @@ mod policy_store;
 mod request;
 mod status;
 mod system;
+mod wrapping;
 
 pub use crate::core::{Core, CoreOptions};
 pub use ceremony::{GenerateRootStatus, RekeyStatus, RekeyUpdate, RekeyVerifyStatus};
+pub use envelope::{envelope, wrapped_envelope};
 pub use error::CoreError;
 pub use ha::{HaStatus, LeaderInfo, SingleNode};
 pub use init::{InitRequest, InitResponse};
 pub use request::{CoreRequest, Method};
 pub use status::{HealthStatus, LeaderStatus, SealStatus};
+pub use wrapping::{Reply, WrapInfo};

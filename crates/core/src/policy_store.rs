@@ -8,6 +8,21 @@ use tresor_storage::{Backend, View};
 
 use crate::error::CoreError;
 
+/// Name of the built-in policy of response-wrapping tokens (never stored, never assignable).
+pub(crate) const RESPONSE_WRAPPING_POLICY: &str = tresor_token::RESPONSE_WRAPPING_POLICY;
+
+/// What a response-wrapping token may do when it is itself the client token: unwrap.
+const RESPONSE_WRAPPING_RULES: &str = r#"
+path "sys/wrapping/unwrap" {
+  capabilities = ["update"]
+}
+"#;
+
+/// Names that cannot be written or deleted through the API.
+fn is_reserved(name: &str) -> bool {
+    name == "root" || name == RESPONSE_WRAPPING_POLICY
+}
+
 /// Policies by name under `sys/policy/` in the barrier.
 pub(crate) struct PolicyStore {
     view: View,
@@ -32,10 +47,20 @@ impl PolicyStore {
         Ok(())
     }
 
-    /// The policy called `name`, if any.
+    /// The policy called `name`, if any (`response-wrapping` is built in).
     pub(crate) async fn get(&self, name: &str) -> Result<Option<Arc<Policy>>, CoreError> {
         if let Some(p) = self.cache.read().ok().and_then(|c| c.get(name).cloned()) {
             return Ok(Some(p));
+        }
+        if name == RESPONSE_WRAPPING_POLICY {
+            let policy = Arc::new(
+                Policy::parse(name, RESPONSE_WRAPPING_RULES)
+                    .map_err(|e| CoreError::Internal(format!("built-in policy {name}: {e}")))?,
+            );
+            if let Ok(mut c) = self.cache.write() {
+                c.insert(name.to_owned(), policy.clone());
+            }
+            return Ok(Some(policy));
         }
         let Some(bytes) = self.view.get(name).await? else {
             return Ok(None);
@@ -54,8 +79,8 @@ impl PolicyStore {
 
     /// Parses and stores a policy.
     pub(crate) async fn put(&self, name: &str, text: &str) -> Result<(), CoreError> {
-        if name == "root" {
-            return Err(CoreError::invalid("cannot update \"root\" policy"));
+        if is_reserved(name) {
+            return Err(CoreError::invalid(format!("cannot update {name:?} policy")));
         }
         tresor_policy::validate_name(name).map_err(|e| CoreError::invalid(e.to_string()))?;
         let policy = Policy::parse(name, text)
@@ -69,7 +94,7 @@ impl PolicyStore {
 
     /// Deletes a policy (`root` and `default` cannot be deleted).
     pub(crate) async fn delete(&self, name: &str) -> Result<(), CoreError> {
-        if name == "root" || name == "default" {
+        if is_reserved(name) || name == "default" {
             return Err(CoreError::invalid(format!("cannot delete {name:?} policy")));
         }
         self.view.delete(name).await?;

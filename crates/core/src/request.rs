@@ -7,10 +7,14 @@ use tresor_policy::Capability;
 use tresor_sdk::{Auth, LogicalBackend, MountInfo, Operation, Request, Response};
 use tresor_storage::View;
 
+use tresor_token::TokenEntry;
+
 use crate::active::Active;
 use crate::core::Core;
+use crate::envelope::{response_from_envelope, wrap_info_response};
 use crate::error::CoreError;
 use crate::system;
+use crate::wrapping::{self, Reply};
 
 /// The HTTP method of a logical request (mapped to an [`Operation`] by the core, because
 /// PUT/POST become `create` or `update` depending on whether the target exists).
@@ -115,39 +119,97 @@ fn capability_of(op: Operation) -> Capability {
 }
 
 impl Core {
-    /// Runs one logical request end to end.
+    /// Runs one logical request end to end, without response wrapping. The answers of the
+    /// wrapping endpoints are turned back into responses: an unwrap yields the stored
+    /// response, a rewrap a response whose data holds `wrap_info`. Use [`Core::serve`] to get
+    /// them as they go on the wire.
     pub async fn handle(&self, req: CoreRequest) -> Result<Option<Response>, CoreError> {
+        match self.serve(req, None).await? {
+            Reply::Response(r) => Ok(r),
+            Reply::Wrapped(info) => Ok(Some(wrap_info_response(&info))),
+            Reply::Unwrapped(text) => response_from_envelope(&text).map(Some),
+        }
+    }
+
+    /// Runs one logical request end to end. With `wrap_ttl` (seconds, from
+    /// `X-Vault-Wrap-TTL`), a non-empty response is wrapped: it is stored behind a new
+    /// single-use wrapping token and only that token's [`WrapInfo`](crate::WrapInfo) comes
+    /// back.
+    pub async fn serve(&self, req: CoreRequest, wrap_ttl: Option<u64>) -> Result<Reply, CoreError> {
         let active = self.active()?;
         if !self.ha.is_active() {
             return Err(CoreError::Standby {
                 leader: self.ha.leader().map(|l| l.api_addr),
             });
         }
-        let token = req
-            .token
-            .as_deref()
+        let wrap_ttl = wrap_ttl.filter(|t| *t > 0);
+        let path = req.path.trim_start_matches('/').to_owned();
+        if let Some(endpoint) = wrapping::Endpoint::of(&path) {
+            return self
+                .wrapping_endpoint(
+                    &active,
+                    endpoint,
+                    req.method,
+                    &req.data,
+                    req.token.as_deref(),
+                )
+                .await;
+        }
+        let entry = self.authenticate(&active, req.token.as_deref()).await?;
+        let wrap_endpoint = wrapping::is_wrap_endpoint(&path);
+        let resp = self.dispatch(&active, &entry, path.clone(), req).await?;
+        if wrap_endpoint && wrap_ttl.is_none() {
+            return Err(CoreError::invalid(
+                "endpoint requires response wrapping to be used",
+            ));
+        }
+        match (wrap_ttl, resp) {
+            (Some(ttl), Some(resp)) if wrapping::wrappable(&resp) => self
+                .wrap_response(&active, ttl, &path, &resp)
+                .await
+                .map(Reply::Wrapped),
+            (_, resp) => Ok(Reply::Response(resp)),
+        }
+    }
+
+    /// The live token presented by the client; consumes one of its uses.
+    pub(crate) async fn authenticate(
+        &self,
+        active: &Active,
+        token: Option<&str>,
+    ) -> Result<TokenEntry, CoreError> {
+        let token = token
             .filter(|t| !t.is_empty())
             .ok_or(CoreError::PermissionDenied)?;
-        let entry = active
+        active
             .tokens
             .authorize(token)
             .await
             .map_err(|e| CoreError::Internal(format!("token store: {e}")))?
-            .ok_or(CoreError::PermissionDenied)?;
+            .ok_or(CoreError::PermissionDenied)
+    }
+
+    /// Routes, authorizes and runs an authenticated request.
+    async fn dispatch(
+        &self,
+        active: &Active,
+        entry: &TokenEntry,
+        path: String,
+        req: CoreRequest,
+    ) -> Result<Option<Response>, CoreError> {
         let auth = Auth {
-            client_token: token.to_owned(),
+            client_token: entry.id.clone(),
             accessor: entry.accessor.clone(),
             is_root: entry.policies.iter().any(|p| p == "root"),
             policies: entry.policies.clone(),
             display_name: entry.display_name.clone(),
         };
-        let path = req.path.trim_start_matches('/').to_owned();
         let (target, rel) = active.route(&path)?;
         let acl = active.policies.acl(&entry.policies).await?;
 
         let (op, root_paths) = match &target {
             Target::System => (
-                system::operation(&active, req.method, &rel).await?,
+                system::operation(active, req.method, &rel).await?,
                 system::ROOT_PATHS
                     .iter()
                     .map(|p| (*p).to_owned())
@@ -201,7 +263,7 @@ impl Core {
         }
 
         match target {
-            Target::System => system::handle(self, &active, op, &rel, &req.data, &auth, &acl).await,
+            Target::System => system::handle(self, active, op, &rel, &req.data, &auth, &acl).await,
             Target::Backend {
                 backend,
                 mount,
@@ -229,15 +291,7 @@ impl Core {
         cap: Capability,
     ) -> Result<(), CoreError> {
         let active = self.active()?;
-        let token = token
-            .filter(|t| !t.is_empty())
-            .ok_or(CoreError::PermissionDenied)?;
-        let entry = active
-            .tokens
-            .authorize(token)
-            .await
-            .map_err(|e| CoreError::Internal(format!("token store: {e}")))?
-            .ok_or(CoreError::PermissionDenied)?;
+        let entry = self.authenticate(&active, token).await?;
         let acl = active.policies.acl(&entry.policies).await?;
         let check = acl.check(path, cap);
         if check.allowed && check.sudo {

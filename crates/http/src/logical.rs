@@ -1,10 +1,10 @@
-//! The logical pipeline's HTTP side: method mapping and Vault's response envelope.
+//! The logical pipeline's HTTP side: method mapping, the `X-Vault-Wrap-TTL` header and Vault's
+//! response envelope (plain, wrapped, or a stored envelope returned by an unwrap).
 
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
-use tresor_core::{CoreRequest, Method as CoreMethod};
-use tresor_sdk::Response as LogicalResponse;
+use tresor_core::{CoreRequest, Method as CoreMethod, Reply, envelope, wrapped_envelope};
+use tresor_sdk::duration;
 
 use crate::error::ApiError;
 use crate::router::{ApiRequest, AppState};
@@ -25,19 +25,27 @@ fn core_method(req: &ApiRequest) -> Option<CoreMethod> {
     })
 }
 
-/// Builds Vault's envelope around a backend response.
-pub(crate) fn envelope(resp: &LogicalResponse) -> Value {
-    json!({
-        "request_id": uuid::Uuid::new_v4().to_string(),
-        "lease_id": "",
-        "renewable": resp.renewable,
-        "lease_duration": resp.lease_duration,
-        "data": resp.data,
-        "wrap_info": null,
-        "warnings": if resp.warnings.is_empty() { Value::Null } else { json!(resp.warnings) },
-        "auth": resp.auth,
-        "mount_type": "",
-    })
+/// The wrap TTL asked for with `X-Vault-Wrap-TTL` (Go duration or seconds); `None` when the
+/// header is absent, empty or zero.
+pub(crate) fn wrap_ttl(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(raw) = headers.get("x-vault-wrap-ttl") else {
+        return Ok(None);
+    };
+    let text = raw
+        .to_str()
+        .map_err(|_| ApiError::bad_request("error parsing X-Vault-Wrap-TTL header"))?
+        .trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let secs = duration::parse_secs(text).map_err(|e| {
+        ApiError::bad_request(format!("error parsing X-Vault-Wrap-TTL header: {e}"))
+    })?;
+    Ok(Some(secs).filter(|s| *s > 0))
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [("content-type", "application/json")], body).into_response()
 }
 
 pub(crate) async fn handle(state: &AppState, req: ApiRequest) -> Response {
@@ -63,15 +71,23 @@ pub(crate) async fn handle(state: &AppState, req: ApiRequest) -> Response {
         data,
         token,
     };
-    match state.core.handle(core_req).await {
+    let reply = match wrap_ttl(&req.headers) {
+        Ok(ttl) => state.core.serve(core_req, ttl).await,
+        Err(e) => return e.into_response(),
+    };
+    match reply {
         Err(e) => ApiError::from(e).into_response(),
-        Ok(None) => match method {
+        Ok(Reply::Wrapped(info)) => {
+            json_response(StatusCode::OK, wrapped_envelope(&info).to_string())
+        }
+        Ok(Reply::Unwrapped(text)) => json_response(StatusCode::OK, text.to_string()),
+        Ok(Reply::Response(None)) => match method {
             CoreMethod::Get | CoreMethod::List => {
                 ApiError::bare(StatusCode::NOT_FOUND).into_response()
             }
             _ => StatusCode::NO_CONTENT.into_response(),
         },
-        Ok(Some(resp)) => {
+        Ok(Reply::Response(Some(resp))) => {
             let empty = resp.data.is_none() && resp.auth.is_none() && resp.warnings.is_empty();
             if empty && resp.status == Some(404) {
                 return ApiError::bare(StatusCode::NOT_FOUND).into_response();
@@ -83,12 +99,37 @@ pub(crate) async fn handle(state: &AppState, req: ApiRequest) -> Response {
                 .status
                 .and_then(|s| StatusCode::from_u16(s).ok())
                 .unwrap_or(StatusCode::OK);
-            (
-                status,
-                [("content-type", "application/json")],
-                envelope(&resp).to_string(),
-            )
-                .into_response()
+            let request_id = uuid::Uuid::new_v4().to_string();
+            json_response(status, envelope(&resp, &request_id).to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-vault-wrap-ttl", v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn wrap_ttl_header_forms() {
+        assert_eq!(wrap_ttl(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(wrap_ttl(&headers("15m")).unwrap(), Some(900));
+        assert_eq!(wrap_ttl(&headers("60")).unwrap(), Some(60));
+        assert_eq!(wrap_ttl(&headers("1h30m")).unwrap(), Some(5400));
+        assert_eq!(wrap_ttl(&headers("0")).unwrap(), None);
+        assert_eq!(wrap_ttl(&headers("")).unwrap(), None);
+        assert_eq!(
+            wrap_ttl(&headers("soon")).unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            wrap_ttl(&headers("-5s")).unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
     }
 }

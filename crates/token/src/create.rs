@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 use tresor_sdk::LogicalError;
 use tresor_sdk::fields::{get_bool, get_duration, get_i64, get_str, get_str_list, get_str_map};
 
-use crate::entry::{DEFAULT_POLICY, ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits};
+use crate::entry::{
+    DEFAULT_POLICY, RESPONSE_WRAPPING_POLICY, ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits,
+};
 use crate::error::TokenError;
 use crate::ids::display_name;
 use crate::policies::{forbidden, not_in, sanitize};
@@ -273,6 +275,11 @@ fn plan_policies(
             "token policies ({requested:?}) contain disallowed policies ({hit:?})"
         )));
     }
+    if requested.iter().any(|x| x == RESPONSE_WRAPPING_POLICY) {
+        return Err(TokenError::invalid(format!(
+            "cannot assign policy {RESPONSE_WRAPPING_POLICY:?}"
+        )));
+    }
     let add_default = !no_default && !disallowed.iter().any(|d| d == DEFAULT_POLICY);
     let mut out = sanitize(&requested, add_default);
     if no_default {
@@ -341,6 +348,23 @@ mod tests {
         };
         let plan2 = super::plan(&p, caller, Endpoint::Create, LIMITS, 100).unwrap();
         assert_eq!(plan2.entry.policies, v(&["alpha", "zeta"]));
+    }
+
+    #[test]
+    fn response_wrapping_policy_cannot_be_assigned() {
+        let pol = root_caller();
+        let caller = Caller {
+            policies: &pol,
+            is_root: true,
+        };
+        let p = CreateParams {
+            policies: Some(v(&["response-wrapping"])),
+            ..CreateParams::default()
+        };
+        assert!(matches!(
+            plan(&p, caller, Endpoint::Create, LIMITS, 0),
+            Err(TokenError::InvalidRequest(m)) if m.contains("response-wrapping")
+        ));
     }
 
     #[test]

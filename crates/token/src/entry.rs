@@ -13,6 +13,10 @@ pub const ROOT_POLICY: &str = "root";
 /// The policy every token gets unless asked otherwise.
 pub const DEFAULT_POLICY: &str = "default";
 
+/// The only policy of a response-wrapping token. It is built in (never stored) and may not be
+/// assigned to tokens created through the API.
+pub const RESPONSE_WRAPPING_POLICY: &str = "response-wrapping";
+
 /// System-wide lease limits, in seconds (0 = no limit / no default).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TtlLimits {

@@ -10,6 +10,10 @@
 //! TTL arithmetic ([`ttl`]), policy rules ([`policies`]) and creation planning ([`create`])
 //! are pure and tested without a runtime; time comes from an injectable [`Clock`].
 //!
+//! Response wrapping lives here too: a wrapping token and the response it guards are stored
+//! together (the response under the token's salted hash) and disappear together, whether the
+//! token is unwrapped, revoked, expires or is tidied.
+//!
 //! Not supported yet: batch tokens (`type=batch` is refused with 400), identity entities,
 //! CIDR bindings and policy globs in roles.
 
@@ -26,8 +30,10 @@ pub mod ttl;
 
 pub use backend::TokenBackend;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use entry::{DEFAULT_POLICY, ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits};
+pub use entry::{
+    DEFAULT_POLICY, RESPONSE_WRAPPING_POLICY, ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits,
+};
 pub use error::TokenError;
 pub use ids::{new_accessor, new_token_id};
 pub use role::TokenRole;
-pub use store::{AccessorEntry, TokenStore};
+pub use store::{AccessorEntry, TokenStore, Unwrapped};

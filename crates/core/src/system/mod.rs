@@ -113,6 +113,12 @@ pub(crate) async fn handle(
         ["capabilities-accessor"] => capabilities::for_accessor(active, op, data).await,
         ["key-status"] => keys::key_status(core, op),
         ["rotate"] | ["rotate", "keyring"] => keys::rotate(core, op).await,
+        ["wrapping", "wrap"] => match op {
+            // The body becomes the response's data; the core wraps it (and refuses the request
+            // when no wrap TTL was given).
+            Operation::Update | Operation::Create => Ok(Some(Response::data(data.clone()))),
+            _ => unsupported(),
+        },
         ["internal", "ui", "mounts"] => ui::mounts(active, op, acl),
         ["internal", "ui", "mounts", ..] => {
             ui::mount(active, op, &rel["internal/ui/mounts/".len()..], acl)

@@ -6,7 +6,8 @@
 //! - `id/<hash(id)>`: the [`TokenEntry`] as JSON;
 //! - `accessor/<hash(accessor)>`: an [`AccessorEntry`] pointing at the token's hash;
 //! - `parent/<hash(parent id)>/<hash(child id)>`: empty marker per child;
-//! - `role/<name>`: a [`TokenRole`](crate::TokenRole) as JSON.
+//! - `role/<name>`: a [`TokenRole`](crate::TokenRole) as JSON;
+//! - `wrap/<hash(id)>`: the response a wrapping token guards (deleted with the token).
 //!
 //! Every change to tokens happens under one async mutex, so use counting, renewal and
 //! revocation never interleave.
@@ -14,6 +15,7 @@
 mod revoke;
 mod roles;
 mod tidy;
+mod wrapping;
 
 use std::sync::Arc;
 
@@ -30,10 +32,13 @@ use crate::error::TokenError;
 use crate::ids::{new_accessor, new_token_id};
 use crate::ttl::{RenewRequest, renewed_ttl};
 
+pub use wrapping::Unwrapped;
+
 const SALT_KEY: &str = "salt";
 const ID_PREFIX: &str = "id/";
 const ACCESSOR_PREFIX: &str = "accessor/";
 const PARENT_PREFIX: &str = "parent/";
+const WRAP_PREFIX: &str = "wrap/";
 const SALT_LEN: usize = 32;
 
 /// The accessor index record: the accessor in clear (for listing) and the hash of its token.
@@ -83,6 +88,10 @@ fn id_key(hash: &str) -> String {
 
 fn accessor_key(hash: &str) -> String {
     format!("{ACCESSOR_PREFIX}{hash}")
+}
+
+fn wrap_key(hash: &str) -> String {
+    format!("{WRAP_PREFIX}{hash}")
 }
 
 fn child_key(parent_hash: &str, child_hash: &str) -> String {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use tresor_storage::{Backend, Op};
 
-use super::{PARENT_PREFIX, TokenStore, accessor_key, child_key, encode, id_key};
+use super::{PARENT_PREFIX, TokenStore, accessor_key, child_key, encode, id_key, wrap_key};
 use crate::error::TokenError;
 
 impl TokenStore {
@@ -87,10 +87,15 @@ impl TokenStore {
         Ok(removed)
     }
 
-    /// Deletes one token record with its accessor, its entry in its parent's index and its own
-    /// (now empty or dangling) child index, atomically.
+    /// Deletes one token record with its accessor, its entry in its parent's index, its own
+    /// (now empty or dangling) child index and any wrapped response it guards, atomically.
     pub(super) async fn delete_one_locked(&self, hash: &str) -> Result<(), TokenError> {
-        let mut ops = vec![Op::Delete { key: id_key(hash) }];
+        let mut ops = vec![
+            Op::Delete { key: id_key(hash) },
+            Op::Delete {
+                key: wrap_key(hash),
+            },
+        ];
         // A record that does not decode is still removed, with whatever indexes we can find.
         if let Ok(Some(entry)) = self.load(hash).await {
             if !entry.accessor.is_empty() {

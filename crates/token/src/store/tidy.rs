@@ -3,14 +3,15 @@
 use tresor_storage::{Backend, Op};
 
 use super::{
-    ACCESSOR_PREFIX, AccessorEntry, ID_PREFIX, PARENT_PREFIX, TokenStore, accessor_key, child_key,
-    decode, id_key,
+    ACCESSOR_PREFIX, AccessorEntry, ID_PREFIX, PARENT_PREFIX, TokenStore, WRAP_PREFIX,
+    accessor_key, child_key, decode, id_key, wrap_key,
 };
 use crate::error::TokenError;
 
 impl TokenStore {
     /// Revokes expired tokens (with their children) and tokens whose parent is gone, and
-    /// deletes accessor and parent index entries that point at missing tokens. Returns how many
+    /// deletes accessor and parent index entries and wrapped responses that point at missing
+    /// tokens. Returns how many
     /// records were removed.
     pub async fn tidy(&self) -> Result<usize, TokenError> {
         let _guard = self.write.lock().await;
@@ -49,6 +50,16 @@ impl TokenStore {
             };
             if dangling {
                 self.view.delete(&key).await?;
+                removed += 1;
+            }
+        }
+
+        for hash in self.view.list(WRAP_PREFIX).await? {
+            if hash.ends_with('/') {
+                continue;
+            }
+            if self.view.get(&id_key(&hash)).await?.is_none() {
+                self.view.delete(&wrap_key(&hash)).await?;
                 removed += 1;
             }
         }
