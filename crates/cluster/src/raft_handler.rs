@@ -1,0 +1,69 @@
+//! [`RaftHandler`]: serves `raft/<rpc-kind>` routes with [`RaftStore::handle_rpc`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tresor_raft::{RaftError, RaftStore, RpcKind};
+
+use crate::protocol::{RAFT_ROUTE, split_route};
+use crate::{ClusterError, ClusterHandler, ClusterRequest};
+
+/// The route of Raft RPC `kind`: `raft/<kind>`.
+pub fn raft_route(kind: RpcKind) -> String {
+    format!("{RAFT_ROUTE}/{}", kind.as_str())
+}
+
+/// Parses a `raft/<kind>` route.
+pub fn parse_raft_route(route: &str) -> Option<RpcKind> {
+    match split_route(route) {
+        (RAFT_ROUTE, kind) => RpcKind::parse(kind),
+        _ => None,
+    }
+}
+
+/// Serves Raft RPCs arriving on the cluster port by handing them to the local node.
+#[derive(Debug, Clone)]
+pub struct RaftHandler {
+    store: Arc<RaftStore>,
+}
+
+impl RaftHandler {
+    /// A handler for `store`.
+    pub fn new(store: Arc<RaftStore>) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait]
+impl ClusterHandler for RaftHandler {
+    async fn handle(&self, request: ClusterRequest) -> Result<Bytes, ClusterError> {
+        let kind = parse_raft_route(&request.route).ok_or(ClusterError::NotFound(request.route))?;
+        match self.store.handle_rpc(kind, &request.body).await {
+            Ok(reply) => Ok(Bytes::from(reply)),
+            Err(RaftError::Stopped(m)) => Err(ClusterError::Unavailable(m)),
+            Err(RaftError::Rpc(m)) => Err(ClusterError::BadRequest(m)),
+            Err(e) => Err(ClusterError::Handler(e.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raft_routes_round_trip() {
+        for kind in [
+            RpcKind::AppendEntries,
+            RpcKind::Vote,
+            RpcKind::InstallSnapshot,
+        ] {
+            assert_eq!(parse_raft_route(&raft_route(kind)), Some(kind));
+        }
+        assert_eq!(raft_route(RpcKind::Vote), "raft/vote");
+        assert_eq!(parse_raft_route("raft/nope"), None);
+        assert_eq!(parse_raft_route("join/vote"), None);
+        assert_eq!(parse_raft_route("raft"), None);
+    }
+}

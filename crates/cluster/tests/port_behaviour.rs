@@ -1,0 +1,130 @@
+//! Limits, routing and failure behaviour of the cluster port.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{Counting, PeerCertEcho, bind, client_options, node_identity};
+use tresor_cluster::{
+    CancellationToken, ClientOptions, ClusterClient, ClusterError, ClusterIdentity, ClusterRouter,
+    ClusterServer, ServerOptions,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_and_body_limits_are_enforced() {
+    let ca = ClusterIdentity::generate_ca("p").unwrap();
+    let (listener, addr) = bind().await;
+    let echo = Counting::new(Arc::new(PeerCertEcho));
+    let router = ClusterRouter::new().route("echo", echo.clone());
+    let options = ServerOptions {
+        max_body_bytes: 1024,
+        ..ServerOptions::default()
+    };
+    let server =
+        ClusterServer::new(&node_identity(&ca, "vault-1"), Arc::new(router), options).unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(server.serve(listener, shutdown.clone()));
+    let client = ClusterClient::new(&node_identity(&ca, "vault-2"), client_options()).unwrap();
+
+    client
+        .call(&addr, "echo/x", Bytes::from(vec![0u8; 1024]))
+        .await
+        .unwrap();
+    match client
+        .call(&addr, "echo/x", Bytes::from(vec![0u8; 1025]))
+        .await
+    {
+        Err(ClusterError::Remote { status: 413, .. }) => {}
+        other => panic!("oversized body: {other:?}"),
+    }
+    match client.call(&addr, "forward/x", Bytes::new()).await {
+        Err(ClusterError::Remote { status: 404, .. }) => {}
+        other => panic!("unknown route: {other:?}"),
+    }
+    assert_eq!(echo.seen(), 1);
+    // Error statuses do not cost the pooled connection: the next call still works.
+    client.call(&addr, "echo", Bytes::new()).await.unwrap();
+    assert!(matches!(
+        client
+            .call("http://127.0.0.1:1", "echo", Bytes::new())
+            .await,
+        Err(ClusterError::InvalidAddress { .. })
+    ));
+
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    // After shutdown the port is closed: calls fail instead of hanging.
+    let after = client.call(&addr, "echo", Bytes::new()).await.unwrap_err();
+    assert!(
+        matches!(
+            after,
+            ClusterError::Connect { .. } | ClusterError::Protocol(_)
+        ),
+        "{after:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_peer_times_out_without_blocking_other_peers() {
+    let ca = ClusterIdentity::generate_ca("p").unwrap();
+    // A peer that accepts TCP but never speaks TLS.
+    let (silent, silent_addr) = bind().await;
+    let hold = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((sock, _)) = silent.accept().await {
+            open.push(sock);
+        }
+    });
+    let (listener, live_addr) = bind().await;
+    let served = common::serve(
+        listener,
+        live_addr.clone(),
+        &node_identity(&ca, "vault-1"),
+        Arc::new(PeerCertEcho),
+    );
+    let me = node_identity(&ca, "vault-2");
+
+    // With a long connect timeout the silent peer's call stays pending while the live peer
+    // is served.
+    let patient = Arc::new(
+        ClusterClient::new(
+            &me,
+            ClientOptions {
+                connect_timeout: Duration::from_secs(60),
+                ..client_options()
+            },
+        )
+        .unwrap(),
+    );
+    let stuck = tokio::spawn({
+        let patient = patient.clone();
+        let silent_addr = silent_addr.clone();
+        async move { patient.call(&silent_addr, "echo", Bytes::new()).await }
+    });
+    patient
+        .call(&live_addr, "echo", Bytes::new())
+        .await
+        .unwrap();
+    assert!(!stuck.is_finished());
+    stuck.abort();
+
+    // With the normal timeout the silent peer is reported as a connect failure.
+    let quick = ClusterClient::new(
+        &me,
+        ClientOptions {
+            connect_timeout: Duration::from_millis(200),
+            ..client_options()
+        },
+    )
+    .unwrap();
+    match quick.call(&silent_addr, "echo", Bytes::new()).await {
+        Err(ClusterError::Connect { reason, .. }) => assert!(reason.contains("timed out")),
+        other => panic!("silent peer: {other:?}"),
+    }
+    hold.abort();
+    served.stop().await;
+}
