@@ -32,7 +32,6 @@ pub(crate) struct ClusterInfo {
 
 /// The unsealed state.
 pub(crate) struct Active {
-    pub(crate) cluster: ClusterInfo,
     pub(crate) active_since: String,
     pub(crate) barrier: Arc<dyn Backend>,
     pub(crate) mounts: RwLock<MountTable>,
@@ -111,7 +110,7 @@ impl Active {
     /// Loads the unsealed state from the (unsealed) barrier.
     pub(crate) async fn load(core: &Core) -> Result<Arc<Active>, CoreError> {
         let barrier: Arc<dyn Backend> = core.barrier.clone();
-        let cluster: ClusterInfo = read_json(&*barrier, CLUSTER_PATH)
+        read_json::<ClusterInfo>(&*barrier, CLUSTER_PATH)
             .await?
             .ok_or_else(|| CoreError::Internal("cluster identity missing".into()))?;
         let mounts: MountTable = read_json(&*barrier, MOUNTS_PATH).await?.unwrap_or_default();
@@ -129,7 +128,6 @@ impl Active {
         policies.ensure_default().await?;
 
         let active = Active {
-            cluster,
             active_since: now_rfc3339(),
             barrier,
             mounts: RwLock::new(MountTable::default()),

@@ -7,10 +7,11 @@ use tresor_crypto::Key32;
 use tresor_seal::{Seal, SealConfig, ShamirSeal, ShareCollector, WrappedKey};
 use tresor_storage::Backend;
 
-use crate::active::Active;
+use crate::active::{Active, CLUSTER_PATH, ClusterInfo};
 use crate::ceremony::Ceremonies;
 use crate::error::CoreError;
 use crate::ha::HaStatus;
+use crate::join::{PendingChallenges, PendingJoin};
 use crate::status::{HealthStatus, LeaderStatus, SealStatus, VERSION};
 
 /// Where the seal configuration lives (plaintext, outside the barrier).
@@ -46,8 +47,14 @@ pub struct Core {
     pub(crate) shamir: Arc<ShamirSeal>,
     pub(crate) opts: CoreOptions,
     pub(crate) ha: Arc<dyn HaStatus>,
-    /// `Some` while unsealed.
+    /// `Some` while unsealed and active (this node leads and serves requests).
     pub(crate) active: RwLock<Option<Arc<Active>>>,
+    /// The cluster's name and id, `Some` while unsealed (active or standby).
+    pub(crate) cluster: RwLock<Option<ClusterInfo>>,
+    /// Active node: join challenges issued and not yet answered.
+    pub(crate) challenges: Mutex<PendingChallenges>,
+    /// Joining node: the challenge held until the operator unseals.
+    pub(crate) pending_join: Mutex<Option<PendingJoin>>,
     /// The unseal attempt in progress.
     pub(crate) unseal_progress: Mutex<Option<ShareCollector>>,
     /// Generate-root and rekey attempts.
@@ -81,6 +88,9 @@ impl Core {
             opts,
             ha,
             active: RwLock::new(None),
+            cluster: RwLock::new(None),
+            challenges: Mutex::new(PendingChallenges::default()),
+            pending_join: Mutex::new(None),
             unseal_progress: Mutex::new(None),
             ceremonies: Mutex::new(Ceremonies::default()),
             lifecycle: tokio::sync::Mutex::new(()),
@@ -89,7 +99,82 @@ impl Core {
 
     /// Whether the barrier is sealed.
     pub fn is_sealed(&self) -> bool {
-        self.active.read().map(|a| a.is_none()).unwrap_or(true)
+        self.barrier.is_sealed()
+    }
+
+    /// Whether this node is unsealed and serves requests itself (it leads the cluster and
+    /// has loaded mounts, policies and tokens).
+    pub fn is_active_node(&self) -> bool {
+        !self.is_sealed()
+            && self.ha.is_active()
+            && self.active.read().map(|a| a.is_some()).unwrap_or(false)
+    }
+
+    /// Whether the active state (mounts, policies, tokens) is loaded.
+    pub fn has_active_state(&self) -> bool {
+        self.active.read().map(|a| a.is_some()).unwrap_or(false)
+    }
+
+    /// Whether this node is unsealed but must hand client requests to the active node.
+    pub fn is_standby(&self) -> bool {
+        !self.is_sealed() && !self.is_active_node()
+    }
+
+    /// The cluster layer this core reports to.
+    pub fn ha(&self) -> &Arc<dyn HaStatus> {
+        &self.ha
+    }
+
+    /// Fails unless this node is the active one.
+    pub(crate) fn require_active(&self) -> Result<(), CoreError> {
+        if self.is_sealed() {
+            return Err(CoreError::Sealed);
+        }
+        if !self.is_active_node() {
+            return Err(CoreError::Standby {
+                leader: self.ha.leader().map(|l| l.api_addr),
+            });
+        }
+        Ok(())
+    }
+
+    fn cluster_info(&self) -> Option<ClusterInfo> {
+        self.cluster.read().ok().and_then(|c| c.clone())
+    }
+
+    /// Makes this unsealed node the active one: reloads the keyring and builds the mount
+    /// tables, policies and token store fresh from storage. Returns whether it changed.
+    pub async fn become_active(&self) -> Result<bool, CoreError> {
+        let _guard = self.lifecycle.lock().await;
+        if self.is_sealed() || self.active.read().map(|a| a.is_some()).unwrap_or(false) {
+            return Ok(false);
+        }
+        self.barrier
+            .reload_keyring()
+            .await
+            .map_err(|e| CoreError::Internal(format!("reloading keyring: {e}")))?;
+        let active = Active::load(self).await?;
+        *self
+            .active
+            .write()
+            .map_err(|_| CoreError::Internal("state lock poisoned".into()))? = Some(active);
+        tracing::info!("this node is now the active node");
+        Ok(true)
+    }
+
+    /// Drops the active state (leadership was lost); the barrier stays unsealed. Returns
+    /// whether it changed.
+    pub async fn become_standby(&self) -> bool {
+        let _guard = self.lifecycle.lock().await;
+        let was = self
+            .active
+            .write()
+            .map(|mut a| a.take().is_some())
+            .unwrap_or(false);
+        if was {
+            tracing::info!("this node is now a standby");
+        }
+        was
     }
 
     /// The unsealed state, or [`CoreError::Sealed`].
@@ -118,12 +203,12 @@ impl Core {
 
     /// The `sys/seal-status` document.
     pub async fn seal_status(&self) -> Result<SealStatus, CoreError> {
-        let config = self.seal_config().await?;
+        let config = self.effective_seal_config().await?;
         let (progress, nonce) = match lock(&self.unseal_progress).as_ref() {
             Some(c) => (c.progress() as u32, c.nonce().to_owned()),
             None => (0, String::new()),
         };
-        let cluster = self.active().ok().map(|a| a.cluster.clone());
+        let cluster = self.cluster_info().filter(|_| !self.is_sealed());
         Ok(SealStatus {
             kind: config
                 .as_ref()
@@ -148,13 +233,13 @@ impl Core {
     /// The `sys/health` document.
     pub async fn health(&self) -> Result<HealthStatus, CoreError> {
         let initialized = self.is_initialized().await?;
-        let cluster = self.active().ok().map(|a| a.cluster.clone());
-        let sealed = cluster.is_none();
+        let sealed = self.is_sealed();
+        let cluster = self.cluster_info().filter(|_| !sealed);
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         Ok(HealthStatus {
             initialized,
             sealed,
-            standby: !sealed && !self.ha.is_active(),
+            standby: !sealed && !self.is_active_node(),
             performance_standby: false,
             replication_performance_mode: if sealed { "unknown" } else { "disabled" }.into(),
             replication_dr_mode: if sealed { "unknown" } else { "disabled" }.into(),
@@ -169,17 +254,19 @@ impl Core {
 
     /// The `sys/leader` document ([`CoreError::Sealed`] while sealed).
     pub async fn leader_status(&self) -> Result<LeaderStatus, CoreError> {
-        let active = self.active()?;
-        let is_self = self.ha.is_active();
+        if self.is_sealed() {
+            return Err(CoreError::Sealed);
+        }
+        let active = self.active.read().ok().and_then(|a| a.clone());
+        let is_self = self.is_active_node();
         let leader = self.ha.leader().unwrap_or_default();
         let indexes = self.ha.raft_indexes().await;
         Ok(LeaderStatus {
             ha_enabled: true,
             is_self,
-            active_time: if is_self {
-                active.active_since.clone()
-            } else {
-                "0001-01-01T00:00:00Z".into()
+            active_time: match active.filter(|_| is_self) {
+                Some(a) => a.active_since.clone(),
+                None => "0001-01-01T00:00:00Z".into(),
             },
             leader_address: leader.api_addr,
             leader_cluster_address: leader.cluster_addr,
@@ -193,7 +280,10 @@ impl Core {
     /// Submits one unseal key share (hex or base64), or resets the attempt.
     pub async fn unseal(&self, key: Option<&str>, reset: bool) -> Result<SealStatus, CoreError> {
         let _guard = self.lifecycle.lock().await;
-        let config = self.seal_config().await?.ok_or(CoreError::NotInitialized)?;
+        let config = self
+            .effective_seal_config()
+            .await?
+            .ok_or(CoreError::NotInitialized)?;
         if reset {
             if !self.is_sealed() {
                 return Err(CoreError::invalid("vault is unsealed"));
@@ -232,28 +322,59 @@ impl Core {
         };
         if let Some(shares) = complete {
             let kek = combine_kek(&config, &shares)?;
-            let root_key = self.unwrap_root_key(&kek).await?;
+            let pending = lock(&self.pending_join).clone();
+            let root_key = match pending {
+                Some(join) if self.seal_config().await?.is_none() => {
+                    let root = self.finish_join(&join, &kek).await?;
+                    *lock(&self.pending_join) = None;
+                    root
+                }
+                _ => self.unwrap_root_key(&kek).await?,
+            };
             self.shamir.set_kek(kek);
             self.barrier
                 .unseal(&root_key)
                 .await
                 .map_err(|e| CoreError::invalid(format!("failed to unseal barrier: {e}")))?;
-            let active = match Active::load(self).await {
-                Ok(a) => a,
-                Err(e) => {
-                    self.barrier.seal();
-                    self.shamir.clear_kek();
-                    return Err(e);
-                }
-            };
-            *self
-                .active
-                .write()
-                .map_err(|_| CoreError::Internal("state lock poisoned".into()))? = Some(active);
+            if let Err(e) = self.after_unseal().await {
+                self.barrier.seal();
+                self.shamir.clear_kek();
+                return Err(e);
+            }
             tracing::info!("vault is unsealed");
         }
         drop(_guard);
         self.seal_status().await
+    }
+
+    /// The stored seal configuration, or that of a join in progress.
+    async fn effective_seal_config(&self) -> Result<Option<SealConfig>, CoreError> {
+        if let Some(c) = self.seal_config().await? {
+            return Ok(Some(c));
+        }
+        Ok(lock(&self.pending_join)
+            .as_ref()
+            .map(|j| j.challenge.seal_config.clone()))
+    }
+
+    /// Loads the cluster info and, on the leader, the active state.
+    async fn after_unseal(&self) -> Result<(), CoreError> {
+        let info: ClusterInfo = match self.barrier.get(CLUSTER_PATH).await? {
+            Some(b) => serde_json::from_slice(&b)?,
+            None => return Err(CoreError::Internal("cluster identity missing".into())),
+        };
+        *self
+            .cluster
+            .write()
+            .map_err(|_| CoreError::Internal("state lock poisoned".into()))? = Some(info);
+        if self.ha.is_active() {
+            let active = Active::load(self).await?;
+            *self
+                .active
+                .write()
+                .map_err(|_| CoreError::Internal("state lock poisoned".into()))? = Some(active);
+        }
+        Ok(())
     }
 
     /// Unwraps the stored root key with a candidate key-encryption key, without touching the
@@ -290,6 +411,9 @@ impl Core {
     pub(crate) fn seal_locked(&self) {
         if let Ok(mut a) = self.active.write() {
             *a = None;
+        }
+        if let Ok(mut c) = self.cluster.write() {
+            *c = None;
         }
         self.barrier.seal();
         self.shamir.clear_kek();

@@ -20,6 +20,7 @@ mod envelope;
 mod error;
 mod ha;
 mod init;
+mod join;
 pub mod mounts;
 mod policy_store;
 mod request;
@@ -31,8 +32,12 @@ pub use crate::core::{Core, CoreOptions};
 pub use ceremony::{GenerateRootStatus, RekeyStatus, RekeyUpdate, RekeyVerifyStatus};
 pub use envelope::{envelope, wrapped_envelope};
 pub use error::CoreError;
-pub use ha::{HaStatus, LeaderInfo, SingleNode};
+pub use ha::{
+    AdmittedNode, ForwardedRequest, ForwardedResponse, HaStatus, JoinAdmission, JoinParams,
+    LeaderInfo, SingleNode,
+};
 pub use init::{InitRequest, InitResponse};
+pub use join::{CHALLENGE_TTL, CLUSTER_TLS_PREFIX, JoinChallenge};
 pub use request::{CoreRequest, Method};
 pub use status::{HealthStatus, LeaderStatus, SealStatus};
 pub use wrapping::{Reply, WrapInfo};

@@ -5,16 +5,21 @@
 //! - `logical`: everything else, through `Core::handle`, wrapped in Vault's envelope.
 //! - `error`: the only place where core errors become HTTP status codes and
 //!   `{"errors": [...]}` bodies.
+//! - `forward`: standby → active forwarding of every non-local request.
+//! - `raft_api`: `sys/storage/raft/*` (join, join handshake, configuration, remove-peer).
 //! - `listener`: TCP listeners, plain or TLS (rustls), with the request-size limit.
 
 mod error;
+mod forward;
 mod listener;
 mod logical;
+mod raft_api;
 mod raw;
 mod router;
 mod tls;
 
 pub use error::ApiError;
+pub use forward::{FORWARDED_HEADER, NO_ACTIVE_NODE, serve_forwarded};
 pub use listener::{ListenerOptions, TlsOptions, serve};
 pub use router::{AppState, router};
 pub use tls::{TlsError, load_server_config};

@@ -55,7 +55,11 @@ pub(crate) async fn handle(state: &AppState, req: &ApiRequest) -> Option<Respons
         "sys/rekey/update" => rekey_update(state, req).await,
         "sys/rekey/verify" => rekey_verify(state, req).await,
         "sys/rekey/backup" => rekey_backup(req),
-        _ => return None,
+        other => {
+            return crate::raft_api::handle(state, req, other)
+                .await
+                .map(|r| r.unwrap_or_else(IntoResponse::into_response));
+        }
     };
     Some(r.unwrap_or_else(IntoResponse::into_response))
 }

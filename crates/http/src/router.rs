@@ -137,6 +137,11 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         return ApiError::bare(StatusCode::NOT_FOUND).into_response();
     };
     let path = percent_decode(path);
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
     let limit = if state.max_request_size == 0 {
         usize::MAX
     } else {
@@ -160,6 +165,20 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         body,
     };
     let work = async {
+        if !crate::forward::is_local(&api.path) && state.core.is_standby() {
+            if api.headers.contains_key(crate::forward::FORWARDED_HEADER) {
+                return crate::forward::no_active_node();
+            }
+            let fwd =
+                crate::forward::to_forwarded(&api.method, &path_and_query, &api.headers, &api.body);
+            return match state.core.ha().forward(fwd).await {
+                Ok(resp) => crate::forward::from_forwarded(resp),
+                Err(e) => {
+                    tracing::debug!(error = %e, "forwarding to the active node failed");
+                    crate::forward::no_active_node()
+                }
+            };
+        }
         if let Some(resp) = raw::handle(&state, &api).await {
             return resp;
         }

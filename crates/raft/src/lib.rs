@@ -23,8 +23,9 @@
 //!   [`RaftStore::handle_rpc`]. [`InProcessNetwork`] wires nodes of one process for tests.
 //! - Node ids: the Vault-style string id maps to openraft's `u64` by [`node_id_of`].
 //!
-//! Leadership transfer ("step down") is not offered: openraft 0.9 has no API for it. An
-//! operator can remove the leader from the voters (it then steps down) or shut it down.
+//! Leadership transfer is not offered by openraft 0.9; the server implements `sys/step-down`
+//! by pausing the leader's heartbeats and elections through `raft().runtime_config()` for a
+//! few seconds, so that another voter takes over.
 
 mod backend;
 mod blocking;

@@ -1,19 +1,179 @@
-//! The core's view of the Raft cluster.
+//! The core's view of the Raft cluster ([`RaftHa`]): leadership, forwarding, joins (both
+//! sides), membership changes and step-down.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
 
-use tresor_core::{HaStatus, LeaderInfo};
-use tresor_raft::RaftStore;
+use serde_json::{Value, json};
+use tresor_cluster::ClusterIdentity;
+use tresor_core::{
+    AdmittedNode, Core, CoreError, ForwardedRequest, ForwardedResponse, HaStatus, JoinAdmission,
+    JoinChallenge, JoinParams, LeaderInfo,
+};
+use tresor_raft::{RaftError, RaftStore};
+use zeroize::Zeroizing;
 
-/// Adapts a [`RaftStore`] to the core's [`HaStatus`].
+use crate::cluster::{ClusterNode, host_of, strip_scheme};
+use crate::join_client::JoinClient;
+
+/// How long `sys/step-down` keeps the old leader from sending heartbeats and campaigning.
+pub(crate) const STEP_DOWN_HOLD: Duration = Duration::from_secs(5);
+/// How long the leader waits for an admitted node to catch up before giving up on promoting it.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(120);
+/// Pause between rounds of join attempts.
+pub(crate) const RETRY_JOIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Barrier name (under `core/cluster-tls/`) of the cluster CA.
+pub(crate) const CA_NAME: &str = "ca";
+
+/// Barrier name of the identity issued to `node_id`.
+pub(crate) fn node_identity_name(node_id: &str) -> String {
+    format!("node/{node_id}")
+}
+
+/// Adapts a [`RaftStore`] and the cluster port to the core's [`HaStatus`].
 pub(crate) struct RaftHa {
     pub(crate) raft: Arc<RaftStore>,
+    pub(crate) cluster: Arc<ClusterNode>,
+    core: OnceLock<Weak<Core>>,
+    me: Weak<RaftHa>,
+    /// Whether this node may campaign in elections (mirrors openraft's runtime switch).
+    electing: AtomicBool,
+    /// Set while a step-down holds this node back.
+    stepping_down: AtomicBool,
+    /// The leader a join in progress talks to.
+    joining: Mutex<Option<JoinClient>>,
+    /// A leader of several voters that has not heard from a quorum for this long no longer
+    /// reports itself active (it may have been deposed behind a partition).
+    quorum_stale_ms: u64,
+}
+
+fn internal(e: impl std::fmt::Display) -> CoreError {
+    CoreError::Internal(e.to_string())
+}
+
+impl RaftHa {
+    /// A view of `raft` using `cluster` for node-to-node traffic.
+    pub(crate) fn new(
+        raft: Arc<RaftStore>,
+        cluster: Arc<ClusterNode>,
+        timing: tresor_raft::Timing,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
+            quorum_stale_ms: timing.election_max_ms.saturating_mul(2),
+            raft,
+            cluster,
+            core: OnceLock::new(),
+            me: me.clone(),
+            electing: AtomicBool::new(true),
+            stepping_down: AtomicBool::new(false),
+            joining: Mutex::new(None),
+        })
+    }
+
+    /// Connects the core (after it was created with this view).
+    pub(crate) fn set_core(&self, core: &Arc<Core>) {
+        let _ = self.core.set(Arc::downgrade(core));
+    }
+
+    fn core(&self) -> Result<Arc<Core>, CoreError> {
+        self.core
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or_else(|| CoreError::Internal("core is gone".into()))
+    }
+
+    /// Leader: makes sure the cluster CA and this node's identity exist in the barrier, and
+    /// installs the identity.
+    pub(crate) async fn ensure_leader_identity(&self, core: &Core) -> Result<(), CoreError> {
+        let ca = match core.cluster_tls_get(CA_NAME).await? {
+            Some(b) => serde_json::from_slice::<ClusterIdentity>(&b)?,
+            None => {
+                let ca = ClusterIdentity::generate_ca("tresor-cluster").map_err(internal)?;
+                core.cluster_tls_put(CA_NAME, serde_json::to_vec(&ca)?)
+                    .await?;
+                ca
+            }
+        };
+        let node_id = self.raft.node_id().to_owned();
+        let name = node_identity_name(&node_id);
+        let identity = match core.cluster_tls_get(&name).await? {
+            Some(b) => serde_json::from_slice::<ClusterIdentity>(&b)?,
+            None => {
+                let hosts = vec![host_of(&self.raft.node_info().cluster_addr)];
+                let id = ca.issue_node_identity(&node_id, &hosts).map_err(internal)?;
+                core.cluster_tls_put(&name, serde_json::to_vec(&id)?)
+                    .await?;
+                id
+            }
+        };
+        self.cluster.install(&identity).map_err(internal)?;
+        Ok(())
+    }
+
+    /// Any unsealed node: installs its identity from the (replicated) barrier, if present.
+    pub(crate) async fn install_stored_identity(&self, core: &Core) -> Result<bool, CoreError> {
+        let name = node_identity_name(self.raft.node_id());
+        let Some(bytes) = core.cluster_tls_get(&name).await? else {
+            return Ok(false);
+        };
+        let identity: ClusterIdentity = serde_json::from_slice(&bytes)?;
+        self.cluster.install(&identity).map_err(internal)?;
+        Ok(true)
+    }
+
+    /// Lets this node campaign in elections again.
+    pub(crate) fn enable_elections(&self) {
+        self.set_elections(true);
+    }
+
+    /// Allows or forbids this node to campaign (a sealed member of a larger cluster must not
+    /// lead it).
+    pub(crate) fn set_elections(&self, on: bool) {
+        if self.electing.swap(on, Ordering::AcqRel) != on {
+            self.raft.raft().runtime_config().elect(on);
+        }
+    }
+
+    /// Whether a step-down is holding this node back from elections.
+    pub(crate) fn stepping_down(&self) -> bool {
+        self.stepping_down.load(Ordering::Acquire)
+    }
+
+    /// Whether elections are currently allowed on this node.
+    pub(crate) fn elections_enabled(&self) -> bool {
+        self.electing.load(Ordering::Acquire)
+    }
+
+    /// Whether the cluster configuration has more voters than this node.
+    pub(crate) fn has_other_voters(&self) -> bool {
+        self.raft
+            .members()
+            .iter()
+            .any(|m| m.voter && m.node_id != self.raft.node_id())
+    }
+}
+
+fn map_raft(e: RaftError) -> CoreError {
+    match e {
+        RaftError::NotLeader { leader } => CoreError::Standby { leader },
+        RaftError::UnknownNode(n) => CoreError::invalid(format!("unknown peer {n:?}")),
+        other => CoreError::Storage(other.into()),
+    }
 }
 
 #[async_trait::async_trait]
 impl HaStatus for RaftHa {
     fn is_active(&self) -> bool {
-        self.raft.is_leader()
+        if !self.raft.is_leader() {
+            return false;
+        }
+        let rx = self.raft.raft().metrics();
+        let m = rx.borrow();
+        let voters = m.membership_config.membership().voter_ids().count();
+        voters <= 1
+            || m.millis_since_quorum_ack
+                .is_none_or(|ms| ms <= self.quorum_stale_ms)
     }
 
     fn leader(&self) -> Option<LeaderInfo> {
@@ -27,5 +187,205 @@ impl HaStatus for RaftHa {
     async fn raft_indexes(&self) -> Option<(u64, u64)> {
         let m = self.raft.metrics().await;
         Some((m.commit_index.unwrap_or(0), m.applied_index.unwrap_or(0)))
+    }
+
+    fn step_down(&self) {
+        if !self.raft.is_leader() {
+            return;
+        }
+        if self.stepping_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.raft.raft().runtime_config().heartbeat(false);
+        self.set_elections(false);
+        tracing::info!(hold = ?STEP_DOWN_HOLD, "stepping down: heartbeats and elections paused");
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        tokio::spawn(async move {
+            tokio::time::sleep(STEP_DOWN_HOLD).await;
+            me.raft.raft().runtime_config().heartbeat(true);
+            // A sealed node stays out of elections; the activation task decides then.
+            let sealed = me.core().map(|c| c.is_sealed()).unwrap_or(true);
+            if !sealed && me.cluster.has_identity() {
+                me.set_elections(true);
+            }
+            me.stepping_down.store(false, Ordering::Release);
+        });
+    }
+
+    async fn forward(&self, req: ForwardedRequest) -> Result<ForwardedResponse, CoreError> {
+        let leader = self
+            .raft
+            .leader()
+            .filter(|(id, _)| id != self.raft.node_id())
+            .ok_or(CoreError::Standby { leader: None })?;
+        self.cluster
+            .forward(&leader.1.cluster_addr, &req)
+            .await
+            .map_err(|e| {
+                tracing::debug!(error = %e, leader = %leader.0, "forwarding failed");
+                CoreError::Standby {
+                    leader: Some(leader.1.api_addr.clone()),
+                }
+            })
+    }
+
+    async fn join(&self, params: JoinParams) -> Result<(), CoreError> {
+        let core = self.core()?;
+        if core.is_initialized().await? {
+            return Err(CoreError::invalid(
+                "node is already initialized; it cannot join another cluster",
+            ));
+        }
+        if self.raft.is_bootstrapped().await.map_err(map_raft)? {
+            return Err(CoreError::invalid(
+                "node is already a member of a raft cluster",
+            ));
+        }
+        let client = JoinClient::new(&params, self.raft.node_info().clone())?;
+        let challenge = match client.challenge().await {
+            Ok(c) => c,
+            Err(e) if params.retry => {
+                tracing::warn!(error = %e, "join attempt failed; retrying in the background");
+                if let Some(me) = self.me.upgrade() {
+                    me.spawn_retry_join(vec![client]);
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        self.accept_challenge(&core, client, challenge).await
+    }
+
+    async fn complete_join(&self, answer: String) -> Result<String, CoreError> {
+        let client = self
+            .joining
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| CoreError::invalid("no join in progress"))?;
+        client.answer(&answer).await
+    }
+
+    async fn install_joined_identity(&self, identity: Zeroizing<Vec<u8>>) -> Result<(), CoreError> {
+        let identity: ClusterIdentity = serde_json::from_slice(&identity)?;
+        self.cluster.install(&identity).map_err(internal)?;
+        self.enable_elections();
+        Ok(())
+    }
+
+    async fn admit(&self, node: JoinAdmission) -> Result<AdmittedNode, CoreError> {
+        let core = self.core()?;
+        let ca: ClusterIdentity = match core.cluster_tls_get(CA_NAME).await? {
+            Some(b) => serde_json::from_slice(&b)?,
+            None => return Err(CoreError::Internal("cluster CA not created yet".into())),
+        };
+        let hosts = vec![host_of(&node.cluster_addr)];
+        let identity = ca
+            .issue_node_identity(&node.server_id, &hosts)
+            .map_err(internal)?;
+        let bytes = Zeroizing::new(serde_json::to_vec(&identity)?);
+        core.cluster_tls_put(&node_identity_name(&node.server_id), bytes.to_vec())
+            .await?;
+        let info = tresor_raft::NodeInfo {
+            node_id: node.server_id.clone(),
+            api_addr: node.api_addr.clone(),
+            cluster_addr: node.cluster_addr.clone(),
+        };
+        let raft = self.raft.clone();
+        let id = node.server_id.clone();
+        let voter = !node.non_voter;
+        tokio::spawn(async move {
+            match tokio::time::timeout(CATCH_UP_TIMEOUT, raft.add_learner(&id, info)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(node = %id, error = %e, "adding learner failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::warn!(node = %id, "learner did not catch up in time; not promoted");
+                    return;
+                }
+            }
+            if voter && let Err(e) = raft.promote(&id).await {
+                tracing::warn!(node = %id, error = %e, "promoting to voter failed");
+            }
+            tracing::info!(node = %id, voter, "node joined the cluster");
+        });
+        let peers = self
+            .raft
+            .members()
+            .into_iter()
+            .map(|m| json!({"node_id": m.node_id, "cluster_addr": m.cluster_addr}))
+            .collect();
+        Ok(AdmittedNode {
+            identity: bytes,
+            peers: Value::Array(peers),
+        })
+    }
+
+    async fn raft_configuration(&self) -> Result<Value, CoreError> {
+        let index = self.raft.metrics().await.commit_index.unwrap_or_default();
+        let servers: Vec<Value> = self
+            .raft
+            .members()
+            .into_iter()
+            .map(|m| {
+                json!({
+                    "node_id": m.node_id,
+                    "address": strip_scheme(&m.cluster_addr),
+                    "leader": m.leader,
+                    "protocol_version": "3",
+                    "voter": m.voter,
+                })
+            })
+            .collect();
+        Ok(json!({ "config": { "index": index, "servers": servers } }))
+    }
+
+    async fn remove_peer(&self, server_id: &str) -> Result<(), CoreError> {
+        self.raft.remove_node(server_id).await.map_err(map_raft)
+    }
+}
+
+impl RaftHa {
+    /// Tries each leader in turn every [`RETRY_JOIN_INTERVAL`] until one hands out a
+    /// challenge (or this node is initialized some other way).
+    pub(crate) fn spawn_retry_join(self: Arc<Self>, clients: Vec<JoinClient>) {
+        tokio::spawn(async move {
+            loop {
+                let Ok(core) = self.core() else { return };
+                if core.has_pending_join() || core.is_initialized().await.unwrap_or(false) {
+                    return;
+                }
+                for client in &clients {
+                    match client.challenge().await {
+                        Ok(c) => match self.accept_challenge(&core, client.clone(), c).await {
+                            Ok(()) => return,
+                            Err(e) => tracing::warn!(error = %e, "join refused locally"),
+                        },
+                        Err(e) => {
+                            tracing::info!(leader = %client.leader(), error = %e, "join attempt failed; will retry")
+                        }
+                    }
+                }
+                drop(core);
+                tokio::time::sleep(RETRY_JOIN_INTERVAL).await;
+            }
+        });
+    }
+
+    async fn accept_challenge(
+        &self,
+        core: &Core,
+        client: JoinClient,
+        challenge: JoinChallenge,
+    ) -> Result<(), CoreError> {
+        core.set_pending_join(self.raft.node_id(), challenge)
+            .await?;
+        *self.joining.lock().unwrap_or_else(|e| e.into_inner()) = Some(client);
+        tracing::info!("join challenge received; unseal this node with the cluster's keys");
+        Ok(())
     }
 }

@@ -1,9 +1,12 @@
 //! `tresor`: `tresor server ...` runs a node; every other command is the Vault-compatible
 //! CLI (`status`, `operator ...`, `kv ...`, ...).
 
+mod activation;
+mod cluster;
 mod dev;
 mod flags;
 mod ha;
+mod join_client;
 mod log_rotate;
 mod logging;
 mod server;

@@ -8,13 +8,17 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tresor_cluster::ClientOptions;
 use tresor_config::{ListenerConfig, ServerConfig};
+use tresor_core::JoinParams;
 use tresor_core::{Core, CoreOptions};
 use tresor_http::{AppState, TlsOptions};
-use tresor_raft::{InProcessNetwork, RaftOptions, RaftStore};
+use tresor_raft::{RaftOptions, RaftStore};
 
+use crate::cluster::{ClusterNode, NodeTransport};
 use crate::flags::{self, ServerFlags};
 use crate::ha::RaftHa;
+use crate::join_client::JoinClient;
 
 /// A running node: what tests and dev mode need to reach it.
 pub(crate) struct Node {
@@ -149,6 +153,19 @@ fn node_id(config_id: Option<&str>, data_dir: &Path) -> Result<String, String> {
     }
 }
 
+/// PEM text given inline or in a file.
+fn read_pem(inline: Option<&str>, file: Option<&str>) -> Result<Option<String>, String> {
+    if let Some(t) = inline.filter(|t| !t.is_empty()) {
+        return Ok(Some(t.to_owned()));
+    }
+    match file {
+        Some(f) => std::fs::read_to_string(f)
+            .map(Some)
+            .map_err(|e| format!("retry_join: {f}: {e}")),
+        None => Ok(None),
+    }
+}
+
 fn listener_scheme(l: &ListenerConfig) -> &'static str {
     if l.tls_disable { "http" } else { "https" }
 }
@@ -206,31 +223,83 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
             .unwrap_or_default()
     });
 
+    let shutdown = CancellationToken::new();
+    let cluster_listener = match bound.first().map(|(l, ..)| l.cluster_address.clone()) {
+        Some(a) if !a.is_empty() => match TcpListener::bind(&a).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(address = %a, error = %e, "cluster port unavailable; this node cannot cluster");
+                None
+            }
+        },
+        _ => None,
+    };
+
     let mut opts = RaftOptions::new(&data_dir, &node_id, &api_addr, &cluster_addr);
     opts.performance_multiplier = raft_cfg.performance_multiplier.max(0) as u32;
     opts.snapshot_threshold = raft_cfg.snapshot_threshold;
     opts.trailing_logs = raft_cfg.trailing_logs;
-    let network = InProcessNetwork::new();
-    let raft = RaftStore::open(opts, network.transport_for(&node_id))
+    let timing = tresor_raft::Timing::for_multiplier(opts.performance_multiplier);
+    let cluster = ClusterNode::new(
+        cluster_listener,
+        ClientOptions::for_timing(timing),
+        shutdown.clone(),
+    );
+    let raft = RaftStore::open(opts, Arc::new(NodeTransport(cluster.clone())))
         .await
         .map_err(|e| format!("opening raft storage in {}: {e}", data_dir.display()))?;
-    network.register(&raft);
-    if raft_cfg.retry_join.is_empty() {
-        raft.bootstrap_single()
-            .await
-            .map_err(|e| format!("bootstrapping raft: {e}"))?;
-    } else {
-        tracing::warn!(
-            "retry_join is configured but clustering arrives with the HA issue; starting as a single node"
-        );
-        raft.bootstrap_single()
-            .await
-            .map_err(|e| format!("bootstrapping raft: {e}"))?;
-    }
-    raft.wait_for_leader(Duration::from_secs(30))
+    let bootstrapped = raft
+        .is_bootstrapped()
         .await
-        .map_err(|e| format!("waiting for a raft leader: {e}"))?;
+        .map_err(|e| format!("reading raft state: {e}"))?;
+    let alone = raft.members().iter().all(|m| m.node_id == node_id);
+    let mut join_clients = Vec::new();
+    if !bootstrapped && !raft_cfg.retry_join.is_empty() {
+        // A fresh node with retry_join waits to be added by the cluster.
+        for rj in &raft_cfg.retry_join {
+            let Some(leader) = rj.leader_api_addr.clone() else {
+                tracing::warn!("retry_join without leader_api_addr (auto_join) is not supported");
+                continue;
+            };
+            let params = JoinParams {
+                leader_api_addr: leader,
+                leader_ca_cert: read_pem(
+                    rj.leader_ca_cert.as_deref(),
+                    rj.leader_ca_cert_file.as_deref(),
+                )?,
+                leader_client_cert: read_pem(
+                    rj.leader_client_cert.as_deref(),
+                    rj.leader_client_cert_file.as_deref(),
+                )?,
+                leader_client_key: read_pem(
+                    rj.leader_client_key.as_deref().map(|k| k.as_str()),
+                    rj.leader_client_key_file.as_deref(),
+                )?,
+                leader_tls_servername: rj.leader_tls_servername.clone(),
+                retry: true,
+                non_voter: raft_cfg.retry_join_as_non_voter,
+            };
+            join_clients.push(
+                JoinClient::new(&params, raft.node_info().clone())
+                    .map_err(|e| format!("retry_join: {e}"))?,
+            );
+        }
+    } else if !bootstrapped || alone {
+        // A single node forms (or re-forms) its cluster at once.
+        raft.bootstrap_single()
+            .await
+            .map_err(|e| format!("bootstrapping raft: {e}"))?;
+        raft.wait_for_leader(Duration::from_secs(30))
+            .await
+            .map_err(|e| format!("waiting for a raft leader: {e}"))?;
+    }
 
+    let ha = RaftHa::new(raft.clone(), cluster.clone(), timing);
+    if bootstrapped && !alone {
+        // A member of a larger cluster stays out of elections until it is unsealed and has
+        // its cluster identity.
+        ha.set_elections(false);
+    }
     let core = Core::new(
         raft.clone(),
         CoreOptions {
@@ -238,10 +307,10 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
             max_lease_ttl: config.max_lease_ttl,
             cluster_name: config.cluster_name.clone(),
         },
-        Arc::new(RaftHa { raft: raft.clone() }),
+        ha.clone(),
     );
+    ha.set_core(&core);
 
-    let shutdown = CancellationToken::new();
     let mut tasks = Vec::new();
     let mut api_addrs = Vec::new();
     for (l, listener, addr, tls) in bound {
@@ -250,6 +319,7 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
             max_request_size: l.max_request_size.map(|s| s as usize).unwrap_or(0),
             max_request_duration: Duration::from_secs(l.max_request_duration.max(1)),
         };
+        cluster.set_handlers(raft.clone(), state.clone());
         let router = tresor_http::router(state);
         let token = shutdown.clone();
         api_addrs.push(addr);
@@ -259,6 +329,14 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
                 tracing::error!(error = %e, "listener failed");
             }
         }));
+    }
+    tasks.push(tokio::spawn(crate::activation::run(
+        core.clone(),
+        ha.clone(),
+        shutdown.clone(),
+    )));
+    if !join_clients.is_empty() {
+        ha.clone().spawn_retry_join(join_clients);
     }
     Ok(Node {
         core,

@@ -1,0 +1,357 @@
+//! Joining a node to the cluster: the seal challenge and the core's join state.
+//!
+//! The active node hands a joiner only ciphertext: a random nonce encrypted under the root
+//! key, the seal configuration, the seal-wrapped root key and the encrypted keyring. Only an
+//! operator holding the cluster's unseal keys can rebuild the root key on the joiner, decrypt
+//! the nonce and send it back; the active node compares it in constant time before it issues
+//! the joiner a cluster certificate (itself returned encrypted under the root key).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tresor_barrier::KEYRING_PATH;
+use tresor_crypto::{Key32, aead, ct_eq, random_bytes};
+use tresor_seal::{SealConfig, WrappedKey};
+use tresor_storage::Backend;
+use zeroize::Zeroizing;
+
+use crate::core::{Core, ROOT_KEY_PATH, lock};
+use crate::error::CoreError;
+use crate::ha::JoinAdmission;
+
+/// How long a challenge stays answerable.
+pub const CHALLENGE_TTL: Duration = Duration::from_secs(300);
+/// Barrier prefix of the cluster CA (`ca`) and issued node identities (`node/<id>`).
+pub const CLUSTER_TLS_PREFIX: &str = "core/cluster-tls/";
+/// Most challenges kept at once (the challenge endpoint is unauthenticated).
+const MAX_PENDING: usize = 256;
+/// Length of the challenge nonce.
+const NONCE_LEN: usize = 32;
+
+/// What the active node sends a joining node (`sys/storage/raft/bootstrap/challenge`):
+/// ciphertext only, useless without the unseal keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinChallenge {
+    /// Base64 of the nonce encrypted under the root key.
+    pub challenge: String,
+    /// The cluster's seal configuration (threshold and share count for the operator).
+    pub seal_config: SealConfig,
+    /// The seal-wrapped root key (`core/root-key`).
+    pub root_key: WrappedKey,
+    /// Base64 of the encrypted keyring (`core/keyring`).
+    pub keyring: String,
+}
+
+fn challenge_aad(server_id: &str) -> Vec<u8> {
+    format!("tresor/join/challenge/{server_id}").into_bytes()
+}
+
+fn identity_aad(server_id: &str) -> Vec<u8> {
+    format!("tresor/join/identity/{server_id}").into_bytes()
+}
+
+/// Encrypts `nonce` for `server_id` under the root key (base64 out).
+pub(crate) fn seal_challenge(
+    root: &Key32,
+    server_id: &str,
+    nonce: &[u8],
+) -> Result<String, CoreError> {
+    let blob = aead::encrypt(root, &challenge_aad(server_id), nonce)
+        .map_err(|e| CoreError::Internal(format!("sealing join challenge: {e}")))?;
+    Ok(STANDARD.encode(blob))
+}
+
+/// Decrypts a challenge with a candidate root key and returns the answer (base64 nonce).
+pub(crate) fn open_challenge(
+    root: &Key32,
+    server_id: &str,
+    challenge: &str,
+) -> Result<String, CoreError> {
+    let blob = STANDARD
+        .decode(challenge)
+        .map_err(|_| CoreError::invalid("malformed join challenge"))?;
+    let nonce = aead::decrypt(root, &challenge_aad(server_id), &blob)
+        .map_err(|_| CoreError::invalid("join challenge does not decrypt with this seal's keys"))?;
+    Ok(STANDARD.encode(&*nonce))
+}
+
+/// Encrypts a node identity for `server_id` under the root key (base64 out).
+pub(crate) fn seal_identity(
+    root: &Key32,
+    server_id: &str,
+    identity: &[u8],
+) -> Result<String, CoreError> {
+    let blob = aead::encrypt(root, &identity_aad(server_id), identity)
+        .map_err(|e| CoreError::Internal(format!("sealing node identity: {e}")))?;
+    Ok(STANDARD.encode(blob))
+}
+
+/// Decrypts a node identity sealed by [`seal_identity`].
+pub(crate) fn open_identity(
+    root: &Key32,
+    server_id: &str,
+    sealed: &str,
+) -> Result<Zeroizing<Vec<u8>>, CoreError> {
+    let blob = STANDARD
+        .decode(sealed)
+        .map_err(|_| CoreError::invalid("malformed node identity"))?;
+    aead::decrypt(root, &identity_aad(server_id), &blob)
+        .map_err(|_| CoreError::invalid("node identity does not decrypt with this seal's keys"))
+}
+
+/// Challenges the active node issued and not yet answered.
+#[derive(Default)]
+pub(crate) struct PendingChallenges {
+    by_server: HashMap<String, (Zeroizing<Vec<u8>>, Instant)>,
+}
+
+impl PendingChallenges {
+    /// Remembers `nonce` as the expected answer of `server_id` (replacing an earlier one).
+    pub(crate) fn insert(&mut self, server_id: &str, nonce: Zeroizing<Vec<u8>>, now: Instant) {
+        self.by_server
+            .retain(|_, (_, at)| now.duration_since(*at) < CHALLENGE_TTL);
+        if self.by_server.len() >= MAX_PENDING
+            && let Some(oldest) = self
+                .by_server
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(id, _)| id.clone())
+        {
+            self.by_server.remove(&oldest);
+        }
+        self.by_server.insert(server_id.to_owned(), (nonce, now));
+    }
+
+    /// Whether `answer` (base64) is the unexpired nonce of `server_id`; a correct answer
+    /// consumes the challenge, a wrong one leaves it for another try.
+    pub(crate) fn check(&mut self, server_id: &str, answer: &str, now: Instant) -> bool {
+        let Some((nonce, at)) = self.by_server.get(server_id) else {
+            return false;
+        };
+        if now.duration_since(*at) >= CHALLENGE_TTL {
+            self.by_server.remove(server_id);
+            return false;
+        }
+        let given = STANDARD.decode(answer).unwrap_or_default();
+        let ok = ct_eq(nonce, &given);
+        if ok {
+            self.by_server.remove(server_id);
+        }
+        ok
+    }
+}
+
+/// A join in progress on this (joining) node: the challenge it holds until unsealed.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingJoin {
+    pub(crate) server_id: String,
+    pub(crate) challenge: JoinChallenge,
+}
+
+impl Core {
+    /// Active node: issues a seal challenge to joining node `server_id`.
+    pub async fn join_challenge(&self, server_id: &str) -> Result<JoinChallenge, CoreError> {
+        if server_id.is_empty() {
+            return Err(CoreError::invalid("missing server_id"));
+        }
+        self.require_active()?;
+        let root = self.barrier.root_key().map_err(|_| CoreError::Sealed)?;
+        let seal_config = self.seal_config().await?.ok_or(CoreError::NotInitialized)?;
+        let wrapped: WrappedKey = match self.physical.get(ROOT_KEY_PATH).await? {
+            Some(b) => serde_json::from_slice(&b)
+                .map_err(|e| CoreError::Internal(format!("corrupt root key entry: {e}")))?,
+            None => return Err(CoreError::Internal("root key missing from storage".into())),
+        };
+        let keyring = self
+            .physical
+            .get(KEYRING_PATH)
+            .await?
+            .ok_or_else(|| CoreError::Internal("keyring missing from storage".into()))?;
+        let nonce = Zeroizing::new(random_bytes(NONCE_LEN));
+        let challenge = seal_challenge(&root, server_id, &nonce)?;
+        lock(&self.challenges).insert(server_id, nonce, Instant::now());
+        Ok(JoinChallenge {
+            challenge,
+            seal_config,
+            root_key: wrapped,
+            keyring: STANDARD.encode(keyring),
+        })
+    }
+
+    /// Active node: checks a joiner's answer and admits it (certificate, Raft membership).
+    /// Returns `{"identity": <sealed node identity>, "peers": [...]}`.
+    pub async fn join_answer(&self, node: JoinAdmission, answer: &str) -> Result<Value, CoreError> {
+        self.require_active()?;
+        if !lock(&self.challenges).check(&node.server_id, answer, Instant::now()) {
+            return Err(CoreError::PermissionDenied);
+        }
+        let root = self.barrier.root_key().map_err(|_| CoreError::Sealed)?;
+        let server_id = node.server_id.clone();
+        let admitted = self.ha.admit(node).await?;
+        let identity = seal_identity(&root, &server_id, &admitted.identity)?;
+        Ok(json!({ "identity": identity, "peers": admitted.peers }))
+    }
+
+    /// Joining node: keeps `challenge` until the operator unseals with the cluster's keys.
+    pub async fn set_pending_join(
+        &self,
+        server_id: &str,
+        challenge: JoinChallenge,
+    ) -> Result<(), CoreError> {
+        let _guard = self.lifecycle.lock().await;
+        if self.seal_config().await?.is_some() {
+            return Err(CoreError::invalid(
+                "node is already initialized; a member of a cluster cannot join another",
+            ));
+        }
+        *lock(&self.pending_join) = Some(PendingJoin {
+            server_id: server_id.to_owned(),
+            challenge,
+        });
+        *lock(&self.unseal_progress) = None;
+        Ok(())
+    }
+
+    /// Reads `core/cluster-tls/<name>` (cluster certificates) from the unsealed barrier.
+    pub async fn cluster_tls_get(&self, name: &str) -> Result<Option<Vec<u8>>, CoreError> {
+        Ok(self
+            .barrier
+            .get(&format!("{CLUSTER_TLS_PREFIX}{name}"))
+            .await?)
+    }
+
+    /// Writes `core/cluster-tls/<name>` into the barrier (active node only).
+    pub async fn cluster_tls_put(&self, name: &str, value: Vec<u8>) -> Result<(), CoreError> {
+        self.require_active()?;
+        Ok(self
+            .barrier
+            .put(&format!("{CLUSTER_TLS_PREFIX}{name}"), value)
+            .await?)
+    }
+
+    /// Whether this node holds a join challenge and waits for its unseal keys.
+    pub fn has_pending_join(&self) -> bool {
+        lock(&self.pending_join).is_some()
+    }
+
+    /// Joiner: with the rebuilt key-encryption key, answers the challenge, installs the node
+    /// identity and waits until the cluster's data has replicated here. Returns the root key.
+    pub(crate) async fn finish_join(
+        &self,
+        join: &PendingJoin,
+        kek: &Key32,
+    ) -> Result<Key32, CoreError> {
+        let root = unwrap_with(kek, &join.challenge.root_key).await?;
+        let answer = open_challenge(&root, &join.server_id, &join.challenge.challenge)?;
+        let sealed_identity = self.ha.complete_join(answer).await?;
+        let identity = open_identity(&root, &join.server_id, &sealed_identity)?;
+        self.ha.install_joined_identity(identity).await?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.replicated().await? {
+                return Ok(root);
+            }
+            if Instant::now() >= deadline {
+                return Err(CoreError::Storage(
+                    tresor_storage::StorageError::Unavailable(
+                        "joined, but the cluster's data did not replicate within 60s; unseal again"
+                            .into(),
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn replicated(&self) -> Result<bool, CoreError> {
+        for key in [
+            crate::core::SEAL_CONFIG_PATH,
+            ROOT_KEY_PATH,
+            KEYRING_PATH,
+            crate::active::CLUSTER_PATH,
+        ] {
+            if self.physical.get(key).await?.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Unwraps a seal-wrapped root key with a candidate key-encryption key.
+pub(crate) async fn unwrap_with(kek: &Key32, wrapped: &WrappedKey) -> Result<Key32, CoreError> {
+    use tresor_seal::Seal;
+    let probe = tresor_seal::ShamirSeal::new();
+    probe.set_kek(kek.clone());
+    let raw = probe
+        .unwrap(wrapped)
+        .await
+        .map_err(|_| CoreError::invalid("unseal failed, invalid key"))?;
+    Key32::from_slice(&raw).map_err(|e| CoreError::Internal(format!("root key: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_opens_only_with_the_same_root_key_and_server() {
+        let root = Key32::generate();
+        let nonce = random_bytes(NONCE_LEN);
+        let c = seal_challenge(&root, "n2", &nonce).unwrap();
+        assert_eq!(
+            open_challenge(&root, "n2", &c).unwrap(),
+            STANDARD.encode(&nonce)
+        );
+        assert!(open_challenge(&Key32::generate(), "n2", &c).is_err());
+        assert!(open_challenge(&root, "n3", &c).is_err());
+        assert!(open_challenge(&root, "n2", "not base64!").is_err());
+    }
+
+    #[test]
+    fn identity_round_trips_under_the_root_key() {
+        let root = Key32::generate();
+        let sealed = seal_identity(&root, "n2", b"secret identity").unwrap();
+        assert_eq!(
+            &*open_identity(&root, "n2", &sealed).unwrap(),
+            b"secret identity"
+        );
+        assert!(open_identity(&Key32::generate(), "n2", &sealed).is_err());
+    }
+
+    #[test]
+    fn pending_challenges_accept_only_the_right_unexpired_answer_once() {
+        let mut p = PendingChallenges::default();
+        let t0 = Instant::now();
+        let nonce = random_bytes(NONCE_LEN);
+        p.insert("n2", Zeroizing::new(nonce.clone()), t0);
+        assert!(!p.check("n2", &STANDARD.encode([0u8; NONCE_LEN]), t0));
+        assert!(!p.check("n3", &STANDARD.encode(&nonce), t0));
+        assert!(p.check("n2", &STANDARD.encode(&nonce), t0));
+        assert!(!p.check("n2", &STANDARD.encode(&nonce), t0), "consumed");
+        p.insert("n2", Zeroizing::new(nonce.clone()), t0);
+        assert!(!p.check("n2", &STANDARD.encode(&nonce), t0 + CHALLENGE_TTL));
+    }
+
+    #[test]
+    fn pending_challenges_are_bounded_and_drop_the_oldest() {
+        let mut p = PendingChallenges::default();
+        let t0 = Instant::now();
+        let first = random_bytes(NONCE_LEN);
+        p.insert("first", Zeroizing::new(first.clone()), t0);
+        for i in 0..MAX_PENDING {
+            let at = t0 + Duration::from_millis(1 + i as u64);
+            p.insert(
+                &format!("n{i}"),
+                Zeroizing::new(random_bytes(NONCE_LEN)),
+                at,
+            );
+        }
+        assert_eq!(p.by_server.len(), MAX_PENDING);
+        assert!(!p.check("first", &STANDARD.encode(&first), t0));
+    }
+}

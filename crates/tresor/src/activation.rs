@@ -1,0 +1,84 @@
+//! Drives the core from the Raft state: the leader becomes the active node (builds its state
+//! fresh from storage), a node that loses leadership drops it, and an unsealed node installs
+//! its cluster identity from the barrier and then takes part in elections.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tresor_core::Core;
+
+use tresor_core::HaStatus;
+
+use crate::ha::RaftHa;
+
+/// Re-check interval when Raft reports nothing new (seal and unseal do not show in metrics).
+const POLL: Duration = Duration::from_millis(200);
+
+/// Runs until `shutdown`.
+pub(crate) async fn run(core: Arc<Core>, ha: Arc<RaftHa>, shutdown: CancellationToken) {
+    let mut rx = ha.raft.raft().metrics();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = rx.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep(POLL) => {},
+        }
+        step(&core, &ha).await;
+    }
+}
+
+async fn step(core: &Arc<Core>, ha: &RaftHa) {
+    if core.is_sealed() {
+        if core.has_active_state() {
+            core.become_standby().await;
+        }
+        // A sealed member of a larger cluster hands leadership over and stays out of
+        // elections until it is unsealed again.
+        if ha.has_other_voters() {
+            if ha.raft.is_leader() && ha.elections_enabled() {
+                ha.step_down();
+            }
+            ha.set_elections(false);
+        }
+        return;
+    }
+    if ha.cluster.has_identity() && !ha.elections_enabled() && !ha.stepping_down() {
+        ha.enable_elections();
+    }
+    if ha.is_active() {
+        if !core.has_active_state() {
+            // A new leader first applies everything its log held when it won.
+            if ha
+                .raft
+                .wait_for_leader(Duration::from_secs(2))
+                .await
+                .is_err()
+                || !ha.is_active()
+            {
+                return;
+            }
+            if let Err(e) = core.become_active().await {
+                tracing::error!(error = %e, "could not become the active node");
+                return;
+            }
+        }
+        if !ha.cluster.has_identity()
+            && let Err(e) = ha.ensure_leader_identity(core).await
+        {
+            tracing::error!(error = %e, "could not set up the cluster identity");
+        }
+    } else if core.has_active_state() {
+        core.become_standby().await;
+    }
+    if !ha.cluster.has_identity() {
+        match ha.install_stored_identity(core).await {
+            Ok(true) => {
+                ha.enable_elections();
+                tracing::info!("cluster identity installed; taking part in elections");
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "reading the cluster identity"),
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! HA with real processes: joins through retry_join, standbys forwarding to the active node,
+//! health and leader answers, failover after kill -9, rejoin after restart, step-down,
+//! remove-peer, a join with the wrong seal, and `-dev-three-node`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cluster_common;
+mod common;
+
+use std::time::Duration;
+
+use cluster_common::{Cluster, Node};
+use serde_json::{Value, json};
+
+fn read_secret(c: &Cluster, i: usize, key: &str) -> Option<Value> {
+    let r = c.get(i, &format!("secret/{key}"));
+    (r.status() == 200).then(|| r.json::<Value>().unwrap()["data"]["v"].clone())
+}
+
+#[test]
+fn three_nodes_join_forward_fail_over_and_catch_up() {
+    let mut c = Cluster::start(3);
+    // One leader (node 1, which formed the cluster), two followers, all voters.
+    let servers = c.servers(1);
+    assert_eq!(servers.len(), 3, "{servers:?}");
+    assert_eq!(servers.iter().filter(|s| s["leader"] == true).count(), 1);
+    assert!(servers.iter().all(|s| s["protocol_version"] == "3"));
+    let leader = c.wait_leader(None, Duration::from_secs(10));
+    assert_eq!(leader, 0);
+    let leader_entry = servers.iter().find(|s| s["leader"] == true).unwrap();
+    assert_eq!(leader_entry["node_id"], "node-1");
+    assert_eq!(
+        leader_entry["address"],
+        format!("127.0.0.1:{}", c.nodes[0].cluster_port)
+    );
+
+    // The CLI reads the same table (through a standby).
+    let out = std::process::Command::new(common::bin())
+        .args(["operator", "raft", "list-peers"])
+        .env("VAULT_ADDR", &c.nodes[2].addr)
+        .env("VAULT_TOKEN", &c.token)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.matches("follower").count(), 2, "{text}");
+    assert_eq!(text.matches("leader").count(), 1, "{text}");
+
+    // Standby health and leader answer locally.
+    assert_eq!(c.get(1, "sys/health").status(), 429);
+    assert_eq!(c.get(1, "sys/health?standbyok=true").status(), 200);
+    let health: Value = c.get(2, "sys/health").json().unwrap();
+    assert_eq!(health["standby"], true);
+    let l: Value = c.get(1, "sys/leader").json().unwrap();
+    assert_eq!(l["is_self"], false);
+    assert_eq!(l["leader_address"], c.nodes[0].addr);
+    assert_eq!(
+        l["leader_cluster_address"],
+        format!("https://127.0.0.1:{}", c.nodes[0].cluster_port)
+    );
+
+    // A mount and writes through standbys are forwarded and readable everywhere.
+    let r = c.post(1, "sys/mounts/secret", json!({"type": "kv"}));
+    assert_eq!(r.status(), 204, "{}", r.text().unwrap());
+    let r = c.put(2, "secret/a", json!({"v": "one"}));
+    assert_eq!(r.status(), 204, "{}", r.text().unwrap());
+    for i in 0..3 {
+        assert_eq!(read_secret(&c, i, "a"), Some(json!("one")), "node {i}");
+    }
+    // Errors come back unchanged too.
+    let r = c.get(1, "secret/missing");
+    assert_eq!(r.status(), 404);
+    let r = c.http.get(c.url(2, "secret/a")).send().unwrap();
+    assert_eq!(r.status(), 403, "no token → the active node's 403");
+
+    // kill -9 the leader: a new one is elected, writes continue, nothing acknowledged is lost.
+    c.kill9(0);
+    let new_leader = c.wait_leader(Some(0), Duration::from_secs(20));
+    let mut acknowledged = vec![("a".to_owned(), "one".to_owned())];
+    for n in 0..5 {
+        let (k, v) = (format!("k{n}"), format!("v{n}"));
+        let via = 1 + n % 2;
+        c.wait_for("a write after failover", Duration::from_secs(15), |c| {
+            (c.put(via, &format!("secret/{k}"), json!({ "v": v }))
+                .status()
+                == 204)
+                .then_some(())
+        });
+        acknowledged.push((k, v));
+    }
+    for i in [1, 2] {
+        for (k, v) in &acknowledged {
+            assert_eq!(read_secret(&c, i, k), Some(json!(v)), "node {i} key {k}");
+        }
+    }
+
+    // The old leader restarts sealed, is unsealed from its own data and catches up.
+    c.restart(0);
+    assert_eq!(c.seal_status(0)["sealed"], true);
+    c.unseal(0);
+    let target: Value = c.get(new_leader, "sys/leader").json().unwrap();
+    let commit = target["raft_committed_index"].as_u64().unwrap();
+    c.wait_for("the old leader to catch up", Duration::from_secs(20), |c| {
+        let l: Value = c.get(0, "sys/leader").json().ok()?;
+        (l["raft_applied_index"].as_u64()? >= commit && l["is_self"] == false).then_some(())
+    });
+    for (k, v) in &acknowledged {
+        assert_eq!(
+            read_secret(&c, 0, k),
+            Some(json!(v)),
+            "restarted node, key {k}"
+        );
+    }
+
+    // Losing one follower keeps the cluster writable.
+    let follower = (0..3).find(|i| *i != new_leader && *i != 0).unwrap();
+    c.kill9(follower);
+    c.wait_for(
+        "a write with one follower down",
+        Duration::from_secs(15),
+        |c| (c.put(0, "secret/after", json!({"v": "x"})).status() == 204).then_some(()),
+    );
+    assert_eq!(read_secret(&c, new_leader, "after"), Some(json!("x")));
+}
+
+#[test]
+fn step_down_and_seal_move_leadership_and_remove_peer_shrinks_the_cluster() {
+    let c = Cluster::start(3);
+    let old = c.wait_leader(None, Duration::from_secs(10));
+    let r = c.put(old, "sys/step-down", json!({}));
+    assert_eq!(r.status(), 204, "{}", r.text().unwrap());
+    let stepped = c.wait_leader(Some(old), Duration::from_secs(20));
+    assert_ne!(stepped, old);
+
+    // Sealing the active node hands leadership to another voter; unsealed again, it is a
+    // standby.
+    let r = c.put(stepped, "sys/seal", json!({}));
+    assert_eq!(r.status(), 204, "{}", r.text().unwrap());
+    let new = c.wait_leader(Some(stepped), Duration::from_secs(20));
+    c.unseal(stepped);
+    c.wait_for(
+        "the unsealed node to be a standby",
+        Duration::from_secs(10),
+        |c| (c.get(stepped, "sys/health").status() == 429).then_some(()),
+    );
+    assert_eq!(c.leader(), Some(new));
+
+    let victim = (0..3).find(|i| *i != new).unwrap();
+    let id = c.nodes[victim].name.clone();
+    let r = c.post(
+        new,
+        "sys/storage/raft/remove-peer",
+        json!({ "server_id": id }),
+    );
+    assert_eq!(r.status(), 204, "{}", r.text().unwrap());
+    c.wait_for("the peer to be gone", Duration::from_secs(10), |c| {
+        let s = c.servers(new);
+        (s.len() == 2 && s.iter().all(|x| x["node_id"] != id.as_str())).then_some(())
+    });
+    let r = c.post(
+        new,
+        "sys/storage/raft/remove-peer",
+        json!({ "server_id": "nope" }),
+    );
+    assert_eq!(r.status(), 400);
+}
+
+#[test]
+fn a_node_with_another_clusters_keys_cannot_join() {
+    let c = Cluster::start(1);
+    // A second, unrelated cluster provides the wrong keys.
+    let other = Cluster::start(1);
+    let mut joiner = Node::new("intruder", Some(&c.nodes[0].addr));
+    joiner.spawn(&c.http);
+    let url = |p: &str| format!("{}/v1/{p}", joiner.addr);
+    c.wait_for("a join challenge", Duration::from_secs(20), |c| {
+        let st: Value = c
+            .http
+            .get(url("sys/seal-status"))
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        (st["initialized"] == true).then_some(())
+    });
+    let mut failed = None;
+    for k in &other.init.keys[..2] {
+        let r = c
+            .http
+            .put(url("sys/unseal"))
+            .json(&json!({ "key": k }))
+            .send()
+            .unwrap();
+        if r.status() != 200 {
+            failed = Some(r.text().unwrap());
+        }
+    }
+    assert!(failed.is_some_and(|t| t.contains("invalid key")));
+    let st: Value = c
+        .http
+        .get(url("sys/seal-status"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(st["sealed"], true);
+    assert_eq!(c.servers(0).len(), 1);
+
+    // Guessing the answer is refused by the leader.
+    let r = c.post(
+        0,
+        "sys/storage/raft/bootstrap/challenge",
+        json!({"server_id": "guess"}),
+    );
+    assert_eq!(r.status(), 200);
+    let r = c.post(
+        0,
+        "sys/storage/raft/bootstrap/answer",
+        json!({"server_id": "guess", "answer": "AAAA", "cluster_addr": "https://127.0.0.1:1"}),
+    );
+    assert_eq!(r.status(), 403);
+    assert_eq!(c.servers(0).len(), 1);
+}
+
+/// A base port with the five ports above it free too.
+fn free_port_run() -> u16 {
+    common::wait_for("six free ports in a row", Duration::from_secs(10), || {
+        let base = common::free_port();
+        let all_free = (0..6).all(|d| {
+            base.checked_add(d)
+                .is_some_and(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        });
+        all_free.then_some(base)
+    })
+}
+
+#[test]
+fn dev_three_node_starts_an_unsealed_cluster() {
+    let base = free_port_run();
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::fs::File::create(dir.path().join("dev.log")).unwrap();
+    let mut child = std::process::Command::new(common::bin())
+        .args([
+            "server",
+            "-dev",
+            "-dev-three-node",
+            "-dev-root-token-id=root",
+            &format!("-dev-listen-address=127.0.0.1:{base}"),
+        ])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let http = reqwest::blocking::Client::new();
+    let url = |i: u16, p: &str| format!("http://127.0.0.1:{}/v1/{p}", base + 2 * i);
+    let codes = common::wait_for("three answering nodes", Duration::from_secs(30), || {
+        let codes: Vec<u16> = (0..3)
+            .map(|i| {
+                http.get(url(i, "sys/health"))
+                    .send()
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            })
+            .collect();
+        (codes.iter().all(|c| *c != 0 && *c != 503 && *c != 501)).then_some(codes)
+    });
+    assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 429).count(), 2, "{codes:?}");
+    let r = http
+        .put(url(2, "secret/data/x"))
+        .header("X-Vault-Token", "root")
+        .json(&json!({"data": {"a": "b"}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = http
+        .get(url(1, "secret/data/x"))
+        .header("X-Vault-Token", "root")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(v["data"]["data"]["a"], "b");
+    child.kill().ok();
+    child.wait().ok();
+}
