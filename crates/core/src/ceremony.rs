@@ -3,10 +3,9 @@
 use serde::Serialize;
 use tresor_crypto::Key32;
 use tresor_seal::{Seal, SealConfig, ShareCollector};
-use tresor_storage::Op;
 use zeroize::Zeroizing;
 
-use crate::core::{Core, ROOT_KEY_PATH, SEAL_CONFIG_PATH, combine_kek, lock};
+use crate::core::{Core, combine_kek, lock};
 use crate::error::CoreError;
 
 /// Length of a generate-root OTP: `hvs.` + 24 characters, the root token's length.
@@ -466,18 +465,7 @@ impl Core {
         let mut config = self.require_config().await?;
         config.secret_shares = shares;
         config.secret_threshold = threshold;
-        self.physical
-            .apply(vec![
-                Op::Put {
-                    key: ROOT_KEY_PATH.into(),
-                    value: serde_json::to_vec(&wrapped)?,
-                },
-                Op::Put {
-                    key: SEAL_CONFIG_PATH.into(),
-                    value: serde_json::to_vec(&config)?,
-                },
-            ])
-            .await?;
+        self.store_root_key_and_config(&wrapped, &config).await?;
         self.shamir.set_kek(kek.clone());
         tracing::info!(shares, threshold, "unseal keys rotated (rekey)");
         Ok(())

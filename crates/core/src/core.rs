@@ -423,6 +423,30 @@ impl Core {
     }
 }
 
+impl Core {
+    /// Stores the seal-wrapped root key and the seal configuration in one atomic write: the
+    /// configuration's presence is what "initialized" means, so the two never disagree.
+    pub(crate) async fn store_root_key_and_config(
+        &self,
+        wrapped: &WrappedKey,
+        config: &SealConfig,
+    ) -> Result<(), CoreError> {
+        self.physical
+            .apply(vec![
+                tresor_storage::Op::Put {
+                    key: ROOT_KEY_PATH.into(),
+                    value: serde_json::to_vec(wrapped)?,
+                },
+                tresor_storage::Op::Put {
+                    key: SEAL_CONFIG_PATH.into(),
+                    value: serde_json::to_vec(config)?,
+                },
+            ])
+            .await?;
+        Ok(())
+    }
+}
+
 /// Reconstructs the key-encryption key from unseal shares.
 pub(crate) fn combine_kek(
     config: &SealConfig,

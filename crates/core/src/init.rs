@@ -3,10 +3,9 @@
 use serde::{Deserialize, Serialize};
 use tresor_crypto::Key32;
 use tresor_seal::{Seal, SealConfig};
-use tresor_storage::Op;
 
 use crate::active::Active;
-use crate::core::{Core, ROOT_KEY_PATH, SEAL_CONFIG_PATH, lock};
+use crate::core::{Core, lock};
 use crate::error::CoreError;
 
 /// The body of `PUT sys/init`. Clients send `null` for unused fields, so everything is optional.
@@ -163,18 +162,7 @@ impl Core {
         };
         // The seal config is written last and in one batch with the wrapped root key: its
         // presence is what "initialized" means.
-        self.physical
-            .apply(vec![
-                Op::Put {
-                    key: ROOT_KEY_PATH.into(),
-                    value: serde_json::to_vec(&wrapped)?,
-                },
-                Op::Put {
-                    key: SEAL_CONFIG_PATH.into(),
-                    value: serde_json::to_vec(&config)?,
-                },
-            ])
-            .await?;
+        self.store_root_key_and_config(&wrapped, &config).await?;
         self.barrier.seal();
         self.shamir.clear_kek();
         *lock(&self.unseal_progress) = None;

@@ -107,17 +107,6 @@ impl Active {
     }
 }
 
-fn capability_of(op: Operation) -> Capability {
-    match op {
-        Operation::Read => Capability::Read,
-        Operation::Create => Capability::Create,
-        Operation::Update => Capability::Update,
-        Operation::Patch => Capability::Patch,
-        Operation::Delete => Capability::Delete,
-        Operation::List => Capability::List,
-    }
-}
-
 impl Core {
     /// Runs one logical request end to end, without response wrapping. The answers of the
     /// wrapping endpoints are turned back into responses: an unwrap yields the stored
@@ -249,7 +238,7 @@ impl Core {
                 .iter()
                 .any(|p| matches_pattern(p, &rel));
         if !exempt {
-            let check = acl.check(&path, capability_of(op));
+            let check = acl.check(&path, Capability::from(op));
             if !check.allowed {
                 return Err(CoreError::PermissionDenied);
             }

@@ -103,10 +103,26 @@ pub(crate) async fn handle(
         }
         ["auth", ..] => mounts::auth_mount(active, op, &rel["auth/".len()..], data).await,
         ["policy"] => policies::list_legacy(active, op).await,
-        ["policy", ..] => policies::legacy(active, op, &rel["policy/".len()..], data).await,
+        ["policy", ..] => {
+            policies::policy(
+                active,
+                op,
+                &rel["policy/".len()..],
+                data,
+                policies::Flavor::Legacy,
+            )
+            .await
+        }
         ["policies", "acl"] => policies::list_acl(active, op).await,
         ["policies", "acl", ..] => {
-            policies::acl(active, op, &rel["policies/acl/".len()..], data).await
+            policies::policy(
+                active,
+                op,
+                &rel["policies/acl/".len()..],
+                data,
+                policies::Flavor::Acl,
+            )
+            .await
         }
         ["capabilities"] => capabilities::for_token(active, op, data).await,
         ["capabilities-self"] => capabilities::for_self(active, op, data, acl),

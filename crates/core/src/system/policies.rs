@@ -1,7 +1,7 @@
 //! `sys/policy[/<name>]` (legacy) and `sys/policies/acl[/<name>]`.
 
 use serde_json::{Map, Value, json};
-use tresor_sdk::{Operation, Response, fields};
+use tresor_sdk::{Operation, Response};
 
 use crate::active::Active;
 use crate::error::CoreError;
@@ -50,43 +50,35 @@ async fn read_raw(active: &Active, name: &str) -> Result<Option<String>, CoreErr
     Ok(active.policies.get(name).await?.map(|p| p.raw().to_owned()))
 }
 
-pub(super) async fn legacy(
-    active: &Active,
-    op: Operation,
-    name: &str,
-    data: &Map<String, Value>,
-) -> Result<Option<Response>, CoreError> {
-    let name = name.to_lowercase();
-    match op {
-        Operation::Read => Ok(read_raw(active, &name)
-            .await?
-            .and_then(|rules| data_response(json!({ "name": name, "rules": rules })))),
-        Operation::Create | Operation::Update => {
-            let text = policy_text(data, &["policy", "rules"])?;
-            active.policies.put(&name, &text).await?;
-            Ok(None)
-        }
-        Operation::Delete => {
-            active.policies.delete(&name).await?;
-            Ok(None)
-        }
-        _ => super::unsupported(),
-    }
+/// The two policy endpoints differ only in field names: the legacy `sys/policy/<name>`
+/// answers `rules` and accepts `policy` or `rules`; `sys/policies/acl/<name>` answers and
+/// accepts `policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Flavor {
+    /// `sys/policy/<name>`.
+    Legacy,
+    /// `sys/policies/acl/<name>`.
+    Acl,
 }
 
-pub(super) async fn acl(
+pub(super) async fn policy(
     active: &Active,
     op: Operation,
     name: &str,
     data: &Map<String, Value>,
+    flavor: Flavor,
 ) -> Result<Option<Response>, CoreError> {
     let name = name.to_lowercase();
+    let (field, accepted): (&str, &[&str]) = match flavor {
+        Flavor::Legacy => ("rules", &["policy", "rules"]),
+        Flavor::Acl => ("policy", &["policy"]),
+    };
     match op {
         Operation::Read => Ok(read_raw(active, &name)
             .await?
-            .and_then(|policy| data_response(json!({ "name": name, "policy": policy })))),
+            .and_then(|text| data_response(json!({ "name": name, field: text })))),
         Operation::Create | Operation::Update => {
-            let text = policy_text(data, &["policy"])?;
+            let text = policy_text(data, accepted)?;
             active.policies.put(&name, &text).await?;
             Ok(None)
         }
@@ -94,10 +86,7 @@ pub(super) async fn acl(
             active.policies.delete(&name).await?;
             Ok(None)
         }
-        Operation::List => list_acl(active, Operation::List).await,
-        _ => {
-            let _ = fields::get_str(data, "policy");
-            super::unsupported()
-        }
+        Operation::List if flavor == Flavor::Acl => list_acl(active, Operation::List).await,
+        _ => super::unsupported(),
     }
 }
