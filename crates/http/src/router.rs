@@ -131,6 +131,38 @@ pub(crate) fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// How much of an oversized body is read and thrown away so the client, still sending, gets
+/// the 413 instead of a reset connection (beyond this the connection is simply closed).
+const DRAIN_CAP: usize = 64 * 1024 * 1024;
+
+/// Reads the body up to `limit` bytes. Over the limit, the rest is drained (up to
+/// [`DRAIN_CAP`]) and 413 is returned; a broken body is a 400.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, StatusCode> {
+    use http_body_util::BodyExt as _;
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    let mut seen: usize = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| StatusCode::BAD_REQUEST)?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > limit {
+            if seen > limit.saturating_add(DRAIN_CAP) {
+                return Err(StatusCode::PAYLOAD_TOO_LARGE);
+            }
+            buf.clear();
+            continue;
+        }
+        buf.extend_from_slice(&data);
+    }
+    if seen > limit {
+        return Err(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    Ok(buf.freeze())
+}
+
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let Some(path) = parts.uri.path().strip_prefix("/v1/") else {
@@ -147,14 +179,10 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     } else {
         state.max_request_size
     };
-    let body = match axum::body::to_bytes(Body::new(body), limit).await {
+    let body = match read_body(Body::new(body), limit).await {
         Ok(b) => b,
-        Err(_) => {
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "http: request body too large",
-            )
-            .into_response();
+        Err(status) => {
+            return ApiError::new(status, "http: request body too large").into_response();
         }
     };
     let api = ApiRequest {
