@@ -1,11 +1,17 @@
 //! Group commit: many concurrent `apply` calls become one Raft entry.
 //!
 //! Callers enqueue their op list with a reply channel. A single writer task takes the first
-//! queued request, waits for a free in-flight slot ([`MAX_IN_FLIGHT`]), then drains whatever
-//! else has queued meanwhile (up to [`MAX_BATCH_REQUESTS`] / [`MAX_BATCH_BYTES`]) into one
-//! `Command::Batch` entry and proposes it. Each proposal's outcome is awaited in its own task,
-//! which answers every caller of that batch; the writer moves on at once, so while one batch is
-//! being fsynced and replicated the next one accumulates.
+//! queued request, waits for a free in-flight slot ([`MAX_IN_FLIGHT`]) and for openraft to have
+//! taken in (appended and fsynced) its previous proposal, then drains whatever else has queued
+//! meanwhile (up to [`MAX_BATCH_REQUESTS`] / [`MAX_BATCH_BYTES`]) into one `Command::Batch`
+//! entry and proposes it. Each proposal's outcome is awaited in its own task, which answers
+//! every caller of that batch; the writer moves on at once, so while one batch is committed,
+//! applied and replicated the next one accumulates.
+//!
+//! Why the second wait: openraft 0.9 appends one entry per proposal and waits for each fsync in
+//! turn, so proposals queued behind a running fsync would each cost an fsync of their own.
+//! Holding the next batch back until the running append is flushed puts every caller that
+//! arrived during that fsync into one entry instead.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,6 +99,9 @@ async fn writer(
     quorum_stale_ms: u64,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut log_progress = raft.metrics();
+    // The previous proposal: the last log index seen before it, and its resolution signal.
+    let mut previous: Option<(Option<u64>, oneshot::Receiver<()>)> = None;
     loop {
         let first = tokio::select! {
             biased;
@@ -113,6 +122,17 @@ async fn writer(
                 Err(_) => break,
             },
         };
+        if let Some((mark, resolved)) = previous.take() {
+            tokio::select! {
+                biased;
+                _ = stop.notified() => {
+                    refuse(vec![first.reply]);
+                    break;
+                }
+                () = taken_in(&mut log_progress, mark) => {}
+                _ = resolved => {}
+            }
+        }
         let mut bytes = first.bytes;
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH_REQUESTS && bytes < MAX_BATCH_BYTES {
@@ -130,6 +150,8 @@ async fn writer(
             replies.push(req.reply);
             lists.push(req.ops);
         }
+        let mark = log_progress.borrow_and_update().last_log_index;
+        let (resolved_tx, resolved) = oneshot::channel::<()>();
         match raft.client_write_ff(Command::Batch(lists)).await {
             Err(fatal) => {
                 answer(
@@ -157,7 +179,9 @@ async fn writer(
                     };
                     answer(replies, outcome);
                     drop(permit);
+                    drop(resolved_tx);
                 });
+                previous = Some((mark, resolved));
             }
         }
     }
@@ -167,6 +191,31 @@ async fn writer(
         queued.push(req.reply);
     }
     refuse(queued);
+}
+
+/// Whether openraft has taken in a proposal made when its last log index was `mark`. Its core
+/// publishes metrics only between rounds of work, after the appends of that round are flushed,
+/// so a larger last log index means the proposal (or an entry after it) is on disk. An entry
+/// from elsewhere (a blank or membership entry) can only release the next batch early.
+fn past_mark(last_log_index: Option<u64>, mark: Option<u64>) -> bool {
+    last_log_index > mark
+}
+
+/// Resolves once [`past_mark`] holds (never if the node stops; the proposal then resolves).
+async fn taken_in(
+    metrics: &mut tokio::sync::watch::Receiver<
+        openraft::RaftMetrics<crate::NodeId, crate::NodeInfo>,
+    >,
+    mark: Option<u64>,
+) {
+    loop {
+        if past_mark(metrics.borrow_and_update().last_log_index, mark) {
+            return;
+        }
+        if metrics.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// Resolves once this node is a leader of several voters that has not heard from a quorum for
@@ -252,6 +301,15 @@ mod tests {
             map_write_error(e),
             RaftError::NotLeader { leader: Some(l) } if l == "vault-2"
         ));
+    }
+
+    #[test]
+    fn a_proposal_is_taken_in_once_the_log_grows_past_its_mark() {
+        assert!(!past_mark(None, None));
+        assert!(past_mark(Some(1), None));
+        assert!(!past_mark(Some(7), Some(7)));
+        assert!(!past_mark(Some(6), Some(7)));
+        assert!(past_mark(Some(8), Some(7)));
     }
 
     #[test]

@@ -3,11 +3,19 @@
 //!
 //! Table `kv` maps keys to opaque values; table `meta` holds `last_applied` and
 //! `last_membership`. Each `apply` call (a run of committed entries) is one redb write
-//! transaction committed with [`Durability::Eventual`]: after `kill -9` the state machine may
-//! lag the log, and openraft re-applies the entries between `last_applied` and the stored
-//! commit index on start (the log itself is fsynced before anything is acknowledged). Building
-//! a snapshot first forces a durable commit, so no log entry is purged before the state it
-//! produced is on disk. Installing a snapshot replaces the table in one durable transaction.
+//! transaction. Most are committed with [`Durability::None`] (visible to readers at once, no
+//! fsync); one every [`SYNC_INTERVAL`] or [`SYNC_EVERY_APPLIES`] applies, and every one that
+//! carries a membership change, is committed with [`Durability::Immediate`], which also makes
+//! the earlier non-durable commits durable and lets redb reuse the pages they freed. (On Linux
+//! redb's `Eventual` fsyncs exactly like `Immediate`, so it would cost one fsync per apply.)
+//! After `kill -9` the state machine may therefore lag the log by up to that interval; openraft
+//! re-applies the entries between `last_applied` and the stored commit index on start, and the
+//! leader re-applies the rest once it commits again (the log itself is fsynced before anything
+//! is acknowledged). A background thread writes dirty pages of the file back every
+//! [`WRITEBACK_INTERVAL`] so that the periodic durable commit has little left to flush.
+//! Building a snapshot first forces a durable commit, so no log entry is
+//! purged before the state it produced is on disk. Installing a snapshot replaces the table in
+//! one durable transaction.
 //!
 //! Snapshots live in `<data_dir>/snapshots/current.snap` (format in [`crate::snapshot_file`]).
 
@@ -15,7 +23,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use openraft::storage::RaftStateMachine;
 use openraft::{
@@ -37,6 +45,13 @@ const KEY_APPLIED: &str = "last_applied";
 const KEY_MEMBERSHIP: &str = "last_membership";
 const CURRENT: &str = "current.snap";
 
+/// Longest time between two durable state-machine commits while entries are being applied.
+pub(crate) const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// How often dirty pages of the state file are written back in the background.
+pub(crate) const WRITEBACK_INTERVAL: Duration = Duration::from_millis(100);
+/// Most applies committed without fsync in a row.
+pub(crate) const SYNC_EVERY_APPLIES: u32 = 1024;
+
 type OrResult<T> = Result<T, OrStorageError<NodeId>>;
 type Membership = StoredMembership<NodeId, NodeInfo>;
 
@@ -55,6 +70,47 @@ pub(crate) struct StateMachine {
     snapshot_dir: PathBuf,
     /// Serializes replacing `current.snap` (a build and an install may race).
     snapshot_lock: Arc<Mutex<()>>,
+    /// When the next apply must be committed durably.
+    sync: Arc<Mutex<SyncSchedule>>,
+    /// Keeps the write-back thread alive; it ends when the last clone drops this.
+    _writeback: Arc<std::sync::mpsc::Sender<()>>,
+}
+
+/// Decides which state-machine commits are fsynced (pure logic, see the module docs).
+#[derive(Debug)]
+pub(crate) struct SyncSchedule {
+    last_sync: Instant,
+    unsynced: u32,
+}
+
+impl SyncSchedule {
+    /// A schedule whose last durable commit happened at `now`.
+    pub(crate) fn new(now: Instant) -> Self {
+        Self {
+            last_sync: now,
+            unsynced: 0,
+        }
+    }
+
+    /// Whether the apply committing at `now` must be durable (fsynced); `forced` applies
+    /// (membership changes) always are. Counts the apply either way.
+    pub(crate) fn next(&mut self, now: Instant, forced: bool) -> bool {
+        let due = forced
+            || self.unsynced + 1 >= SYNC_EVERY_APPLIES
+            || now.saturating_duration_since(self.last_sync) >= SYNC_INTERVAL;
+        if due {
+            self.synced(now);
+        } else {
+            self.unsynced += 1;
+        }
+        due
+    }
+
+    /// Records a durable commit made at `now` outside [`SyncSchedule::next`].
+    pub(crate) fn synced(&mut self, now: Instant) {
+        self.last_sync = now;
+        self.unsynced = 0;
+    }
 }
 
 impl StateMachine {
@@ -62,7 +118,9 @@ impl StateMachine {
     pub(crate) fn open(path: &Path, snapshot_dir: PathBuf) -> Result<Self, RaftError> {
         std::fs::create_dir_all(&snapshot_dir)?;
         remove_stale_temporaries(&snapshot_dir)?;
-        let db = Database::create(path)?;
+        let db = redb::Builder::new()
+            .set_cache_size(crate::STATE_CACHE_BYTES)
+            .create(path)?;
         let txn = db.begin_write()?;
         txn.open_table(KV)?;
         txn.open_table(META)?;
@@ -71,12 +129,19 @@ impl StateMachine {
             db: Arc::new(db),
             snapshot_dir,
             snapshot_lock: Arc::new(Mutex::new(())),
+            sync: Arc::new(Mutex::new(SyncSchedule::new(Instant::now()))),
+            _writeback: Arc::new(start_writeback(path)?),
         })
     }
 
     /// The shared database (for the read path of the backend).
     pub(crate) fn db(&self) -> Arc<Database> {
         self.db.clone()
+    }
+
+    fn schedule(&self) -> std::sync::MutexGuard<'_, SyncSchedule> {
+        // The schedule is two plain fields; a panic elsewhere cannot leave it inconsistent.
+        self.sync.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn current_path(&self) -> PathBuf {
@@ -112,6 +177,7 @@ impl StateMachine {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::Immediate);
         txn.commit()?;
+        self.schedule().synced(Instant::now());
 
         let tmp = self.tmp_path("build");
         let (meta, buffered) = write_snapshot(&self.db, BufWriter::new(File::create(&tmp)?))?;
@@ -157,6 +223,7 @@ impl StateMachine {
             m.insert(KEY_MEMBERSHIP, encode(&meta.last_membership)?.as_slice())?;
         }
         txn.commit()?;
+        self.schedule().synced(Instant::now());
         self.publish(&tmp, &meta)
     }
 
@@ -177,8 +244,17 @@ impl StateMachine {
         let Some(last) = entries.last().map(|e| e.log_id) else {
             return Ok(results);
         };
+        let forced = entries
+            .iter()
+            .any(|e| matches!(e.payload, EntryPayload::Membership(_)));
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Eventual);
+        // Decided inside the write transaction: applies are serialized by redb's writer lock.
+        let durable = self.schedule().next(Instant::now(), forced);
+        txn.set_durability(if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        });
         {
             let mut kv = txn.open_table(KV)?;
             let mut meta = txn.open_table(META)?;
@@ -258,6 +334,28 @@ pub(crate) fn write_snapshot<W: std::io::Write>(
         writer.record(k.value(), v.value())?;
     }
     Ok((meta, writer.finish()?))
+}
+
+/// Starts a thread that writes the state file's dirty pages back to disk every
+/// [`WRITEBACK_INTERVAL`] (`fdatasync` on a descriptor of its own). Non-durable commits leave
+/// their pages in the OS cache; without this the next durable commit would have to write a
+/// whole [`SYNC_INTERVAL`] of them inside its fsync, stalling applies meanwhile. It holds no
+/// lock and changes no data; it ends once the returned sender is dropped.
+fn start_writeback(path: &Path) -> Result<std::sync::mpsc::Sender<()>, RaftError> {
+    let file = File::open(path)?;
+    let (keepalive, stop) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("raft-state-writeback".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stop.recv_timeout(WRITEBACK_INTERVAL)
+            {
+                if let Err(e) = file.sync_data() {
+                    tracing::warn!(error = %e, "state machine write-back failed");
+                }
+            }
+        })?;
+    Ok(keepalive)
 }
 
 /// Deletes half-written snapshot files left behind by a crash.
@@ -385,4 +483,83 @@ pub(crate) fn list_sync(db: &Database, prefix: &str) -> Result<Vec<String>, Raft
         prefix,
         keys.iter().map(String::as_str),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_syncs_after_the_interval() {
+        let t0 = Instant::now();
+        let mut s = SyncSchedule::new(t0);
+        assert!(!s.next(t0, false));
+        assert!(!s.next(t0 + SYNC_INTERVAL / 2, false));
+        assert!(s.next(t0 + SYNC_INTERVAL, false));
+        // The interval restarts at the durable commit.
+        assert!(!s.next(t0 + SYNC_INTERVAL * 3 / 2, false));
+        assert!(s.next(t0 + SYNC_INTERVAL * 2, false));
+    }
+
+    #[test]
+    fn schedule_syncs_after_enough_applies() {
+        let t0 = Instant::now();
+        let mut s = SyncSchedule::new(t0);
+        let durable: Vec<usize> = (0..SYNC_EVERY_APPLIES as usize * 2)
+            .filter(|_| s.next(t0, false))
+            .collect();
+        let n = SYNC_EVERY_APPLIES as usize;
+        assert_eq!(durable, vec![n - 1, 2 * n - 1]);
+    }
+
+    #[test]
+    fn forced_and_external_syncs_reset_the_schedule() {
+        let t0 = Instant::now();
+        let mut s = SyncSchedule::new(t0);
+        for _ in 0..SYNC_EVERY_APPLIES - 2 {
+            assert!(!s.next(t0, false));
+        }
+        assert!(s.next(t0, true));
+        assert!(!s.next(t0, false));
+        s.synced(t0 + SYNC_INTERVAL);
+        assert!(!s.next(t0 + SYNC_INTERVAL + SYNC_INTERVAL / 2, false));
+    }
+
+    fn open_sm(dir: &Path) -> StateMachine {
+        StateMachine::open(&dir.join("state.redb"), dir.join("snapshots")).unwrap()
+    }
+
+    fn put_entry(index: u64, key: &str, value: &[u8]) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Command::Batch(vec![vec![WireOp::Put {
+                key: key.into(),
+                value: value.to_vec(),
+            }]])),
+        }
+    }
+
+    #[test]
+    fn non_durable_applies_are_readable_and_survive_a_clean_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let sm = open_sm(dir.path());
+            for i in 1..=5u64 {
+                let res = sm
+                    .apply_sync(vec![put_entry(i, &format!("k{i}"), b"v")])
+                    .unwrap();
+                assert_eq!(res[0].applied_batches, 1);
+            }
+            // Visible to readers before any fsync.
+            assert_eq!(get_sync(&sm.db, "k5").unwrap(), Some(b"v".to_vec()));
+            let (applied, _) = sm.applied_sync().unwrap();
+            assert_eq!(applied.map(|l| l.index), Some(5));
+        }
+        let sm = open_sm(dir.path());
+        // A clean close persists the non-durable commits; a crash would roll back to the last
+        // durable one and openraft would re-apply from the log.
+        let (applied, _) = sm.applied_sync().unwrap();
+        assert_eq!(applied.map(|l| l.index), Some(5));
+        assert_eq!(get_sync(&sm.db, "k1").unwrap(), Some(b"v".to_vec()));
+    }
 }
