@@ -44,6 +44,23 @@ struct Rekey {
     pending: Option<PendingRekey>,
 }
 
+impl Rekey {
+    /// The status document of this attempt; `required` is the current unseal threshold.
+    fn status(&self, required: u32) -> RekeyStatus {
+        RekeyStatus {
+            started: true,
+            nonce: self.collector.nonce().to_owned(),
+            t: self.new_threshold,
+            n: self.new_shares,
+            progress: self.collector.progress() as u32,
+            required,
+            pgp_fingerprints: None,
+            backup: false,
+            verification_required: self.verification_required,
+        }
+    }
+}
+
 /// `sys/generate-root/attempt` and `/update` answers.
 #[derive(Clone, Debug, Serialize, Default)]
 pub struct GenerateRootStatus {
@@ -304,17 +321,7 @@ impl Core {
                 required: config.secret_threshold,
                 ..Default::default()
             },
-            Some(r) => RekeyStatus {
-                started: true,
-                nonce: r.collector.nonce().to_owned(),
-                t: r.new_threshold,
-                n: r.new_shares,
-                progress: r.collector.progress() as u32,
-                required: config.secret_threshold,
-                pgp_fingerprints: None,
-                backup: false,
-                verification_required: r.verification_required,
-            },
+            Some(r) => r.status(config.secret_threshold),
         })
     }
 
@@ -388,17 +395,7 @@ impl Core {
                 .add(&share, Some(nonce))
                 .map_err(|e| CoreError::invalid(e.to_string()))?;
             if !r.collector.is_complete() {
-                return Ok(RekeyUpdate::Progress(RekeyStatus {
-                    started: true,
-                    nonce: r.collector.nonce().to_owned(),
-                    t: r.new_threshold,
-                    n: r.new_shares,
-                    progress: r.collector.progress() as u32,
-                    required: config.secret_threshold,
-                    pgp_fingerprints: None,
-                    backup: false,
-                    verification_required: r.verification_required,
-                }));
+                return Ok(RekeyUpdate::Progress(r.status(config.secret_threshold)));
             }
             let n = r.collector.nonce().to_owned();
             (

@@ -55,6 +55,19 @@ pub(super) fn list_auth(active: &Active, op: Operation) -> Result<Option<Respons
     Ok(data_response(table_json(&active.auth_snapshot())))
 }
 
+/// One mount's entry, or 400 `"<missing> <path>"` when there is none.
+fn read_entry(
+    table: &MountTable,
+    path: &str,
+    missing: &str,
+) -> Result<Option<Response>, CoreError> {
+    let entry = table
+        .entries
+        .get(path)
+        .ok_or_else(|| CoreError::invalid(format!("{missing} {path}")))?;
+    Ok(data_response(entry_json(entry)))
+}
+
 /// Reads the `config` object of an enable request.
 fn parse_config(data: &Map<String, Value>) -> Result<(u64, u64, bool), CoreError> {
     let cfg = match data.get("config") {
@@ -94,14 +107,11 @@ pub(super) async fn mount(
 ) -> Result<Option<Response>, CoreError> {
     let path = normalize_mount_path(raw_path);
     match op {
-        Operation::Read => {
-            let table = active.mounts_snapshot();
-            let entry = table
-                .entries
-                .get(&path)
-                .ok_or_else(|| CoreError::invalid(format!("No secret engine mount at {path}")))?;
-            Ok(data_response(entry_json(entry)))
-        }
+        Operation::Read => read_entry(
+            &active.mounts_snapshot(),
+            &path,
+            "No secret engine mount at",
+        ),
         Operation::Create | Operation::Update => enable(active, &path, data).await,
         Operation::Delete => disable(active, &path).await,
         _ => super::unsupported(),
@@ -380,14 +390,7 @@ pub(super) async fn auth_mount(
 ) -> Result<Option<Response>, CoreError> {
     let path = normalize_mount_path(raw_path);
     match op {
-        Operation::Read => {
-            let table = active.auth_snapshot();
-            let entry = table
-                .entries
-                .get(&path)
-                .ok_or_else(|| CoreError::invalid(format!("No auth engine at {path}")))?;
-            Ok(data_response(entry_json(entry)))
-        }
+        Operation::Read => read_entry(&active.auth_snapshot(), &path, "No auth engine at"),
         Operation::Create | Operation::Update => {
             let kind = fields::get_str(data, "type")?.unwrap_or_default();
             Err(CoreError::invalid(format!(
