@@ -63,7 +63,9 @@ async fn step(core: &Arc<Core>, ha: &RaftHa) {
                 return;
             }
         }
+        // While sealed the identity cannot be read or created; the next tick after unseal does it.
         if !ha.cluster.has_identity()
+            && !core.is_sealed()
             && let Err(e) = ha.ensure_leader_identity(core).await
         {
             tracing::error!(error = %e, "could not set up the cluster identity");
@@ -71,7 +73,7 @@ async fn step(core: &Arc<Core>, ha: &RaftHa) {
     } else if core.has_active_state() {
         core.become_standby().await;
     }
-    if !ha.cluster.has_identity() {
+    if !ha.cluster.has_identity() && !core.is_sealed() {
         match ha.install_stored_identity(core).await {
             Ok(true) => {
                 ha.enable_elections();
