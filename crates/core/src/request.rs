@@ -184,7 +184,7 @@ impl Core {
         active: &Active,
         entry: &TokenEntry,
         path: String,
-        req: CoreRequest,
+        mut req: CoreRequest,
     ) -> Result<Option<Response>, CoreError> {
         let auth = Auth {
             client_token: entry.id.clone(),
@@ -196,78 +196,69 @@ impl Core {
         let (target, rel) = active.route(&path)?;
         let acl = active.policies.acl(&entry.policies).await?;
 
-        let (op, root_paths) = match &target {
-            Target::System => (
-                system::operation(active, req.method, &rel).await?,
-                system::ROOT_PATHS
-                    .iter()
-                    .map(|p| (*p).to_owned())
-                    .collect::<Vec<_>>(),
-            ),
+        // A backend request is built once: the existence check (create vs update) and the
+        // handler see the same request, without copying the body.
+        let mut backend_req = match target {
+            Target::System => None,
             Target::Backend {
                 backend,
                 mount,
                 view,
-            } => {
-                let op = match req.method {
+            } => Some((
+                backend,
+                Request {
+                    operation: Operation::Update,
+                    path: rel.clone(),
+                    data: std::mem::take(&mut req.data),
+                    storage: view,
+                    mount,
+                    auth: auth.clone(),
+                },
+            )),
+        };
+        let (op, needs_sudo) = match backend_req.as_mut() {
+            None => (
+                system::operation(active, req.method, &rel).await?,
+                system::ROOT_PATHS.iter().any(|p| matches_pattern(p, &rel)),
+            ),
+            Some((backend, request)) => {
+                request.operation = match req.method {
                     Method::Get => Operation::Read,
                     Method::List => Operation::List,
                     Method::Patch => Operation::Patch,
                     Method::Delete => Operation::Delete,
-                    Method::Write => {
-                        let probe = Request {
-                            operation: Operation::Update,
-                            path: rel.clone(),
-                            data: req.data.clone(),
-                            storage: view.clone(),
-                            mount: mount.clone(),
-                            auth: auth.clone(),
-                        };
-                        match backend.exists(&probe).await? {
-                            Some(false) => Operation::Create,
-                            _ => Operation::Update,
-                        }
-                    }
+                    Method::Write => match backend.exists(request).await? {
+                        Some(false) => Operation::Create,
+                        _ => Operation::Update,
+                    },
                 };
-                (op, backend.root_paths())
+                let sudo = backend
+                    .root_paths()
+                    .iter()
+                    .any(|p| matches_pattern(p, &rel));
+                (request.operation, sudo)
             }
         };
+        let data = backend_req.as_ref().map_or(&req.data, |(_, r)| &r.data);
 
-        let exempt = matches!(target, Target::System)
+        let exempt = backend_req.is_none()
             && system::ACL_EXEMPT_PATHS
                 .iter()
                 .any(|p| matches_pattern(p, &rel));
         if !exempt {
             let check = acl.check(&path, Capability::from(op));
-            if !check.allowed {
-                return Err(CoreError::PermissionDenied);
-            }
-            if root_paths.iter().any(|p| matches_pattern(p, &rel)) && !check.sudo {
+            if !check.allowed || (needs_sudo && !check.sudo) {
                 return Err(CoreError::PermissionDenied);
             }
             if matches!(op, Operation::Create | Operation::Update | Operation::Patch) {
-                acl.check_parameters(&path, &req.data)
+                acl.check_parameters(&path, data)
                     .map_err(|_| CoreError::PermissionDenied)?;
             }
         }
 
-        match target {
-            Target::System => system::handle(self, active, op, &rel, &req.data, &auth, &acl).await,
-            Target::Backend {
-                backend,
-                mount,
-                view,
-            } => {
-                let request = Request {
-                    operation: op,
-                    path: rel,
-                    data: req.data,
-                    storage: view,
-                    mount,
-                    auth,
-                };
-                Ok(backend.handle(&request).await?)
-            }
+        match backend_req {
+            None => system::handle(self, active, op, &rel, &req.data, &auth, &acl).await,
+            Some((backend, request)) => Ok(backend.handle(&request).await?),
         }
     }
 
