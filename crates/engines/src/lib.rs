@@ -8,20 +8,22 @@
 //! Source layout:
 //! - [`kv`]: the key/value engine, [`KvV1`] (unversioned, Vault's `kv` version 1) and
 //!   [`KvV2`] (versioned, Vault's `kv` version 2 / `kv-v2`).
-//! - `transit/` (not yet present): the transit engine will live in its own module next to `kv`,
-//!   and [`new_backend`] gains a `"transit"` arm.
+//! - [`transit`]: the transit engine, [`Transit`] (encryption as a service with named,
+//!   versioned keys; Vault's `transit`).
 //! - [`clock`]: time source and Vault's timestamp format, shared by the engines.
 
 pub mod clock;
 mod error;
 pub mod kv;
 mod locks;
+pub mod transit;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use error::EngineError;
 pub use kv::{KvV1, KvV2};
+pub use transit::Transit;
 use tresor_sdk::LogicalBackend;
 
 /// Builds the backend for a secrets engine of type `kind` with the mount's `options`.
@@ -29,6 +31,7 @@ use tresor_sdk::LogicalBackend;
 /// - `kind == "kv"`: `options["version"]` `"1"` (the default, also when empty) gives [`KvV1`],
 ///   `"2"` gives [`KvV2`]; any other version is an error.
 /// - `kind == "kv-v2"`: [`KvV2`] whatever the options say.
+/// - `kind == "transit"`: [`Transit`] (options are ignored).
 /// - anything else: [`EngineError::UnknownType`].
 pub fn new_backend(
     kind: &str,
@@ -41,11 +44,12 @@ pub fn new_backend(
             Some(other) => Err(EngineError::InvalidKvVersion(other.to_owned())),
         },
         "kv-v2" => Ok(Arc::new(KvV2::new())),
+        "transit" => Ok(Arc::new(Transit::new())),
         other => Err(EngineError::UnknownType(other.to_owned())),
     }
 }
 
 /// Whether [`new_backend`] knows the engine type `kind`.
 pub fn is_known_type(kind: &str) -> bool {
-    matches!(kind, "kv" | "kv-v2")
+    matches!(kind, "kv" | "kv-v2" | "transit")
 }
