@@ -17,7 +17,7 @@ HVAC_DIR="$TOOLS/hvac-$HVAC_VERSION"
 
 # iproute2 and iptables: network partition tests (ip netns, packet drops).
 # curl: health polling in tests/compat/lib.sh. ca-certificates: pip over https.
-APT_PACKAGES="iproute2 iptables curl ca-certificates"
+APT_PACKAGES="iproute2 iptables curl ca-certificates softhsm2"
 
 log() { printf 'ci-deps: %s\n' "$*"; }
 
