@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Throughput of a 3-node Tresor cluster beside a 3-node OpenBao 2.7.2 cluster and a 3-node
+# etcd 3.4 cluster, one system after the other on this machine (loopback only).
+#
+#   bash bench/compare.sh [DURATION] [CONCURRENCY]        (defaults: 10s, 32)
+#
+# Environment:
+#   SYSTEMS      systems to run, in order (default "tresor openbao etcd")
+#   TARGETS      "all" (load spread over the three nodes; standbys forward), "leader" (load
+#                to the leader only), or both (default "all leader")
+#   PAYLOAD      value size in bytes (default 256)      KEYS   key set size (default 1000)
+#   SEED         load seed (default 42)                  SKIP_BUILD=1  use the existing build
+#
+# Tresor and OpenBao run kv-write, kv-read and mixed (90% reads); etcd runs etcd-put and
+# etcd-range with the same concurrency, payload, key set, warm-up and duration. Results:
+# target/bench/compare/<system>-<scenario>-<targets>.json (one tresor-bench report each) and
+# target/bench/compare/summary.json (the table, the ratios and each node's RSS after the runs).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+DURATION="${1:-10s}"
+CONC="${2:-32}"
+SYSTEMS="${SYSTEMS:-tresor openbao etcd}"
+TARGETS="${TARGETS:-all leader}"
+PAYLOAD="${PAYLOAD:-256}"
+KEYS="${KEYS:-1000}"
+SEED="${SEED:-42}"
+
+bash bench/deps.sh >/dev/null
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+    echo "building release binaries (cargo build --release -p tresor -p tresor-bench)" >&2
+    cargo build --release -p tresor -p tresor-bench >&2
+fi
+BENCH="$ROOT/target/release/tresor-bench"
+[[ -x "$BENCH" ]] || { echo "no $BENCH" >&2; exit 1; }
+
+# shellcheck source=bench/lib-cluster.sh
+source "$ROOT/bench/lib-cluster.sh"
+bc_init
+OUT="$BC_OUT/compare"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+# run_scenario SYSTEM SCENARIO TARGETS ADDR...: one tresor-bench run, report saved as JSON.
+run_scenario() {
+    local system="$1" scenario="$2" tgt="$3" rc=0
+    shift 3
+    local args=("$scenario" --concurrency "$CONC" --duration "$DURATION" --payload "$PAYLOAD"
+        --keys "$KEYS" --seed "$SEED" --prefix "bench-$tgt" --format json)
+    local a
+    for a in "$@"; do args+=(--addr "$a"); done
+    bc_log "$system $scenario against $tgt ($*)"
+    if [[ "$system" == etcd ]]; then
+        "$BENCH" "${args[@]}" >"$OUT/$system-$scenario-$tgt.json" || rc=$?
+    else
+        VAULT_TOKEN="$BC_TOKEN" "$BENCH" "${args[@]}" >"$OUT/$system-$scenario-$tgt.json" || rc=$?
+    fi
+    if ((rc != 0)); then
+        bc_log "tresor-bench exited with $rc for $system $scenario $tgt"
+        [[ -s "$OUT/$system-$scenario-$tgt.json" ]] || rm -f "$OUT/$system-$scenario-$tgt.json"
+    fi
+}
+
+for system in $SYSTEMS; do
+    bc_start "$system" 3 compare
+    rss_idle=()
+    for ((i = 0; i < BC_N; i++)); do rss_idle+=("$(bc_rss_kib "$i")"); done
+    if [[ "$system" == etcd ]]; then scenarios="etcd-put etcd-range"; else scenarios="kv-write kv-read mixed"; fi
+    for scenario in $scenarios; do
+        for tgt in $TARGETS; do
+            case "$tgt" in
+            all) run_scenario "$system" "$scenario" all "${BC_ADDR[@]}" ;;
+            leader)
+                leader="$(bc_get_leader)"
+                run_scenario "$system" "$scenario" leader "${BC_ADDR[$leader]}"
+                ;;
+            *) bc_die "TARGETS: unknown '$tgt' (all|leader)" ;;
+            esac
+        done
+    done
+    rss_after=()
+    for ((i = 0; i < BC_N; i++)); do rss_after+=("$(bc_rss_kib "$i")"); done
+    printf '{"system":"%s","rss_idle_kib":[%s],"rss_after_kib":[%s]}\n' "$system" \
+        "$(IFS=,; echo "${rss_idle[*]}")" "$(IFS=,; echo "${rss_after[*]}")" >"$OUT/$system-rss.json"
+    bc_stop
+done
+
+"$BC_PY" - "$OUT" "$CONC" "$DURATION" "$PAYLOAD" "$TARGETS" "$SYSTEMS" <<'PY'
+import json, os, sys
+out, conc, duration, payload = sys.argv[1:5]
+targets, systems = sys.argv[5].split(), sys.argv[6].split()
+
+def load(name):
+    try:
+        with open(os.path.join(out, name)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+rows = []
+for system in systems:
+    scs = ["etcd-put", "etcd-range"] if system == "etcd" else ["kv-write", "kv-read", "mixed"]
+    for sc in scs:
+        for tgt in targets:
+            r = load(f"{system}-{sc}-{tgt}.json")
+            lat = (r or {}).get("latency_ms", {})
+            rows.append({"system": system, "scenario": sc, "targets": tgt,
+                         "ops_per_sec": r["ops_per_sec"] if r else None,
+                         "p50_ms": lat.get("p50"), "p99_ms": lat.get("p99"),
+                         "errors": r["errors"] if r else None})
+
+def f(v, fmt):
+    return "-" if v is None else format(v, fmt)
+
+print(f"3-node clusters on loopback, {conc} concurrent clients, {duration} per run, {payload}-byte values")
+print(f"{'system':<8} {'scenario':<11} {'targets':<7} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+for r in rows:
+    print(f"{r['system']:<8} {r['scenario']:<11} {r['targets']:<7} {f(r['ops_per_sec'], '9.0f')} "
+          f"{f(r['p50_ms'], '8.2f')} {f(r['p99_ms'], '8.2f')} {f(r['errors'], '7d')}")
+
+def ops(system, sc, tgt):
+    for r in rows:
+        if (r["system"], r["scenario"], r["targets"]) == (system, sc, tgt):
+            return r["ops_per_sec"]
+    return None
+
+ratios = []
+pairs = [("openbao", "kv-write", "kv-write", "write"), ("openbao", "kv-read", "kv-read", "read"),
+         ("openbao", "mixed", "mixed", "mixed"), ("etcd", "kv-write", "etcd-put", "write vs put"),
+         ("etcd", "kv-read", "etcd-range", "read vs range")]
+for tgt in targets:
+    for other, ours, theirs, label in pairs:
+        a, b = ops("tresor", ours, tgt), ops(other, theirs, tgt)
+        if a is None or b is None or b <= 0:
+            continue
+        ratios.append({"against": other, "what": label, "targets": tgt, "ratio": a / b})
+        print(f"ratio Tresor/{'OpenBao' if other == 'openbao' else 'etcd'} {label:<14} ({tgt:<6}): {a / b:6.2f}x")
+
+rss = {}
+for system in systems:
+    m = load(f"{system}-rss.json")
+    if m:
+        rss[system] = m
+        idle = "/".join(f"{k / 1024:.0f}" for k in m["rss_idle_kib"])
+        after = "/".join(f"{k / 1024:.0f}" for k in m["rss_after_kib"])
+        print(f"RSS {system:<8} per node, MiB: idle {idle}, after the runs {after}")
+
+with open(os.path.join(out, "summary.json"), "w") as f:
+    json.dump({"concurrency": int(conc), "duration": duration, "payload_bytes": int(payload),
+               "rows": rows, "ratios": ratios, "rss": rss}, f, indent=1)
+print(f"results: {out}/summary.json")
+PY
