@@ -1,12 +1,14 @@
-//! Generate-root and rekey: ceremonies that collect unseal shares from several operators.
+//! Generate-root and rekey: ceremonies that collect unseal shares (Shamir) or recovery shares
+//! (auto seals) from several operators. The rekey steps live in `rekey.rs`.
 
 use serde::Serialize;
 use tresor_crypto::Key32;
-use tresor_seal::{Seal, SealConfig, ShareCollector};
+use tresor_seal::{SealConfig, ShareCollector};
 use zeroize::Zeroizing;
 
 use crate::core::{Core, combine_kek, lock};
 use crate::error::CoreError;
+use crate::recovery::{operator_threshold, uses_recovery_keys};
 
 /// Length of a generate-root OTP: `hvs.` + 24 characters, the root token's length.
 pub(crate) const OTP_LENGTH: usize = 28;
@@ -16,13 +18,32 @@ pub(crate) const OTP_LENGTH: usize = 28;
 pub(crate) struct Ceremonies {
     generate_root: Option<GenerateRoot>,
     rekey: Option<Rekey>,
+    recovery_rekey: Option<Rekey>,
 }
 
 impl Ceremonies {
     pub(crate) fn clear(&mut self) {
         self.generate_root = None;
         self.rekey = None;
+        self.recovery_rekey = None;
     }
+
+    /// The rekey attempt of `target`.
+    pub(crate) fn rekey(&mut self, target: RekeyTarget) -> &mut Option<Rekey> {
+        match target {
+            RekeyTarget::Barrier => &mut self.rekey,
+            RekeyTarget::Recovery => &mut self.recovery_rekey,
+        }
+    }
+}
+
+/// Which shares a rekey replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RekeyTarget {
+    /// The unseal key shares (`sys/rekey/*`; Shamir seal only).
+    Barrier,
+    /// The recovery key shares (`sys/rekey-recovery-key/*`; auto seals only).
+    Recovery,
 }
 
 struct GenerateRoot {
@@ -30,23 +51,25 @@ struct GenerateRoot {
     collector: ShareCollector,
 }
 
-struct PendingRekey {
-    kek: Key32,
-    verification_nonce: String,
-    verifier: ShareCollector,
+/// New shares made, waiting for operators to prove they hold them.
+pub(crate) struct PendingRekey {
+    pub(crate) kek: Key32,
+    pub(crate) verification_nonce: String,
+    pub(crate) verifier: ShareCollector,
 }
 
-struct Rekey {
-    collector: ShareCollector,
-    new_shares: u32,
-    new_threshold: u32,
-    verification_required: bool,
-    pending: Option<PendingRekey>,
+/// A rekey attempt: current shares collected, then (optionally) new shares verified.
+pub(crate) struct Rekey {
+    pub(crate) collector: ShareCollector,
+    pub(crate) new_shares: u32,
+    pub(crate) new_threshold: u32,
+    pub(crate) verification_required: bool,
+    pub(crate) pending: Option<PendingRekey>,
 }
 
 impl Rekey {
-    /// The status document of this attempt; `required` is the current unseal threshold.
-    fn status(&self, required: u32) -> RekeyStatus {
+    /// The status document of this attempt; `required` is the current threshold.
+    pub(crate) fn status(&self, required: u32) -> RekeyStatus {
         RekeyStatus {
             started: true,
             nonce: self.collector.nonce().to_owned(),
@@ -153,7 +176,7 @@ pub struct RekeyVerifyStatus {
     pub complete: bool,
 }
 
-fn share_strings(shares: &[Zeroizing<Vec<u8>>]) -> (Vec<String>, Vec<String>) {
+pub(crate) fn share_strings(shares: &[Zeroizing<Vec<u8>>]) -> (Vec<String>, Vec<String>) {
     use base64::Engine as _;
     (
         shares.iter().map(|s| hex::encode(s.as_slice())).collect(),
@@ -164,7 +187,7 @@ fn share_strings(shares: &[Zeroizing<Vec<u8>>]) -> (Vec<String>, Vec<String>) {
     )
 }
 
-fn split_kek(
+pub(crate) fn split_kek(
     kek: &Key32,
     shares: u32,
     threshold: u32,
@@ -177,19 +200,20 @@ fn split_kek(
 }
 
 impl Core {
-    async fn require_config(&self) -> Result<SealConfig, CoreError> {
+    pub(crate) async fn require_config(&self) -> Result<SealConfig, CoreError> {
         self.seal_config()
             .await?
             .ok_or_else(|| CoreError::invalid("server is not yet initialized"))
     }
 
-    /// `GET sys/generate-root/attempt`.
+    /// `GET sys/generate-root/attempt`. With an auto seal, `required` counts recovery shares.
     pub async fn generate_root_status(&self) -> Result<GenerateRootStatus, CoreError> {
         let config = self.require_config().await?;
+        let required = operator_threshold(&config);
         let c = lock(&self.ceremonies);
         Ok(match &c.generate_root {
             None => GenerateRootStatus {
-                required: config.secret_threshold,
+                required,
                 otp_length: OTP_LENGTH as u32,
                 ..Default::default()
             },
@@ -197,7 +221,7 @@ impl Core {
                 started: true,
                 nonce: g.collector.nonce().to_owned(),
                 progress: g.collector.progress() as u32,
-                required: config.secret_threshold,
+                required,
                 otp_length: OTP_LENGTH as u32,
                 ..Default::default()
             },
@@ -211,6 +235,7 @@ impl Core {
         pgp_key: Option<String>,
     ) -> Result<GenerateRootStatus, CoreError> {
         let config = self.require_config().await?;
+        let required = operator_threshold(&config);
         if pgp_key.as_ref().is_some_and(|k| !k.is_empty()) {
             return Err(CoreError::invalid(
                 "PGP-encrypted root tokens are not supported yet",
@@ -227,12 +252,12 @@ impl Core {
         if c.generate_root.is_some() {
             return Err(CoreError::invalid("root generation already in progress"));
         }
-        let collector = ShareCollector::new(config.secret_threshold as usize);
+        let collector = ShareCollector::new(required as usize);
         let status = GenerateRootStatus {
             started: true,
             nonce: collector.nonce().to_owned(),
             progress: 0,
-            required: config.secret_threshold,
+            required,
             otp: if generated {
                 otp.clone()
             } else {
@@ -250,13 +275,15 @@ impl Core {
         lock(&self.ceremonies).generate_root = None;
     }
 
-    /// `PUT sys/generate-root/update`.
+    /// `PUT sys/generate-root/update`: one unseal share (Shamir) or recovery share (auto
+    /// seal); at the threshold the shares are checked and a root token is made.
     pub async fn generate_root_update(
         &self,
         key: &str,
         nonce: &str,
     ) -> Result<GenerateRootStatus, CoreError> {
         let config = self.require_config().await?;
+        let required = operator_threshold(&config);
         let share =
             tresor_seal::decode_key_share(key).map_err(|e| CoreError::invalid(e.to_string()))?;
         let (shares, otp, nonce) = {
@@ -273,7 +300,7 @@ impl Core {
                     started: true,
                     nonce: g.collector.nonce().to_owned(),
                     progress: g.collector.progress() as u32,
-                    required: config.secret_threshold,
+                    required,
                     otp_length: OTP_LENGTH as u32,
                     ..Default::default()
                 });
@@ -284,12 +311,21 @@ impl Core {
             c.generate_root = None;
             (shares, otp, nonce)
         };
-        let kek = combine_kek(&config, &shares)?;
-        self.unwrap_root_key(&kek).await.map_err(|_| {
-            CoreError::invalid(
-                "root generation failed: the key shares do not reconstruct the unseal key",
-            )
-        })?;
+        if uses_recovery_keys(&config) {
+            if !self.verify_recovery_shares(&config, &shares).await? {
+                return Err(CoreError::invalid(
+                    "root generation failed: the recovery key shares do not reconstruct the \
+                     recovery key",
+                ));
+            }
+        } else {
+            let kek = combine_kek(&config, &shares)?;
+            self.unwrap_root_key(&kek).await.map_err(|_| {
+                CoreError::invalid(
+                    "root generation failed: the key shares do not reconstruct the unseal key",
+                )
+            })?;
+        }
         let active = self.active()?;
         let token = active
             .tokens
@@ -302,279 +338,13 @@ impl Core {
         Ok(GenerateRootStatus {
             started: false,
             nonce,
-            progress: config.secret_threshold,
-            required: config.secret_threshold,
+            progress: required,
+            required,
             encoded_token: encoded.clone(),
             encoded_root_token: encoded,
             otp_length: OTP_LENGTH as u32,
             complete: true,
             ..Default::default()
-        })
-    }
-
-    /// `GET sys/rekey/init`.
-    pub async fn rekey_status(&self) -> Result<RekeyStatus, CoreError> {
-        let config = self.require_config().await?;
-        let c = lock(&self.ceremonies);
-        Ok(match &c.rekey {
-            None => RekeyStatus {
-                required: config.secret_threshold,
-                ..Default::default()
-            },
-            Some(r) => r.status(config.secret_threshold),
-        })
-    }
-
-    /// `PUT sys/rekey/init`.
-    pub async fn rekey_init(
-        &self,
-        secret_shares: u32,
-        secret_threshold: u32,
-        pgp_keys: bool,
-        backup: bool,
-        require_verification: bool,
-    ) -> Result<RekeyStatus, CoreError> {
-        let config = self.require_config().await?;
-        self.active()?;
-        if pgp_keys {
-            return Err(CoreError::invalid(
-                "PGP-encrypted key shares are not supported yet",
-            ));
-        }
-        if backup {
-            return Err(CoreError::invalid(
-                "cannot request a backup of the new keys without providing PGP keys for encryption",
-            ));
-        }
-        let new = SealConfig {
-            seal_type: config.seal_type.clone(),
-            secret_shares,
-            secret_threshold,
-            ..SealConfig::default()
-        };
-        new.validate()
-            .map_err(|e| CoreError::invalid(e.to_string()))?;
-        {
-            let mut c = lock(&self.ceremonies);
-            if c.rekey.is_some() {
-                return Err(CoreError::invalid("rekey already in progress"));
-            }
-            c.rekey = Some(Rekey {
-                collector: ShareCollector::new(config.secret_threshold as usize),
-                new_shares: secret_shares,
-                new_threshold: secret_threshold,
-                verification_required: require_verification,
-                pending: None,
-            });
-        }
-        self.rekey_status().await
-    }
-
-    /// `DELETE sys/rekey/init`.
-    pub fn rekey_cancel(&self) {
-        lock(&self.ceremonies).rekey = None;
-    }
-
-    /// `PUT sys/rekey/update`: one current share; at the threshold the new shares are made.
-    pub async fn rekey_update(&self, key: &str, nonce: &str) -> Result<RekeyUpdate, CoreError> {
-        let config = self.require_config().await?;
-        let share =
-            tresor_seal::decode_key_share(key).map_err(|e| CoreError::invalid(e.to_string()))?;
-        let (shares, new_shares, new_threshold, verify, rekey_nonce) = {
-            let mut c = lock(&self.ceremonies);
-            let r = c
-                .rekey
-                .as_mut()
-                .ok_or_else(|| CoreError::invalid("no rekey in progress"))?;
-            if r.pending.is_some() {
-                return Err(CoreError::invalid(
-                    "rekey is awaiting verification of the new keys",
-                ));
-            }
-            r.collector
-                .add(&share, Some(nonce))
-                .map_err(|e| CoreError::invalid(e.to_string()))?;
-            if !r.collector.is_complete() {
-                return Ok(RekeyUpdate::Progress(r.status(config.secret_threshold)));
-            }
-            let n = r.collector.nonce().to_owned();
-            (
-                r.collector.take_shares(),
-                r.new_shares,
-                r.new_threshold,
-                r.verification_required,
-                n,
-            )
-        };
-        let old_kek = combine_kek(&config, &shares)?;
-        if let Err(e) = self.unwrap_root_key(&old_kek).await {
-            // Wrong shares: the attempt starts over, as Vault does.
-            if let Some(r) = lock(&self.ceremonies).rekey.as_mut() {
-                r.collector.reset();
-            }
-            return Err(CoreError::invalid(format!("rekey failed: {e}")));
-        }
-        let new_kek = Key32::generate();
-        let new_share_list = split_kek(&new_kek, new_shares, new_threshold)?;
-        let (keys, keys_base64) = share_strings(&new_share_list);
-        let verification_nonce = if verify {
-            let verifier = ShareCollector::new(new_threshold as usize);
-            let vn = verifier.nonce().to_owned();
-            if let Some(r) = lock(&self.ceremonies).rekey.as_mut() {
-                r.pending = Some(PendingRekey {
-                    kek: new_kek,
-                    verification_nonce: vn.clone(),
-                    verifier,
-                });
-            }
-            Some(vn)
-        } else {
-            self.install_kek(&new_kek, new_shares, new_threshold)
-                .await?;
-            lock(&self.ceremonies).rekey = None;
-            None
-        };
-        Ok(RekeyUpdate::Complete {
-            complete: true,
-            nonce: rekey_nonce,
-            keys,
-            keys_base64,
-            pgp_fingerprints: None,
-            backup: false,
-            verification_required: verify,
-            verification_nonce,
-        })
-    }
-
-    /// Re-wraps the root key under a new key-encryption key and stores the new seal config,
-    /// in one atomic write.
-    async fn install_kek(&self, kek: &Key32, shares: u32, threshold: u32) -> Result<(), CoreError> {
-        let root_key = self
-            .barrier
-            .root_key()
-            .map_err(|e| CoreError::Internal(format!("reading the root key: {e}")))?;
-        let probe = tresor_seal::ShamirSeal::new();
-        probe.set_kek(kek.clone());
-        let wrapped = probe
-            .wrap(root_key.as_bytes())
-            .await
-            .map_err(|e| CoreError::Internal(format!("wrapping the root key: {e}")))?;
-        let mut config = self.require_config().await?;
-        config.secret_shares = shares;
-        config.secret_threshold = threshold;
-        self.store_root_key_and_config(&wrapped, &config).await?;
-        self.shamir.set_kek(kek.clone());
-        tracing::info!(shares, threshold, "unseal keys rotated (rekey)");
-        Ok(())
-    }
-
-    /// `GET sys/rekey/verify`.
-    pub fn rekey_verify_status(&self) -> Result<RekeyVerifyStatus, CoreError> {
-        let c = lock(&self.ceremonies);
-        let r = c
-            .rekey
-            .as_ref()
-            .ok_or_else(|| CoreError::invalid("no rekey in progress"))?;
-        let p = r
-            .pending
-            .as_ref()
-            .ok_or_else(|| CoreError::invalid("no rekey verification in progress"))?;
-        Ok(RekeyVerifyStatus {
-            nonce: p.verification_nonce.clone(),
-            t: r.new_threshold,
-            n: r.new_shares,
-            progress: p.verifier.progress() as u32,
-            complete: false,
-        })
-    }
-
-    /// `DELETE sys/rekey/verify`: restarts verification with a new nonce.
-    pub fn rekey_verify_cancel(&self) -> Result<RekeyVerifyStatus, CoreError> {
-        {
-            let mut c = lock(&self.ceremonies);
-            let r = c
-                .rekey
-                .as_mut()
-                .ok_or_else(|| CoreError::invalid("no rekey in progress"))?;
-            let threshold = r.new_threshold as usize;
-            let p = r
-                .pending
-                .as_mut()
-                .ok_or_else(|| CoreError::invalid("no rekey verification in progress"))?;
-            p.verifier = ShareCollector::new(threshold);
-            p.verification_nonce = p.verifier.nonce().to_owned();
-        }
-        self.rekey_verify_status()
-    }
-
-    /// `PUT sys/rekey/verify`: one NEW share; at the threshold the new keys take effect.
-    pub async fn rekey_verify_update(
-        &self,
-        key: &str,
-        nonce: &str,
-    ) -> Result<RekeyVerifyStatus, CoreError> {
-        let share =
-            tresor_seal::decode_key_share(key).map_err(|e| CoreError::invalid(e.to_string()))?;
-        let (kek, shares, threshold, vnonce, new_shares) = {
-            let mut c = lock(&self.ceremonies);
-            let r = c
-                .rekey
-                .as_mut()
-                .ok_or_else(|| CoreError::invalid("no rekey in progress"))?;
-            let (t, n) = (r.new_threshold, r.new_shares);
-            let p = r
-                .pending
-                .as_mut()
-                .ok_or_else(|| CoreError::invalid("no rekey verification in progress"))?;
-            if nonce != p.verification_nonce {
-                return Err(CoreError::invalid("incorrect nonce supplied"));
-            }
-            p.verifier
-                .add(&share, None)
-                .map_err(|e| CoreError::invalid(e.to_string()))?;
-            if !p.verifier.is_complete() {
-                return Ok(RekeyVerifyStatus {
-                    nonce: p.verification_nonce.clone(),
-                    t,
-                    n,
-                    progress: p.verifier.progress() as u32,
-                    complete: false,
-                });
-            }
-            (
-                p.kek.clone(),
-                p.verifier.take_shares(),
-                t,
-                p.verification_nonce.clone(),
-                n,
-            )
-        };
-        let config = SealConfig {
-            secret_shares: new_shares,
-            secret_threshold: threshold,
-            ..SealConfig::default()
-        };
-        let candidate = combine_kek(&config, &shares)?;
-        if !tresor_crypto::ct_eq(candidate.as_bytes(), kek.as_bytes()) {
-            if let Some(p) = lock(&self.ceremonies)
-                .rekey
-                .as_mut()
-                .and_then(|r| r.pending.as_mut())
-            {
-                p.verifier.reset();
-            }
-            return Err(CoreError::invalid(
-                "rekey verification failed: the keys do not match",
-            ));
-        }
-        self.install_kek(&kek, new_shares, threshold).await?;
-        lock(&self.ceremonies).rekey = None;
-        Ok(RekeyVerifyStatus {
-            nonce: vnonce,
-            t: threshold,
-            n: new_shares,
-            progress: threshold,
-            complete: true,
         })
     }
 }

@@ -1,10 +1,11 @@
 //! The [`Core`]: seal state, unseal progress, and access to the unsealed state.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tresor_barrier::Barrier;
 use tresor_crypto::Key32;
-use tresor_seal::{Seal, SealConfig, ShamirSeal, ShareCollector, WrappedKey};
+use tresor_seal::{Seal, SealConfig, SealSet, ShamirSeal, ShareCollector, WrappedKey};
 use tresor_storage::Backend;
 
 use crate::active::{Active, CLUSTER_PATH, ClusterInfo};
@@ -20,7 +21,7 @@ pub(crate) const SEAL_CONFIG_PATH: &str = "core/seal-config";
 pub(crate) const ROOT_KEY_PATH: &str = "core/root-key";
 
 /// Settings the core takes from the server config.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CoreOptions {
     /// System default lease TTL, seconds.
     pub default_lease_ttl: u64,
@@ -28,6 +29,26 @@ pub struct CoreOptions {
     pub max_lease_ttl: u64,
     /// Cluster name from the config (generated at init when absent).
     pub cluster_name: Option<String>,
+    /// The auto seals (from the config's enabled `seal` stanzas, in priority order); empty
+    /// for Shamir. With auto seals the root key is wrapped under each seal, the node unseals
+    /// itself ([`Core::auto_unseal`]) and operators hold recovery keys instead of unseal keys.
+    pub seals: Vec<Arc<dyn Seal>>,
+    /// The old seals of a seal migration (the config's `disabled = "true"` stanzas): used only
+    /// to unwrap the stored root and recovery keys while migrating away from them.
+    pub migration_seals: Vec<Arc<dyn Seal>>,
+}
+
+impl std::fmt::Debug for CoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seals: Vec<&str> = self.seals.iter().map(|s| s.seal_type()).collect();
+        f.debug_struct("CoreOptions")
+            .field("default_lease_ttl", &self.default_lease_ttl)
+            .field("max_lease_ttl", &self.max_lease_ttl)
+            .field("cluster_name", &self.cluster_name)
+            .field("seals", &seals)
+            .field("migration_seals", &self.migration_seals.len())
+            .finish()
+    }
 }
 
 impl Default for CoreOptions {
@@ -36,6 +57,8 @@ impl Default for CoreOptions {
             default_lease_ttl: 32 * 24 * 3600,
             max_lease_ttl: 32 * 24 * 3600,
             cluster_name: None,
+            seals: Vec::new(),
+            migration_seals: Vec::new(),
         }
     }
 }
@@ -45,6 +68,19 @@ pub struct Core {
     pub(crate) physical: Arc<dyn Backend>,
     pub(crate) barrier: Arc<Barrier>,
     pub(crate) shamir: Arc<ShamirSeal>,
+    /// The auto seals, `None` for Shamir.
+    pub(crate) seals: Option<SealSet>,
+    /// The old seals of a seal migration (disabled stanzas), `None` when there are none.
+    pub(crate) old_seals: Option<SealSet>,
+    /// Seal migration state: a detected same-type migration and a prepared plan.
+    pub(crate) migration: Mutex<crate::migration::MigrationTracker>,
+    /// Set by an explicit `sys/seal`: the node stays sealed (no automatic unseal) until it is
+    /// unsealed with recovery keys or restarted.
+    pub(crate) operator_sealed: AtomicBool,
+    /// Wakes the auto-unseal task before its next poll ([`Core::wake_auto_unseal`]).
+    pub(crate) auto_unseal_wake: tokio::sync::Notify,
+    /// Failed automatic unseal attempts since start.
+    pub(crate) auto_unseal_failures: AtomicU64,
     pub(crate) opts: CoreOptions,
     pub(crate) ha: Arc<dyn HaStatus>,
     /// `Some` while unsealed and active (this node leads and serves requests).
@@ -85,6 +121,12 @@ impl Core {
             physical,
             barrier,
             shamir: Arc::new(ShamirSeal::new()),
+            seals: SealSet::new(opts.seals.clone()),
+            old_seals: SealSet::new(opts.migration_seals.clone()),
+            migration: Mutex::new(crate::migration::MigrationTracker::default()),
+            operator_sealed: AtomicBool::new(false),
+            auto_unseal_wake: tokio::sync::Notify::new(),
+            auto_unseal_failures: AtomicU64::new(0),
             opts,
             ha,
             active: RwLock::new(None),
@@ -153,6 +195,7 @@ impl Core {
             .reload_keyring()
             .await
             .map_err(|e| CoreError::Internal(format!("reloading keyring: {e}")))?;
+        self.complete_migration().await?;
         let active = Active::load(self).await?;
         *self
             .active
@@ -209,24 +252,39 @@ impl Core {
             None => (0, String::new()),
         };
         let cluster = self.cluster_info().filter(|_| !self.is_sealed());
+        let configured = self.seals.as_ref().map(|s| s.seal_type());
+        let kind = config
+            .as_ref()
+            .map(|c| c.seal_type.clone())
+            .or_else(|| configured.map(str::to_owned))
+            .unwrap_or_else(|| "shamir".into());
+        let recovery = kind != "shamir";
+        // With an auto seal, operators hold recovery keys: t/n are the recovery counts.
+        let (t, n) = match &config {
+            Some(c) if recovery => (
+                c.recovery_threshold.unwrap_or(0),
+                c.recovery_shares.unwrap_or(0),
+            ),
+            Some(c) => (c.secret_threshold, c.secret_shares),
+            None => (0, 0),
+        };
         Ok(SealStatus {
-            kind: config
-                .as_ref()
-                .map(|c| c.seal_type.clone())
-                .unwrap_or_else(|| "shamir".into()),
+            kind,
             initialized: config.is_some(),
             sealed: cluster.is_none(),
-            t: config.as_ref().map(|c| c.secret_threshold).unwrap_or(0),
-            n: config.as_ref().map(|c| c.secret_shares).unwrap_or(0),
+            t,
+            n,
             progress,
             nonce,
             version: VERSION.into(),
             build_date: String::new(),
-            migration: false,
+            migration: self.pending_migration().await?.is_some(),
             cluster_name: cluster.as_ref().map(|c| c.name.clone()),
             cluster_id: cluster.map(|c| c.id),
-            recovery_seal: false,
+            recovery_seal: recovery,
+            recovery_seal_type: recovery.then(|| "shamir".to_owned()),
             storage_type: "raft".into(),
+            removed_from_cluster: self.ha.removed_from_cluster().then_some(true),
         })
     }
 
@@ -248,7 +306,7 @@ impl Core {
             enterprise: false,
             cluster_name: cluster.as_ref().map(|c| c.name.clone()),
             cluster_id: cluster.map(|c| c.id),
-            removed_from_cluster: false,
+            removed_from_cluster: self.ha.removed_from_cluster(),
         })
     }
 
@@ -303,10 +361,25 @@ impl Core {
             drop(_guard);
             return self.seal_status().await;
         }
+        if let Some(kind) = self.pending_migration().await? {
+            return Err(CoreError::invalid(format!(
+                "a seal migration ({kind}) is pending: unseal with migrate=true (operator \
+                 unseal -migrate) and the {} seal's keys",
+                kind.from()
+            )));
+        }
+        let recovery = crate::recovery::uses_recovery_keys(&config);
+        if recovery && self.seal_config().await?.is_none() {
+            return Err(CoreError::invalid(format!(
+                "this node joins a cluster that uses the {} seal and unseals itself through it; \
+                 unseal keys are not used",
+                config.seal_type
+            )));
+        }
+        let threshold = crate::recovery::operator_threshold(&config);
         let complete = {
             let mut progress = lock(&self.unseal_progress);
-            let collector = progress
-                .get_or_insert_with(|| ShareCollector::new(config.secret_threshold as usize));
+            let collector = progress.get_or_insert_with(|| ShareCollector::new(threshold as usize));
             match collector.add(&share, None) {
                 // Vault ignores a share submitted twice during unseal: progress is unchanged.
                 Ok(_) | Err(tresor_seal::CeremonyError::DuplicateShare { .. }) => {}
@@ -320,7 +393,11 @@ impl Core {
                 None
             }
         };
-        if let Some(shares) = complete {
+        if let Some(shares) = &complete
+            && recovery
+        {
+            self.unseal_with_recovery_locked(&config, shares).await?;
+        } else if let Some(shares) = complete {
             let kek = combine_kek(&config, &shares)?;
             let pending = lock(&self.pending_join).clone();
             let root_key = match pending {
@@ -358,7 +435,7 @@ impl Core {
     }
 
     /// Loads the cluster info and, on the leader, the active state.
-    async fn after_unseal(&self) -> Result<(), CoreError> {
+    pub(crate) async fn after_unseal(&self) -> Result<(), CoreError> {
         let info: ClusterInfo = match self.barrier.get(CLUSTER_PATH).await? {
             Some(b) => serde_json::from_slice(&b)?,
             None => return Err(CoreError::Internal("cluster identity missing".into())),
@@ -368,6 +445,11 @@ impl Core {
             .write()
             .map_err(|_| CoreError::Internal("state lock poisoned".into()))? = Some(info);
         if self.ha.is_active() {
+            if self.has_migration_plan() && !self.try_complete_migration_now().await {
+                // Unsealed; the activation loop writes the migration and loads the active
+                // state once this node leads a quorum.
+                return Ok(());
+            }
             let active = Active::load(self).await?;
             *self
                 .active
@@ -395,8 +477,11 @@ impl Core {
     }
 
     /// Seals this node: drops the keys and the unsealed state.
+    /// With an auto seal the node then stays sealed (no automatic unseal) until it is unsealed
+    /// with recovery keys or restarted, as Vault does.
     pub async fn seal(&self) -> Result<(), CoreError> {
         let _guard = self.lifecycle.lock().await;
+        self.operator_sealed.store(true, Ordering::SeqCst);
         self.seal_locked();
         Ok(())
     }
@@ -431,18 +516,36 @@ impl Core {
         wrapped: &WrappedKey,
         config: &SealConfig,
     ) -> Result<(), CoreError> {
-        self.physical
-            .apply(vec![
-                tresor_storage::Op::Put {
-                    key: ROOT_KEY_PATH.into(),
-                    value: serde_json::to_vec(wrapped)?,
-                },
-                tresor_storage::Op::Put {
-                    key: SEAL_CONFIG_PATH.into(),
-                    value: serde_json::to_vec(config)?,
-                },
-            ])
-            .await?;
+        self.store_seal_entries(Some(serde_json::to_vec(wrapped)?), None, config)
+            .await
+    }
+
+    /// Writes, in one atomic batch, the seal configuration and (when given) the stored
+    /// root-key entry and the seal-wrapped recovery key entry.
+    pub(crate) async fn store_seal_entries(
+        &self,
+        root_key_entry: Option<Vec<u8>>,
+        recovery_entry: Option<Vec<u8>>,
+        config: &SealConfig,
+    ) -> Result<(), CoreError> {
+        let mut ops = Vec::with_capacity(3);
+        if let Some(value) = root_key_entry {
+            ops.push(tresor_storage::Op::Put {
+                key: ROOT_KEY_PATH.into(),
+                value,
+            });
+        }
+        if let Some(value) = recovery_entry {
+            ops.push(tresor_storage::Op::Put {
+                key: crate::recovery::RECOVERY_KEY_PATH.into(),
+                value,
+            });
+        }
+        ops.push(tresor_storage::Op::Put {
+            key: SEAL_CONFIG_PATH.into(),
+            value: serde_json::to_vec(config)?,
+        });
+        self.physical.apply(ops).await?;
         Ok(())
     }
 }

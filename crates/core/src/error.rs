@@ -36,9 +36,19 @@ pub enum CoreError {
         /// The active node's API address, if known.
         leader: Option<String>,
     },
+    /// The node believed it was active but could not confirm with a quorum that it still
+    /// leads; the request was refused before it was processed (HTTP 503, safe to retry).
+    #[error(
+        "this node could not confirm that it is still the active node; the request was not processed, retry"
+    )]
+    LeadershipUnconfirmed,
     /// Storage failed underneath.
     #[error(transparent)]
     Storage(StorageError),
+    /// A seal could not wrap or unwrap a key (its key service is unreachable, or it holds
+    /// another key); the message names the seal and the reason (HTTP 500).
+    #[error("{0}")]
+    Seal(String),
     /// A bug or an unexpected state (HTTP 500).
     #[error("internal error: {0}")]
     Internal(String),

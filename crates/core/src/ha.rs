@@ -115,6 +115,12 @@ pub trait HaStatus: Send + Sync + 'static {
     fn leader(&self) -> Option<LeaderInfo>;
     /// Raft (committed, applied) indexes, when storage is Raft.
     async fn raft_indexes(&self) -> Option<(u64, u64)>;
+    /// Active node, before it answers a request from its own state: confirms that it still
+    /// leads (a quorum acknowledged it after the request arrived), so a deposed leader that
+    /// has not noticed yet never serves a stale answer. Nodes without peers need not check.
+    async fn confirm_leadership(&self) -> Result<(), CoreError> {
+        Ok(())
+    }
     /// Asks this node to give up leadership (no-op when it cannot).
     fn step_down(&self) {}
     /// Sends a client request to the active node and returns its answer.
@@ -151,6 +157,26 @@ pub trait HaStatus: Send + Sync + 'static {
     }
     /// Removes `server_id` from the Raft cluster.
     async fn remove_peer(&self, _server_id: &str) -> Result<(), CoreError> {
+        Err(CoreError::UnsupportedPath)
+    }
+    /// Whether this node was removed from the Raft configuration (it then reports
+    /// `removed_from_cluster` and stays out of elections).
+    fn removed_from_cluster(&self) -> bool {
+        false
+    }
+    /// The `sys/storage/raft/autopilot/configuration` document (active node).
+    async fn autopilot_configuration(&self) -> Result<Value, CoreError> {
+        Err(CoreError::UnsupportedPath)
+    }
+    /// Updates the autopilot configuration with the fields present in `body` (active node).
+    async fn set_autopilot_configuration(
+        &self,
+        _body: serde_json::Map<String, Value>,
+    ) -> Result<(), CoreError> {
+        Err(CoreError::UnsupportedPath)
+    }
+    /// The `sys/storage/raft/autopilot/state` document (active node).
+    async fn autopilot_state(&self) -> Result<Value, CoreError> {
         Err(CoreError::UnsupportedPath)
     }
 }

@@ -1,10 +1,13 @@
-//! `sys/init`: creates the root key, the keyring, the unseal shares and the root token.
+//! `sys/init`: creates the root key, the keyring, the unseal (or, with an auto seal, recovery)
+//! shares and the root token.
 
 use serde::{Deserialize, Serialize};
 use tresor_crypto::Key32;
-use tresor_seal::{Seal, SealConfig};
+use tresor_seal::{Seal, SealConfig, WrappedKey};
+use zeroize::Zeroizing;
 
 use crate::active::Active;
+use crate::ceremony::{share_strings, split_kek};
 use crate::core::{Core, lock};
 use crate::error::CoreError;
 
@@ -44,17 +47,37 @@ impl InitRequest {
 /// The answer to `PUT sys/init`.
 #[derive(Clone, Debug, Serialize)]
 pub struct InitResponse {
-    /// Unseal shares, hex.
+    /// Unseal shares, hex (empty with an auto seal).
     pub keys: Vec<String>,
-    /// Unseal shares, base64.
+    /// Unseal shares, base64 (empty with an auto seal).
     pub keys_base64: Vec<String>,
+    /// Recovery shares, hex (auto seals only; omitted otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recovery_keys: Vec<String>,
+    /// Recovery shares, base64 (auto seals only; omitted otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recovery_keys_base64: Vec<String>,
     /// The initial root token.
     pub root_token: String,
 }
 
+/// What init hands out and stores, depending on the seal.
+struct InitKeys {
+    /// Unseal shares (Shamir) or empty.
+    unseal_shares: Vec<Zeroizing<Vec<u8>>>,
+    /// Recovery shares (auto seal) or empty.
+    recovery_shares: Vec<Zeroizing<Vec<u8>>>,
+    /// The `core/root-key` entry.
+    root_key_entry: Vec<u8>,
+    /// The `core/recovery-key` entry (auto seal).
+    recovery_entry: Option<Vec<u8>>,
+}
+
 impl Core {
     /// Initializes storage: root key, keyring, seal configuration, default policy, the
-    /// system mounts and a root token. The node stays sealed afterwards.
+    /// system mounts and a root token. With Shamir the node stays sealed afterwards; with an
+    /// auto seal the root key is wrapped by every seal, recovery keys are issued instead of
+    /// unseal keys, and the node is left unsealed.
     pub async fn init(&self, req: InitRequest) -> Result<InitResponse, CoreError> {
         self.init_with_root_token(req, None).await
     }
@@ -69,15 +92,26 @@ impl Core {
         if self.seal_config().await?.is_some() {
             return Err(CoreError::AlreadyInitialized);
         }
-        if req.recovery_shares.unwrap_or(0) != 0
-            || req.recovery_threshold.unwrap_or(0) != 0
-            || req
-                .recovery_pgp_keys
-                .as_ref()
-                .is_some_and(|k| !k.is_empty())
+        let auto = self.seals.clone();
+        if auto.is_none()
+            && (req.recovery_shares.unwrap_or(0) != 0
+                || req.recovery_threshold.unwrap_or(0) != 0
+                || req
+                    .recovery_pgp_keys
+                    .as_ref()
+                    .is_some_and(|k| !k.is_empty()))
         {
             return Err(CoreError::invalid(
                 "parameters specific to auto unseal seals present",
+            ));
+        }
+        if req
+            .recovery_pgp_keys
+            .as_ref()
+            .is_some_and(|k| !k.is_empty())
+        {
+            return Err(CoreError::invalid(
+                "PGP-encrypted key shares are not supported yet",
             ));
         }
         if req.pgp_keys.as_ref().is_some_and(|k| !k.is_empty())
@@ -90,51 +124,84 @@ impl Core {
                 "PGP-encrypted key shares are not supported yet",
             ));
         }
-        if req.stored_shares.unwrap_or(0) != 0 {
-            return Err(CoreError::invalid(
-                "stored keys are not supported by the shamir seal",
-            ));
-        }
-        let config = SealConfig {
-            seal_type: "shamir".into(),
-            secret_shares: req.secret_shares.unwrap_or(0),
-            secret_threshold: req.secret_threshold.unwrap_or(0),
-            ..SealConfig::default()
+        let config = match &auto {
+            // The seal holds the root key: one stored share, whatever was asked for.
+            Some(seals) => crate::recovery::auto_init_config(
+                seals.seal_type(),
+                req.recovery_shares,
+                req.recovery_threshold,
+            )?,
+            None => {
+                if req.stored_shares.unwrap_or(0) != 0 {
+                    return Err(CoreError::invalid(
+                        "stored keys are not supported by the shamir seal",
+                    ));
+                }
+                let config = SealConfig {
+                    seal_type: "shamir".into(),
+                    secret_shares: req.secret_shares.unwrap_or(0),
+                    secret_threshold: req.secret_threshold.unwrap_or(0),
+                    ..SealConfig::default()
+                };
+                config
+                    .validate()
+                    .map_err(|e| CoreError::invalid(e.to_string()))?;
+                config
+            }
         };
-        config
-            .validate()
-            .map_err(|e| CoreError::invalid(e.to_string()))?;
 
         // A previous init that died before writing the seal config leaves a keyring nobody can
         // open; it is replaced.
         self.physical.delete("core/keyring").await?;
 
         let root_key = Key32::generate();
-        let kek = Key32::generate();
-        let shares: Vec<Vec<u8>> = if config.secret_shares == 1 {
-            vec![kek.as_bytes().to_vec()]
-        } else {
-            tresor_crypto::shamir::split(
-                kek.as_bytes(),
-                config.secret_shares as u8,
-                config.secret_threshold as u8,
-            )
-            .map_err(|e| CoreError::Internal(format!("splitting the key: {e}")))?
-            .into_iter()
-            .map(|s| s.to_vec())
-            .collect()
+        // Wrap first: a seal that cannot wrap fails init before anything is written.
+        let keys = match &auto {
+            Some(seals) => {
+                let wrapped = seals
+                    .wrap_all(root_key.as_bytes())
+                    .await
+                    .map_err(|e| CoreError::Seal(format!("wrapping the root key: {e}")))?;
+                let recovery_key = Key32::generate();
+                let recovery_wrapped = seals
+                    .wrap_all(recovery_key.as_bytes())
+                    .await
+                    .map_err(|e| CoreError::Seal(format!("wrapping the recovery key: {e}")))?;
+                InitKeys {
+                    unseal_shares: Vec::new(),
+                    recovery_shares: split_kek(
+                        &recovery_key,
+                        config.recovery_shares.unwrap_or(1),
+                        config.recovery_threshold.unwrap_or(1),
+                    )?,
+                    root_key_entry: WrappedKey::list_to_json(&wrapped),
+                    recovery_entry: Some(WrappedKey::list_to_json(&recovery_wrapped)),
+                }
+            }
+            None => {
+                let kek = Key32::generate();
+                let shares = split_kek(&kek, config.secret_shares, config.secret_threshold)?;
+                self.shamir.set_kek(kek);
+                let wrapped = self
+                    .shamir
+                    .wrap(root_key.as_bytes())
+                    .await
+                    .map_err(|e| CoreError::Internal(format!("wrapping the root key: {e}")))?;
+                InitKeys {
+                    unseal_shares: shares,
+                    recovery_shares: Vec::new(),
+                    root_key_entry: serde_json::to_vec(&wrapped)?,
+                    recovery_entry: None,
+                }
+            }
         };
 
-        self.barrier
-            .initialize(&root_key)
-            .await
-            .map_err(|e| CoreError::Internal(format!("initializing the barrier: {e}")))?;
-        self.shamir.set_kek(kek);
-        let wrapped = self
-            .shamir
-            .wrap(root_key.as_bytes())
-            .await
-            .map_err(|e| CoreError::Internal(format!("wrapping the root key: {e}")))?;
+        if let Err(e) = self.barrier.initialize(&root_key).await {
+            self.shamir.clear_kek();
+            return Err(CoreError::Internal(format!(
+                "initializing the barrier: {e}"
+            )));
+        }
         self.barrier
             .unseal(&root_key)
             .await
@@ -162,23 +229,47 @@ impl Core {
         };
         // The seal config is written last and in one batch with the wrapped root key: its
         // presence is what "initialized" means.
-        self.store_root_key_and_config(&wrapped, &config).await?;
-        self.barrier.seal();
+        if let Err(e) = self
+            .store_seal_entries(Some(keys.root_key_entry), keys.recovery_entry, &config)
+            .await
+        {
+            self.barrier.seal();
+            self.shamir.clear_kek();
+            return Err(e);
+        }
         self.shamir.clear_kek();
         *lock(&self.unseal_progress) = None;
-        tracing::info!(
-            shares = config.secret_shares,
-            threshold = config.secret_threshold,
-            "vault initialized"
-        );
+        if let Some(seals) = &auto {
+            tracing::info!(
+                seal = seals.seal_type(),
+                recovery_shares = config.recovery_shares.unwrap_or(0),
+                recovery_threshold = config.recovery_threshold.unwrap_or(0),
+                "vault initialized with an auto seal"
+            );
+            // The node stays unsealed. If loading the unsealed state fails now, the keys are
+            // still handed out (they exist in storage) and the auto-unseal task retries.
+            if let Err(e) = self.after_unseal().await {
+                tracing::warn!(error = %e, "initialized, but opening the new node failed");
+                self.barrier.seal();
+            } else {
+                tracing::info!("vault is unsealed");
+            }
+        } else {
+            self.barrier.seal();
+            tracing::info!(
+                shares = config.secret_shares,
+                threshold = config.secret_threshold,
+                "vault initialized"
+            );
+        }
 
-        use base64::Engine as _;
+        let (keys_hex, keys_base64) = share_strings(&keys.unseal_shares);
+        let (recovery_hex, recovery_base64) = share_strings(&keys.recovery_shares);
         Ok(InitResponse {
-            keys: shares.iter().map(hex::encode).collect(),
-            keys_base64: shares
-                .iter()
-                .map(|s| base64::engine::general_purpose::STANDARD.encode(s))
-                .collect(),
+            keys: keys_hex,
+            keys_base64,
+            recovery_keys: recovery_hex,
+            recovery_keys_base64: recovery_base64,
             root_token,
         })
     }

@@ -5,6 +5,10 @@
 //! operator holding the cluster's unseal keys can rebuild the root key on the joiner, decrypt
 //! the nonce and send it back; the active node compares it in constant time before it issues
 //! the joiner a cluster certificate (itself returned encrypted under the root key).
+//!
+//! With an auto seal no operator is involved: the challenge carries the root key wrapped by
+//! each of the cluster's seals, a joiner whose own seal unwraps one answers by itself (see
+//! `Core::auto_unseal`), and a joiner whose seal cannot (another KMS key) is refused.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -40,10 +44,25 @@ pub struct JoinChallenge {
     pub challenge: String,
     /// The cluster's seal configuration (threshold and share count for the operator).
     pub seal_config: SealConfig,
-    /// The seal-wrapped root key (`core/root-key`).
+    /// The seal-wrapped root key (`core/root-key`; its first copy for a seal set).
     pub root_key: WrappedKey,
+    /// Every copy of the root key, one per seal, when the cluster uses auto seals (empty for
+    /// Shamir, and from nodes that predate seal sets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub root_keys: Vec<WrappedKey>,
     /// Base64 of the encrypted keyring (`core/keyring`).
     pub keyring: String,
+}
+
+impl JoinChallenge {
+    /// The wrapped copies of the root key to try: `root_keys`, or `root_key` alone.
+    pub fn wrapped_root_keys(&self) -> Vec<WrappedKey> {
+        if self.root_keys.is_empty() {
+            vec![self.root_key.clone()]
+        } else {
+            self.root_keys.clone()
+        }
+    }
 }
 
 fn challenge_aad(server_id: &str) -> Vec<u8> {
@@ -161,10 +180,19 @@ impl Core {
         self.require_active()?;
         let root = self.barrier.root_key().map_err(|_| CoreError::Sealed)?;
         let seal_config = self.seal_config().await?.ok_or(CoreError::NotInitialized)?;
-        let wrapped: WrappedKey = match self.physical.get(ROOT_KEY_PATH).await? {
-            Some(b) => serde_json::from_slice(&b)
+        let copies = match self.physical.get(ROOT_KEY_PATH).await? {
+            Some(b) => WrappedKey::list_from_json(&b)
                 .map_err(|e| CoreError::Internal(format!("corrupt root key entry: {e}")))?,
             None => return Err(CoreError::Internal("root key missing from storage".into())),
+        };
+        let wrapped = copies
+            .first()
+            .cloned()
+            .ok_or_else(|| CoreError::Internal("root key missing from storage".into()))?;
+        let root_keys = if crate::recovery::uses_recovery_keys(&seal_config) {
+            copies
+        } else {
+            Vec::new()
         };
         let keyring = self
             .physical
@@ -178,6 +206,7 @@ impl Core {
             challenge,
             seal_config,
             root_key: wrapped,
+            root_keys,
             keyring: STANDARD.encode(keyring),
         })
     }
@@ -197,6 +226,11 @@ impl Core {
     }
 
     /// Joining node: keeps `challenge` until the operator unseals with the cluster's keys.
+    ///
+    /// With an auto seal the challenge must come from a cluster using auto seals, and this
+    /// node's seal must unwrap the cluster's root key (checked now: a seal holding another key
+    /// is refused; a seal that is merely unreachable is retried); the auto-unseal task then
+    /// completes the join without an operator.
     pub async fn set_pending_join(
         &self,
         server_id: &str,
@@ -208,12 +242,46 @@ impl Core {
                 "node is already initialized; a member of a cluster cannot join another",
             ));
         }
+        self.check_join_seal(&challenge).await?;
         *lock(&self.pending_join) = Some(PendingJoin {
             server_id: server_id.to_owned(),
             challenge,
         });
         *lock(&self.unseal_progress) = None;
+        // No wake-up here: the cluster layer records its join client right after this returns,
+        // and the auto-unseal task's next poll (within a second) finds the challenge.
         Ok(())
+    }
+
+    /// Refuses a join whose seal this node cannot work with.
+    async fn check_join_seal(&self, challenge: &JoinChallenge) -> Result<(), CoreError> {
+        let cluster_seal = &challenge.seal_config.seal_type;
+        let cluster_auto = crate::recovery::uses_recovery_keys(&challenge.seal_config);
+        match (&self.seals, cluster_auto) {
+            (None, false) => Ok(()),
+            (None, true) => Err(CoreError::invalid(format!(
+                "join refused: the cluster uses the {cluster_seal} seal; configure the same \
+                 seal on this node"
+            ))),
+            (Some(seals), false) => Err(CoreError::invalid(format!(
+                "join refused: the cluster uses the shamir seal but this node is configured \
+                 with the {} seal",
+                seals.seal_type()
+            ))),
+            (Some(seals), true) => match seals.unwrap_any(&challenge.wrapped_root_keys()).await {
+                Ok(_) => Ok(()),
+                Err(e) if e.is_unavailable() => {
+                    tracing::warn!(
+                        "join challenge accepted but this node's seal is unavailable ({e}); \
+                         the join completes when the seal answers"
+                    );
+                    Ok(())
+                }
+                Err(e) => Err(CoreError::invalid(format!(
+                    "join refused: this node's seal cannot unwrap the cluster's root key: {e}"
+                ))),
+            },
+        }
     }
 
     /// Reads `core/cluster-tls/<name>` (cluster certificates) from the unsealed barrier.
@@ -238,14 +306,25 @@ impl Core {
         lock(&self.pending_join).is_some()
     }
 
-    /// Joiner: with the rebuilt key-encryption key, answers the challenge, installs the node
-    /// identity and waits until the cluster's data has replicated here. Returns the root key.
+    /// Joiner: with the rebuilt key-encryption key, unwraps the cluster's root key and
+    /// completes the join ([`Core::finish_join_with_root`]).
     pub(crate) async fn finish_join(
         &self,
         join: &PendingJoin,
         kek: &Key32,
     ) -> Result<Key32, CoreError> {
         let root = unwrap_with(kek, &join.challenge.root_key).await?;
+        self.finish_join_with_root(join, root).await
+    }
+
+    /// Joiner: with the cluster's root key (rebuilt from unseal keys, or unwrapped by this
+    /// node's auto seal), answers the challenge, installs the node identity and waits until
+    /// the cluster's data has replicated here. Returns the root key.
+    pub(crate) async fn finish_join_with_root(
+        &self,
+        join: &PendingJoin,
+        root: Key32,
+    ) -> Result<Key32, CoreError> {
         let answer = open_challenge(&root, &join.server_id, &join.challenge.challenge)?;
         let sealed_identity = self.ha.complete_join(answer).await?;
         let identity = open_identity(&root, &join.server_id, &sealed_identity)?;

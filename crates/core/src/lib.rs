@@ -10,10 +10,19 @@
 //! - `system` implements the `sys/` logical endpoints (mounts, policies, capabilities,
 //!   key rotation, internal UI mounts).
 //!
+//! With auto seals (`CoreOptions::seals`) the node unseals itself ([`Core::auto_unseal`],
+//! retried in the background by [`run_auto_unseal`]) and operators hold recovery keys, which
+//! authorize generate-root and recovery-key rekeys but never unseal on their own.
+//!
+//! A node whose configured seal differs from the one storage is sealed with is in seal
+//! migration mode ([`SealMigration`], [`Core::unseal_migrate`]).
+//!
 //! HA-awareness comes through [`HaStatus`]: the raft layer tells the core whether this node
 //! is the active one and who leads.
 
 mod active;
+mod auto_seal;
+mod autopilot_store;
 mod ceremony;
 mod core;
 mod envelope;
@@ -21,15 +30,20 @@ mod error;
 mod ha;
 mod init;
 mod join;
+mod migration;
 pub mod mounts;
 mod policy_store;
+mod recovery;
+mod rekey;
 mod request;
 mod status;
 mod system;
 mod wrapping;
 
 pub use crate::core::{Core, CoreOptions};
-pub use ceremony::{GenerateRootStatus, RekeyStatus, RekeyUpdate, RekeyVerifyStatus};
+pub use auto_seal::{AutoUnsealTiming, Backoff, format_delay, jittered, run_auto_unseal};
+pub use autopilot_store::AUTOPILOT_PREFIX;
+pub use ceremony::{GenerateRootStatus, RekeyStatus, RekeyTarget, RekeyUpdate, RekeyVerifyStatus};
 pub use envelope::{envelope, wrapped_envelope};
 pub use error::CoreError;
 pub use ha::{
@@ -38,6 +52,7 @@ pub use ha::{
 };
 pub use init::{InitRequest, InitResponse};
 pub use join::{CHALLENGE_TTL, CLUSTER_TLS_PREFIX, JoinChallenge};
+pub use migration::SealMigration;
 pub use request::{CoreRequest, Method};
 pub use status::{HealthStatus, LeaderStatus, SealStatus};
 pub use wrapping::{Reply, WrapInfo};

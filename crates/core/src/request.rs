@@ -131,6 +131,7 @@ impl Core {
                 leader: self.ha.leader().map(|l| l.api_addr),
             });
         }
+        self.ha.confirm_leadership().await?;
         let wrap_ttl = wrap_ttl.filter(|t| *t > 0);
         let path = req.path.trim_start_matches('/').to_owned();
         if let Some(endpoint) = wrapping::Endpoint::of(&path) {

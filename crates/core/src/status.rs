@@ -37,8 +37,14 @@ pub struct SealStatus {
     pub cluster_id: Option<String>,
     /// Whether recovery keys are in use (auto seals).
     pub recovery_seal: bool,
+    /// How the recovery key is split (`shamir`), only when recovery keys are in use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_seal_type: Option<String>,
     /// Storage type.
     pub storage_type: String,
+    /// `true` when the node was removed from the raft cluster (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed_from_cluster: Option<bool>,
 }
 
 /// `sys/health` body.

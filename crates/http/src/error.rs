@@ -48,6 +48,7 @@ impl From<CoreError> for ApiError {
             CoreError::UnsupportedPath => StatusCode::NOT_FOUND,
             CoreError::UnsupportedOperation => StatusCode::METHOD_NOT_ALLOWED,
             CoreError::Standby { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            CoreError::LeadershipUnconfirmed => StatusCode::SERVICE_UNAVAILABLE,
             CoreError::Storage(s) if s.is_retriable() => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

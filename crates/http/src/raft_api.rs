@@ -1,5 +1,5 @@
 //! The `sys/storage/raft/*` endpoints: join, the join handshake (challenge and answer),
-//! the cluster configuration and peer removal.
+//! the cluster configuration, peer removal and autopilot (configuration and state).
 
 use axum::Json;
 use axum::http::{Method, StatusCode};
@@ -30,6 +30,8 @@ pub(crate) async fn handle(state: &AppState, req: &ApiRequest, path: &str) -> Op
         "sys/storage/raft/bootstrap/answer" => answer(state, req).await,
         "sys/storage/raft/configuration" => configuration(state, req).await,
         "sys/storage/raft/remove-peer" => remove_peer(state, req).await,
+        "sys/storage/raft/autopilot/configuration" => autopilot_configuration(state, req).await,
+        "sys/storage/raft/autopilot/state" => autopilot_state(state, req).await,
         _ => return None,
     })
 }
@@ -113,7 +115,12 @@ async fn configuration(state: &AppState, req: &ApiRequest) -> R {
         .raft_configuration()
         .await
         .map_err(ApiError::from)?;
-    Ok(Json(json!({
+    Ok(logical_envelope(data))
+}
+
+/// A logical-style response: `data` in Vault's envelope.
+fn logical_envelope(data: Value) -> Response {
+    Json(json!({
         "request_id": uuid::Uuid::new_v4().to_string(),
         "lease_id": "",
         "renewable": false,
@@ -123,7 +130,56 @@ async fn configuration(state: &AppState, req: &ApiRequest) -> R {
         "warnings": null,
         "auth": null,
     }))
-    .into_response())
+    .into_response()
+}
+
+async fn autopilot_configuration(state: &AppState, req: &ApiRequest) -> R {
+    const PATH: &str = "sys/storage/raft/autopilot/configuration";
+    let ha = state.core.ha();
+    if req.method == Method::GET {
+        state
+            .core
+            .check_sudo(req.token().as_deref(), PATH, Capability::Read)
+            .await
+            .map_err(ApiError::from)?;
+        let data = ha.autopilot_configuration().await.map_err(ApiError::from)?;
+        return Ok(logical_envelope(data));
+    }
+    if !is_write(&req.method) {
+        return method_not_allowed();
+    }
+    state
+        .core
+        .check_sudo(req.token().as_deref(), PATH, Capability::Update)
+        .await
+        .map_err(ApiError::from)?;
+    let body = req.json_body()?;
+    ha.set_autopilot_configuration(body)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn autopilot_state(state: &AppState, req: &ApiRequest) -> R {
+    if req.method != Method::GET {
+        return method_not_allowed();
+    }
+    state
+        .core
+        .check_sudo(
+            req.token().as_deref(),
+            "sys/storage/raft/autopilot/state",
+            Capability::Read,
+        )
+        .await
+        .map_err(ApiError::from)?;
+    let data = state
+        .core
+        .ha()
+        .autopilot_state()
+        .await
+        .map_err(ApiError::from)?;
+    Ok(logical_envelope(data))
 }
 
 async fn remove_peer(state: &AppState, req: &ApiRequest) -> R {

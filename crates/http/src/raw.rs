@@ -5,7 +5,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tresor_core::{CoreError, InitRequest};
+use tresor_core::{CoreError, InitRequest, RekeyTarget};
 use tresor_policy::Capability;
 use tresor_sdk::fields;
 
@@ -51,10 +51,13 @@ pub(crate) async fn handle(state: &AppState, req: &ApiRequest) -> Option<Respons
             generate_root_attempt(state, req).await
         }
         "sys/generate-root/update" => generate_root_update(state, req).await,
-        "sys/rekey/init" => rekey_init(state, req).await,
-        "sys/rekey/update" => rekey_update(state, req).await,
-        "sys/rekey/verify" => rekey_verify(state, req).await,
-        "sys/rekey/backup" => rekey_backup(req),
+        "sys/rekey/init" => rekey_init(state, req, RekeyTarget::Barrier).await,
+        "sys/rekey/update" => rekey_update(state, req, RekeyTarget::Barrier).await,
+        "sys/rekey/verify" => rekey_verify(state, req, RekeyTarget::Barrier).await,
+        "sys/rekey/backup" | "sys/rekey/recovery-key-backup" => rekey_backup(req),
+        "sys/rekey-recovery-key/init" => rekey_init(state, req, RekeyTarget::Recovery).await,
+        "sys/rekey-recovery-key/update" => rekey_update(state, req, RekeyTarget::Recovery).await,
+        "sys/rekey-recovery-key/verify" => rekey_verify(state, req, RekeyTarget::Recovery).await,
         other => {
             return crate::raft_api::handle(state, req, other)
                 .await
@@ -106,21 +109,15 @@ async fn unseal(state: &AppState, req: &ApiRequest) -> R {
     let reset = fields::get_bool(&lower, "reset")
         .map_err(|e| ApiError::bad_request(e.to_string()))?
         .unwrap_or(false);
-    if fields::get_bool(&lower, "migrate")
-        .ok()
-        .flatten()
-        .unwrap_or(false)
-    {
-        return Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "can't perform a seal migration, no migration seal found",
-        ));
-    }
-    Ok(ok(&state
-        .core
-        .unseal(key.as_deref(), reset)
-        .await
-        .map_err(err)?))
+    let migrate = fields::get_bool(&lower, "migrate")
+        .map_err(|e| ApiError::bad_request(e.to_string()))?
+        .unwrap_or(false);
+    let status = if migrate {
+        state.core.unseal_migrate(key.as_deref(), reset).await
+    } else {
+        state.core.unseal(key.as_deref(), reset).await
+    };
+    Ok(ok(&status.map_err(err)?))
 }
 
 async fn seal(state: &AppState, req: &ApiRequest) -> R {
@@ -250,12 +247,12 @@ async fn generate_root_update(state: &AppState, req: &ApiRequest) -> R {
         .map_err(err)?))
 }
 
-async fn rekey_init(state: &AppState, req: &ApiRequest) -> R {
+async fn rekey_init(state: &AppState, req: &ApiRequest, target: RekeyTarget) -> R {
     let core = &state.core;
     match req.method {
-        Method::GET => Ok(ok(&core.rekey_status().await.map_err(err)?)),
+        Method::GET => Ok(ok(&core.rekey_status(target).await.map_err(err)?)),
         Method::DELETE => {
-            core.rekey_cancel();
+            core.rekey_cancel(target);
             Ok(no_content())
         }
         ref m if is_write(m) => {
@@ -277,7 +274,7 @@ async fn rekey_init(state: &AppState, req: &ApiRequest) -> R {
                 .map_err(bad)?
                 .unwrap_or(false);
             Ok(ok(&core
-                .rekey_init(shares, threshold, pgp, backup, verify)
+                .rekey_init(target, shares, threshold, pgp, backup, verify)
                 .await
                 .map_err(err)?))
         }
@@ -285,27 +282,27 @@ async fn rekey_init(state: &AppState, req: &ApiRequest) -> R {
     }
 }
 
-async fn rekey_update(state: &AppState, req: &ApiRequest) -> R {
+async fn rekey_update(state: &AppState, req: &ApiRequest, target: RekeyTarget) -> R {
     if !is_write(&req.method) {
         return Ok(method_not_allowed());
     }
     let (key, nonce) = key_and_nonce(req)?;
     Ok(ok(&state
         .core
-        .rekey_update(&key, &nonce)
+        .rekey_update(target, &key, &nonce)
         .await
         .map_err(err)?))
 }
 
-async fn rekey_verify(state: &AppState, req: &ApiRequest) -> R {
+async fn rekey_verify(state: &AppState, req: &ApiRequest, target: RekeyTarget) -> R {
     let core = &state.core;
     match req.method {
-        Method::GET => Ok(ok(&core.rekey_verify_status().map_err(err)?)),
-        Method::DELETE => Ok(ok(&core.rekey_verify_cancel().map_err(err)?)),
+        Method::GET => Ok(ok(&core.rekey_verify_status(target).map_err(err)?)),
+        Method::DELETE => Ok(ok(&core.rekey_verify_cancel(target).map_err(err)?)),
         ref m if is_write(m) => {
             let (key, nonce) = key_and_nonce(req)?;
             Ok(ok(&core
-                .rekey_verify_update(&key, &nonce)
+                .rekey_verify_update(target, &key, &nonce)
                 .await
                 .map_err(err)?))
         }

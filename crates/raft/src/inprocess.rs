@@ -1,8 +1,9 @@
 //! An in-process [`Transport`] for tests: every node lives in the same process and RPCs are
-//! direct calls, with switches to cut links.
+//! direct calls, with switches to cut links, isolate nodes and pause them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -14,13 +15,25 @@ struct Registry {
     /// Cut links, stored with the smaller id first.
     cut: HashSet<(String, String)>,
     isolated: HashSet<String>,
+    /// Paused nodes: their messages go unanswered (the call hangs, then fails).
+    paused: HashSet<String>,
 }
 
 impl Registry {
     fn blocked(&self, a: &str, b: &str) -> bool {
         self.isolated.contains(a) || self.isolated.contains(b) || self.cut.contains(&pair(a, b))
     }
+
+    fn frozen(&self, a: &str, b: &str) -> bool {
+        self.paused.contains(a) || self.paused.contains(b)
+    }
 }
+
+/// How long a message to or from a paused node waits for an answer before it fails, like
+/// an RPC to a stopped process that times out.
+const PAUSED_CALL_TIMEOUT: Duration = Duration::from_millis(500);
+/// How often a waiting message checks whether the node was resumed.
+const PAUSED_POLL: Duration = Duration::from_millis(10);
 
 fn pair(a: &str, b: &str) -> (String, String) {
     if a <= b {
@@ -85,11 +98,41 @@ impl InProcessNetwork {
         self.lock().isolated.insert(node.to_owned());
     }
 
-    /// Restores every cut link and isolated node.
+    /// Restores every cut link and isolated node (paused nodes stay paused).
     pub fn heal(&self) {
         let mut reg = self.lock();
         reg.cut.clear();
         reg.isolated.clear();
+    }
+
+    /// Freezes `node`'s traffic while it keeps running: every message to or from it goes
+    /// unanswered (the call waits, then fails as a timeout) until [`resume`](Self::resume).
+    /// Messages already being handled complete normally.
+    pub fn pause(&self, node: &str) {
+        self.lock().paused.insert(node.to_owned());
+    }
+
+    /// Lets a paused node's messages through again.
+    pub fn resume(&self, node: &str) {
+        self.lock().paused.remove(node);
+    }
+
+    /// Whether `node` is paused.
+    pub fn is_paused(&self, node: &str) -> bool {
+        self.lock().paused.contains(node)
+    }
+
+    /// Waits while the link between `from` and `to` is frozen by a pause; `true` if it still
+    /// is after [`PAUSED_CALL_TIMEOUT`].
+    async fn wait_while_frozen(&self, from: &str, to: &str) -> bool {
+        let deadline = tokio::time::Instant::now() + PAUSED_CALL_TIMEOUT;
+        while self.lock().frozen(from, to) {
+            if tokio::time::Instant::now() >= deadline {
+                return true;
+            }
+            tokio::time::sleep(PAUSED_POLL).await;
+        }
+        false
     }
 }
 
@@ -107,6 +150,16 @@ impl Transport for InProcessTransport {
         kind: RpcKind,
         request: Vec<u8>,
     ) -> Result<Vec<u8>, RaftError> {
+        if self
+            .net
+            .wait_while_frozen(&self.from, &target.node_id)
+            .await
+        {
+            return Err(RaftError::Rpc(format!(
+                "{} -> {}: no answer (paused)",
+                self.from, target.node_id
+            )));
+        }
         let store = {
             let reg = self.net.lock();
             if reg.blocked(&self.from, &target.node_id) {
@@ -141,5 +194,38 @@ mod tests {
         net.heal();
         let reg = net.lock();
         assert!(!reg.blocked("a", "b") && !reg.blocked("a", "c"));
+    }
+
+    #[test]
+    fn pause_freezes_both_directions_until_resume() {
+        let net = InProcessNetwork::new();
+        net.pause("a");
+        assert!(net.is_paused("a") && !net.is_paused("b"));
+        {
+            let reg = net.lock();
+            assert!(reg.frozen("a", "b") && reg.frozen("b", "a"));
+            assert!(!reg.frozen("b", "c"));
+            assert!(!reg.blocked("a", "b"), "a pause is not a cut");
+        }
+        net.heal();
+        assert!(net.is_paused("a"), "heal does not resume");
+        net.resume("a");
+        assert!(!net.lock().frozen("a", "b"));
+    }
+
+    #[tokio::test]
+    async fn a_call_to_a_paused_node_waits_then_fails_or_passes_on_resume() {
+        let net = InProcessNetwork::new();
+        net.pause("b");
+        let started = tokio::time::Instant::now();
+        assert!(net.wait_while_frozen("a", "b").await);
+        assert!(started.elapsed() >= PAUSED_CALL_TIMEOUT);
+        let waiter = {
+            let net = net.clone();
+            tokio::spawn(async move { net.wait_while_frozen("a", "b").await })
+        };
+        tokio::time::sleep(PAUSED_CALL_TIMEOUT / 5).await;
+        net.resume("b");
+        assert!(!waiter.await.unwrap(), "resumed before the timeout");
     }
 }

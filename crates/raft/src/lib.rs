@@ -36,6 +36,7 @@ pub const LOG_CACHE_BYTES: usize = 32 * 1024 * 1024;
 /// Page cache of `state.redb` (the replicated key/value data).
 pub const STATE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
+pub mod autopilot;
 mod backend;
 mod blocking;
 mod error;
@@ -43,6 +44,7 @@ mod group_commit;
 mod inprocess;
 mod log_store;
 mod options;
+mod read_barrier;
 mod snapshot_file;
 mod state_machine;
 mod status;
@@ -50,12 +52,14 @@ mod store;
 mod transport;
 mod types;
 
+pub use autopilot::{Action, AutopilotConfig, ServerFacts, ServerHealth, StabilityTracker};
 pub use error::RaftError;
 pub use inprocess::InProcessNetwork;
 pub use options::{
     DEFAULT_PERFORMANCE_MULTIPLIER, DEFAULT_SNAPSHOT_THRESHOLD, DEFAULT_TRAILING_LOGS, RaftOptions,
     Timing,
 };
+pub use read_barrier::{BarrierFailed, ReadBarrier};
 pub use snapshot_file::{SnapshotInfo, inspect_snapshot};
 pub use status::{FollowerStatus, MemberInfo, RaftStatus};
 pub use store::RaftStore;

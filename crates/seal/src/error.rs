@@ -63,6 +63,34 @@ pub enum SealError {
     /// Recovery parameters were given for a seal that has no recovery keys (Shamir).
     #[error("parameters specific to auto unseal seals present")]
     RecoveryParamsWithShamir,
+    /// No seal of a [`SealSet`](crate::SealSet) could unwrap the key; one failure per seal
+    /// (or per wrapped copy) tried, in order.
+    #[error("no seal could unwrap the key: {}", join_errors(failures))]
+    AllSealsFailed {
+        /// Every failure, in the order the seals were tried.
+        failures: Vec<SealError>,
+    },
+}
+
+fn join_errors(errors: &[SealError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl SealError {
+    /// Whether the failure is transient (the key service could not be reached or the key is
+    /// not loaded yet), so retrying later may succeed. For [`SealError::AllSealsFailed`]: if
+    /// any seal was merely unavailable.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            SealError::Unavailable { .. } | SealError::KeyUnavailable { .. } => true,
+            SealError::AllSealsFailed { failures } => failures.iter().any(Self::is_unavailable),
+            _ => false,
+        }
+    }
 }
 
 /// A key-ceremony step (unseal, generate-root, rekey) was refused.

@@ -14,6 +14,7 @@ pub mod ceremony;
 mod config;
 mod error;
 mod seal;
+mod seal_set;
 mod shamir_seal;
 mod wrapped;
 
@@ -28,6 +29,7 @@ pub use ceremony::{
 pub use config::SealConfig;
 pub use error::{CeremonyError, SealError};
 pub use seal::Seal;
+pub use seal_set::SealSet;
 pub use shamir_seal::ShamirSeal;
 #[cfg(any(test, feature = "testing"))]
 pub use test_seal::TestSeal;

@@ -34,6 +34,28 @@ impl WrappedKey {
     pub fn from_json(bytes: &[u8]) -> Result<Self, SealError> {
         serde_json::from_slice(bytes).map_err(|e| SealError::Malformed(e.to_string()))
     }
+
+    /// The stored form of the copies of one key wrapped by a [`SealSet`](crate::SealSet): a
+    /// JSON array of wrapped keys.
+    pub fn list_to_json(keys: &[WrappedKey]) -> Vec<u8> {
+        serde_json::to_vec(keys).unwrap_or_default()
+    }
+
+    /// Parses a stored wrapped key in either form: the single object written by the Shamir
+    /// seal, or the array written for a seal set. An empty array is refused.
+    pub fn list_from_json(bytes: &[u8]) -> Result<Vec<WrappedKey>, SealError> {
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        let keys = if first == Some(&b'[') {
+            serde_json::from_slice::<Vec<WrappedKey>>(bytes)
+                .map_err(|e| SealError::Malformed(e.to_string()))?
+        } else {
+            vec![Self::from_json(bytes)?]
+        };
+        if keys.is_empty() {
+            return Err(SealError::Malformed("no wrapped key in the list".into()));
+        }
+        Ok(keys)
+    }
 }
 
 fn to_base64<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
@@ -62,6 +84,31 @@ mod tests {
         assert_eq!(v["seal_type"], "shamir");
         assert_eq!(v["key_id"], "abc");
         assert_eq!(WrappedKey::from_json(&json).unwrap(), w);
+    }
+
+    #[test]
+    fn list_form_reads_both_shapes() {
+        let w = WrappedKey {
+            seal_type: "shamir".into(),
+            key_id: "abc".into(),
+            ciphertext: vec![9, 8],
+        };
+        assert_eq!(
+            WrappedKey::list_from_json(&w.to_json()).unwrap(),
+            vec![w.clone()]
+        );
+        let two = vec![
+            w.clone(),
+            WrappedKey {
+                seal_type: "test".into(),
+                ..w.clone()
+            },
+        ];
+        let json = WrappedKey::list_to_json(&two);
+        assert_eq!(json.first(), Some(&b'['));
+        assert_eq!(WrappedKey::list_from_json(&json).unwrap(), two);
+        assert!(WrappedKey::list_from_json(b" []").is_err());
+        assert!(WrappedKey::list_from_json(b"[{}]").is_err());
     }
 
     #[test]

@@ -17,6 +17,11 @@ const POLL: Duration = Duration::from_millis(200);
 
 /// Runs until `shutdown`.
 pub(crate) async fn run(core: Arc<Core>, ha: Arc<RaftHa>, shutdown: CancellationToken) {
+    tokio::spawn(crate::autopilot::run(
+        core.clone(),
+        ha.clone(),
+        shutdown.clone(),
+    ));
     let mut rx = ha.raft.raft().metrics();
     loop {
         tokio::select! {
@@ -29,6 +34,14 @@ pub(crate) async fn run(core: Arc<Core>, ha: Arc<RaftHa>, shutdown: Cancellation
 }
 
 async fn step(core: &Arc<Core>, ha: &RaftHa) {
+    if ha.removed_from_cluster() {
+        // A removed node serves its local status only and never campaigns.
+        ha.set_elections(false);
+        if core.has_active_state() {
+            core.become_standby().await;
+        }
+        return;
+    }
     if core.is_sealed() {
         if core.has_active_state() {
             core.become_standby().await;
@@ -56,6 +69,10 @@ async fn step(core: &Arc<Core>, ha: &RaftHa) {
                 .is_err()
                 || !ha.is_active()
             {
+                return;
+            }
+            // ... and confirms with a quorum that it still leads before it loads any state.
+            if ha.confirm_leadership().await.is_err() {
                 return;
             }
             if let Err(e) = core.become_active().await {

@@ -2,8 +2,11 @@
 //! without certificates until the node's identity is known (read from the unsealed barrier,
 //! created by the first active node, or received when joining), plus the `forward` route.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -19,6 +22,12 @@ use tresor_raft::{NodeInfo, RaftError, RaftStore, RpcKind, Transport};
 
 /// The cluster-port route of forwarded client requests.
 pub(crate) const FORWARD_ROUTE: &str = "forward";
+/// The cluster-port route by which the leader tells a node it was removed from the cluster.
+pub(crate) const REMOVED_ROUTE: &str = "removed";
+/// File in the Raft data directory marking a node that was removed from its cluster.
+pub(crate) const REMOVED_MARKER: &str = "removed-from-cluster";
+/// How long the leader tries to deliver a removal notice.
+const NOTICE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The cluster port of one node.
 pub(crate) struct ClusterNode {
@@ -29,6 +38,10 @@ pub(crate) struct ClusterNode {
     installed: AtomicBool,
     options: ClientOptions,
     shutdown: CancellationToken,
+    /// When each peer last answered a Raft RPC from this node (by node id).
+    contacts: Mutex<HashMap<String, Instant>>,
+    /// Set once this node learns it was removed from the cluster.
+    removed: Arc<AtomicBool>,
 }
 
 impl ClusterNode {
@@ -46,14 +59,60 @@ impl ClusterNode {
             installed: AtomicBool::new(false),
             options,
             shutdown,
+            contacts: Mutex::new(HashMap::new()),
+            removed: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// When `node_id` last answered a Raft RPC from this node.
+    pub(crate) fn last_contact(&self, node_id: &str) -> Option<Instant> {
+        self.contacts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(node_id)
+            .copied()
+    }
+
+    fn record_contact(&self, node_id: &str) {
+        self.contacts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(node_id.to_owned(), Instant::now());
+    }
+
+    /// Whether this node was told (or found) that it is no longer a cluster member.
+    pub(crate) fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
+    }
+
+    /// Marks this node as removed (in memory; the marker file is written by the caller).
+    pub(crate) fn mark_removed(&self) {
+        self.removed.store(true, Ordering::Release);
+    }
+
+    /// Leader: tells `node_id` at `cluster_addr` it was removed (best effort).
+    pub(crate) async fn notify_removed(&self, node_id: &str, cluster_addr: &str) {
+        let Some(client) = self.client() else { return };
+        let body = Bytes::from(serde_json::json!({ "node_id": node_id }).to_string());
+        let call = client.call(cluster_addr, REMOVED_ROUTE, body);
+        match tokio::time::timeout(NOTICE_TIMEOUT, call).await {
+            Ok(Ok(_)) => tracing::info!(node = %node_id, "removed node notified"),
+            Ok(Err(e)) => tracing::debug!(node = %node_id, error = %e, "removal notice failed"),
+            Err(_) => tracing::debug!(node = %node_id, "removal notice timed out"),
+        }
     }
 
     /// Sets what the server answers: Raft RPCs and forwarded requests.
     pub(crate) fn set_handlers(&self, raft: Arc<RaftStore>, state: AppState) {
+        let removed = RemovedHandler {
+            node_id: raft.node_id().to_owned(),
+            marker: raft.data_dir().join(REMOVED_MARKER),
+            removed: self.removed.clone(),
+        };
         let router = ClusterRouter::new()
             .route("raft", Arc::new(RaftHandler::new(raft)))
-            .route(FORWARD_ROUTE, Arc::new(ForwardHandler { state }));
+            .route(FORWARD_ROUTE, Arc::new(ForwardHandler { state }))
+            .route(REMOVED_ROUTE, Arc::new(removed));
         let _ = self.handler.set(Arc::new(router));
     }
 
@@ -142,10 +201,14 @@ impl Transport for NodeTransport {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        match transport {
-            Some(t) => t.call(target, kind, request).await,
-            None => Err(RaftError::Rpc("no cluster identity yet".into())),
+        let Some(t) = transport else {
+            return Err(RaftError::Rpc("no cluster identity yet".into()));
+        };
+        let reply = t.call(target, kind, request).await;
+        if reply.is_ok() {
+            self.0.record_contact(&target.node_id);
         }
+        reply
     }
 }
 
@@ -163,6 +226,34 @@ impl ClusterHandler for ForwardHandler {
         serde_json::to_vec(&resp)
             .map(Bytes::from)
             .map_err(|e| ClusterError::Handler(e.to_string()))
+    }
+}
+
+/// Serves `removed`: the leader's notice that this node left the configuration. Only
+/// cluster members (holders of a certificate from the cluster CA) reach this route.
+struct RemovedHandler {
+    node_id: String,
+    marker: PathBuf,
+    removed: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl ClusterHandler for RemovedHandler {
+    async fn handle(&self, request: ClusterRequest) -> Result<Bytes, ClusterError> {
+        let notice: serde_json::Value = serde_json::from_slice(&request.body)
+            .map_err(|e| ClusterError::BadRequest(format!("removal notice: {e}")))?;
+        if notice["node_id"].as_str() != Some(self.node_id.as_str()) {
+            return Err(ClusterError::BadRequest(
+                "removal notice for another node".into(),
+            ));
+        }
+        if !self.removed.swap(true, Ordering::AcqRel) {
+            tracing::warn!("this node was removed from the raft cluster; it no longer campaigns");
+        }
+        if let Err(e) = std::fs::write(&self.marker, b"removed\n") {
+            tracing::warn!(error = %e, "could not write the removed-from-cluster marker");
+        }
+        Ok(Bytes::new())
     }
 }
 

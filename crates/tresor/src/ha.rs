@@ -11,15 +11,17 @@ use tresor_core::{
     AdmittedNode, Core, CoreError, ForwardedRequest, ForwardedResponse, HaStatus, JoinAdmission,
     JoinChallenge, JoinParams, LeaderInfo,
 };
-use tresor_raft::{RaftError, RaftStore};
+use tresor_raft::{BarrierFailed, RaftError, RaftStore, ReadBarrier};
 use zeroize::Zeroizing;
 
-use crate::cluster::{ClusterNode, host_of, strip_scheme};
+use crate::autopilot::{self, Autopilot};
+use crate::cluster::{ClusterNode, REMOVED_MARKER, host_of, strip_scheme};
 use crate::join_client::JoinClient;
 
 /// How long `sys/step-down` keeps the old leader from sending heartbeats and campaigning.
 pub(crate) const STEP_DOWN_HOLD: Duration = Duration::from_secs(5);
-/// How long the leader waits for an admitted node to catch up before giving up on promoting it.
+/// How long the leader waits for an admitted learner to catch up before giving up on it
+/// (autopilot promotes it later, once it is healthy and stable).
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(120);
 /// Pause between rounds of join attempts.
 pub(crate) const RETRY_JOIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -46,6 +48,30 @@ pub(crate) struct RaftHa {
     /// A leader of several voters that has not heard from a quorum for this long no longer
     /// reports itself active (it may have been deposed behind a partition).
     quorum_stale_ms: u64,
+    /// Promotions and dead-server cleanup on the active node.
+    pub(crate) autopilot: Autopilot,
+    /// Set once this node has seen itself in the configuration (a joiner replaying older
+    /// configurations that predate it is not "removed").
+    was_member: AtomicBool,
+    /// Coalesces the leadership confirmations that precede every answer of the active node.
+    read_barrier: ReadBarrier,
+    /// How long one confirmation round may take before the request is refused as retriable.
+    confirm_timeout: Duration,
+}
+
+/// Why a leadership confirmation failed.
+#[derive(Debug)]
+enum ConfirmError {
+    /// The round this request ran failed.
+    Round(String),
+    /// The round that covered this request (run by another request) failed.
+    Covered,
+}
+
+impl From<BarrierFailed> for ConfirmError {
+    fn from(_: BarrierFailed) -> Self {
+        ConfirmError::Covered
+    }
 }
 
 fn internal(e: impl std::fmt::Display) -> CoreError {
@@ -59,8 +85,14 @@ impl RaftHa {
         cluster: Arc<ClusterNode>,
         timing: tresor_raft::Timing,
     ) -> Arc<Self> {
+        if raft.data_dir().join(REMOVED_MARKER).exists() {
+            tracing::warn!("this node was removed from its raft cluster; it will not campaign");
+            cluster.mark_removed();
+        }
         Arc::new_cyclic(|me| Self {
             quorum_stale_ms: timing.election_max_ms.saturating_mul(2),
+            read_barrier: ReadBarrier::new(),
+            confirm_timeout: Duration::from_millis(timing.election_max_ms.max(500)),
             raft,
             cluster,
             core: OnceLock::new(),
@@ -68,6 +100,8 @@ impl RaftHa {
             electing: AtomicBool::new(true),
             stepping_down: AtomicBool::new(false),
             joining: Mutex::new(None),
+            autopilot: Autopilot::default(),
+            was_member: AtomicBool::new(false),
         })
     }
 
@@ -145,6 +179,33 @@ impl RaftHa {
         self.electing.load(Ordering::Acquire)
     }
 
+    /// Leader: removes `server_id` from the configuration and tells it so (best effort).
+    pub(crate) async fn remove_and_notify(&self, server_id: &str) -> Result<(), CoreError> {
+        let addr = self
+            .raft
+            .members()
+            .into_iter()
+            .find(|m| m.node_id == server_id)
+            .map(|m| m.cluster_addr);
+        self.raft.remove_node(server_id).await.map_err(map_raft)?;
+        if server_id == self.raft.node_id() {
+            self.mark_removed();
+        } else if let Some(addr) = addr {
+            let cluster = self.cluster.clone();
+            let id = server_id.to_owned();
+            tokio::spawn(async move { cluster.notify_removed(&id, &addr).await });
+        }
+        Ok(())
+    }
+
+    /// Records that this node left the cluster (in memory and in the data directory).
+    fn mark_removed(&self) {
+        self.cluster.mark_removed();
+        if let Err(e) = std::fs::write(self.raft.data_dir().join(REMOVED_MARKER), b"removed\n") {
+            tracing::warn!(error = %e, "could not write the removed-from-cluster marker");
+        }
+    }
+
     /// Whether the cluster configuration has more voters than this node.
     pub(crate) fn has_other_voters(&self) -> bool {
         self.raft
@@ -171,9 +232,35 @@ impl HaStatus for RaftHa {
         let rx = self.raft.raft().metrics();
         let m = rx.borrow();
         let voters = m.membership_config.membership().voter_ids().count();
+        // A leader of several voters must have heard from a quorum recently. No quorum
+        // acknowledgement at all means it has not (yet) in this term: openraft restores a
+        // restarted node as leader of its old term before it learns of a newer one.
         voters <= 1
             || m.millis_since_quorum_ack
-                .is_none_or(|ms| ms <= self.quorum_stale_ms)
+                .is_some_and(|ms| ms <= self.quorum_stale_ms)
+    }
+
+    async fn confirm_leadership(&self) -> Result<(), CoreError> {
+        if !self.has_other_voters() {
+            return Ok(());
+        }
+        let raft = self.raft.raft().clone();
+        let timeout = self.confirm_timeout;
+        let round = || async move {
+            match tokio::time::timeout(timeout, raft.ensure_linearizable()).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(ConfirmError::Round(e.to_string())),
+                Err(_) => Err(ConfirmError::Round(format!(
+                    "no quorum acknowledged leadership within {timeout:?}"
+                ))),
+            }
+        };
+        self.read_barrier.confirm(round).await.map_err(|e| {
+            if let ConfirmError::Round(reason) = &e {
+                tracing::warn!(%reason, "leadership not confirmed; refusing requests until it is");
+            }
+            CoreError::LeadershipUnconfirmed
+        })
     }
 
     fn leader(&self) -> Option<LeaderInfo> {
@@ -293,25 +380,17 @@ impl HaStatus for RaftHa {
             api_addr: node.api_addr.clone(),
             cluster_addr: node.cluster_addr.clone(),
         };
+        autopilot::set_permanent_non_voter(&core, &node.server_id, node.non_voter).await?;
         let raft = self.raft.clone();
         let id = node.server_id.clone();
-        let voter = !node.non_voter;
+        let non_voter = node.non_voter;
+        // Joins only add a learner; autopilot promotes it once it is healthy and stable.
         tokio::spawn(async move {
             match tokio::time::timeout(CATCH_UP_TIMEOUT, raft.add_learner(&id, info)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::warn!(node = %id, error = %e, "adding learner failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::warn!(node = %id, "learner did not catch up in time; not promoted");
-                    return;
-                }
+                Ok(Ok(())) => tracing::info!(node = %id, non_voter, "node joined as a non-voter"),
+                Ok(Err(e)) => tracing::warn!(node = %id, error = %e, "adding learner failed"),
+                Err(_) => tracing::warn!(node = %id, "learner did not catch up in time"),
             }
-            if voter && let Err(e) = raft.promote(&id).await {
-                tracing::warn!(node = %id, error = %e, "promoting to voter failed");
-            }
-            tracing::info!(node = %id, voter, "node joined the cluster");
         });
         let peers = self
             .raft
@@ -345,7 +424,40 @@ impl HaStatus for RaftHa {
     }
 
     async fn remove_peer(&self, server_id: &str) -> Result<(), CoreError> {
-        self.raft.remove_node(server_id).await.map_err(map_raft)
+        self.remove_and_notify(server_id).await
+    }
+
+    fn removed_from_cluster(&self) -> bool {
+        if self.cluster.is_removed() {
+            return true;
+        }
+        // A member that no longer finds itself in the configuration it knows.
+        let rx = self.raft.raft().metrics();
+        let m = rx.borrow();
+        let member = m
+            .membership_config
+            .membership()
+            .get_node(&tresor_raft::node_id_of(self.raft.node_id()))
+            .is_some();
+        if member {
+            self.was_member.store(true, Ordering::Release);
+        }
+        !member && self.was_member.load(Ordering::Acquire)
+    }
+
+    async fn autopilot_configuration(&self) -> Result<Value, CoreError> {
+        Ok(autopilot::load_config(&*self.core()?).await?.to_json())
+    }
+
+    async fn set_autopilot_configuration(
+        &self,
+        body: serde_json::Map<String, Value>,
+    ) -> Result<(), CoreError> {
+        autopilot::update_config(&*self.core()?, &body).await
+    }
+
+    async fn autopilot_state(&self) -> Result<Value, CoreError> {
+        self.autopilot.state(&*self.core()?, self).await
     }
 }
 

@@ -2,6 +2,7 @@
 //! CLI (`status`, `operator ...`, `kv ...`, ...).
 
 mod activation;
+mod autopilot;
 mod cluster;
 mod dev;
 mod flags;
@@ -9,6 +10,7 @@ mod ha;
 mod join_client;
 mod log_rotate;
 mod logging;
+mod seals;
 mod server;
 
 fn main() {

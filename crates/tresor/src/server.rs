@@ -294,6 +294,9 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
             .map_err(|e| format!("waiting for a raft leader: {e}"))?;
     }
 
+    let seals = crate::seals::build(config).await?;
+    let auto_seal = seals.enabled.first().map(|s| s.seal_type());
+
     let ha = RaftHa::new(raft.clone(), cluster.clone(), timing);
     if bootstrapped && !alone {
         // A member of a larger cluster stays out of elections until it is unsealed and has
@@ -306,6 +309,8 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
             default_lease_ttl: config.default_lease_ttl,
             max_lease_ttl: config.max_lease_ttl,
             cluster_name: config.cluster_name.clone(),
+            seals: seals.enabled,
+            migration_seals: seals.disabled,
         },
         ha.clone(),
     );
@@ -335,6 +340,32 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
         ha.clone(),
         shutdown.clone(),
     )));
+    if let Some(kind) = auto_seal {
+        // Unseal through the seal now, after every restart, after a join and after a seal
+        // outage; retried with backoff until the seal answers.
+        tracing::info!(seal = kind, "auto-unseal enabled");
+        let core = core.clone();
+        let token = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                _ = token.cancelled() => {}
+                _ = tresor_core::run_auto_unseal(core, tresor_core::AutoUnsealTiming::default()) => {}
+            }
+        }));
+    }
+    match core.pending_migration().await {
+        Ok(Some(m)) => tracing::warn!(
+            migration = %m,
+            "seal migration pending: storage is sealed with the {} seal, the configuration \
+             names the {} seal; unseal this node with `operator unseal -migrate` and the {} \
+             seal's keys (or restart it once another node has migrated)",
+            m.from(),
+            m.to(),
+            m.from()
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "reading the seal configuration"),
+    }
     if !join_clients.is_empty() {
         ha.clone().spawn_retry_join(join_clients);
     }

@@ -217,6 +217,9 @@ const UNSEAL_USAGE: &str = "Usage: vault operator unseal [options] [KEY]
 
   Submits one unseal key (read from stdin when KEY is omitted).
   -reset     discard the unseal progress
+  -migrate   seal migration: submit a key of the OLD seal (the Shamir unseal keys when
+             moving to an auto seal, the recovery keys when moving away from one); required
+             while seal-status reports migration = true
 ";
 
 async fn unseal(ctx: &mut Ctx<'_>, args: &[String]) -> Result<i32, CliError> {

@@ -204,8 +204,13 @@ pub(crate) fn rekey_rows(v: &Value, verify: bool) -> Vec<(String, String)> {
     rows
 }
 
-/// The text printed when a rekey completes.
-pub(crate) fn rekey_done_text(v: &Value, shares: usize) -> String {
+/// The text printed when a rekey completes; `recovery` for `-target=recovery`.
+pub(crate) fn rekey_done_text(v: &Value, shares: usize, recovery: bool) -> String {
+    let what = if recovery {
+        "recovery keys"
+    } else {
+        "unseal keys"
+    };
     let mut out = String::new();
     let keys: Vec<String> = v
         .get("keys_base64")
@@ -224,7 +229,7 @@ pub(crate) fn rekey_done_text(v: &Value, shares: usize) -> String {
         ));
     } else {
         out.push_str(&format!(
-            "Vault unseal keys rekeyed with {shares} key shares. Please securely distribute \
+            "Vault {what} rekeyed with {shares} key shares. Please securely distribute \
              the key shares printed above.\n"
         ));
     }
@@ -349,7 +354,7 @@ pub(crate) async fn rekey(ctx: &mut Ctx<'_>, args: &[String]) -> Result<i32, Cli
             .get("keys_base64")
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
-        ctx.print(&rekey_done_text(&v, n));
+        ctx.print(&rekey_done_text(&v, n, base == "sys/rekey-recovery-key"));
     }
     Ok(0)
 }
@@ -375,8 +380,19 @@ mod tests {
         let done = rekey_done_text(
             &json!({"complete":true,"nonce":"x","keys_base64":["k1","k2"]}),
             2,
+            false,
         );
         assert!(done.starts_with("Key 1: k1\nKey 2: k2\n"));
         assert!(done.contains("Operation nonce: x"));
+        assert!(done.contains("Vault unseal keys rekeyed with 2 key shares"));
+        let recovery = rekey_done_text(
+            &json!({"complete":true,"nonce":"x","keys_base64":["k1"]}),
+            1,
+            true,
+        );
+        assert!(
+            recovery.contains("Vault recovery keys rekeyed with 1 key shares"),
+            "{recovery}"
+        );
     }
 }

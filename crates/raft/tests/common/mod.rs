@@ -82,3 +82,88 @@ pub async fn single_leader(
     store.wait_for_leader(DEADLINE).await.unwrap();
     store
 }
+
+/// Three (or `n`) nodes on one [`InProcessNetwork`], each in its own directory under one
+/// temp dir, that can be killed (shut down and dropped) and reopened from their directories.
+pub struct TestCluster {
+    pub dir: tempfile::TempDir,
+    pub net: InProcessNetwork,
+    pub names: Vec<String>,
+    stores: Vec<Option<Arc<RaftStore>>>,
+    opts_fn: fn(&mut RaftOptions),
+}
+
+impl TestCluster {
+    /// Opens `n` nodes `vault-1..`, bootstraps the first and makes them all voters.
+    pub async fn start(n: usize, opts_fn: fn(&mut RaftOptions)) -> TestCluster {
+        let dir = tempfile::tempdir().unwrap();
+        let net = InProcessNetwork::new();
+        let names: Vec<String> = (1..=n).map(|i| format!("vault-{i}")).collect();
+        let mut stores = Vec::new();
+        for name in &names {
+            stores.push(Some(open_on(&net, dir.path(), name, opts_fn).await));
+        }
+        let first = stores[0].clone().unwrap();
+        first.bootstrap_single().await.unwrap();
+        first.wait_for_leader(DEADLINE).await.unwrap();
+        for s in stores.iter().skip(1).flatten() {
+            first
+                .add_learner(s.node_id(), s.node_info().clone())
+                .await
+                .unwrap();
+        }
+        first.change_membership(&names).await.unwrap();
+        TestCluster {
+            dir,
+            net,
+            names,
+            stores,
+            opts_fn,
+        }
+    }
+
+    /// Node `i` (panics if it is killed).
+    pub fn node(&self, i: usize) -> Arc<RaftStore> {
+        self.stores[i].clone().expect("node is running")
+    }
+
+    /// The index of the node named `name`.
+    pub fn index_of(&self, name: &str) -> usize {
+        self.names.iter().position(|n| n == name).unwrap()
+    }
+
+    /// Waits until a running node other than `not` leads, as seen by the running node
+    /// `observer`, and that leader has caught up; returns its index.
+    pub async fn wait_new_leader(&self, observer: usize, not: Option<usize>) -> usize {
+        let not_name = not.map(|i| self.names[i].clone());
+        let st = wait_until(&self.node(observer), "a new leader", |s| {
+            s.leader.is_some() && s.leader != not_name
+        })
+        .await;
+        let i = self.index_of(st.leader.as_deref().unwrap());
+        self.node(i).wait_for_leader(DEADLINE).await.unwrap();
+        i
+    }
+
+    /// Shuts node `i` down, makes it unreachable and drops it (its files stay).
+    pub async fn kill(&mut self, i: usize) {
+        if let Some(store) = self.stores[i].take() {
+            store.shutdown().await.unwrap();
+            self.net.unregister(store.node_id());
+        }
+    }
+
+    /// Reopens killed node `i` from its directory.
+    pub async fn restart(&mut self, i: usize) {
+        assert!(self.stores[i].is_none(), "restart of a running node");
+        let store = open_on(&self.net, self.dir.path(), &self.names[i], self.opts_fn).await;
+        self.stores[i] = Some(store);
+    }
+
+    /// Shuts every running node down.
+    pub async fn shutdown(mut self) {
+        for i in 0..self.stores.len() {
+            self.kill(i).await;
+        }
+    }
+}

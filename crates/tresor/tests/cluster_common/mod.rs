@@ -1,6 +1,8 @@
-//! Cluster harness: several real `tresor server` processes on loopback forming one Raft
-//! cluster through `retry_join`, with helpers to unseal, kill, restart and find the leader.
-//! Every wait polls with a deadline.
+//! Cluster harness: several real `tresor server` processes forming one Raft cluster through
+//! `retry_join`, either on loopback or each in its own network namespace
+//! ([`Cluster::start_netns`]), with helpers to unseal, kill -9, pause (SIGSTOP), resume,
+//! restart, isolate and find the leader. Every wait polls with a deadline; dropping a node
+//! resumes and kills its process, dropping a cluster also removes its namespaces.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
@@ -13,6 +15,32 @@ use serde_json::{Value, json};
 
 use crate::common::{Init, bin, free_port, strings, wait_for};
 
+mod netns;
+pub use netns::Netns;
+
+/// Where a node listens: loopback ports, or a namespace address.
+#[derive(Clone)]
+pub struct Place {
+    /// The namespace to run in (`None`: the test's own).
+    pub ns: Option<String>,
+    /// The listen address.
+    pub ip: String,
+    pub port: u16,
+    pub cluster_port: u16,
+}
+
+impl Place {
+    /// Two free loopback ports.
+    pub fn loopback() -> Place {
+        Place {
+            ns: None,
+            ip: "127.0.0.1".into(),
+            port: free_port(),
+            cluster_port: free_port(),
+        }
+    }
+}
+
 /// One node process.
 pub struct Node {
     pub dir: tempfile::TempDir,
@@ -20,23 +48,52 @@ pub struct Node {
     pub port: u16,
     pub cluster_port: u16,
     pub addr: String,
+    pub place: Place,
     config: PathBuf,
     child: Option<Child>,
+    paused: bool,
 }
 
 impl Node {
-    /// Writes the config of node `name`; `join` is the API address of a node to join.
+    /// Writes the config of node `name` on loopback; `join` is the API address of a node to
+    /// join.
     pub fn new(name: &str, join: Option<&str>) -> Node {
+        Self::new_at(
+            name,
+            Place::loopback(),
+            join.into_iter().map(str::to_owned).collect(),
+        )
+    }
+
+    /// Writes the config of node `name` listening at `place`, with one `retry_join` block per
+    /// address of `join`.
+    pub fn new_at(name: &str, place: Place, join: Vec<String>) -> Node {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let cluster_port = free_port();
-        let data = dir.path().join("data");
-        let retry = join
+        let mut node = Node {
+            config: dir.path().join("server.hcl"),
+            dir,
+            name: name.to_owned(),
+            port: place.port,
+            cluster_port: place.cluster_port,
+            addr: format!("http://{}:{}", place.ip, place.port),
+            place,
+            child: None,
+            paused: false,
+        };
+        node.write_config(&join);
+        node
+    }
+
+    /// (Re)writes the config with one `retry_join` block per address of `join`.
+    pub fn write_config(&mut self, join: &[String]) {
+        let data = self.dir.path().join("data");
+        let retry: String = join
+            .iter()
             .map(|j| format!("  retry_join {{\n    leader_api_addr = \"{j}\"\n  }}\n"))
-            .unwrap_or_default();
-        let config = dir.path().join("server.hcl");
+            .collect();
+        let (ip, port, cport, name) = (&self.place.ip, self.port, self.cluster_port, &self.name);
         std::fs::write(
-            &config,
+            &self.config,
             format!(
                 r#"
 storage "raft" {{
@@ -45,12 +102,12 @@ storage "raft" {{
   performance_multiplier = 1
 {retry}}}
 listener "tcp" {{
-  address         = "127.0.0.1:{port}"
-  cluster_address = "127.0.0.1:{cluster_port}"
+  address         = "{ip}:{port}"
+  cluster_address = "{ip}:{cport}"
   tls_disable     = true
 }}
-api_addr      = "http://127.0.0.1:{port}"
-cluster_addr  = "https://127.0.0.1:{cluster_port}"
+api_addr      = "http://{ip}:{port}"
+cluster_addr  = "https://{ip}:{cport}"
 disable_mlock = true
 log_level     = "info"
 "#,
@@ -58,14 +115,14 @@ log_level     = "info"
             ),
         )
         .unwrap();
-        Node {
-            dir,
-            name: name.to_owned(),
-            port,
-            cluster_port,
-            addr: format!("http://127.0.0.1:{port}"),
-            config,
-            child: None,
+    }
+
+    /// Deletes the node's Raft data (the process must not be running).
+    pub fn wipe_data(&mut self) {
+        assert!(self.child.is_none(), "wipe_data on a running node");
+        let data = self.dir.path().join("data");
+        if data.exists() {
+            std::fs::remove_dir_all(&data).unwrap();
         }
     }
 
@@ -76,7 +133,16 @@ log_level     = "info"
             .append(true)
             .open(self.dir.path().join("server.log"))
             .unwrap();
-        let child = Command::new(bin())
+        let mut cmd = match &self.place.ns {
+            // `ip netns exec` execs the binary, so the child's pid is the server's pid.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, bin()]);
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let child = cmd
             .arg("server")
             .arg(format!("-config={}", self.config.display()))
             .stdout(Stdio::from(log.try_clone().unwrap()))
@@ -84,6 +150,7 @@ log_level     = "info"
             .spawn()
             .expect("spawn tresor server");
         self.child = Some(child);
+        self.paused = false;
         let url = format!("{}/v1/sys/health", self.addr);
         wait_for(
             &format!("{} to answer", self.name),
@@ -105,11 +172,49 @@ log_level     = "info"
         self.child.is_some()
     }
 
+    /// Whether the process is stopped with SIGSTOP.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    fn signal(&self, sig: &str) {
+        if let Some(pid) = self.pid() {
+            let st = Command::new("kill")
+                .args([sig, &pid.to_string()])
+                .status()
+                .expect("run kill");
+            assert!(st.success(), "kill {sig} {pid} failed");
+        }
+    }
+
+    /// Freezes the process (SIGSTOP): its sockets stay open but nothing is answered.
+    pub fn pause(&mut self) {
+        if self.child.is_some() && !self.paused {
+            self.signal("-STOP");
+            self.paused = true;
+        }
+    }
+
+    /// Lets a paused process run again (SIGCONT).
+    pub fn resume(&mut self) {
+        if self.paused {
+            self.signal("-CONT");
+            self.paused = false;
+        }
+    }
+
+    /// SIGKILL, then reaps the process.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             c.kill().ok();
             c.wait().ok();
         }
+        self.paused = false;
     }
 
     pub fn log(&self) -> String {
@@ -119,23 +224,37 @@ log_level     = "info"
 
 impl Drop for Node {
     fn drop(&mut self) {
+        self.resume();
         self.kill9();
     }
 }
 
 /// A cluster of node processes; node 0 initialized it, the others joined it.
 pub struct Cluster {
+    /// The nodes (dropped before `net`: processes die before their namespaces go).
     pub nodes: Vec<Node>,
     pub init: Init,
     pub token: String,
+    /// Client with a 30 s timeout for requests expected to answer.
     pub http: Client,
+    /// Client with a 2 s timeout for probing nodes that may be paused or cut off.
+    pub probe: Client,
+    /// The namespaces of a [`Cluster::start_netns`] cluster.
+    pub net: Option<Netns>,
+}
+
+/// A blocking client with `timeout`, ignoring any proxy settings of the environment.
+pub fn client_with_timeout(timeout: Duration) -> Client {
+    Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(2)))
+        .no_proxy()
+        .build()
+        .unwrap()
 }
 
 fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+    client_with_timeout(Duration::from_secs(30))
 }
 
 impl Cluster {
@@ -143,8 +262,30 @@ impl Cluster {
     /// `n - 1` nodes with `retry_join` to node 0, unseals them and waits until every node is
     /// a voter.
     pub fn start(n: usize) -> Cluster {
+        Self::start_with(n, None)
+    }
+
+    /// Like [`Cluster::start`], each node in its own network namespace (see [`Netns`]), so
+    /// that [`Cluster::isolate`] can cut it off. Needs root.
+    pub fn start_netns(n: usize) -> Cluster {
+        Self::start_with(n, Some(Netns::create(n)))
+    }
+
+    fn place(net: Option<&Netns>, i: usize) -> Place {
+        match net {
+            Some(net) => Place {
+                ns: Some(net.nodes[i].clone()),
+                ip: net.ip(i),
+                port: 8200,
+                cluster_port: 8201,
+            },
+            None => Place::loopback(),
+        }
+    }
+
+    fn start_with(n: usize, net: Option<Netns>) -> Cluster {
         let http = client();
-        let mut first = Node::new("node-1", None);
+        let mut first = Node::new_at("node-1", Self::place(net.as_ref(), 0), Vec::new());
         first.spawn(&http);
         let r = http
             .put(format!("{}/v1/sys/init", first.addr))
@@ -163,6 +304,8 @@ impl Cluster {
             init,
             nodes: vec![first],
             http,
+            probe: client_with_timeout(Duration::from_secs(2)),
+            net,
         };
         c.unseal(0);
         c.wait_for("node-1 to be active", Duration::from_secs(20), |c| {
@@ -178,7 +321,8 @@ impl Cluster {
     /// Starts a node joining node 0 and unseals it with the cluster's keys.
     pub fn add_node(&mut self, name: &str) -> usize {
         let leader = self.nodes[0].addr.clone();
-        let mut node = Node::new(name, Some(&leader));
+        let place = Self::place(self.net.as_ref(), self.nodes.len());
+        let mut node = Node::new_at(name, place, vec![leader]);
         node.spawn(&self.http);
         self.nodes.push(node);
         let i = self.nodes.len() - 1;
@@ -249,6 +393,63 @@ impl Cluster {
         self.nodes[i].kill9();
     }
 
+    /// SIGSTOP node `i`.
+    pub fn pause(&mut self, i: usize) {
+        self.nodes[i].pause();
+    }
+
+    /// SIGCONT node `i`.
+    pub fn resume(&mut self, i: usize) {
+        self.nodes[i].resume();
+    }
+
+    /// Cuts node `i` off from the other nodes (netns clusters only); the test can still
+    /// reach it.
+    pub fn isolate(&self, i: usize) {
+        self.net
+            .as_ref()
+            .expect("isolate needs a cluster started with start_netns")
+            .isolate(i);
+    }
+
+    /// Removes every partition.
+    pub fn heal(&self) {
+        if let Some(net) = &self.net {
+            net.heal();
+        }
+    }
+
+    /// The HTTP status of `sys/health` on node `i`, `None` if it does not answer within the
+    /// probe timeout.
+    pub fn health(&self, i: usize) -> Option<u16> {
+        if !self.nodes[i].is_running() || self.nodes[i].is_paused() {
+            return None;
+        }
+        self.probe
+            .get(self.url(i, "sys/health"))
+            .send()
+            .ok()
+            .map(|r| r.status().as_u16())
+    }
+
+    /// `sys/leader` of node `i`, if it answers within the probe timeout.
+    pub fn leader_status(&self, i: usize) -> Option<Value> {
+        if !self.nodes[i].is_running() || self.nodes[i].is_paused() {
+            return None;
+        }
+        self.probe
+            .get(self.url(i, "sys/leader"))
+            .send()
+            .ok()?
+            .json()
+            .ok()
+    }
+
+    /// The API addresses of every node (they do not change across restarts).
+    pub fn addrs(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.addr.clone()).collect()
+    }
+
     /// Starts node `i` again (same data, same ports); it comes up sealed.
     pub fn restart(&mut self, i: usize) {
         self.nodes[i].kill9();
@@ -259,9 +460,9 @@ impl Cluster {
     /// The index of the node that reports itself active, if exactly one running node does.
     pub fn leader(&self) -> Option<usize> {
         let active: Vec<usize> = (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].is_running())
+            .filter(|&i| self.nodes[i].is_running() && !self.nodes[i].is_paused())
             .filter(|&i| {
-                self.http
+                self.probe
                     .get(self.url(i, "sys/leader"))
                     .send()
                     .ok()
@@ -330,4 +531,62 @@ impl Cluster {
 fn tail(s: &str, lines: usize) -> String {
     let all: Vec<&str> = s.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Samples `sys/health` of every node in a loop on a background thread and remembers every
+/// round in which more than one node answered 200 (two active nodes: split brain).
+pub struct ActiveSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<(usize, Vec<Vec<u16>>)>>,
+}
+
+impl ActiveSampler {
+    /// Starts sampling the nodes at `addrs`.
+    pub fn start(addrs: Vec<String>) -> ActiveSampler {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let http = client_with_timeout(Duration::from_millis(700));
+            let (mut rounds, mut bad) = (0, Vec::new());
+            while !flag.load(Ordering::Relaxed) {
+                let codes: Vec<u16> = addrs
+                    .iter()
+                    .map(|a| {
+                        http.get(format!("{a}/v1/sys/health"))
+                            .send()
+                            .map(|r| r.status().as_u16())
+                            .unwrap_or(0)
+                    })
+                    .collect();
+                rounds += 1;
+                if codes.iter().filter(|c| **c == 200).count() > 1 {
+                    bad.push(codes);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (rounds, bad)
+        });
+        ActiveSampler {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops sampling; returns the number of rounds and the rounds with several active nodes.
+    pub fn finish(mut self) -> (usize, Vec<Vec<u16>>) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for ActiveSampler {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The status of a request, or `None` when it did not complete (timeout, reset, refused).
+pub fn send_status(rb: reqwest::blocking::RequestBuilder) -> Option<u16> {
+    rb.send().ok().map(|r| r.status().as_u16())
 }
