@@ -10,6 +10,7 @@ use tresor_core::Core;
 
 use tresor_core::HaStatus;
 
+use crate::cert_rotation::CertRotation;
 use crate::ha::RaftHa;
 
 /// Re-check interval when Raft reports nothing new (seal and unseal do not show in metrics).
@@ -23,6 +24,7 @@ pub(crate) async fn run(core: Arc<Core>, ha: Arc<RaftHa>, shutdown: Cancellation
         shutdown.clone(),
     ));
     let mut rx = ha.raft.raft().metrics();
+    let mut rotation = CertRotation::default();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -30,6 +32,9 @@ pub(crate) async fn run(core: Arc<Core>, ha: Arc<RaftHa>, shutdown: Cancellation
             _ = tokio::time::sleep(POLL) => {},
         }
         step(&core, &ha).await;
+        if !core.is_sealed() && ha.cluster.has_identity() {
+            rotation.tick(&core, &ha).await;
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 
 use crate::autopilot::{self, Autopilot};
 use crate::cluster::{ClusterNode, REMOVED_MARKER, host_of, strip_scheme};
-use crate::join_client::JoinClient;
+use crate::join_client::{JoinClient, JoinTarget};
 
 /// How long `sys/step-down` keeps the old leader from sending heartbeats and campaigning.
 pub(crate) const STEP_DOWN_HOLD: Duration = Duration::from_secs(5);
@@ -336,7 +336,7 @@ impl HaStatus for RaftHa {
             Err(e) if params.retry => {
                 tracing::warn!(error = %e, "join attempt failed; retrying in the background");
                 if let Some(me) = self.me.upgrade() {
-                    me.spawn_retry_join(vec![client]);
+                    me.spawn_retry_join(vec![JoinTarget::Fixed(client)]);
                 }
                 return Ok(());
             }
@@ -464,12 +464,16 @@ impl HaStatus for RaftHa {
 impl RaftHa {
     /// Tries each leader in turn every [`RETRY_JOIN_INTERVAL`] until one hands out a
     /// challenge (or this node is initialized some other way).
-    pub(crate) fn spawn_retry_join(self: Arc<Self>, clients: Vec<JoinClient>) {
+    pub(crate) fn spawn_retry_join(self: Arc<Self>, targets: Vec<JoinTarget>) {
         tokio::spawn(async move {
             loop {
                 let Ok(core) = self.core() else { return };
                 if core.has_pending_join() || core.is_initialized().await.unwrap_or(false) {
                     return;
+                }
+                let mut clients = Vec::new();
+                for target in &targets {
+                    clients.extend(target.clients(self.raft.node_info()).await);
                 }
                 for client in &clients {
                     match client.challenge().await {

@@ -37,10 +37,20 @@ impl JoinClient {
                 .map_err(|e| bad(format!("leader client certificate: {e}")))?;
             b = b.identity(id);
         }
+        let mut leader = params.leader_api_addr.trim_end_matches('/').to_owned();
+        if let Some(name) = params
+            .leader_tls_servername
+            .as_deref()
+            .filter(|n| !n.is_empty())
+        {
+            let (url, addrs) = servername_target(&leader, name)?;
+            b = b.resolve_to_addrs(name, &addrs);
+            leader = url;
+        }
         let http = b.build().map_err(bad)?;
         Ok(Self {
             http,
-            leader: params.leader_api_addr.trim_end_matches('/').to_owned(),
+            leader,
             me,
             non_voter: params.non_voter,
         })
@@ -102,5 +112,156 @@ impl JoinClient {
             .and_then(Value::as_str)
             .map(str::to_owned)
             .ok_or_else(|| CoreError::Internal("leader sent no node identity".into()))
+    }
+}
+
+/// `leader_tls_servername`: the leader is still reached at the address of `leader_api_addr`,
+/// but TLS checks its certificate against `name` (and sends it as SNI). Returns the URL to
+/// use (host replaced by `name`) and the socket addresses `name` must resolve to.
+fn servername_target(
+    leader: &str,
+    name: &str,
+) -> Result<(String, Vec<std::net::SocketAddr>), CoreError> {
+    use std::net::ToSocketAddrs as _;
+    let mut url =
+        reqwest::Url::parse(leader).map_err(|e| bad(format!("leader_api_addr {leader:?}: {e}")))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| bad(format!("leader_api_addr {leader:?} has no host")))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| bad(format!("leader_api_addr {leader:?} has no port")))?;
+    let addrs: Vec<std::net::SocketAddr> = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![std::net::SocketAddr::new(ip, port)],
+        Err(_) => (host.as_str(), port)
+            .to_socket_addrs()
+            .map_err(|e| bad(format!("resolving {host}: {e}")))?
+            .collect(),
+    };
+    url.set_host(Some(name))
+        .map_err(|e| bad(format!("leader_tls_servername {name:?}: {e}")))?;
+    Ok((url.as_str().trim_end_matches('/').to_owned(), addrs))
+}
+
+/// Where a `retry_join` block finds its leaders: a fixed `leader_api_addr`, or cloud
+/// discovery (`auto_join`) re-run on the retry schedule.
+#[derive(Debug)]
+pub(crate) enum JoinTarget {
+    /// One known leader address.
+    Fixed(JoinClient),
+    /// Discovered addresses (`auto_join = "provider=aws ..."`).
+    Auto(AutoJoin),
+}
+
+/// Cloud discovery for one `retry_join` block.
+#[derive(Debug)]
+pub(crate) struct AutoJoin {
+    /// The go-discover style query.
+    pub(crate) query: String,
+    /// `auto_join_scheme` (default https).
+    pub(crate) scheme: Option<String>,
+    /// `auto_join_port` (default 8200).
+    pub(crate) port: Option<u16>,
+    /// TLS and voter settings shared by every discovered leader.
+    pub(crate) params: JoinParams,
+    /// The last discovery's clients and when it ran (discovery is rate limited).
+    cached: tokio::sync::Mutex<Option<(std::time::Instant, Vec<JoinClient>)>>,
+}
+
+/// Discovery runs at most this often (cloud APIs throttle; the join retry runs every second).
+const DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
+
+impl AutoJoin {
+    /// Discovery for `query` with the block's settings.
+    pub(crate) fn new(
+        query: String,
+        scheme: Option<String>,
+        port: Option<u16>,
+        params: JoinParams,
+    ) -> Self {
+        Self {
+            query,
+            scheme,
+            port,
+            params,
+            cached: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl AutoJoin {
+    /// One join client per discovered address, skipping this node's own API address.
+    fn clients_for(&self, addrs: &[std::net::IpAddr], me: &NodeInfo) -> Vec<JoinClient> {
+        let own = me.api_addr.trim_end_matches('/');
+        let urls = tresor_discover::join_urls(addrs, self.scheme.as_deref(), self.port);
+        let mut clients = Vec::new();
+        for url in urls {
+            if url.trim_end_matches('/') == own {
+                continue;
+            }
+            let params = JoinParams {
+                leader_api_addr: url,
+                ..self.params.clone()
+            };
+            match JoinClient::new(&params, me.clone()) {
+                Ok(c) => clients.push(c),
+                Err(e) => tracing::warn!(error = %e, "auto_join: unusable address"),
+            }
+        }
+        clients
+    }
+}
+
+impl JoinTarget {
+    /// The leaders to try this round. Discovery failures are logged and yield none (the
+    /// caller retries); this node's own API address is skipped.
+    pub(crate) async fn clients(&self, me: &NodeInfo) -> Vec<JoinClient> {
+        match self {
+            JoinTarget::Fixed(c) => vec![c.clone()],
+            JoinTarget::Auto(auto) => {
+                let mut cached = auto.cached.lock().await;
+                if let Some((at, clients)) = cached.as_ref()
+                    && at.elapsed() < DISCOVERY_INTERVAL
+                {
+                    return clients.clone();
+                }
+                let clients = match tresor_discover::discover(&auto.query).await {
+                    Ok(addrs) => auto.clients_for(&addrs, me),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "auto_join discovery failed; will retry");
+                        Vec::new()
+                    }
+                };
+                tracing::info!(found = clients.len(), "auto_join discovery ran");
+                *cached = Some((std::time::Instant::now(), clients.clone()));
+                clients
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servername_keeps_the_address_and_changes_the_name() {
+        let (url, addrs) = servername_target("https://127.0.0.2:8210", "vault-1.internal").unwrap();
+        assert_eq!(url, "https://vault-1.internal:8210");
+        assert_eq!(addrs, vec!["127.0.0.2:8210".parse().unwrap()]);
+        let (url, addrs) = servername_target("https://[::1]:8200/", "n1").unwrap();
+        assert_eq!(url, "https://n1:8200");
+        assert_eq!(addrs, vec!["[::1]:8200".parse().unwrap()]);
+        let (_, addrs) = servername_target("https://localhost", "n1").unwrap();
+        assert!(
+            addrs
+                .iter()
+                .all(|a| a.port() == 443 && a.ip().is_loopback())
+        );
+        assert!(servername_target("not a url", "n1").is_err());
+        assert!(servername_target("https://127.0.0.1:1", "bad name!").is_err());
     }
 }

@@ -3,6 +3,7 @@
 
 mod activation;
 mod autopilot;
+mod cert_rotation;
 mod cluster;
 mod dev;
 mod flags;

@@ -18,7 +18,7 @@ use tresor_raft::{RaftOptions, RaftStore};
 use crate::cluster::{ClusterNode, NodeTransport};
 use crate::flags::{self, ServerFlags};
 use crate::ha::RaftHa;
-use crate::join_client::JoinClient;
+use crate::join_client::{AutoJoin, JoinClient, JoinTarget};
 
 /// A running node: what tests and dev mode need to reach it.
 pub(crate) struct Node {
@@ -257,12 +257,8 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
     if !bootstrapped && !raft_cfg.retry_join.is_empty() {
         // A fresh node with retry_join waits to be added by the cluster.
         for rj in &raft_cfg.retry_join {
-            let Some(leader) = rj.leader_api_addr.clone() else {
-                tracing::warn!("retry_join without leader_api_addr (auto_join) is not supported");
-                continue;
-            };
             let params = JoinParams {
-                leader_api_addr: leader,
+                leader_api_addr: rj.leader_api_addr.clone().unwrap_or_default(),
                 leader_ca_cert: read_pem(
                     rj.leader_ca_cert.as_deref(),
                     rj.leader_ca_cert_file.as_deref(),
@@ -279,10 +275,29 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
                 retry: true,
                 non_voter: raft_cfg.retry_join_as_non_voter,
             };
-            join_clients.push(
-                JoinClient::new(&params, raft.node_info().clone())
-                    .map_err(|e| format!("retry_join: {e}"))?,
-            );
+            match (&rj.leader_api_addr, &rj.auto_join) {
+                (Some(_), Some(_)) => {
+                    return Err(
+                        "retry_join: set either leader_api_addr or auto_join, not both".into(),
+                    );
+                }
+                (Some(_), None) => join_clients.push(JoinTarget::Fixed(
+                    JoinClient::new(&params, raft.node_info().clone())
+                        .map_err(|e| format!("retry_join: {e}"))?,
+                )),
+                (None, Some(query)) => {
+                    tresor_discover::validate(query).map_err(|e| format!("retry_join: {e}"))?;
+                    join_clients.push(JoinTarget::Auto(AutoJoin::new(
+                        query.clone(),
+                        rj.auto_join_scheme.clone(),
+                        rj.auto_join_port,
+                        params,
+                    )));
+                }
+                (None, None) => {
+                    return Err("retry_join: a block needs leader_api_addr or auto_join".into());
+                }
+            }
         }
     } else if !bootstrapped || alone {
         // A single node forms (or re-forms) its cluster at once.
