@@ -26,7 +26,7 @@ pub(crate) struct CertRotation {
 
 /// Members whose stored identity carries a certificate due for rotation at `now` (Unix
 /// seconds).
-fn due<'a>(identities: &'a [(String, ClusterIdentity)], now: i64) -> Vec<&'a str> {
+fn due(identities: &[(String, ClusterIdentity)], now: i64) -> Vec<&str> {
     identities
         .iter()
         .filter(|(_, id)| id.node_cert().is_some_and(|c| c.needs_rotation(now)))
