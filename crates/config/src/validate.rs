@@ -97,17 +97,18 @@ impl ServerConfig {
                 ));
             }
         }
+        // Several enabled auto seals form a seal set (any one of them unseals); Shamir cannot
+        // be part of one.
         let enabled: Vec<_> = self.seals.iter().filter(|s| !s.disabled).collect();
-        if enabled.len() > 1 || self.seals.len() > 2 {
-            let last = enabled.last().copied().or(self.seals.last());
-            let (file, key) = last
-                .map(|s| (s.source.clone(), format!("seal.{}", s.kind)))
-                .unwrap_or_else(|| (self.origin("seal"), "seal".to_owned()));
+        if enabled.len() > 1
+            && let Some(shamir) = enabled.iter().find(|s| s.kind == "shamir")
+        {
             return Err(ConfigError::unsupported(
-                &file,
-                &key,
-                "only one enabled seal is supported; for a seal migration keep two seal \
-                 blocks and mark the old one disabled = true",
+                &shamir.source,
+                "seal.shamir",
+                "a shamir seal cannot be combined with other enabled seals; several enabled \
+                 auto seals (awskms, transit, pkcs11) form a seal set, and for a seal migration \
+                 the old seal is marked disabled = true",
             ));
         }
         Ok(())

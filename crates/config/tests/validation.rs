@@ -212,9 +212,15 @@ fn seal_rules() {
     assert!(!c.seals[0].params.contains_key("disabled"));
     assert_eq!(c.seals[1].priority, Some(1));
     assert_eq!(c.seals[1].name.as_deref(), Some("t"));
+    // Seal HA: several enabled auto seals are a seal set.
     let two = format!("{BASE}{l}seal \"awskms\" {{}}\nseal \"transit\" {{}}\n");
-    let err = parse_str(&two, "s.hcl").unwrap().validate().unwrap_err();
-    assert_eq!(err.key(), Some("seal.transit"));
+    parse_str(&two, "s.hcl").unwrap().validate().unwrap();
+    let with_shamir = format!("{BASE}{l}seal \"awskms\" {{}}\nseal \"shamir\" {{}}\n");
+    let err = parse_str(&with_shamir, "s.hcl")
+        .unwrap()
+        .validate()
+        .unwrap_err();
+    assert_eq!(err.key(), Some("seal.shamir"));
     let shamir = format!("{BASE}{l}seal \"shamir\" {{}}\n");
     parse_str(&shamir, "s.hcl").unwrap().validate().unwrap();
 }

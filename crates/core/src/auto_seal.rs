@@ -12,6 +12,8 @@ use tresor_seal::WrappedKey;
 use crate::core::{Core, ROOT_KEY_PATH, lock};
 use crate::error::CoreError;
 
+mod seal_health;
+
 /// Exponential backoff: each delay doubles the previous one, up to a maximum.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Backoff {
@@ -92,9 +94,12 @@ impl Default for AutoUnsealTiming {
 /// Keeps the node unsealed through its auto seal: whenever it is initialized (or holds a join
 /// challenge) and sealed, and no operator sealed it explicitly, it calls
 /// [`Core::auto_unseal`]; failures are logged (one line each, naming the seal and the reason)
-/// and retried with jittered exponential backoff. Runs until the future is dropped; does
-/// nothing useful on a Shamir node.
+/// and retried with jittered exponential backoff. Also checks the health of every seal of
+/// the set now and then (reported by [`Core::seal_status_report`]). Runs until the future is
+/// dropped; does nothing useful on a Shamir node.
 pub async fn run_auto_unseal(core: Arc<Core>, timing: AutoUnsealTiming) {
+    // The seal-set health checks (for seal-status and health) live as long as this task.
+    let _health = seal_health::SealHealthTask::spawn(core.clone(), Default::default());
     let mut backoff = Backoff::new(timing.initial_backoff, timing.max_backoff);
     loop {
         let wait = if core.auto_unseal_due().await {

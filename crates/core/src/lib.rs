@@ -54,5 +54,7 @@ pub use init::{InitRequest, InitResponse};
 pub use join::{CHALLENGE_TTL, CLUSTER_TLS_PREFIX, JoinChallenge};
 pub use migration::SealMigration;
 pub use request::{CoreRequest, Method};
-pub use status::{HealthStatus, LeaderStatus, SealStatus};
+pub use status::{
+    HealthReport, HealthStatus, LeaderStatus, SealHealth, SealStatus, SealStatusReport,
+};
 pub use wrapping::{Reply, WrapInfo};

@@ -102,3 +102,102 @@ pub struct LeaderStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raft_applied_index: Option<u64>,
 }
+
+/// One seal of the node's auto-seal set, as `sys/seal-status` lists it under `seals`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct SealHealth {
+    /// Seal type, e.g. `awskms`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The seal's name: its type and its position in the configuration (`awskms-1`).
+    pub name: String,
+    /// Result of the last health check of this seal (a wrap and unwrap of a test value);
+    /// `None` (JSON `null`) until the first check.
+    pub healthy: Option<bool>,
+}
+
+/// `sys/seal-status` with the per-seal health of an auto-seal node (extra fields are ignored
+/// by Vault clients).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SealStatusReport {
+    /// The Vault-compatible document.
+    #[serde(flatten)]
+    pub status: SealStatus,
+    /// The configured auto seals in priority order (absent on Shamir nodes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub seals: Vec<SealHealth>,
+}
+
+/// `sys/health` with the seal-set hint of an auto-seal node.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct HealthReport {
+    /// The Vault-compatible document.
+    #[serde(flatten)]
+    pub status: HealthStatus,
+    /// `true` when the last health check of at least one configured auto seal failed
+    /// (absent on Shamir nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seal_degraded: Option<bool>,
+}
+
+/// Whether a seal set with these results is degraded: some seal failed its last check.
+pub(crate) fn is_degraded(seals: &[SealHealth]) -> bool {
+    seals.iter().any(|s| s.healthy == Some(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health(healthy: Option<bool>) -> SealHealth {
+        SealHealth {
+            kind: "awskms".into(),
+            name: "awskms-1".into(),
+            healthy,
+        }
+    }
+
+    #[test]
+    fn degraded_only_when_a_check_failed() {
+        assert!(!is_degraded(&[]));
+        assert!(!is_degraded(&[health(None), health(Some(true))]));
+        assert!(is_degraded(&[health(Some(true)), health(Some(false))]));
+    }
+
+    #[test]
+    fn extra_fields_flatten_into_the_vault_documents() {
+        let status = HealthStatus {
+            initialized: true,
+            sealed: false,
+            standby: false,
+            performance_standby: false,
+            replication_performance_mode: "disabled".into(),
+            replication_dr_mode: "disabled".into(),
+            server_time_utc: 1,
+            version: VERSION.into(),
+            enterprise: false,
+            cluster_name: None,
+            cluster_id: None,
+            removed_from_cluster: false,
+        };
+        let shamir = serde_json::to_value(HealthReport {
+            status: status.clone(),
+            seal_degraded: None,
+        })
+        .unwrap_or_default();
+        assert_eq!(shamir["initialized"], true);
+        assert!(shamir.get("seal_degraded").is_none(), "{shamir}");
+        let auto = serde_json::to_value(HealthReport {
+            status,
+            seal_degraded: Some(true),
+        })
+        .unwrap_or_default();
+        assert_eq!(auto["seal_degraded"], true);
+        assert_eq!(auto["standby"], false);
+        let unchecked = serde_json::to_value(health(None)).unwrap_or_default();
+        assert_eq!(
+            unchecked,
+            serde_json::json!({"type": "awskms", "name": "awskms-1", "healthy": null})
+        );
+    }
+}

@@ -92,7 +92,8 @@ async fn seal_status(state: &AppState, req: &ApiRequest) -> R {
     if req.method != Method::GET {
         return Ok(method_not_allowed());
     }
-    Ok(ok(&state.core.seal_status().await.map_err(err)?))
+    // With auto seals the document also lists each seal's last health-check result.
+    Ok(ok(&state.core.seal_status_report().await.map_err(err)?))
 }
 
 async fn unseal(state: &AppState, req: &ApiRequest) -> R {
@@ -169,7 +170,9 @@ async fn health(state: &AppState, req: &ApiRequest) -> R {
     let _dr = code_param(req, "drsecondarycode", 472)?;
     let _perf = code_param(req, "performancestandbycode", 473)?;
     let removed_code = code_param(req, "removedcode", 530)?;
-    let status = state.core.health().await.map_err(err)?;
+    // With auto seals the body also carries `seal_degraded`; the status code ignores it.
+    let report = state.core.health_report().await.map_err(err)?;
+    let status = &report.status;
     let code = if status.removed_from_cluster {
         removed_code
     } else if !status.initialized {
@@ -185,7 +188,7 @@ async fn health(state: &AppState, req: &ApiRequest) -> R {
     if head || code == StatusCode::NO_CONTENT {
         return Ok(code.into_response());
     }
-    Ok((code, Json(status)).into_response())
+    Ok((code, Json(report)).into_response())
 }
 
 async fn leader(state: &AppState, req: &ApiRequest) -> R {
