@@ -128,12 +128,18 @@ bc_write_config() {
 "
         done
     fi
+    # Unset or 0: leave the key out, so each system uses its own default timing (OpenBao
+    # refuses an explicit 0).
+    local perf=""
+    if [[ -n "${PERF_MULTIPLIER:-}" && "${PERF_MULTIPLIER}" != 0 ]]; then
+        perf="  performance_multiplier = ${PERF_MULTIPLIER}
+"
+    fi
     cat >"$dir/config.hcl" <<EOF
 storage "raft" {
   path                   = "$dir/data"
   node_id                = "node-$((i + 1))"
-  performance_multiplier = ${PERF_MULTIPLIER:-0}
-$join}
+$perf$join}
 
 listener "tcp" {
   address         = "127.0.0.1:${BC_PORT[$i]}"
@@ -145,7 +151,7 @@ api_addr      = "${BC_ADDR[$i]}"
 cluster_addr  = "https://127.0.0.1:${BC_CPORT[$i]}"
 disable_mlock = true
 ui            = false
-log_level     = "warn"
+log_level     = "${BENCH_LOG_LEVEL:-warn}"
 EOF
 }
 

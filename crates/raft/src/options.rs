@@ -13,11 +13,11 @@ pub const DEFAULT_SNAPSHOT_THRESHOLD: u64 = 8192;
 pub const DEFAULT_TRAILING_LOGS: u64 = 10_000;
 
 /// Heartbeat interval per unit of performance multiplier, in milliseconds.
-const HEARTBEAT_MS_PER_UNIT: u64 = 40;
+const HEARTBEAT_MS_PER_UNIT: u64 = 30;
 /// Lower bound of the randomized election timeout per unit of multiplier, in milliseconds.
-const ELECTION_MIN_MS_PER_UNIT: u64 = 150;
+const ELECTION_MIN_MS_PER_UNIT: u64 = 100;
 /// Upper bound of the randomized election timeout per unit of multiplier, in milliseconds.
-const ELECTION_MAX_MS_PER_UNIT: u64 = 300;
+const ELECTION_MAX_MS_PER_UNIT: u64 = 200;
 
 /// How a node of the Raft store is set up (the `storage "raft"` stanza plus addresses).
 #[derive(Clone, Debug)]
@@ -102,11 +102,13 @@ impl RaftOptions {
 
 /// Raft timers derived from the performance multiplier `m` (0 → 5):
 ///
-/// - heartbeat interval = 40 ms × m
-/// - election timeout   = uniformly random in [150 ms × m, 300 ms × m)
+/// - heartbeat interval = 30 ms × m
+/// - election timeout   = uniformly random in [100 ms × m, 200 ms × m)
 ///
-/// With m = 1 a lost leader is replaced after 150–300 ms plus one vote round; with the default
-/// m = 5 after 0.75–1.5 s, within Vault's 1–2 s envelope on a LAN. A single-voter node does not
+/// With m = 1 a lost leader is replaced after 100–200 ms plus one vote round; with the default
+/// m = 5 the followers wait 0.5–1 s (openraft 0.9 also makes voters keep their leader's lease
+/// for up to one maximum election timeout), so a killed leader is replaced and writes are
+/// accepted again within about 2 s on a LAN (docs/benchmarks.md, failover). A single-voter node does not
 /// wait for a timeout: it elects itself at once when bootstrapped and resumes leadership at once
 /// on restart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,8 +146,8 @@ mod tests {
     fn zero_multiplier_means_five() {
         assert_eq!(Timing::for_multiplier(0), Timing::for_multiplier(5));
         let t = Timing::for_multiplier(5);
-        assert_eq!(t.heartbeat_ms, 200);
-        assert_eq!((t.election_min_ms, t.election_max_ms), (750, 1500));
+        assert_eq!(t.heartbeat_ms, 150);
+        assert_eq!((t.election_min_ms, t.election_max_ms), (500, 1000));
     }
 
     #[test]
