@@ -367,7 +367,7 @@ fn kv_history_under_faults_is_linearizable() {
         std::thread::sleep(rest);
     }
     // Everything is healed: the cluster must serve again.
-    let leader = c.wait_leader(None, Duration::from_secs(20));
+    let leader = wait_leader_or_explain(&c, &schedule, Duration::from_secs(20));
     let healed = start.elapsed();
     std::thread::sleep(Duration::from_millis(SETTLE_MS));
     stop.store(true, Ordering::Relaxed);
@@ -470,4 +470,30 @@ fn kv_history_under_faults_is_linearizable() {
         "too few acknowledged operations ({counts:?}); replay with: {replay}"
     );
     eprintln!("jepsen: linearizable ({replay})");
+}
+
+/// Waits for exactly one active node after the final heal; on timeout, prints what every node
+/// reports and the tail of its log before failing, so the schedule can be diagnosed.
+fn wait_leader_or_explain(c: &Cluster, schedule: &FaultSchedule, timeout: Duration) -> usize {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(i) = c.leader() {
+            return i;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for (i, node) in c.nodes.iter().enumerate() {
+        eprintln!(
+            "node {i}: running {} health {:?} leader {:?}",
+            node.is_running(),
+            c.health(i),
+            c.leader_status(i)
+        );
+        let log = node.log();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        for line in tail.into_iter().rev() {
+            eprintln!("  node {i} | {line}");
+        }
+    }
+    panic!("no single active node {timeout:?} after the final heal; schedule: {schedule}");
 }
