@@ -84,9 +84,17 @@ mod tests {
         let fast = ClientOptions::for_timing(Timing::for_multiplier(1));
         assert_eq!(fast.connect_timeout, Duration::from_millis(500));
         assert_eq!(fast.request_timeout, Duration::from_secs(5));
-        let slow = ClientOptions::for_timing(Timing::for_multiplier(10));
-        assert_eq!(slow.connect_timeout, Duration::from_millis(1500));
-        assert_eq!(slow.request_timeout, Duration::from_millis(12_000));
+        let t = Timing::for_multiplier(20);
+        let slow = ClientOptions::for_timing(t);
+        assert_eq!(
+            slow.connect_timeout,
+            Duration::from_millis(t.election_min_ms)
+        );
+        assert!(t.election_min_ms > 500 && t.election_max_ms * 4 > 5_000);
+        assert_eq!(
+            slow.request_timeout,
+            Duration::from_millis(t.election_max_ms * 4)
+        );
         assert_eq!(
             ClientOptions::default(),
             ClientOptions::for_timing(Timing::for_multiplier(5))

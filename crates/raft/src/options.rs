@@ -16,8 +16,8 @@ pub const DEFAULT_TRAILING_LOGS: u64 = 10_000;
 const HEARTBEAT_MS_PER_UNIT: u64 = 30;
 /// Lower bound of the randomized election timeout per unit of multiplier, in milliseconds.
 const ELECTION_MIN_MS_PER_UNIT: u64 = 100;
-/// Upper bound of the randomized election timeout per unit of multiplier, in milliseconds.
-const ELECTION_MAX_MS_PER_UNIT: u64 = 200;
+/// Smallest heartbeat interval (it is also openraft's AppendEntries timeout).
+const MIN_HEARTBEAT_MS: u64 = 60;
 
 /// How a node of the Raft store is set up (the `storage "raft"` stanza plus addresses).
 #[derive(Clone, Debug)]
@@ -102,10 +102,11 @@ impl RaftOptions {
 
 /// Raft timers derived from the performance multiplier `m` (0 → 5):
 ///
-/// - heartbeat interval = 30 ms × m
-/// - election timeout   = uniformly random in [100 ms × m, 200 ms × m)
+/// - heartbeat interval = 30 ms × m, at least 60 ms
+/// - election timeout   = uniformly random in [e, 2e) with e = 100 ms × m, at least three
+///   heartbeats
 ///
-/// With m = 1 a lost leader is replaced after 100–200 ms plus one vote round; with the default
+/// With m = 1 a lost leader is replaced after 180–360 ms plus one vote round; with the default
 /// m = 5 the followers wait 0.5–1 s (openraft 0.9 also makes voters keep their leader's lease
 /// for up to one maximum election timeout), so a killed leader is replaced and writes are
 /// accepted again within about 2 s on a LAN (docs/benchmarks.md, failover). A single-voter node does not
@@ -130,10 +131,15 @@ impl Timing {
             multiplier
         };
         let m = u64::from(m);
+        // openraft 0.9 also uses the heartbeat interval as the AppendEntries timeout, so it
+        // has a floor: below it, replication under load (TLS, a busy host) times out
+        // endlessly and the leader never hears from a quorum.
+        let heartbeat_ms = (HEARTBEAT_MS_PER_UNIT * m).max(MIN_HEARTBEAT_MS);
+        let election_min_ms = (ELECTION_MIN_MS_PER_UNIT * m).max(heartbeat_ms * 3);
         Self {
-            heartbeat_ms: HEARTBEAT_MS_PER_UNIT * m,
-            election_min_ms: ELECTION_MIN_MS_PER_UNIT * m,
-            election_max_ms: ELECTION_MAX_MS_PER_UNIT * m,
+            heartbeat_ms,
+            election_min_ms,
+            election_max_ms: election_min_ms * 2,
         }
     }
 }
@@ -152,14 +158,18 @@ mod tests {
 
     #[test]
     fn timers_scale_and_heartbeat_beats_election() {
+        let one = Timing::for_multiplier(1);
+        assert_eq!(one.heartbeat_ms, MIN_HEARTBEAT_MS);
+        assert_eq!((one.election_min_ms, one.election_max_ms), (180, 360));
         for m in 1..=10 {
             let t = Timing::for_multiplier(m);
+            assert!(t.heartbeat_ms >= MIN_HEARTBEAT_MS);
             assert!(t.heartbeat_ms * 3 <= t.election_min_ms);
             assert!(t.election_min_ms < t.election_max_ms);
-            assert_eq!(
-                t.election_min_ms,
-                Timing::for_multiplier(1).election_min_ms * u64::from(m)
-            );
+            if m >= 2 {
+                assert_eq!(t.heartbeat_ms, 30 * u64::from(m));
+                assert_eq!(t.election_min_ms, 100 * u64::from(m));
+            }
         }
     }
 
