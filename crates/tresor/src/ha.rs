@@ -364,6 +364,11 @@ impl HaStatus for RaftHa {
 
     async fn admit(&self, node: JoinAdmission) -> Result<AdmittedNode, CoreError> {
         let core = self.core()?;
+        // A join can arrive right after this node became active, before the activation task
+        // created the cluster CA: create it now rather than refusing the joiner.
+        if core.cluster_tls_get(CA_NAME).await?.is_none() {
+            self.ensure_leader_identity(&core).await?;
+        }
         let ca: ClusterIdentity = match core.cluster_tls_get(CA_NAME).await? {
             Some(b) => serde_json::from_slice(&b)?,
             None => return Err(CoreError::Internal("cluster CA not created yet".into())),
