@@ -100,15 +100,13 @@ async fn configuration(state: &AppState, req: &ApiRequest) -> R {
     if req.method != Method::GET {
         return method_not_allowed();
     }
-    state
-        .core
-        .check_sudo(
-            req.token().as_deref(),
-            "sys/storage/raft/configuration",
-            Capability::Read,
-        )
-        .await
-        .map_err(ApiError::from)?;
+    require_sudo(
+        state,
+        req,
+        "sys/storage/raft/configuration",
+        Capability::Read,
+    )
+    .await?;
     let data = state
         .core
         .ha()
@@ -116,6 +114,20 @@ async fn configuration(state: &AppState, req: &ApiRequest) -> R {
         .await
         .map_err(ApiError::from)?;
     Ok(logical_envelope(data))
+}
+
+/// Refuses the request unless its token holds `cap` with sudo on `path`.
+async fn require_sudo(
+    state: &AppState,
+    req: &ApiRequest,
+    path: &str,
+    cap: Capability,
+) -> Result<(), ApiError> {
+    state
+        .core
+        .check_sudo(req.token().as_deref(), path, cap)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// A logical-style response: `data` in Vault's envelope.
@@ -137,22 +149,14 @@ async fn autopilot_configuration(state: &AppState, req: &ApiRequest) -> R {
     const PATH: &str = "sys/storage/raft/autopilot/configuration";
     let ha = state.core.ha();
     if req.method == Method::GET {
-        state
-            .core
-            .check_sudo(req.token().as_deref(), PATH, Capability::Read)
-            .await
-            .map_err(ApiError::from)?;
+        require_sudo(state, req, PATH, Capability::Read).await?;
         let data = ha.autopilot_configuration().await.map_err(ApiError::from)?;
         return Ok(logical_envelope(data));
     }
     if !is_write(&req.method) {
         return method_not_allowed();
     }
-    state
-        .core
-        .check_sudo(req.token().as_deref(), PATH, Capability::Update)
-        .await
-        .map_err(ApiError::from)?;
+    require_sudo(state, req, PATH, Capability::Update).await?;
     let body = req.json_body()?;
     ha.set_autopilot_configuration(body)
         .await
@@ -164,15 +168,13 @@ async fn autopilot_state(state: &AppState, req: &ApiRequest) -> R {
     if req.method != Method::GET {
         return method_not_allowed();
     }
-    state
-        .core
-        .check_sudo(
-            req.token().as_deref(),
-            "sys/storage/raft/autopilot/state",
-            Capability::Read,
-        )
-        .await
-        .map_err(ApiError::from)?;
+    require_sudo(
+        state,
+        req,
+        "sys/storage/raft/autopilot/state",
+        Capability::Read,
+    )
+    .await?;
     let data = state
         .core
         .ha()
@@ -186,15 +188,13 @@ async fn remove_peer(state: &AppState, req: &ApiRequest) -> R {
     if !is_write(&req.method) {
         return method_not_allowed();
     }
-    state
-        .core
-        .check_sudo(
-            req.token().as_deref(),
-            "sys/storage/raft/remove-peer",
-            Capability::Update,
-        )
-        .await
-        .map_err(ApiError::from)?;
+    require_sudo(
+        state,
+        req,
+        "sys/storage/raft/remove-peer",
+        Capability::Update,
+    )
+    .await?;
     let body = req.json_body()?;
     let id = fields::get_str(&body, "server_id")
         .map_err(bad)?
