@@ -14,6 +14,8 @@ use crate::error::CoreError;
 
 mod seal_health;
 
+pub(crate) use seal_health::seal_name;
+
 /// Exponential backoff: each delay doubles the previous one, up to a maximum.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Backoff {
@@ -103,8 +105,15 @@ pub async fn run_auto_unseal(core: Arc<Core>, timing: AutoUnsealTiming) {
     let mut backoff = Backoff::new(timing.initial_backoff, timing.max_backoff);
     loop {
         let wait = if core.auto_unseal_due().await {
-            match core.auto_unseal().await {
-                Ok(_) => {
+            let started = std::time::Instant::now();
+            let attempt = core.auto_unseal().await;
+            // The state gauges change with the outcome: keep them current between scrapes.
+            core.refresh_metrics();
+            match attempt {
+                Ok(unsealed) => {
+                    if unsealed {
+                        core.record_unseal_time(started);
+                    }
                     backoff.reset();
                     timing.poll
                 }
@@ -114,6 +123,7 @@ pub async fn run_auto_unseal(core: Arc<Core>, timing: AutoUnsealTiming) {
                 }
                 Err(e) => {
                     core.auto_unseal_failures.fetch_add(1, Ordering::Relaxed);
+                    core.record_auto_unseal_failure();
                     let delay = jittered(backoff.next_delay(), rand::random::<f64>())
                         .min(timing.max_backoff);
                     tracing::warn!(

@@ -36,6 +36,8 @@ pub struct CoreOptions {
     /// The old seals of a seal migration (the config's `disabled = "true"` stanzas): used only
     /// to unwrap the stored root and recovery keys while migrating away from them.
     pub migration_seals: Vec<Arc<dyn Seal>>,
+    /// Where the core records its metrics (served by `sys/metrics`).
+    pub metrics: tresor_telemetry::Metrics,
 }
 
 impl std::fmt::Debug for CoreOptions {
@@ -59,6 +61,7 @@ impl Default for CoreOptions {
             cluster_name: None,
             seals: Vec::new(),
             migration_seals: Vec::new(),
+            metrics: tresor_telemetry::Metrics::new(),
         }
     }
 }

@@ -30,6 +30,7 @@ mod error;
 mod ha;
 mod init;
 mod join;
+mod metrics;
 mod migration;
 pub mod mounts;
 mod policy_store;
@@ -52,6 +53,7 @@ pub use ha::{
 };
 pub use init::{InitRequest, InitResponse};
 pub use join::{CHALLENGE_TTL, CLUSTER_TLS_PREFIX, JoinChallenge};
+pub use metrics::{MeteredSeal, metered_seals};
 pub use migration::SealMigration;
 pub use request::{CoreRequest, Method};
 pub use status::{

@@ -7,12 +7,14 @@
 //!   `{"errors": [...]}` bodies.
 //! - `forward`: standby → active forwarding of every non-local request.
 //! - `raft_api`: `sys/storage/raft/*` (join, join handshake, configuration, remove-peer).
+//! - `metrics`: `sys/metrics` (Vault's JSON or Prometheus text), answered by every node.
 //! - `listener`: TCP listeners, plain or TLS (rustls), with the request-size limit.
 
 mod error;
 mod forward;
 mod listener;
 mod logical;
+mod metrics;
 mod raft_api;
 mod raw;
 mod router;
@@ -21,5 +23,6 @@ mod tls;
 pub use error::ApiError;
 pub use forward::{FORWARDED_HEADER, NO_ACTIVE_NODE, serve_forwarded};
 pub use listener::{ListenerOptions, TlsOptions, serve};
+pub use metrics::MetricsSettings;
 pub use router::{AppState, router};
 pub use tls::{TlsError, load_server_config};

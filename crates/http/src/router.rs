@@ -25,6 +25,8 @@ pub struct AppState {
     pub max_request_size: usize,
     /// Longest a request may run.
     pub max_request_duration: Duration,
+    /// How this listener serves `sys/metrics`.
+    pub metrics: crate::metrics::MetricsSettings,
 }
 
 /// The axum router for the API listener.
@@ -193,6 +195,10 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         body,
     };
     let work = async {
+        // Every node answers for its own metrics, sealed or standby.
+        if let Some(resp) = crate::metrics::handle(&state, &api).await {
+            return resp;
+        }
         if !crate::forward::is_local(&api.path) && state.core.is_standby() {
             if api.headers.contains_key(crate::forward::FORWARDED_HEADER) {
                 return crate::forward::no_active_node();

@@ -170,6 +170,45 @@ fn listener_scheme(l: &ListenerConfig) -> &'static str {
     if l.tls_disable { "http" } else { "https" }
 }
 
+/// The machine's host name, as Vault puts it in metric names or labels.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// How listener `l` serves `sys/metrics`, from the `telemetry` blocks (Vault's semantics:
+/// `prometheus_retention_time = 0` turns the Prometheus format off; gauge names carry the host
+/// name unless `disable_hostname`, or every series a `host` label with `enable_hostname_label`;
+/// `unauthenticated_metrics_access` from the listener's block, or Tresor's top-level one).
+fn metrics_settings(
+    config: &ServerConfig,
+    l: &ListenerConfig,
+    host: &str,
+) -> tresor_http::MetricsSettings {
+    let t = &config.telemetry;
+    let mut settings = tresor_http::MetricsSettings {
+        unauthenticated_access: l.telemetry.unauthenticated_metrics_access
+            || t.unauthenticated_metrics_access,
+        prometheus_enabled: t.prometheus_retention_time > 0,
+        ..Default::default()
+    };
+    let render = &mut settings.render;
+    if let Some(prefix) = &t.metrics_prefix {
+        render.prefix = prefix.clone();
+    }
+    render.retention = Some(Duration::from_secs(t.prometheus_retention_time));
+    if t.enable_hostname_label {
+        render.host_label = Some(host.to_owned());
+    } else if !t.disable_hostname {
+        render.hostname_prefix = Some(host.to_owned());
+    }
+    settings
+}
+
 /// Starts a node from a validated config.
 pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result<Node, String> {
     let raft_cfg = config
@@ -318,17 +357,22 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
         // its cluster identity.
         ha.set_elections(false);
     }
+    // One metrics registry per node; every enabled seal counts its encrypt/decrypt calls.
+    let defaults = CoreOptions::default();
     let core = Core::new(
         raft.clone(),
         CoreOptions {
             default_lease_ttl: config.default_lease_ttl,
             max_lease_ttl: config.max_lease_ttl,
             cluster_name: config.cluster_name.clone(),
-            seals: seals.enabled,
+            seals: tresor_core::metered_seals(seals.enabled, &defaults.metrics),
             migration_seals: seals.disabled,
+            ..defaults
         },
         ha.clone(),
     );
+    core.refresh_metrics();
+    let host = hostname();
     ha.set_core(&core);
 
     let mut tasks = Vec::new();
@@ -338,6 +382,7 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
             core: core.clone(),
             max_request_size: l.max_request_size.map(|s| s as usize).unwrap_or(0),
             max_request_duration: Duration::from_secs(l.max_request_duration.max(1)),
+            metrics: metrics_settings(config, &l, &host),
         };
         cluster.set_handlers(raft.clone(), state.clone());
         let router = tresor_http::router(state);
@@ -391,4 +436,52 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
         shutdown,
         tasks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(hcl: &str) -> ServerConfig {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.hcl");
+        std::fs::write(&path, hcl).unwrap();
+        tresor_config::load(&[path]).unwrap()
+    }
+
+    const LISTENER: &str = "listener \"tcp\" {\n  address = \"127.0.0.1:8200\"\n  tls_disable = true\n  telemetry {\n    unauthenticated_metrics_access = true\n  }\n}\nlistener \"tcp\" {\n  address = \"127.0.0.1:8300\"\n  tls_disable = true\n}\n";
+
+    #[test]
+    fn metrics_settings_follow_the_telemetry_blocks() {
+        let c = config(LISTENER);
+        let open = metrics_settings(&c, &c.listeners[0], "h1");
+        let closed = metrics_settings(&c, &c.listeners[1], "h1");
+        assert!(open.unauthenticated_access);
+        assert!(!closed.unauthenticated_access);
+        // Vault's defaults: Prometheus on (Tresor keeps 24 h), host name in gauge names.
+        assert!(open.prometheus_enabled);
+        assert_eq!(open.render.retention, Some(Duration::from_secs(86_400)));
+        assert_eq!(open.render.prefix, "vault");
+        assert_eq!(open.render.hostname_prefix.as_deref(), Some("h1"));
+        assert_eq!(open.render.host_label, None);
+
+        let c = config(&format!(
+            "{LISTENER}telemetry {{\n  prometheus_retention_time = \"0\"\n  disable_hostname = true\n  metrics_prefix = \"tresor\"\n}}\n"
+        ));
+        let s = metrics_settings(&c, &c.listeners[1], "h1");
+        assert!(!s.prometheus_enabled);
+        assert_eq!(s.render.prefix, "tresor");
+        assert_eq!(s.render.hostname_prefix, None);
+
+        let c = config(&format!(
+            "{LISTENER}telemetry {{\n  enable_hostname_label = true\n  unauthenticated_metrics_access = true\n}}\n"
+        ));
+        let s = metrics_settings(&c, &c.listeners[1], "h1");
+        assert!(
+            s.unauthenticated_access,
+            "the top-level flag opens every listener"
+        );
+        assert_eq!(s.render.host_label.as_deref(), Some("h1"));
+        assert_eq!(s.render.hostname_prefix, None);
+    }
 }

@@ -181,6 +181,7 @@ impl Core {
         }
         let healthy = results.iter().all(|r| *r == Some(true));
         publish(self, results);
+        self.record_seal_health(&self.seal_health());
         healthy
     }
 
@@ -220,7 +221,7 @@ impl Core {
 }
 
 /// A seal's name in reports: its type and 1-based position in the configuration.
-fn seal_name(kind: &str, index: usize) -> String {
+pub(crate) fn seal_name(kind: &str, index: usize) -> String {
     format!("{kind}-{}", index + 1)
 }
 

@@ -1,0 +1,76 @@
+//! Every metric Tresor emits. Names follow Vault's (its telemetry reference and the names its
+//! code emits), so dashboards and alert rules written for Vault work unchanged; the few Tresor
+//! adds where Vault has none say so. Adding a metric is one line here plus its call site.
+
+use crate::MetricDef;
+
+/// Label of the seal metrics naming one seal of the set (Vault's label for
+/// `vault.seal.encrypt` and friends); Tresor's values are `<type>-<position>`, `awskms-1`.
+pub const SEAL_WRAPPER_NAME: &str = "seal_wrapper_name";
+/// Label with a seal's type (`awskms`, `transit`, `pkcs11`) on Tresor's own seal metrics.
+pub const SEAL_TYPE: &str = "seal_type";
+/// Label with a seal's name (`awskms-1`) on Tresor's own seal metrics.
+pub const SEAL_NAME: &str = "seal_name";
+
+/// Vault `vault.core.unsealed`: 1 while unsealed, 0 while sealed (every node).
+pub const CORE_UNSEALED: MetricDef = MetricDef::gauge(
+    "core.unsealed",
+    "Whether this node is unsealed (1) or sealed (0)",
+);
+
+/// Vault `vault.core.active`: 1 on the active node, 0 on standbys (and sealed nodes).
+pub const CORE_ACTIVE: MetricDef = MetricDef::gauge(
+    "core.active",
+    "Whether this node is the active node (1) or not (0)",
+);
+
+/// Vault `vault.core.unseal`: time taken by an unseal, in ms.
+pub const CORE_UNSEAL: MetricDef =
+    MetricDef::summary("core.unseal", "Time required to complete an unseal, ms");
+
+/// Vault `vault.seal.encrypt`: seal wrap operations, per seal.
+pub const SEAL_ENCRYPT: MetricDef = MetricDef::counter(
+    "seal.encrypt",
+    "Number of encrypt (wrap) operations through a seal",
+);
+/// Vault `vault.seal.encrypt.error`: failed seal wrap operations, per seal.
+pub const SEAL_ENCRYPT_ERROR: MetricDef = MetricDef::counter(
+    "seal.encrypt.error",
+    "Number of failed encrypt (wrap) operations through a seal",
+);
+/// Vault `vault.seal.encrypt.time`: duration of seal wrap operations, in ms.
+pub const SEAL_ENCRYPT_TIME: MetricDef = MetricDef::summary(
+    "seal.encrypt.time",
+    "Time taken to encrypt (wrap) a value through a seal, ms",
+);
+/// Vault `vault.seal.decrypt`: seal unwrap operations, per seal.
+pub const SEAL_DECRYPT: MetricDef = MetricDef::counter(
+    "seal.decrypt",
+    "Number of decrypt (unwrap) operations through a seal",
+);
+/// Vault `vault.seal.decrypt.error`: failed seal unwrap operations, per seal.
+pub const SEAL_DECRYPT_ERROR: MetricDef = MetricDef::counter(
+    "seal.decrypt.error",
+    "Number of failed decrypt (unwrap) operations through a seal",
+);
+/// Vault `vault.seal.decrypt.time`: duration of seal unwrap operations, in ms.
+pub const SEAL_DECRYPT_TIME: MetricDef = MetricDef::summary(
+    "seal.decrypt.time",
+    "Time taken to decrypt (unwrap) a value through a seal, ms",
+);
+
+/// Tresor's own (Vault has no per-seal health metric in its open-source list):
+/// `vault.seal.health`, 1 when the seal passed its last health check (a wrap and unwrap of a
+/// test value), 0 when it failed; labelled `seal_type` and `seal_name`. Absent for a seal
+/// not checked yet.
+pub const SEAL_HEALTH: MetricDef = MetricDef::gauge(
+    "seal.health",
+    "Whether the seal passed its last health check (1) or failed it (0) (Tresor)",
+);
+
+/// Tresor's own: `vault.seal.auto_unseal.failure`, failed automatic unseal attempts (the
+/// key service unreachable or refusing), labelled `seal_type`.
+pub const SEAL_AUTO_UNSEAL_FAILURE: MetricDef = MetricDef::counter(
+    "seal.auto_unseal.failure",
+    "Number of failed automatic unseal attempts (Tresor)",
+);
