@@ -393,3 +393,26 @@ fn two_kms_keys_either_one_unseals_and_the_degraded_set_is_reported() {
     );
     assert!(log.contains("seal health check passes again"));
 }
+
+// The write helper retries exactly the 503s whose request was not processed; the strings it
+// looks for are the server's own.
+#[test]
+fn the_write_helper_retries_only_unprocessed_requests() {
+    let body = |msg: String| json!({ "errors": [msg] }).to_string();
+    let unconfirmed = body(tresor_core::CoreError::LeadershipUnconfirmed.to_string());
+    let no_active = body(tresor_http::NO_ACTIVE_NODE.to_owned());
+    assert!(seal_common::not_processed(503, &unconfirmed));
+    assert!(seal_common::not_processed(503, &no_active));
+    assert!(!seal_common::not_processed(500, &unconfirmed));
+    let unavailable = tresor_core::CoreError::Storage(tresor_storage::StorageError::Unavailable(
+        "raft stopped".into(),
+    ));
+    assert!(!seal_common::not_processed(
+        503,
+        &body(unavailable.to_string())
+    ));
+    assert!(!seal_common::not_processed(
+        503,
+        &body("Vault is sealed".into())
+    ));
+}

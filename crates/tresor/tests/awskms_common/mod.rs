@@ -3,7 +3,13 @@
 //! proxy is the KMS outage: moto keeps its keys in memory, so it is never restarted), and
 //! `seal "awskms"` stanzas with static dummy credentials. Loopback only.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+#![allow(
+    dead_code,
+    unused_imports,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    unreachable_pub
+)]
 
 mod moto;
 mod proxy;

@@ -1,4 +1,5 @@
-//! One moto_server process on a free loopback port, killed on drop.
+//! One moto_server process on a free loopback port, killed on drop: KMS over its JSON API,
+//! and EC2 instances (for auto-join discovery) over the Query API.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -113,11 +114,72 @@ impl Moto {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// One EC2 Query API call (moto does not check the signature; the credential scope in
+    /// the Authorization header selects the service and region). Returns the XML body.
+    pub fn ec2(&self, params: &[(&str, &str)]) -> String {
+        let mut form = params.to_vec();
+        form.push(("Version", "2016-11-15"));
+        let r = self
+            .http
+            .post(self.endpoint())
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ec2/aws4_request, \
+                 SignedHeaders=host, Signature=0",
+            )
+            .form(&form)
+            .send()
+            .unwrap();
+        let status = r.status();
+        let text = r.text().unwrap();
+        assert!(status.is_success(), "EC2 {params:?}: {status} {text}");
+        text
+    }
+
+    /// Launches one instance with primary private address `private_ip` (moto takes any
+    /// address, loopback ones too, so discovered nodes are reachable from the test) tagged
+    /// `tag_key=tag_value`. Returns its instance id; asserts moto kept the address.
+    pub fn run_instance(&self, private_ip: &str, tag_key: &str, tag_value: &str) -> String {
+        let xml = self.ec2(&[
+            ("Action", "RunInstances"),
+            // An AMI moto ships with.
+            ("ImageId", "ami-12c6146b"),
+            ("InstanceType", "t3.micro"),
+            ("MinCount", "1"),
+            ("MaxCount", "1"),
+            ("PrivateIpAddress", private_ip),
+            ("TagSpecification.1.ResourceType", "instance"),
+            ("TagSpecification.1.Tag.1.Key", tag_key),
+            ("TagSpecification.1.Tag.1.Value", tag_value),
+        ]);
+        assert!(
+            xml.contains(&format!(
+                "<privateIpAddress>{private_ip}</privateIpAddress>"
+            )),
+            "moto did not keep the private address {private_ip}: {xml}"
+        );
+        element(&xml, "instanceId").unwrap_or_else(|| panic!("no instanceId in {xml}"))
+    }
+
+    /// Stops an instance (discovery lists only running ones).
+    pub fn stop_instance(&self, id: &str) {
+        let xml = self.ec2(&[("Action", "StopInstances"), ("InstanceId.1", id)]);
+        assert_eq!(element(&xml, "instanceId").as_deref(), Some(id), "{xml}");
+    }
+
     /// Creates a symmetric key; returns its key id.
     pub fn create_key(&self) -> String {
         let v = self.kms("CreateKey", json!({"Description": "tresor test"}));
         v["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned()
     }
+}
+
+/// The text of the first `<name>` element of `xml`.
+fn element(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let len = xml[start..].find('<')?;
+    Some(xml[start..start + len].to_owned())
 }
 
 impl Drop for Moto {

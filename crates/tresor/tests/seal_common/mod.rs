@@ -1,7 +1,8 @@
 //! Harness for the auto-unseal and seal-migration process tests: SoftHSM2 tokens in a temp
 //! directory, and `tresor server` nodes whose config carries `seal` stanzas and whose process
-//! gets `SOFTHSM2_CONF` in its environment. Waits poll with deadlines; dropping a node kills
-//! its process.
+//! gets `SOFTHSM2_CONF` (and any [`SealNode::env`]) in its environment. A node listens on
+//! 127.0.0.1 by default, or on any loopback address with an optional TLS listener
+//! ([`SealNode::at`]). Waits poll with deadlines; dropping a node kills its process.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
@@ -139,54 +140,141 @@ impl Hsm {
 
 /// A blocking client with `timeout`, ignoring proxies.
 pub fn client(timeout: Duration) -> Client {
-    Client::builder()
+    client_for(None, timeout)
+}
+
+/// A TLS API listener: certificate and key files, and the PEM clients trust it with.
+#[derive(Clone)]
+pub struct ListenerTls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// The PEM the test's clients (and joining nodes, as `leader_ca_cert_file`) trust.
+    pub ca_pem: String,
+}
+
+impl ListenerTls {
+    /// A self-signed certificate whose subject alternative names are `sans` (IP addresses
+    /// become IP SANs), written to `dir`; it is its own trust anchor.
+    pub fn self_signed(dir: &Path, sans: &[&str]) -> ListenerTls {
+        let cert = rcgen::generate_simple_self_signed(
+            sans.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let (cert_file, key_file) = (dir.join("tls.crt"), dir.join("tls.key"));
+        std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+        std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+        ListenerTls {
+            cert_file,
+            key_file,
+            ca_pem: cert.cert.pem(),
+        }
+    }
+
+    /// The certificate file, which is also the CA file of this self-signed pair.
+    pub fn ca_file(&self) -> &Path {
+        &self.cert_file
+    }
+}
+
+/// A blocking client with `timeout` that trusts `tls` (if any) and ignores proxies.
+pub fn client_for(tls: Option<&ListenerTls>, timeout: Duration) -> Client {
+    let mut b = Client::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(2))
-        .no_proxy()
-        .build()
-        .unwrap()
+        .no_proxy();
+    if let Some(t) = tls {
+        b = b.add_root_certificate(reqwest::Certificate::from_pem(t.ca_pem.as_bytes()).unwrap());
+    }
+    b.build().unwrap()
 }
 
 /// One `tresor server` process with a seal configuration.
 pub struct SealNode {
     pub dir: tempfile::TempDir,
     pub name: String,
+    /// The loopback address both listeners bind.
+    pub host: String,
     pub port: u16,
     pub cluster_port: u16,
+    /// The API address (`http://host:port`, or `https://` with TLS); also its `api_addr`.
     pub addr: String,
     /// SOFTHSM2_CONF for the process.
     pub softhsm_conf: Option<PathBuf>,
+    /// Extra environment for the process (applied at every spawn).
+    pub env: Vec<(String, String)>,
+    tls: Option<ListenerTls>,
     config: PathBuf,
     child: Option<Child>,
     pub http: Client,
 }
 
 impl SealNode {
-    /// A node named `name` on two free loopback ports (nothing started yet).
+    /// A node named `name` on two free 127.0.0.1 ports, plain HTTP (nothing started yet).
     pub fn new(name: &str, softhsm_conf: Option<&Path>) -> SealNode {
+        let mut node = SealNode::at(name, "127.0.0.1", free_port(), None);
+        node.softhsm_conf = softhsm_conf.map(Path::to_path_buf);
+        node
+    }
+
+    /// A node named `name` whose API listens on `host:port` (TLS when `tls` is given) and
+    /// whose cluster listener takes a free port on the same address (nothing started yet).
+    pub fn at(name: &str, host: &str, port: u16, tls: Option<ListenerTls>) -> SealNode {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         SealNode {
             config: dir.path().join("server.hcl"),
             dir,
             name: name.to_owned(),
+            host: host.to_owned(),
             port,
-            cluster_port: free_port(),
-            addr: format!("http://127.0.0.1:{port}"),
-            softhsm_conf: softhsm_conf.map(Path::to_path_buf),
+            cluster_port: free_port_on(&[host]),
+            addr: format!("{scheme}://{host}:{port}"),
+            softhsm_conf: None,
+            env: Vec::new(),
+            http: client_for(tls.as_ref(), Duration::from_secs(30)),
+            tls,
             child: None,
-            http: client(Duration::from_secs(30)),
         }
     }
 
-    /// (Re)writes the config: Raft storage (with `retry_join` to `join` if given), a plain
-    /// HTTP listener, and `seal` (the seal stanzas, may be empty).
+    /// A client for this node's API with `timeout`.
+    pub fn client(&self, timeout: Duration) -> Client {
+        client_for(self.tls.as_ref(), timeout)
+    }
+
+    /// (Re)writes the config: Raft storage (with `retry_join` to `join` if given), the API
+    /// listener, and `seal` (the seal stanzas, may be empty).
     pub fn configure(&self, seal: &str, join: Option<&str>) {
-        let data = self.dir.path().join("data");
         let retry = join
-            .map(|j| format!("  retry_join {{\n    leader_api_addr = \"{j}\"\n  }}\n"))
+            .map(|j| format!("leader_api_addr = \"{j}\""))
             .unwrap_or_default();
-        let (port, cport, name) = (self.port, self.cluster_port, &self.name);
+        self.configure_join(seal, &retry);
+    }
+
+    /// (Re)writes the config with one `retry_join` block holding `retry_join` (HCL attributes,
+    /// e.g. an `auto_join` query), or none when it is empty.
+    pub fn configure_join(&self, seal: &str, retry_join: &str) {
+        let data = self.dir.path().join("data");
+        let retry = if retry_join.trim().is_empty() {
+            String::new()
+        } else {
+            format!("  retry_join {{\n    {}\n  }}\n", retry_join.trim())
+        };
+        let (host, port, cport, name, addr) = (
+            &self.host,
+            self.port,
+            self.cluster_port,
+            &self.name,
+            &self.addr,
+        );
+        let tls = match &self.tls {
+            Some(t) => format!(
+                "tls_cert_file   = \"{}\"\n  tls_key_file    = \"{}\"",
+                t.cert_file.display(),
+                t.key_file.display()
+            ),
+            None => "tls_disable     = true".to_owned(),
+        };
         std::fs::write(
             &self.config,
             format!(
@@ -197,12 +285,12 @@ storage "raft" {{
   performance_multiplier = 1
 {retry}}}
 listener "tcp" {{
-  address         = "127.0.0.1:{port}"
-  cluster_address = "127.0.0.1:{cport}"
-  tls_disable     = true
+  address         = "{host}:{port}"
+  cluster_address = "{host}:{cport}"
+  {tls}
 }}
-api_addr      = "http://127.0.0.1:{port}"
-cluster_addr  = "https://127.0.0.1:{cport}"
+api_addr      = "{addr}"
+cluster_addr  = "https://{host}:{cport}"
 disable_mlock = true
 log_level     = "info"
 {seal}
@@ -229,9 +317,10 @@ log_level     = "info"
         if let Some(conf) = &self.softhsm_conf {
             cmd.env("SOFTHSM2_CONF", conf);
         }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         self.child = Some(cmd.spawn().expect("spawn tresor server"));
         let url = self.url("sys/seal-status");
-        let probe = client(Duration::from_secs(2));
+        let probe = self.client(Duration::from_secs(2));
         wait_for(
             &format!("{} to answer", self.name),
             Duration::from_secs(30),
@@ -302,7 +391,7 @@ log_level     = "info"
 
     /// `sys/health` status code (`None` when the node does not answer).
     pub fn health(&self) -> Option<u16> {
-        client(Duration::from_secs(2))
+        self.client(Duration::from_secs(2))
             .get(self.url("sys/health"))
             .send()
             .ok()
@@ -399,15 +488,28 @@ log_level     = "info"
         last
     }
 
-    /// Writes the test's marker data (an ACL policy) through this node.
+    /// Writes the test's marker data (an ACL policy) through this node. A 503 whose error
+    /// says the request was not processed (see [`not_processed`]) is retried for up to
+    /// [`WRITE_RETRY`]; any other failure fails the test at once.
     pub fn write_marker(&self, token: &str, marker: &str) {
-        let r = self.send(
-            "PUT",
-            &format!("sys/policies/acl/{marker}"),
-            Some(token),
-            Some(json!({"policy": format!("path \"secret/{marker}\" {{ capabilities = [\"read\"] }}")})),
-        );
-        assert!(r.status().is_success(), "write {marker}: {}", r.status());
+        let path = format!("sys/policies/acl/{marker}");
+        let body =
+            json!({"policy": format!("path \"secret/{marker}\" {{ capabilities = [\"read\"] }}")});
+        let deadline = std::time::Instant::now() + WRITE_RETRY;
+        loop {
+            let r = self.send("PUT", &path, Some(token), Some(body.clone()));
+            let status = r.status().as_u16();
+            if r.status().is_success() {
+                return;
+            }
+            let text = r.text().unwrap_or_default();
+            assert!(
+                not_processed(status, &text) && std::time::Instant::now() < deadline,
+                "{}: write {marker}: {status} {text}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// Whether the marker written by [`SealNode::write_marker`] reads back through this node.
@@ -429,6 +531,37 @@ impl Drop for SealNode {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// How long [`SealNode::write_marker`] retries a write that was not processed.
+pub const WRITE_RETRY: Duration = Duration::from_secs(30);
+
+/// Whether an answer is a retriable 503 for a request the server did not process: the active
+/// node could not confirm its leadership before processing ("… the request was not
+/// processed, retry"), or a standby knew no active node to forward to ("… no active node is
+/// known, retry"). Only these are retried: any other 503 (a storage error after a write was
+/// proposed, say) may hide a write that happened. (The marker write is also idempotent, the
+/// same policy body each time, so even an ambiguous retry could not change the outcome; the
+/// check stays strict so that the helper is safe to copy for writes that are not.)
+pub fn not_processed(status: u16, body: &str) -> bool {
+    status == 503
+        && (body.contains("the request was not processed")
+            || body.contains("no active node is known"))
+}
+
+/// A port free on every address of `hosts` (loopback addresses), so that nodes on several
+/// addresses can share one API port (as `auto_join_port` requires).
+pub fn free_port_on(hosts: &[&str]) -> u16 {
+    for _ in 0..50 {
+        let port = free_port();
+        let all_free = hosts
+            .iter()
+            .all(|h| std::net::TcpListener::bind((*h, port)).is_ok());
+        if all_free {
+            return port;
+        }
+    }
+    panic!("no port free on all of {hosts:?}");
 }
 
 pub fn tail(s: &str, lines: usize) -> String {
