@@ -35,6 +35,10 @@ pub struct RaftStore {
     writer_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     config: Arc<openraft::Config>,
     stopped: AtomicBool,
+    /// When this process opened the store: votes are refused for `vote_hold` after it.
+    opened: std::time::Instant,
+    /// How long after opening this node refuses to vote (one maximum election timeout).
+    vote_hold: std::time::Duration,
 }
 
 impl std::fmt::Debug for RaftStore {
@@ -86,8 +90,10 @@ impl RaftStore {
             state_db,
             writer,
             writer_task: std::sync::Mutex::new(Some(writer_task)),
+            vote_hold: std::time::Duration::from_millis(config.election_timeout_max),
             config,
             stopped: AtomicBool::new(false),
+            opened: std::time::Instant::now(),
         }))
     }
 
@@ -357,9 +363,20 @@ impl RaftStore {
 
     /// Serves one RPC received by the cluster transport: decodes `request` of kind `kind`,
     /// runs it on the local Raft node and returns the serialized reply for the sender.
+    ///
+    /// Vote requests are refused for one maximum election timeout after the store opened.
+    /// Before a restart this node may have acknowledged a leader's heartbeat, promising (by
+    /// openraft's leader lease) not to vote for anyone else for that long; the promise lived
+    /// in memory only, and leaders rely on it to answer reads without a round of heartbeats
+    /// (see [`ReadBarrier`](crate::ReadBarrier)).
     pub async fn handle_rpc(&self, kind: RpcKind, request: &[u8]) -> Result<Vec<u8>, RaftError> {
         if self.stopped.load(Ordering::Acquire) {
             return Err(RaftError::Stopped("node is shut down".into()));
+        }
+        if kind == RpcKind::Vote && self.opened.elapsed() < self.vote_hold {
+            return Err(RaftError::Unavailable(
+                "node restarted less than one election timeout ago; not voting yet".into(),
+            ));
         }
         dispatch(&self.raft, kind, request).await
     }

@@ -216,3 +216,35 @@ async fn exported_snapshot_verifies_and_counts_keys() {
     assert!(tresor_raft::inspect_snapshot(std::io::Cursor::new(&bad)).is_err());
     store.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freshly_opened_node_refuses_votes_for_one_election_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::open(dir.path(), "vault-1", |_| {}).await;
+    // Right after opening, a vote request is refused before it is even decoded.
+    let early = store
+        .handle_rpc(tresor_raft::RpcKind::Vote, b"not a vote request")
+        .await;
+    assert!(
+        matches!(&early, Err(tresor_raft::RaftError::Unavailable(m)) if m.contains("not voting")),
+        "{early:?}"
+    );
+    // Other RPCs are served at once (this one fails to decode, which shows it got through).
+    let append = store
+        .handle_rpc(tresor_raft::RpcKind::AppendEntries, b"not a request")
+        .await;
+    assert!(matches!(append, Err(tresor_raft::RaftError::Rpc(_))), "{append:?}");
+    // After the hold (the election timeout maximum at multiplier 1) votes reach openraft.
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let res = store
+            .handle_rpc(tresor_raft::RpcKind::Vote, b"not a vote request")
+            .await;
+        if matches!(res, Err(tresor_raft::RaftError::Rpc(_))) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still refusing: {res:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    store.shutdown().await.unwrap();
+}

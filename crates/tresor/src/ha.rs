@@ -53,7 +53,8 @@ pub(crate) struct RaftHa {
     /// Set once this node has seen itself in the configuration (a joiner replaying older
     /// configurations that predate it is not "removed").
     was_member: AtomicBool,
-    /// Coalesces the leadership confirmations that precede every answer of the active node.
+    /// Coalesces the leadership confirmations that precede every answer of the active node,
+    /// and holds the read lease a successful one grants.
     read_barrier: ReadBarrier,
     /// How long one confirmation round may take before the request is refused as retriable.
     confirm_timeout: Duration,
@@ -91,7 +92,11 @@ impl RaftHa {
         }
         Arc::new_cyclic(|me| Self {
             quorum_stale_ms: timing.election_max_ms.saturating_mul(2),
-            read_barrier: ReadBarrier::new(),
+            // Half the followers' lease (one maximum election timeout): the other half is a
+            // margin for clock-rate differences between hosts.
+            read_barrier: ReadBarrier::with_lease(Duration::from_millis(
+                timing.election_max_ms / 2,
+            )),
             confirm_timeout: Duration::from_millis(timing.election_max_ms.max(500)),
             raft,
             cluster,
@@ -285,6 +290,7 @@ impl HaStatus for RaftHa {
         }
         self.raft.raft().runtime_config().heartbeat(false);
         self.set_elections(false);
+        self.read_barrier.expire_lease();
         tracing::info!(hold = ?STEP_DOWN_HOLD, "stepping down: heartbeats and elections paused");
         let Some(me) = self.me.upgrade() else {
             return;

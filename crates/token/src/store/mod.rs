@@ -312,6 +312,16 @@ impl TokenStore {
     /// When the last use is consumed the token (and its children) is revoked before this
     /// returns; the returned entry then shows `num_uses` 0.
     pub async fn authorize(&self, token: &str) -> Result<Option<TokenEntry>, TokenError> {
+        // Most tokens have unlimited uses: a live one changes nothing, so it needs no lock and
+        // requests carrying it do not queue behind each other. A token revoked while this
+        // request was in flight may still serve it, as if the request had arrived first.
+        match self.load_by_id(token).await? {
+            None => return Ok(None),
+            Some((_, entry)) if entry.num_uses == 0 && !entry.is_expired(self.now()) => {
+                return Ok(Some(entry));
+            }
+            Some(_) => {}
+        }
         let _guard = self.write.lock().await;
         let Some((hash, mut entry)) = self.load_by_id(token).await? else {
             return Ok(None);
