@@ -233,7 +233,10 @@ async fn a_freshly_opened_node_refuses_votes_for_one_election_timeout() {
     let append = store
         .handle_rpc(tresor_raft::RpcKind::AppendEntries, b"not a request")
         .await;
-    assert!(matches!(append, Err(tresor_raft::RaftError::Rpc(_))), "{append:?}");
+    assert!(
+        matches!(append, Err(tresor_raft::RaftError::Rpc(_))),
+        "{append:?}"
+    );
     // After the hold (the election timeout maximum at multiplier 1) votes reach openraft.
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
@@ -243,7 +246,10 @@ async fn a_freshly_opened_node_refuses_votes_for_one_election_timeout() {
         if matches!(res, Err(tresor_raft::RaftError::Rpc(_))) {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "still refusing: {res:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still refusing: {res:?}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     store.shutdown().await.unwrap();
