@@ -132,7 +132,11 @@ async fn a_node_of_another_ca_cannot_talk_to_or_join_the_cluster() {
     // Control: a node with a cluster certificate reaches the handler (which rejects junk).
     let friend = ClusterClient::new(&node_identity(&ca, "vault-9"), client_options()).unwrap();
     match friend
-        .call(n1.addr(), "raft/vote", Bytes::from_static(b"junk"))
+        .call(
+            n1.addr(),
+            "raft/append_entries",
+            Bytes::from_static(b"junk"),
+        )
         .await
     {
         Err(ClusterError::Remote { status: 400, .. }) => {}
@@ -145,14 +149,22 @@ async fn a_node_of_another_ca_cannot_talk_to_or_join_the_cluster() {
     let from_rogue = rogue
         .transport
         .client()
-        .call(n1.addr(), "raft/vote", Bytes::from_static(b"junk"))
+        .call(
+            n1.addr(),
+            "raft/append_entries",
+            Bytes::from_static(b"junk"),
+        )
         .await
         .unwrap_err();
     assert!(is_transport_refusal(&from_rogue), "{from_rogue:?}");
     let to_rogue = n1
         .transport
         .client()
-        .call(rogue.addr(), "raft/vote", Bytes::from_static(b"junk"))
+        .call(
+            rogue.addr(),
+            "raft/append_entries",
+            Bytes::from_static(b"junk"),
+        )
         .await
         .unwrap_err();
     assert!(is_transport_refusal(&to_rogue), "{to_rogue:?}");

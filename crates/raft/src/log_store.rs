@@ -5,9 +5,9 @@
 //! redb write transaction committed with [`Durability::Immediate`] (one fsync: redb's default
 //! one-phase commit with checksums) before openraft is told it is on disk. Purges use
 //! [`Durability::None`] (no fsync; they become durable with the next append, which persists
-//! every earlier commit). The commit index is not written on its own at all: it is kept in
-//! memory and written inside the next append (or truncation, vote or purge) transaction. Losing
-//! either in a crash is harmless: the commit index is recomputed, purged entries reappear.
+//! every earlier commit). The commit index is kept in memory and written inside the next
+//! append (or truncation, vote or purge) transaction, and on its own, durably, when the store
+//! shuts down. Losing either in a crash is harmless: the commit index is recomputed, purged entries reappear.
 //! (openraft saves the commit index inline on its core task after every commit, and redb's
 //! `Eventual` durability would fsync on Linux.)
 //!
@@ -174,6 +174,26 @@ impl LogStore {
             Some(committed) => Ok(Some(encode(&committed)?)),
             None => Ok(None),
         }
+    }
+
+    /// Writes a commit index still held in memory (see the module documentation), durably.
+    /// Called on shutdown: a follower that learned of its last commits from heartbeats has
+    /// not appended since, and without this it would restart applying only up to an older
+    /// index (and, if it restarts sealed and so stays out of Raft, keep reading the state
+    /// before those commits).
+    pub(crate) async fn persist_committed(&self) -> Result<(), RaftError> {
+        let Some(committed) = self.take_committed()? else {
+            return Ok(());
+        };
+        let db = self.db.clone();
+        run_blocking(move || {
+            let mut txn = db.begin_write()?;
+            txn.set_durability(Durability::Immediate);
+            save_committed_in(&mut txn.open_table(META)?, Some(committed.as_slice()))?;
+            txn.commit()?;
+            Ok(())
+        })
+        .await
     }
 
     /// How many entries the log table holds (compaction checks and metrics).

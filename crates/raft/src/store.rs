@@ -392,10 +392,15 @@ impl RaftStore {
             // The writer answers every queued request before it ends.
             let _ = task.await;
         }
-        self.raft
+        let stopped = self
+            .raft
             .shutdown()
             .await
-            .map_err(|e| RaftError::Stopped(e.to_string()))
+            .map_err(|e| RaftError::Stopped(e.to_string()));
+        // Raft has stopped: nothing appends any more, so the commit index it last reported
+        // can be written on its own.
+        self.log.persist_committed().await?;
+        stopped
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.

@@ -99,3 +99,47 @@ async fn killed_follower_reopens_and_catches_up() {
     }
     c.shutdown().await;
 }
+
+/// A follower that learned of its last commit from a heartbeat (no append since) and is then
+/// shut down must, once reopened alone, apply up to that commit from its own files. A sealed
+/// Tresor node reads its seal configuration this way before it can rejoin Raft.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_shut_down_after_a_commit_reapplies_it_alone() {
+    let mut c = TestCluster::start(3, |_| {}).await;
+    let leader = c.wait_new_leader(0, None).await;
+    let follower = (leader + 1) % 3;
+    let other = (leader + 2) % 3;
+    c.node(leader)
+        .put("seal/config", b"new".to_vec())
+        .await
+        .unwrap();
+    let f = c.node(follower);
+    let deadline = tokio::time::Instant::now() + common::DEADLINE;
+    while f.get("seal/config").await.unwrap().as_deref() != Some(b"new".as_slice()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "follower never applied the write"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    drop(f);
+    // Everyone stops; only the follower comes back, so it cannot learn anything from peers.
+    c.kill(follower).await;
+    c.kill(leader).await;
+    c.kill(other).await;
+    c.restart(follower).await;
+    let f = c.node(follower);
+    let deadline = tokio::time::Instant::now() + common::DEADLINE;
+    loop {
+        let v = f.get("seal/config").await.unwrap();
+        if v.as_deref() == Some(b"new".as_slice()) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reopened follower still reads {v:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    c.shutdown().await;
+}
