@@ -221,6 +221,17 @@ mod tests {
             .map(|s| s.value)
     }
 
+    /// Both state gauges (`core.unsealed`, `core.active`) hold `v`.
+    fn assert_state_gauges(snap: &Snapshot, v: f64) {
+        for name in ["core.unsealed", "core.active"] {
+            assert_eq!(
+                value(snap, name, &[]),
+                Some(SeriesValue::Gauge(v)),
+                "{name}"
+            );
+        }
+    }
+
     fn total(v: Option<SeriesValue>) -> f64 {
         match v {
             Some(SeriesValue::Counter(a) | SeriesValue::Summary(a)) => a.count as f64,
@@ -273,14 +284,7 @@ mod tests {
         );
         core.refresh_metrics();
         let snap = metrics.snapshot();
-        assert_eq!(
-            value(&snap, "core.unsealed", &[]),
-            Some(SeriesValue::Gauge(0.0))
-        );
-        assert_eq!(
-            value(&snap, "core.active", &[]),
-            Some(SeriesValue::Gauge(0.0))
-        );
+        assert_state_gauges(&snap, 0.0);
         let failures = [(SEAL_TYPE, "test")];
         assert_eq!(
             total(value(&snap, "seal.auto_unseal.failure", &failures)),
@@ -307,14 +311,7 @@ mod tests {
         assert!(!core.check_seal_health().await);
         core.refresh_metrics();
         let snap = metrics.snapshot();
-        assert_eq!(
-            value(&snap, "core.unsealed", &[]),
-            Some(SeriesValue::Gauge(1.0))
-        );
-        assert_eq!(
-            value(&snap, "core.active", &[]),
-            Some(SeriesValue::Gauge(1.0))
-        );
+        assert_state_gauges(&snap, 1.0);
         let health = [(SEAL_TYPE, "test"), (SEAL_NAME, "test-1")];
         assert_eq!(
             value(&snap, "seal.health", &health),
@@ -342,14 +339,7 @@ mod tests {
         core.seal().await.unwrap();
         core.refresh_metrics();
         let snap = metrics.snapshot();
-        assert_eq!(
-            value(&snap, "core.unsealed", &[]),
-            Some(SeriesValue::Gauge(0.0))
-        );
-        assert_eq!(
-            value(&snap, "core.active", &[]),
-            Some(SeriesValue::Gauge(0.0))
-        );
+        assert_state_gauges(&snap, 0.0);
         assert_eq!(
             value(&snap, "seal.health", &health),
             Some(SeriesValue::Gauge(1.0))
