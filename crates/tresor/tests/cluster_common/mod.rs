@@ -226,6 +226,14 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.resume();
         self.kill9();
+        // A failing test shows what each node was doing: its log goes with its temp dir.
+        if std::thread::panicking() {
+            eprintln!(
+                "---- last log lines of {} ----\n{}",
+                self.name,
+                tail(&self.log(), 60)
+            );
+        }
     }
 }
 
