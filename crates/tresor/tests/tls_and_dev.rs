@@ -115,13 +115,17 @@ fn dev_mode_is_initialized_unsealed_with_kv_v2() {
                 .filter(|r| r.status() == 200)
         },
     );
-    let mounts: serde_json::Value = http
-        .get(format!("{base}/sys/mounts"))
-        .header("X-Vault-Token", "devroot")
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    // Dev mode mounts `secret/` right after the node becomes active, so health may answer 200
+    // a moment before the mount exists.
+    let mounts: serde_json::Value = wait_for("the dev KV mount", Duration::from_secs(30), || {
+        http.get(format!("{base}/sys/mounts"))
+            .header("X-Vault-Token", "devroot")
+            .send()
+            .ok()?
+            .json::<serde_json::Value>()
+            .ok()
+            .filter(|m| !m["data"]["secret/"].is_null())
+    });
     assert_eq!(mounts["data"]["secret/"]["options"]["version"], "2");
     let w = http
         .post(format!("{base}/secret/data/hello"))
