@@ -122,7 +122,6 @@ pub async fn run_auto_unseal(core: Arc<Core>, timing: AutoUnsealTiming) {
                     timing.poll
                 }
                 Err(e) => {
-                    core.auto_unseal_failures.fetch_add(1, Ordering::Relaxed);
                     core.record_auto_unseal_failure();
                     let delay = jittered(backoff.next_delay(), rand::random::<f64>())
                         .min(timing.max_backoff);

@@ -167,8 +167,11 @@ impl Core {
         }
     }
 
-    /// Counts one failed automatic unseal attempt.
+    /// Counts one failed automatic unseal attempt: the core's own count (read by the
+    /// seal-health task) and the metric.
     pub(crate) fn record_auto_unseal_failure(&self) {
+        self.auto_unseal_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let kind = self.seals.as_ref().map_or("shamir", |s| s.seal_type());
         self.metrics()
             .counter(&names::SEAL_AUTO_UNSEAL_FAILURE, &[(SEAL_TYPE, kind)])

@@ -7,7 +7,8 @@
 //! [`Durability::None`] (no fsync; they become durable with the next append, which persists
 //! every earlier commit). The commit index is kept in memory and written inside the next
 //! append (or truncation, vote or purge) transaction, and on its own, durably, when the store
-//! shuts down. Losing either in a crash is harmless: the commit index is recomputed, purged entries reappear.
+//! shuts down. Losing either in a crash is harmless: the commit index is recomputed, purged
+//! entries reappear.
 //! (openraft saves the commit index inline on its core task after every commit, and redb's
 //! `Eventual` durability would fsync on Linux.)
 //!
@@ -182,18 +183,10 @@ impl LogStore {
     /// index (and, if it restarts sealed and so stays out of Raft, keep reading the state
     /// before those commits).
     pub(crate) async fn persist_committed(&self) -> Result<(), RaftError> {
-        let Some(committed) = self.take_committed()? else {
+        if self.unsaved_committed().is_none() {
             return Ok(());
-        };
-        let db = self.db.clone();
-        run_blocking(move || {
-            let mut txn = db.begin_write()?;
-            txn.set_durability(Durability::Immediate);
-            save_committed_in(&mut txn.open_table(META)?, Some(committed.as_slice()))?;
-            txn.commit()?;
-            Ok(())
-        })
-        .await
+        }
+        self.commit_meta(None, Durability::Immediate).await
     }
 
     /// How many entries the log table holds (compaction checks and metrics).
@@ -223,7 +216,16 @@ impl LogStore {
     where
         T: Serialize,
     {
-        let bytes = encode(value)?;
+        self.commit_meta(Some((key, encode(value)?)), durability)
+            .await
+    }
+
+    /// One `meta` transaction: `entry` (if any) plus the commit index still held in memory.
+    async fn commit_meta(
+        &self,
+        entry: Option<(&'static str, Vec<u8>)>,
+        durability: Durability,
+    ) -> Result<(), RaftError> {
         let committed = self.take_committed()?;
         let db = self.db.clone();
         run_blocking(move || {
@@ -231,7 +233,9 @@ impl LogStore {
             txn.set_durability(durability);
             {
                 let mut meta = txn.open_table(META)?;
-                meta.insert(key, bytes.as_slice())?;
+                if let Some((key, bytes)) = &entry {
+                    meta.insert(*key, bytes.as_slice())?;
+                }
                 save_committed_in(&mut meta, committed.as_deref())?;
             }
             txn.commit()?;

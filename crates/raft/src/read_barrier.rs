@@ -101,8 +101,9 @@ impl ReadBarrier {
     }
 
     /// Returns at once while a lease runs. Otherwise waits until a confirmation round that
-    /// started after this call has succeeded, running `round` when no such round is in flight. A failed round fails every request it covered
-    /// (they all arrived before it started) with that round's error.
+    /// started after this call has succeeded, running `round` when no such round is in flight.
+    /// A failed round fails every request it covered (they all arrived before it started) with
+    /// that round's error.
     pub async fn confirm<F, Fut, E>(&self, round: F) -> Result<(), E>
     where
         F: FnOnce() -> Fut,
