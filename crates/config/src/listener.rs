@@ -104,6 +104,12 @@ pub struct ListenerConfig {
     pub http_write_timeout: u64,
     /// Listener-level telemetry settings.
     pub telemetry: ListenerTelemetry,
+    /// Do not serve the unauthenticated `sys/generate-root/*` endpoints (OpenBao's key;
+    /// default off, as Vault).
+    pub disable_unauthed_generate_root_endpoints: bool,
+    /// Do not serve the unauthenticated `sys/rekey/*` and `sys/rekey-recovery-key/*`
+    /// endpoints (OpenBao's key; default off, as Vault).
+    pub disable_unauthed_rekey_endpoints: bool,
     /// Peers (CIDRs) trusted to set `X-Forwarded-For`.
     pub x_forwarded_for_authorized_addrs: Vec<String>,
     /// Number of `X-Forwarded-For` entries to skip from the end.
@@ -147,6 +153,8 @@ impl ListenerConfig {
             http_read_timeout: 30,
             http_write_timeout: 0,
             telemetry: ListenerTelemetry::default(),
+            disable_unauthed_generate_root_endpoints: false,
+            disable_unauthed_rekey_endpoints: false,
             x_forwarded_for_authorized_addrs: Vec::new(),
             x_forwarded_for_hop_skips: 0,
             x_forwarded_for_reject_not_authorized: true,
@@ -231,6 +239,12 @@ pub(crate) fn decode_listener(
     if let Some(v) = sec.secs("http_write_timeout")? {
         l.http_write_timeout = v;
     }
+    l.disable_unauthed_generate_root_endpoints = sec
+        .bool("disable_unauthed_generate_root_endpoints")?
+        .unwrap_or(false);
+    l.disable_unauthed_rekey_endpoints = sec
+        .bool("disable_unauthed_rekey_endpoints")?
+        .unwrap_or(false);
     for f in sec.all("telemetry") {
         let key = sec.key("telemetry");
         for body in bodies(f, &key)? {

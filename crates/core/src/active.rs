@@ -44,6 +44,8 @@ pub(crate) struct Active {
     pub(crate) table_lock: tokio::sync::Mutex<()>,
     pub(crate) default_lease_ttl: u64,
     pub(crate) max_lease_ttl: u64,
+    /// The backend types mounts are created from.
+    pub(crate) registry: tresor_sdk::BackendRegistry,
 }
 
 pub(crate) fn new_accessor(kind: &str) -> String {
@@ -139,6 +141,7 @@ impl Active {
             table_lock: tokio::sync::Mutex::new(()),
             default_lease_ttl: core.opts.default_lease_ttl,
             max_lease_ttl: core.opts.max_lease_ttl,
+            registry: core.opts.backends.clone(),
         };
         for entry in mounts.entries.values() {
             if entry.kind == "system" {
@@ -161,13 +164,9 @@ impl Active {
         &self,
         entry: &MountEntry,
     ) -> Result<Arc<dyn LogicalBackend>, CoreError> {
-        let kind = if entry.kind == "generic" {
-            "kv"
-        } else {
-            entry.kind.as_str()
-        };
-        let backend = tresor_engines::new_backend(kind, &entry.options)
-            .map_err(|e| CoreError::invalid(e.to_string()))?;
+        let backend =
+            self.registry
+                .create(tresor_sdk::BackendKind::Secret, &entry.kind, &entry.options)?;
         backend
             .setup(&self.mount_view(entry), &self.mount_info(entry))
             .await?;

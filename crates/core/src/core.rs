@@ -38,6 +38,13 @@ pub struct CoreOptions {
     pub migration_seals: Vec<Arc<dyn Seal>>,
     /// Where the core records its metrics (served by `sys/metrics`).
     pub metrics: tresor_telemetry::Metrics,
+    /// The secret-engine and auth-method types mounts are created from (the binary
+    /// registers the engines; the core depends on none of them).
+    pub backends: tresor_sdk::BackendRegistry,
+    /// The pipeline's audit stages record here (fail closed).
+    pub audit: Arc<dyn crate::pipeline::audit::AuditBroker>,
+    /// The pipeline's lease stage registers leases here.
+    pub leases: Arc<dyn crate::pipeline::lease::LeaseManager>,
 }
 
 impl std::fmt::Debug for CoreOptions {
@@ -49,6 +56,7 @@ impl std::fmt::Debug for CoreOptions {
             .field("cluster_name", &self.cluster_name)
             .field("seals", &seals)
             .field("migration_seals", &self.migration_seals.len())
+            .field("backends", &self.backends)
             .finish()
     }
 }
@@ -62,6 +70,9 @@ impl Default for CoreOptions {
             seals: Vec::new(),
             migration_seals: Vec::new(),
             metrics: tresor_telemetry::Metrics::new(),
+            backends: tresor_sdk::BackendRegistry::new(),
+            audit: Arc::new(crate::pipeline::audit::NoAudit),
+            leases: Arc::new(crate::pipeline::lease::NoLeases),
         }
     }
 }
@@ -163,6 +174,12 @@ impl Core {
     /// Whether this node is unsealed but must hand client requests to the active node.
     pub fn is_standby(&self) -> bool {
         !self.is_sealed() && !self.is_active_node()
+    }
+
+    /// Where the pipeline's audit stages record (the http layer records the raw endpoints
+    /// it serves through the same broker).
+    pub fn audit_broker(&self) -> &Arc<dyn crate::pipeline::audit::AuditBroker> {
+        &self.opts.audit
     }
 
     /// The cluster layer this core reports to.

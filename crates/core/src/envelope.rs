@@ -91,6 +91,7 @@ pub(crate) fn response_from_envelope(text: &str) -> Result<Response, CoreError> 
         lease_duration: v.get("lease_duration").and_then(Value::as_u64).unwrap_or(0),
         renewable: v.get("renewable").and_then(Value::as_bool).unwrap_or(false),
         status: None,
+        secret: None,
     })
 }
 
@@ -129,6 +130,7 @@ mod tests {
             lease_duration: 60,
             renewable: true,
             status: None,
+            secret: None,
         };
         let v = envelope(&resp, "rid");
         assert_eq!(v["request_id"], "rid");

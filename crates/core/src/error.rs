@@ -49,6 +49,13 @@ pub enum CoreError {
     /// another key); the message names the seal and the reason (HTTP 500).
     #[error("{0}")]
     Seal(String),
+    /// No audit device could record the request or its response; the request was refused
+    /// (fail closed, HTTP 500 "internal error").
+    #[error(transparent)]
+    Audit(#[from] crate::pipeline::audit::AuditError),
+    /// The lease of a response could not be registered (HTTP 500).
+    #[error(transparent)]
+    Lease(#[from] crate::pipeline::lease::LeaseError),
     /// A bug or an unexpected state (HTTP 500).
     #[error("internal error: {0}")]
     Internal(String),

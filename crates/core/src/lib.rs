@@ -33,10 +33,10 @@ mod join;
 mod metrics;
 mod migration;
 pub mod mounts;
+mod pipeline;
 mod policy_store;
 mod recovery;
 mod rekey;
-mod request;
 mod status;
 mod system;
 mod wrapping;
@@ -55,7 +55,9 @@ pub use init::{InitRequest, InitResponse};
 pub use join::{CHALLENGE_TTL, CLUSTER_TLS_PREFIX, JoinChallenge};
 pub use metrics::{MeteredSeal, metered_seals};
 pub use migration::SealMigration;
-pub use request::{CoreRequest, Method};
+pub use pipeline::audit::{AuditBroker, AuditError, AuditRequest, NoAudit};
+pub use pipeline::lease::{LeaseError, LeaseManager, NoLeases};
+pub use pipeline::{CoreRequest, Method, WRITE_TO_DIRECTORY};
 pub use status::{
     HealthReport, HealthStatus, LeaderStatus, SealHealth, SealStatus, SealStatusReport,
 };

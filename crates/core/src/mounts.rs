@@ -84,7 +84,9 @@ impl MountTable {
         // Also match a request for the mount itself without trailing slash ("secret").
         let mut best: Option<&MountEntry> = None;
         for (mount, entry) in &self.entries {
-            let matches = path.starts_with(mount.as_str()) || format!("{path}/") == *mount;
+            let is_mount_itself =
+                mount.len() == path.len() + 1 && mount.starts_with(path) && mount.ends_with('/');
+            let matches = path.starts_with(mount.as_str()) || is_mount_itself;
             if matches && best.is_none_or(|b| mount.len() > b.path.len()) {
                 best = Some(entry);
             }

@@ -23,7 +23,7 @@ use crate::active::Active;
 use crate::core::Core;
 use crate::envelope::envelope;
 use crate::error::CoreError;
-use crate::request::Method;
+use crate::pipeline::Method;
 
 /// The error for a wrapping token that is unknown, expired, used up or not a wrapping token.
 pub(crate) const INVALID_WRAPPING_TOKEN: &str = "wrapping token is not valid or does not exist";
@@ -107,7 +107,7 @@ pub(crate) enum Endpoint {
 impl Endpoint {
     /// The endpoint at `path` (after `/v1/`, no leading slash), if it is one.
     pub(crate) fn of(path: &str) -> Option<Self> {
-        match path.trim_end_matches('/') {
+        match path {
             "sys/wrapping/lookup" => Some(Endpoint::Lookup),
             "sys/wrapping/unwrap" => Some(Endpoint::Unwrap),
             "sys/wrapping/rewrap" => Some(Endpoint::Rewrap),
@@ -132,7 +132,7 @@ impl Endpoint {
 
 /// Whether `path` is `sys/wrapping/wrap`, which only makes sense with a wrap TTL.
 pub(crate) fn is_wrap_endpoint(path: &str) -> bool {
-    path.trim_end_matches('/') == "sys/wrapping/wrap"
+    path == "sys/wrapping/wrap"
 }
 
 /// The wrapping token named in the body (`token`), if any. A `token` that is present but
@@ -280,7 +280,9 @@ mod tests {
     #[test]
     fn endpoints_by_path() {
         assert_eq!(Endpoint::of("sys/wrapping/unwrap"), Some(Endpoint::Unwrap));
-        assert_eq!(Endpoint::of("sys/wrapping/lookup/"), Some(Endpoint::Lookup));
+        assert_eq!(Endpoint::of("sys/wrapping/lookup"), Some(Endpoint::Lookup));
+        // Served exactly as the ACL saw it: the directory is another path.
+        assert_eq!(Endpoint::of("sys/wrapping/lookup/"), None);
         assert_eq!(Endpoint::of("sys/wrapping/rewrap"), Some(Endpoint::Rewrap));
         assert_eq!(Endpoint::of("sys/wrapping/wrap"), None);
         assert!(is_wrap_endpoint("sys/wrapping/wrap"));

@@ -55,7 +55,7 @@ async fn initialized(
 fn mounts_read(token: &str) -> CoreRequest {
     CoreRequest {
         method: Method::Get,
-        path: "sys/mounts".into(),
+        path: tresor_sdk::CanonicalPath::parse("sys/mounts").expect("canonical path"),
         data: Default::default(),
         token: Some(token.into()),
     }

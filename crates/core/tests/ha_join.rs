@@ -83,7 +83,7 @@ fn node(active: bool) -> (Arc<InMemBackend>, Arc<Scripted>, Arc<Core>) {
 fn mounts_read(token: &str) -> CoreRequest {
     CoreRequest {
         method: Method::Get,
-        path: "sys/mounts".into(),
+        path: tresor_sdk::CanonicalPath::parse("sys/mounts").expect("canonical path"),
         data: Default::default(),
         token: Some(token.into()),
     }

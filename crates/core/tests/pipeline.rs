@@ -16,7 +16,7 @@ fn obj(v: Value) -> Map<String, Value> {
 fn req(method: Method, path: &str, data: Value, token: &str) -> CoreRequest {
     CoreRequest {
         method,
-        path: path.into(),
+        path: tresor_sdk::CanonicalPath::parse(path).expect("canonical path"),
         data: obj(data),
         token: Some(token.into()),
     }
@@ -26,7 +26,10 @@ async fn ready(shares: u32, threshold: u32) -> (Arc<InMemBackend>, Arc<Core>, Ve
     let physical = Arc::new(InMemBackend::new());
     let core = Core::new(
         physical.clone(),
-        CoreOptions::default(),
+        CoreOptions {
+            backends: tresor_engines::registry(),
+            ..CoreOptions::default()
+        },
         Arc::new(SingleNode::default()),
     );
     let init = core
@@ -170,7 +173,10 @@ async fn seal_drops_state_and_unseal_restores_it() {
     // A fresh core over the same storage (a restart) unseals and finds everything.
     let again = Core::new(
         physical,
-        CoreOptions::default(),
+        CoreOptions {
+            backends: tresor_engines::registry(),
+            ..CoreOptions::default()
+        },
         Arc::new(SingleNode::default()),
     );
     assert!(again.is_initialized().await.unwrap());
@@ -189,7 +195,10 @@ async fn seal_drops_state_and_unseal_restores_it() {
 async fn init_refuses_bad_configs_and_twice() {
     let core = Core::new(
         Arc::new(InMemBackend::new()),
-        CoreOptions::default(),
+        CoreOptions {
+            backends: tresor_engines::registry(),
+            ..CoreOptions::default()
+        },
         Arc::new(SingleNode::default()),
     );
     for (n, t) in [(0, 0), (3, 5), (3, 1), (300, 2)] {

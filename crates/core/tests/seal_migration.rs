@@ -22,6 +22,7 @@ fn opts(new: &[&Arc<TestSeal>], old: &[&Arc<TestSeal>]) -> CoreOptions {
     CoreOptions {
         seals: new.iter().map(|s| (*s).clone() as Arc<dyn Seal>).collect(),
         migration_seals: old.iter().map(|s| (*s).clone() as Arc<dyn Seal>).collect(),
+        backends: tresor_engines::registry(),
         ..CoreOptions::default()
     }
 }
@@ -37,7 +38,7 @@ fn request(method: Method, path: &str, data: Value, token: &str) -> CoreRequest 
     };
     CoreRequest {
         method,
-        path: path.into(),
+        path: tresor_sdk::CanonicalPath::parse(path).expect("canonical path"),
         data,
         token: Some(token.into()),
     }

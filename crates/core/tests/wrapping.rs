@@ -21,7 +21,7 @@ fn obj(v: Value) -> Map<String, Value> {
 fn req(method: Method, path: &str, data: Value, token: Option<&str>) -> CoreRequest {
     CoreRequest {
         method,
-        path: path.into(),
+        path: tresor_sdk::CanonicalPath::parse(path).expect("canonical path"),
         data: obj(data),
         token: token.map(str::to_owned),
     }
@@ -31,7 +31,10 @@ async fn ready() -> (Arc<InMemBackend>, Arc<Core>, String) {
     let physical = Arc::new(InMemBackend::new());
     let core = Core::new(
         physical.clone(),
-        CoreOptions::default(),
+        CoreOptions {
+            backends: tresor_engines::registry(),
+            ..CoreOptions::default()
+        },
         Arc::new(SingleNode::default()),
     );
     let init = core.init(InitRequest::shamir(1, 1)).await.unwrap();

@@ -53,3 +53,32 @@ pub fn new_backend(
 pub fn is_known_type(kind: &str) -> bool {
     matches!(kind, "kv" | "kv-v2" | "transit")
 }
+
+/// Registers every engine of this crate (`kv`, its old name `generic`, `kv-v2`, `transit`) as
+/// a secrets-engine type.
+pub fn register(registry: &mut tresor_sdk::BackendRegistry) {
+    for name in ["kv", "kv-v2", "transit"] {
+        registry.register(
+            tresor_sdk::BackendKind::Secret,
+            name,
+            Arc::new(move |options| {
+                new_backend(name, options)
+                    .map_err(|e| tresor_sdk::LogicalError::invalid(e.to_string()))
+            }),
+        );
+    }
+    registry.register(
+        tresor_sdk::BackendKind::Secret,
+        "generic",
+        Arc::new(|options| {
+            new_backend("kv", options).map_err(|e| tresor_sdk::LogicalError::invalid(e.to_string()))
+        }),
+    );
+}
+
+/// A registry holding this crate's engines (what a server and the tests mount).
+pub fn registry() -> tresor_sdk::BackendRegistry {
+    let mut registry = tresor_sdk::BackendRegistry::new();
+    register(&mut registry);
+    registry
+}

@@ -55,6 +55,10 @@ impl From<CoreError> for ApiError {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %e, "internal error");
         }
+        if matches!(e, CoreError::Audit(_)) {
+            // Vault's answer when a request cannot be recorded: nothing about the device.
+            return ApiError::new(status, "internal error");
+        }
         ApiError::new(status, e.to_string())
     }
 }

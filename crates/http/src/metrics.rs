@@ -89,7 +89,7 @@ fn raw(status: StatusCode, content_type: &'static str, body: String) -> Response
 
 /// Handles `sys/metrics`; `None` for any other path.
 pub(crate) async fn handle(state: &AppState, req: &ApiRequest) -> Option<Response> {
-    if req.path.trim_end_matches('/') != PATH {
+    if req.path.as_str() != PATH {
         return None;
     }
     Some(

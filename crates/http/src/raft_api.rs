@@ -1,12 +1,12 @@
 //! The `sys/storage/raft/*` endpoints: join, the join handshake (challenge and answer),
 //! the cluster configuration, peer removal and autopilot (configuration and state).
+//! Who may call each (sudo or nobody) is declared in [`crate::raw_endpoints`].
 
 use axum::Json;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tresor_core::{JoinAdmission, JoinParams};
-use tresor_policy::Capability;
 use tresor_sdk::fields;
 
 use crate::error::ApiError;
@@ -100,13 +100,6 @@ async fn configuration(state: &AppState, req: &ApiRequest) -> R {
     if req.method != Method::GET {
         return method_not_allowed();
     }
-    require_sudo(
-        state,
-        req,
-        "sys/storage/raft/configuration",
-        Capability::Read,
-    )
-    .await?;
     let data = state
         .core
         .ha()
@@ -114,20 +107,6 @@ async fn configuration(state: &AppState, req: &ApiRequest) -> R {
         .await
         .map_err(ApiError::from)?;
     Ok(logical_envelope(data))
-}
-
-/// Refuses the request unless its token holds `cap` with sudo on `path`.
-async fn require_sudo(
-    state: &AppState,
-    req: &ApiRequest,
-    path: &str,
-    cap: Capability,
-) -> Result<(), ApiError> {
-    state
-        .core
-        .check_sudo(req.token().as_deref(), path, cap)
-        .await
-        .map_err(ApiError::from)
 }
 
 /// A logical-style response: `data` in Vault's envelope.
@@ -146,17 +125,14 @@ fn logical_envelope(data: Value) -> Response {
 }
 
 async fn autopilot_configuration(state: &AppState, req: &ApiRequest) -> R {
-    const PATH: &str = "sys/storage/raft/autopilot/configuration";
     let ha = state.core.ha();
     if req.method == Method::GET {
-        require_sudo(state, req, PATH, Capability::Read).await?;
         let data = ha.autopilot_configuration().await.map_err(ApiError::from)?;
         return Ok(logical_envelope(data));
     }
     if !is_write(&req.method) {
         return method_not_allowed();
     }
-    require_sudo(state, req, PATH, Capability::Update).await?;
     let body = req.json_body()?;
     ha.set_autopilot_configuration(body)
         .await
@@ -168,13 +144,6 @@ async fn autopilot_state(state: &AppState, req: &ApiRequest) -> R {
     if req.method != Method::GET {
         return method_not_allowed();
     }
-    require_sudo(
-        state,
-        req,
-        "sys/storage/raft/autopilot/state",
-        Capability::Read,
-    )
-    .await?;
     let data = state
         .core
         .ha()
@@ -188,13 +157,6 @@ async fn remove_peer(state: &AppState, req: &ApiRequest) -> R {
     if !is_write(&req.method) {
         return method_not_allowed();
     }
-    require_sudo(
-        state,
-        req,
-        "sys/storage/raft/remove-peer",
-        Capability::Update,
-    )
-    .await?;
     let body = req.json_body()?;
     let id = fields::get_str(&body, "server_id")
         .map_err(bad)?

@@ -5,11 +5,11 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tresor_core::{CoreError, InitRequest, RekeyTarget};
-use tresor_policy::Capability;
-use tresor_sdk::fields;
+use tresor_core::{AuditRequest, CoreError, InitRequest, RekeyTarget};
+use tresor_sdk::{Operation, fields};
 
 use crate::error::ApiError;
+use crate::raw_endpoints::{self, Access};
 use crate::router::{ApiRequest, AppState};
 
 fn ok<T: Serialize>(v: &T) -> Response {
@@ -36,10 +36,62 @@ fn str_field(body: &Map<String, Value>, key: &str) -> Result<Option<String>, Api
     fields::get_str(body, key).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-/// Handles `req` if it is a raw endpoint; `None` hands it to the logical pipeline.
+/// Handles `req` if it is a raw endpoint; `None` hands it to the logical pipeline. The
+/// endpoint's declaration decides, before its handler runs: the method (405), the listener
+/// switch (405, as if the endpoint did not exist), `sudo` (403) and the audit stages.
 pub(crate) async fn handle(state: &AppState, req: &ApiRequest) -> Option<Response> {
-    let path = req.path.trim_end_matches('/');
-    let r = match path {
+    let endpoint = raw_endpoints::lookup(req.path.as_str())?;
+    if !raw_endpoints::takes(endpoint.methods, &req.method)
+        || state.raw_switches.disables(endpoint.switch)
+    {
+        return Some(
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "unsupported operation").into_response(),
+        );
+    }
+    if endpoint.access == Access::Sudo {
+        let cap = raw_endpoints::capability(&req.method);
+        if let Err(e) = state
+            .core
+            .check_sudo(req.token().as_deref(), endpoint.path, cap)
+            .await
+        {
+            return Some(err(e).into_response());
+        }
+    }
+    if !endpoint.audited {
+        return Some(dispatch(state, req).await);
+    }
+    let record = AuditRequest {
+        path: endpoint.path,
+        operation: operation(&req.method),
+        accessor: "",
+        policies: &[],
+        mount_point: "sys/",
+    };
+    let audit = state.core.audit_broker();
+    if let Err(e) = audit.log_request(&record, None).await {
+        return Some(err(CoreError::from(e)).into_response());
+    }
+    let resp = dispatch(state, req).await;
+    let failed = (!resp.status().is_success()).then(|| resp.status().to_string());
+    match audit.log_response(&record, None, failed.as_deref()).await {
+        Ok(()) => Some(resp),
+        Err(e) => Some(err(CoreError::from(e)).into_response()),
+    }
+}
+
+/// The logical operation a raw request's method stands for (for the audit record).
+fn operation(method: &Method) -> Operation {
+    match *method {
+        Method::GET | Method::HEAD => Operation::Read,
+        Method::DELETE => Operation::Delete,
+        _ => Operation::Update,
+    }
+}
+
+/// Runs the handler of a declared raw endpoint.
+async fn dispatch(state: &AppState, req: &ApiRequest) -> Response {
+    let r = match req.path.as_str() {
         "sys/init" => init(state, req).await,
         "sys/seal-status" => seal_status(state, req).await,
         "sys/unseal" => unseal(state, req).await,
@@ -58,13 +110,11 @@ pub(crate) async fn handle(state: &AppState, req: &ApiRequest) -> Option<Respons
         "sys/rekey-recovery-key/init" => rekey_init(state, req, RekeyTarget::Recovery).await,
         "sys/rekey-recovery-key/update" => rekey_update(state, req, RekeyTarget::Recovery).await,
         "sys/rekey-recovery-key/verify" => rekey_verify(state, req, RekeyTarget::Recovery).await,
-        other => {
-            return crate::raft_api::handle(state, req, other)
-                .await
-                .map(|r| r.unwrap_or_else(IntoResponse::into_response));
-        }
+        other => crate::raft_api::handle(state, req, other)
+            .await
+            .unwrap_or_else(|| Err(ApiError::bare(StatusCode::NOT_FOUND))),
     };
-    Some(r.unwrap_or_else(IntoResponse::into_response))
+    r.unwrap_or_else(IntoResponse::into_response)
 }
 
 type R = Result<Response, ApiError>;
@@ -125,11 +175,6 @@ async fn seal(state: &AppState, req: &ApiRequest) -> R {
     if !is_write(&req.method) {
         return Ok(method_not_allowed());
     }
-    state
-        .core
-        .check_sudo(req.token().as_deref(), "sys/seal", Capability::Update)
-        .await
-        .map_err(err)?;
     state.core.seal().await.map_err(err)?;
     Ok(no_content())
 }
@@ -202,11 +247,6 @@ async fn step_down(state: &AppState, req: &ApiRequest) -> R {
     if !is_write(&req.method) {
         return Ok(method_not_allowed());
     }
-    state
-        .core
-        .check_sudo(req.token().as_deref(), "sys/step-down", Capability::Update)
-        .await
-        .map_err(err)?;
     state.core.step_down().await.map_err(err)?;
     Ok(no_content())
 }

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use tresor_core::Core;
+use tresor_sdk::path::{CanonicalPath, Verdict, canonicalize};
 
 use crate::error::ApiError;
 use crate::{logical, raw};
@@ -27,6 +28,8 @@ pub struct AppState {
     pub max_request_duration: Duration,
     /// How this listener serves `sys/metrics`.
     pub metrics: crate::metrics::MetricsSettings,
+    /// Which unauthenticated raw endpoints this listener turns off.
+    pub raw_switches: crate::raw_endpoints::RawSwitches,
 }
 
 /// The axum router for the API listener.
@@ -37,7 +40,8 @@ pub fn router(state: AppState) -> Router {
 /// A request reduced to what the handlers need.
 pub(crate) struct ApiRequest {
     pub(crate) method: Method,
-    pub(crate) path: String,
+    /// The canonical path after `/v1/`: every handler and the core see this one string.
+    pub(crate) path: CanonicalPath,
     pub(crate) query: BTreeMap<String, String>,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
@@ -165,12 +169,40 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, StatusCode> {
     Ok(buf.freeze())
 }
 
+/// The answer to a path that is not clean: a 307 to the clean path, the query kept (the
+/// method and body are repeated by the client, as OpenBao answers).
+fn redirect(clean: &str, query: Option<&str>) -> Response {
+    let location = match query {
+        Some(q) => format!("{clean}?{q}"),
+        None => clean.to_owned(),
+    };
+    match axum::http::HeaderValue::from_str(&location) {
+        Ok(value) => {
+            let mut resp = StatusCode::TEMPORARY_REDIRECT.into_response();
+            resp.headers_mut()
+                .insert(axum::http::header::LOCATION, value);
+            resp
+        }
+        Err(_) => ApiError::bad_request("invalid request path").into_response(),
+    }
+}
+
+/// Stage 1 of the pipeline: the request path made canonical, or the answer that refuses it.
+fn canonical_path(uri: &axum::http::Uri) -> Result<CanonicalPath, Response> {
+    match canonicalize(uri.path()) {
+        Verdict::Canonical(path) => Ok(path),
+        Verdict::Redirect(clean) => Err(redirect(&clean, uri.query())),
+        Verdict::NotApi => Err(ApiError::bare(StatusCode::NOT_FOUND).into_response()),
+        Verdict::Invalid(reason) => Err(ApiError::bad_request(reason).into_response()),
+    }
+}
+
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let Some(path) = parts.uri.path().strip_prefix("/v1/") else {
-        return ApiError::bare(StatusCode::NOT_FOUND).into_response();
+    let path = match canonical_path(&parts.uri) {
+        Ok(path) => path,
+        Err(refusal) => return refusal,
     };
-    let path = percent_decode(path);
     let path_and_query = parts
         .uri
         .path_and_query()
@@ -181,25 +213,27 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     } else {
         state.max_request_size
     };
-    let body = match read_body(Body::new(body), limit).await {
-        Ok(b) => b,
-        Err(status) => {
-            return ApiError::new(status, "http: request body too large").into_response();
-        }
-    };
-    let api = ApiRequest {
-        method: parts.method,
-        path,
-        query: parse_query(parts.uri.query()),
-        headers: parts.headers,
-        body,
-    };
+    // The body is read inside the request's time limit: a client that trickles it is cut
+    // off with the rest of the request.
     let work = async {
+        let body = match read_body(Body::new(body), limit).await {
+            Ok(b) => b,
+            Err(status) => {
+                return ApiError::new(status, "http: request body too large").into_response();
+            }
+        };
+        let api = ApiRequest {
+            method: parts.method,
+            path,
+            query: parse_query(parts.uri.query()),
+            headers: parts.headers,
+            body,
+        };
         // Every node answers for its own metrics, sealed or standby.
         if let Some(resp) = crate::metrics::handle(&state, &api).await {
             return resp;
         }
-        if !crate::forward::is_local(&api.path) && state.core.is_standby() {
+        if !crate::forward::is_local(api.path.as_str()) && state.core.is_standby() {
             if api.headers.contains_key(crate::forward::FORWARDED_HEADER) {
                 return crate::forward::no_active_node();
             }

@@ -31,6 +31,7 @@ fn state(seal: &Arc<TestSeal>) -> AppState {
         max_request_size: 0,
         max_request_duration: Duration::from_secs(30),
         metrics: Default::default(),
+        raw_switches: Default::default(),
     }
 }
 

@@ -33,6 +33,7 @@ fn state(seal: &Arc<TestSeal>, metrics: MetricsSettings) -> AppState {
         max_request_size: 0,
         max_request_duration: Duration::from_secs(30),
         metrics,
+        raw_switches: Default::default(),
     }
 }
 

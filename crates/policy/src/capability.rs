@@ -73,6 +73,7 @@ impl From<tresor_sdk::Operation> for Capability {
             Operation::Patch => Capability::Patch,
             Operation::Delete => Capability::Delete,
             Operation::List => Capability::List,
+            Operation::Renew | Operation::Revoke => Capability::Update,
         }
     }
 }

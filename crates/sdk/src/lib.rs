@@ -8,7 +8,12 @@
 pub mod duration;
 pub mod fields;
 mod logical;
+pub mod path;
+pub mod registry;
 
 pub use logical::{
     Auth, AuthResponse, LogicalBackend, LogicalError, MountInfo, Operation, Request, Response,
+    Secret,
 };
+pub use path::{CanonicalPath, Verdict};
+pub use registry::{BackendFactory, BackendKind, BackendRegistry};

@@ -21,6 +21,11 @@ pub enum Operation {
     Delete,
     /// LIST, or GET with `?list=true`.
     List,
+    /// Renewal of a lease this backend issued (sent by the expiration manager, never by a
+    /// client; the request's `secret` names the lease).
+    Renew,
+    /// Revocation of a lease this backend issued (sent by the expiration manager).
+    Revoke,
 }
 
 impl Operation {
@@ -33,6 +38,9 @@ impl Operation {
             Operation::Patch => "patch",
             Operation::Delete => "delete",
             Operation::List => "list",
+            // Lease operations come from the expiration manager, which acts on a lease the
+            // caller was already allowed to obtain; as ACL capabilities they are updates.
+            Operation::Renew | Operation::Revoke => "update",
         }
     }
 }
@@ -84,8 +92,10 @@ pub struct Request {
     pub storage: View,
     /// The mount the request was routed to.
     pub mount: MountInfo,
-    /// The authenticated caller.
+    /// The authenticated caller (empty on an unauthenticated path).
     pub auth: Auth,
+    /// The lease being renewed or revoked ([`Operation::Renew`], [`Operation::Revoke`]).
+    pub secret: Option<Secret>,
 }
 
 impl Request {
@@ -98,6 +108,7 @@ impl Request {
             storage,
             mount: MountInfo::default(),
             auth: Auth::default(),
+            secret: None,
         }
     }
 
@@ -135,6 +146,22 @@ pub struct AuthResponse {
     pub num_uses: u64,
 }
 
+/// A lease-bearing secret in a response (dynamic credentials): the core registers a lease
+/// for it, and hands it back to the backend on renew and revoke.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Secret {
+    /// The lease id, filled in by the core's lease stage.
+    pub lease_id: String,
+    /// Time to live, seconds (0: the mount's default).
+    pub ttl: u64,
+    /// Longest the lease may live through renewals, seconds (0: the mount's maximum).
+    pub max_ttl: u64,
+    /// Whether the lease can be renewed.
+    pub renewable: bool,
+    /// What the backend needs to renew or revoke it (never returned to the client).
+    pub internal: Map<String, Value>,
+}
+
 /// A backend's answer.
 #[derive(Clone, Debug, Default)]
 pub struct Response {
@@ -150,6 +177,8 @@ pub struct Response {
     pub renewable: bool,
     /// Overrides the HTTP status (e.g. 404 with a body for a deleted KV v2 version).
     pub status: Option<u16>,
+    /// A secret that gets a lease (dynamic credentials).
+    pub secret: Option<Secret>,
 }
 
 impl Response {
@@ -225,6 +254,12 @@ pub trait LogicalBackend: Send + Sync + 'static {
 
     /// Path patterns (relative to the mount, `*` suffix glob) that need `sudo`.
     fn root_paths(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Path patterns (relative to the mount, `*` suffix glob) served without a token, such as
+    /// a login. The core skips authentication and the ACL there.
+    fn unauthenticated_paths(&self) -> Vec<String> {
         Vec::new()
     }
 

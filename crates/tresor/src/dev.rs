@@ -95,7 +95,8 @@ pub(crate) async fn run(flags: ServerFlags) -> i32 {
     }
     let mount = CoreRequest {
         method: Method::Write,
-        path: "sys/mounts/secret".into(),
+        path: tresor_sdk::CanonicalPath::parse("sys/mounts/secret")
+            .expect("a literal canonical path"),
         data: serde_json::json!({"type": "kv", "options": {"version": "2"}, "description": "key/value secret storage"})
             .as_object()
             .cloned()

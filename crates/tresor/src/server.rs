@@ -367,6 +367,7 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
             cluster_name: config.cluster_name.clone(),
             seals: tresor_core::metered_seals(seals.enabled, &defaults.metrics),
             migration_seals: seals.disabled,
+            backends: tresor_engines::registry(),
             ..defaults
         },
         ha.clone(),
@@ -383,6 +384,10 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
             max_request_size: l.max_request_size.map(|s| s as usize).unwrap_or(0),
             max_request_duration: Duration::from_secs(l.max_request_duration.max(1)),
             metrics: metrics_settings(config, &l, &host),
+            raw_switches: tresor_http::RawSwitches {
+                disable_unauthed_generate_root: l.disable_unauthed_generate_root_endpoints,
+                disable_unauthed_rekey: l.disable_unauthed_rekey_endpoints,
+            },
         };
         cluster.set_handlers(raft.clone(), state.clone());
         let router = tresor_http::router(state);

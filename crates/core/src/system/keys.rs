@@ -5,7 +5,7 @@ use tresor_sdk::{Operation, Response};
 
 use crate::core::Core;
 use crate::error::CoreError;
-use crate::request::data_response;
+use crate::pipeline::data_response;
 
 pub(super) fn key_status(core: &Core, op: Operation) -> Result<Option<Response>, CoreError> {
     if op != Operation::Read {

@@ -16,7 +16,7 @@ use tresor_sdk::{Auth, Operation, Response};
 use crate::active::Active;
 use crate::core::Core;
 use crate::error::CoreError;
-use crate::request::Method;
+use crate::pipeline::Method;
 
 /// `sys/` paths that need `sudo` in addition to the capability (relative to `sys/`).
 pub(crate) const ROOT_PATHS: &[&str] = &[
@@ -85,29 +85,32 @@ pub(crate) async fn handle(
     auth: &Auth,
     acl: &Acl,
 ) -> Result<Option<Response>, CoreError> {
-    let rel = rel.trim_end_matches('/');
+    // A LIST names a directory (the pipeline gave it its trailing `/`); every other path is
+    // served exactly as the ACL saw it.
+    let rel = match op {
+        Operation::List => rel.strip_suffix('/').unwrap_or(rel),
+        _ => rel,
+    };
     let segs: Vec<&str> = rel.split('/').collect();
     match segs.as_slice() {
         ["mounts"] => mounts::list_mounts(active, op),
-        ["mounts", ..] if rel.ends_with("/tune") => {
-            let path = &rel["mounts/".len()..rel.len() - "/tune".len()];
-            mounts::tune(active, op, path, data, false).await
+        ["mounts", mount @ .., "tune"] if !mount.is_empty() => {
+            mounts::tune(active, op, &mount.join("/"), data, false).await
         }
-        ["mounts", ..] => mounts::mount(active, op, &rel["mounts/".len()..], data).await,
+        ["mounts", mount @ ..] => mounts::mount(active, op, &mount.join("/"), data).await,
         ["remount"] => mounts::remount(active, op, data).await,
         ["remount", "status", id] => mounts::remount_status(op, id),
         ["auth"] => mounts::list_auth(active, op),
-        ["auth", ..] if rel.ends_with("/tune") => {
-            let path = &rel["auth/".len()..rel.len() - "/tune".len()];
-            mounts::tune(active, op, path, data, true).await
+        ["auth", mount @ .., "tune"] if !mount.is_empty() => {
+            mounts::tune(active, op, &mount.join("/"), data, true).await
         }
-        ["auth", ..] => mounts::auth_mount(active, op, &rel["auth/".len()..], data).await,
+        ["auth", mount @ ..] => mounts::auth_mount(active, op, &mount.join("/"), data).await,
         ["policy"] => policies::list_legacy(active, op).await,
         ["policy", ..] => {
             policies::policy(
                 active,
                 op,
-                &rel["policy/".len()..],
+                rel.strip_prefix("policy/").unwrap_or_default(),
                 data,
                 policies::Flavor::Legacy,
             )
@@ -118,7 +121,7 @@ pub(crate) async fn handle(
             policies::policy(
                 active,
                 op,
-                &rel["policies/acl/".len()..],
+                rel.strip_prefix("policies/acl/").unwrap_or_default(),
                 data,
                 policies::Flavor::Acl,
             )
@@ -137,7 +140,8 @@ pub(crate) async fn handle(
         },
         ["internal", "ui", "mounts"] => ui::mounts(active, op, acl),
         ["internal", "ui", "mounts", ..] => {
-            ui::mount(active, op, &rel["internal/ui/mounts/".len()..], acl)
+            let path = rel.strip_prefix("internal/ui/mounts/").unwrap_or_default();
+            ui::mount(active, op, path, acl)
         }
         _ => {
             let _ = auth;

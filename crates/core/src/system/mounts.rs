@@ -9,7 +9,7 @@ use tresor_storage::{Backend, Op, list_recursive};
 use crate::active::{Active, new_entry};
 use crate::error::CoreError;
 use crate::mounts::{MountEntry, MountTable, is_protected, normalize_mount_path};
-use crate::request::data_response;
+use crate::pipeline::data_response;
 
 fn entry_json(e: &MountEntry) -> Value {
     json!({

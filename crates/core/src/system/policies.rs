@@ -5,7 +5,7 @@ use tresor_sdk::{Operation, Response};
 
 use crate::active::Active;
 use crate::error::CoreError;
-use crate::request::data_response;
+use crate::pipeline::data_response;
 
 fn policy_text(data: &Map<String, Value>, keys: &[&str]) -> Result<String, CoreError> {
     for key in keys {

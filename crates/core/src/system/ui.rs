@@ -7,7 +7,7 @@ use tresor_sdk::{Operation, Response};
 use crate::active::Active;
 use crate::error::CoreError;
 use crate::mounts::MountEntry;
-use crate::request::data_response;
+use crate::pipeline::data_response;
 
 fn entry_json(e: &MountEntry, path: &str) -> Value {
     json!({

@@ -12,11 +12,10 @@ use tresor_storage::StorageError;
 
 /// Turns a list path into a storage prefix: empty stays empty, anything else ends with `/`.
 pub(crate) fn list_prefix(path: &str) -> String {
-    let p = path.trim_start_matches('/');
-    if p.is_empty() || p.ends_with('/') {
-        p.to_owned()
+    if path.is_empty() || path.ends_with('/') {
+        path.to_owned()
     } else {
-        format!("{p}/")
+        format!("{path}/")
     }
 }
 
@@ -60,7 +59,8 @@ mod tests {
         assert_eq!(list_prefix(""), "");
         assert_eq!(list_prefix("a"), "a/");
         assert_eq!(list_prefix("a/b/"), "a/b/");
-        assert_eq!(list_prefix("/a"), "a/");
+        // Paths are canonical (never a leading `/`); nothing is trimmed.
+        assert_eq!(list_prefix("a/b"), "a/b/");
     }
 
     #[test]

@@ -42,7 +42,7 @@ fn ttl_hint(data: &Map<String, Value>) -> Result<Option<u64>, LogicalError> {
 }
 
 fn key_of(path: &str) -> Result<&str, LogicalError> {
-    let p = path.trim_start_matches('/');
+    let p = path;
     if p.is_empty() {
         return Err(LogicalError::invalid("missing path"));
     }
@@ -61,7 +61,7 @@ impl LogicalBackend for KvV1 {
                 Ok(keys_response(keys))
             }
             Operation::Read => {
-                let p = req.path.trim_start_matches('/');
+                let p = req.path.as_str();
                 if p.is_empty() || p.ends_with('/') {
                     return Ok(None);
                 }
@@ -96,12 +96,14 @@ impl LogicalBackend for KvV1 {
                 req.storage.delete(key).await?;
                 Ok(None)
             }
-            Operation::Patch => Err(LogicalError::UnsupportedOperation),
+            Operation::Patch | Operation::Renew | Operation::Revoke => {
+                Err(LogicalError::UnsupportedOperation)
+            }
         }
     }
 
     async fn exists(&self, req: &Request) -> Result<Option<bool>, LogicalError> {
-        let p = req.path.trim_start_matches('/');
+        let p = req.path.as_str();
         if p.is_empty() || p.ends_with('/') {
             return Ok(Some(false));
         }

@@ -41,7 +41,6 @@ pub(crate) enum Route<'a> {
 
 /// Parses a mount-relative path; `None` for paths transit does not serve.
 pub(crate) fn parse(path: &str) -> Option<Route<'_>> {
-    let path = path.trim_start_matches('/');
     let (head, rest) = path.split_once('/').unwrap_or((path, ""));
     let parts: Vec<&str> = if rest.is_empty() {
         Vec::new()

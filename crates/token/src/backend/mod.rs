@@ -29,6 +29,16 @@ impl TokenBackend {
     }
 }
 
+/// The segments of the mount-relative path, served as the ACL saw it: only a LIST's
+/// directory marker (its trailing `/`) is not a segment of its own.
+fn segments(req: &Request) -> Vec<&str> {
+    let path = match req.operation {
+        Operation::List => req.path.strip_suffix('/').unwrap_or(&req.path),
+        _ => req.path.as_str(),
+    };
+    path.split('/').collect()
+}
+
 fn is_write(op: Operation) -> bool {
     matches!(op, Operation::Create | Operation::Update)
 }
@@ -36,9 +46,8 @@ fn is_write(op: Operation) -> bool {
 #[async_trait]
 impl LogicalBackend for TokenBackend {
     async fn handle(&self, req: &Request) -> Result<Option<Response>, LogicalError> {
-        let path = req.path.trim_matches('/');
-        let segments: Vec<&str> = path.split('/').collect();
         let op = req.operation;
+        let segments = segments(req);
         match segments.as_slice() {
             ["create"] if is_write(op) => self.create(req, None, false).await,
             ["create-orphan"] if is_write(op) => self.create(req, None, true).await,
@@ -68,13 +77,7 @@ impl LogicalBackend for TokenBackend {
     }
 
     async fn exists(&self, req: &Request) -> Result<Option<bool>, LogicalError> {
-        match req
-            .path
-            .trim_matches('/')
-            .split('/')
-            .collect::<Vec<_>>()
-            .as_slice()
-        {
+        match segments(req).as_slice() {
             ["roles", name] => Ok(Some(self.store.role(name).await?.is_some())),
             _ => Ok(None),
         }

@@ -21,7 +21,6 @@ pub(crate) enum Route<'a> {
 
 /// Parses a mount-relative path; `None` for paths KV v2 does not serve.
 pub(crate) fn parse(path: &str) -> Option<Route<'_>> {
-    let path = path.trim_start_matches('/');
     if path == "config" {
         return Some(Route::Config);
     }

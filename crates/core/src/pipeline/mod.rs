@@ -1,0 +1,321 @@
+//! The logical request pipeline. One request passes these stages, in this order, each a small
+//! unit of its own:
+//!
+//! 1. **canonical path** — done by the http layer ([`tresor_sdk::path::canonicalize`]); a
+//!    [`CoreRequest`] can only carry a [`CanonicalPath`]. Here a LIST is made a directory
+//!    (`…/`) and a write to a directory is refused ([`shape`]).
+//! 2. **route** ([`route`]) — the mount that serves the path; the path the backend sees is the
+//!    rest of the canonical path, untouched. Policy names are lower-cased here, before any
+//!    decision.
+//! 3. **authenticate** ([`authenticate`]) — the token store, unless the backend declares the
+//!    path unauthenticated (a login).
+//! 4. **operation** — create vs update, decided by the backend's existence check on the same
+//!    request it will serve; `sudo` when the backend declares the path a root path.
+//! 5. **authorize** ([`authorize`]) — the ACL on the canonical path: capability, sudo,
+//!    parameters, wrapping TTL bounds. Pure.
+//! 6. **audit request** ([`audit`]) — fail closed.
+//! 7. **backend**.
+//! 8. **lease** ([`lease`]) — a response carrying a secret gets a lease.
+//! 9. **wrap** — with `X-Vault-Wrap-TTL` the response is stored behind a wrapping token.
+//! 10. **audit response** — fail closed: an unrecorded response is never returned.
+
+pub(crate) mod audit;
+mod authenticate;
+mod authorize;
+pub(crate) mod lease;
+mod route;
+
+use serde_json::{Map, Value};
+use tresor_sdk::{Auth, CanonicalPath, Operation, Request, Response};
+use tresor_token::TokenEntry;
+
+use crate::core::Core;
+use crate::envelope::{response_from_envelope, wrap_info_response};
+use crate::error::CoreError;
+use crate::system;
+use crate::wrapping::{self, Reply};
+use audit::AuditRequest;
+use authorize::Ask;
+pub(crate) use route::Target;
+
+/// The HTTP method of a logical request (mapped to an [`Operation`] by the core, because
+/// PUT/POST become `create` or `update` depending on whether the target exists).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// LIST (or GET with `list=true`).
+    List,
+    /// PUT or POST.
+    Write,
+    /// PATCH.
+    Patch,
+    /// DELETE.
+    Delete,
+}
+
+/// A logical request as the http layer hands it over.
+#[derive(Clone, Debug)]
+pub struct CoreRequest {
+    /// The method.
+    pub method: Method,
+    /// The path after `/v1/`, canonical.
+    pub path: CanonicalPath,
+    /// JSON body, or query parameters for GET/LIST/DELETE.
+    pub data: Map<String, Value>,
+    /// The client token (`X-Vault-Token` or `Authorization: Bearer`).
+    pub token: Option<String>,
+}
+
+/// Vault's answer to a write aimed at a directory.
+pub const WRITE_TO_DIRECTORY: &str = "cannot write to a path ending in '/'";
+
+/// Stage 1 (the core's half): a LIST names a directory, and nothing writes to one.
+pub(crate) fn shape(method: Method, path: CanonicalPath) -> Result<CanonicalPath, CoreError> {
+    match method {
+        Method::List => Ok(path.into_directory()),
+        Method::Write | Method::Patch if path.is_directory() => {
+            Err(CoreError::invalid(WRITE_TO_DIRECTORY))
+        }
+        _ => Ok(path),
+    }
+}
+
+/// Whether `path` matches a root-path pattern (`*` suffix = prefix match).
+pub(crate) fn matches_pattern(pattern: &str, path: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => path.starts_with(prefix),
+        None => path == pattern,
+    }
+}
+
+impl Core {
+    /// Runs one logical request end to end, without response wrapping. The answers of the
+    /// wrapping endpoints are turned back into responses: an unwrap yields the stored
+    /// response, a rewrap a response whose data holds `wrap_info`. Use [`Core::serve`] to get
+    /// them as they go on the wire.
+    pub async fn handle(&self, req: CoreRequest) -> Result<Option<Response>, CoreError> {
+        match self.serve(req, None).await? {
+            Reply::Response(r) => Ok(r),
+            Reply::Wrapped(info) => Ok(Some(wrap_info_response(&info))),
+            Reply::Unwrapped(text) => response_from_envelope(&text).map(Some),
+        }
+    }
+
+    /// Runs one logical request through every stage. With `wrap_ttl` (seconds, from
+    /// `X-Vault-Wrap-TTL`), a non-empty response is wrapped: it is stored behind a new
+    /// single-use wrapping token and only that token's [`WrapInfo`](crate::WrapInfo) comes
+    /// back.
+    pub async fn serve(&self, req: CoreRequest, wrap_ttl: Option<u64>) -> Result<Reply, CoreError> {
+        let active = self.active()?;
+        if !self.ha.is_active() {
+            return Err(CoreError::Standby {
+                leader: self.ha.leader().map(|l| l.api_addr),
+            });
+        }
+        self.ha.confirm_leadership().await?;
+        let wrap_ttl = wrap_ttl.filter(|t| *t > 0);
+        let CoreRequest {
+            method,
+            path,
+            mut data,
+            token,
+        } = req;
+        let path = shape(method, path)?;
+        if let Some(endpoint) = wrapping::Endpoint::of(path.as_str()) {
+            return self
+                .wrapping_endpoint(&active, endpoint, method, &data, token.as_deref())
+                .await;
+        }
+
+        let routed = active.route(path)?;
+        let unauthenticated = match &routed.target {
+            Target::Backend { backend, .. } => backend
+                .unauthenticated_paths()
+                .iter()
+                .any(|p| matches_pattern(p, routed.relative())),
+            Target::System => false,
+        };
+        let entry = if unauthenticated {
+            None
+        } else {
+            Some(self.authenticate(&active, token.as_deref()).await?)
+        };
+        let auth = entry.as_ref().map(caller).unwrap_or_default();
+
+        // Stage 4, operation. A backend request is built once: the existence check and the
+        // handler see the same request, without copying the body.
+        let mut backend_req = match &routed.target {
+            Target::System => None,
+            Target::Backend {
+                backend,
+                mount,
+                view,
+            } => Some((
+                backend.clone(),
+                Request {
+                    operation: Operation::Update,
+                    path: routed.relative().to_owned(),
+                    data: std::mem::take(&mut data),
+                    storage: view.clone(),
+                    mount: mount.clone(),
+                    auth: auth.clone(),
+                    secret: None,
+                },
+            )),
+        };
+        let rel = routed.relative();
+        let (operation, sudo) = match backend_req.as_mut() {
+            None => (
+                system::operation(&active, method, rel).await?,
+                system::ROOT_PATHS.iter().any(|p| matches_pattern(p, rel)),
+            ),
+            Some((backend, request)) => {
+                request.operation = match method {
+                    Method::Get => Operation::Read,
+                    Method::List => Operation::List,
+                    Method::Patch => Operation::Patch,
+                    Method::Delete => Operation::Delete,
+                    Method::Write => match backend.exists(request).await? {
+                        Some(false) => Operation::Create,
+                        _ => Operation::Update,
+                    },
+                };
+                let sudo = backend.root_paths().iter().any(|p| matches_pattern(p, rel));
+                (request.operation, sudo)
+            }
+        };
+        let data = backend_req.as_ref().map_or(&data, |(_, r)| &r.data);
+
+        // Stage 5, authorize.
+        let acl = match &entry {
+            Some(entry) => Some(active.policies.acl(&entry.policies).await?),
+            None => None,
+        };
+        let exempt = backend_req.is_none()
+            && system::ACL_EXEMPT_PATHS
+                .iter()
+                .any(|p| matches_pattern(p, rel));
+        if let Some(acl) = acl.as_ref().filter(|_| !exempt) {
+            authorize::authorize(
+                acl,
+                &Ask {
+                    path: routed.path.as_str(),
+                    operation,
+                    sudo,
+                    data,
+                    wrap_ttl,
+                },
+            )?;
+        }
+
+        // Stage 6, audit the request.
+        let record = AuditRequest {
+            path: routed.path.as_str(),
+            operation,
+            accessor: &auth.accessor,
+            policies: &auth.policies,
+            mount_point: routed.mount_point(),
+        };
+        self.opts
+            .audit
+            .log_request(&record, None)
+            .await
+            .map_err(CoreError::Audit)?;
+
+        // Stage 7, backend.
+        let result = match backend_req {
+            None => match &acl {
+                Some(acl) => system::handle(self, &active, operation, rel, data, &auth, acl).await,
+                None => Err(CoreError::PermissionDenied),
+            },
+            Some((backend, request)) => {
+                // Stage 8, lease.
+                match backend.handle(&request).await {
+                    Ok(Some(mut resp)) if resp.secret.is_some() => self
+                        .opts
+                        .leases
+                        .register(routed.path.as_str(), &request.mount, &mut resp)
+                        .await
+                        .map(|()| Some(resp))
+                        .map_err(CoreError::Lease),
+                    other => other.map_err(CoreError::from),
+                }
+            }
+        };
+
+        // Stage 9, wrap.
+        let wrap_endpoint = wrapping::is_wrap_endpoint(routed.path.as_str());
+        let reply = match (result, wrap_ttl) {
+            (Ok(_), None) if wrap_endpoint => Err(CoreError::invalid(
+                "endpoint requires response wrapping to be used",
+            )),
+            (Ok(Some(resp)), Some(ttl)) if wrapping::wrappable(&resp) => self
+                .wrap_response(&active, ttl, routed.path.as_str(), &resp)
+                .await
+                .map(Reply::Wrapped),
+            (Ok(resp), _) => Ok(Reply::Response(resp)),
+            (Err(e), _) => Err(e),
+        };
+
+        // Stage 10, audit the response.
+        let (resp, error) = match &reply {
+            Ok(Reply::Response(r)) => (r.as_ref(), None),
+            Ok(_) => (None, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        self.opts
+            .audit
+            .log_response(&record, resp, error.as_deref())
+            .await
+            .map_err(CoreError::Audit)?;
+        reply
+    }
+}
+
+/// The caller as backends see it.
+fn caller(entry: &TokenEntry) -> Auth {
+    Auth {
+        client_token: entry.id.clone(),
+        accessor: entry.accessor.clone(),
+        is_root: entry.policies.iter().any(|p| p == "root"),
+        policies: entry.policies.clone(),
+        display_name: entry.display_name.clone(),
+    }
+}
+
+/// Wraps a JSON object into a response.
+pub(crate) fn data_response(v: Value) -> Option<Response> {
+    Some(Response::json(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> CanonicalPath {
+        CanonicalPath::parse(s).expect("canonical")
+    }
+
+    #[test]
+    fn root_path_patterns() {
+        assert!(matches_pattern("auth/*", "auth/userpass"));
+        assert!(matches_pattern("rotate", "rotate"));
+        assert!(!matches_pattern("rotate", "rotate/x"));
+        assert!(!matches_pattern("auth/*", "mounts"));
+    }
+
+    #[test]
+    fn lists_name_directories_and_writes_never_do() {
+        let dir = shape(Method::List, p("auth/token/accessors")).expect("list");
+        assert_eq!(dir.as_str(), "auth/token/accessors/");
+        assert!(shape(Method::Get, p("secret/data/x/")).is_ok());
+        assert!(shape(Method::Delete, p("secret/data/x/")).is_ok());
+        for m in [Method::Write, Method::Patch] {
+            match shape(m, p("sys/policies/acl/default/")) {
+                Err(CoreError::InvalidRequest(msg)) => assert_eq!(msg, WRITE_TO_DIRECTORY),
+                other => panic!("{m:?}: {other:?}"),
+            }
+        }
+    }
+}

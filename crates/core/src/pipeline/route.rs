@@ -1,0 +1,127 @@
+//! The route stage: which backend serves a canonical path, and the part of the path it sees.
+
+use std::sync::Arc;
+
+use tresor_sdk::{CanonicalPath, LogicalBackend, MountInfo};
+use tresor_storage::View;
+
+use crate::active::Active;
+use crate::error::CoreError;
+
+/// `sys/` paths whose last part is a policy name: names are case-insensitive, so the path is
+/// lower-cased there before any decision is made on it.
+const POLICY_PREFIXES: &[&str] = &["sys/policy/", "sys/policies/acl/"];
+
+/// Where a path goes.
+pub(crate) enum Target {
+    /// The built-in `sys/` backend.
+    System,
+    /// A mounted backend.
+    Backend {
+        backend: Arc<dyn LogicalBackend>,
+        mount: MountInfo,
+        view: View,
+    },
+}
+
+/// A routed request path.
+pub(crate) struct Routed {
+    /// The backend.
+    pub(crate) target: Target,
+    /// The canonical path every later decision is made on.
+    pub(crate) path: CanonicalPath,
+    /// Length of the mount prefix (`sys/`, `secret/`, `auth/token/`): the backend sees the
+    /// rest of [`Routed::path`], untouched.
+    pub(crate) mount_len: usize,
+}
+
+impl Routed {
+    /// The path relative to the mount, as the backend serves it.
+    pub(crate) fn relative(&self) -> &str {
+        self.path.as_str().get(self.mount_len..).unwrap_or_default()
+    }
+
+    /// The mount point (`sys/` for the system backend).
+    pub(crate) fn mount_point(&self) -> &str {
+        self.path.as_str().get(..self.mount_len).unwrap_or_default()
+    }
+}
+
+/// Lower-cases a policy name in `path` (the only rewrite, made before every decision).
+pub(crate) fn normalize_policy_name(path: CanonicalPath) -> CanonicalPath {
+    POLICY_PREFIXES
+        .iter()
+        .fold(path, |p, prefix| p.lowercase_after(prefix))
+}
+
+impl Active {
+    /// Resolves a canonical path to its backend (longest mount prefix).
+    pub(crate) fn route(&self, path: CanonicalPath) -> Result<Routed, CoreError> {
+        let text = path.as_str();
+        if text.starts_with("sys/") || text == "sys" {
+            let path = normalize_policy_name(path);
+            let mount_len = "sys/".len().min(path.as_str().len());
+            return Ok(Routed {
+                target: Target::System,
+                path,
+                mount_len,
+            });
+        }
+        if let Some(rest) = text.strip_prefix("auth/") {
+            let table = self.auth_snapshot();
+            let (entry, rel) = table.route(rest).ok_or(CoreError::UnsupportedPath)?;
+            if entry.kind != "token" {
+                return Err(CoreError::UnsupportedPath);
+            }
+            let mount_len = text.len() - rel.len();
+            let mut mount = self.mount_info(entry);
+            mount.path = format!("auth/{}", entry.path);
+            return Ok(Routed {
+                target: Target::Backend {
+                    backend: self.token_backend.clone(),
+                    view: View::new(self.barrier.clone(), format!("auth/{}/", entry.uuid)),
+                    mount,
+                },
+                path,
+                mount_len,
+            });
+        }
+        let table = self.mounts_snapshot();
+        let (entry, rel) = table.route(text).ok_or(CoreError::UnsupportedPath)?;
+        let mount_len = text.len() - rel.len();
+        let backend = self
+            .backend(&entry.uuid)
+            .ok_or(CoreError::UnsupportedPath)?;
+        Ok(Routed {
+            target: Target::Backend {
+                backend,
+                mount: self.mount_info(entry),
+                view: self.mount_view(entry),
+            },
+            path,
+            mount_len,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_names_are_lower_cased_before_decisions() {
+        let p = |s: &str| CanonicalPath::parse(s).expect("canonical");
+        assert_eq!(
+            normalize_policy_name(p("sys/policies/acl/DEFAULT")).as_str(),
+            "sys/policies/acl/default"
+        );
+        assert_eq!(
+            normalize_policy_name(p("sys/policy/Admin")).as_str(),
+            "sys/policy/admin"
+        );
+        assert_eq!(
+            normalize_policy_name(p("sys/mounts/Secret")).as_str(),
+            "sys/mounts/Secret"
+        );
+    }
+}
