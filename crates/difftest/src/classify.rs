@@ -8,6 +8,7 @@
 //! |-----------------------------|--------------|
 //! | 2xx                         | `Allowed`    |
 //! | 404 (not found *after* the ACL: a missing secret, an empty list) | `Allowed` |
+//! | 404 whose error names no route (`unsupported path`, `no handler for route`) | `Unrouted` |
 //! | 403                         | `Denied`     |
 //! | 3xx                         | `Redirect(location)` (path and query; an absolute URL's scheme and authority are dropped) |
 //! | 400, 405                    | `Refused`    |
@@ -35,6 +36,9 @@ pub enum Decision {
     Redirect(String),
     /// 400 or 405: refused as bad input.
     Refused,
+    /// 404 naming no route (`unsupported path`, `no handler for route`): the request was
+    /// routed before (or without) the ACL check.
+    Unrouted,
     /// Any other status.
     Other(u16),
 }
@@ -47,6 +51,7 @@ impl Decision {
             Decision::Denied => "denied".into(),
             Decision::Redirect(_) => "redirect".into(),
             Decision::Refused => "refused".into(),
+            Decision::Unrouted => "unrouted".into(),
             Decision::Other(s) => format!("other({s})"),
         }
     }
@@ -141,6 +146,11 @@ pub fn classify(resp: &Response, capabilities_request: bool) -> Outcome {
                 String::new()
             }
         });
+    let decision = if status == 404 && names_no_route(&errors) {
+        Decision::Unrouted
+    } else {
+        decision
+    };
     let capabilities = if capabilities_request && status == 200 {
         json.as_ref().map(capability_map)
     } else {
@@ -152,6 +162,12 @@ pub fn classify(resp: &Response, capabilities_request: bool) -> Outcome {
         errors,
         capabilities,
     }
+}
+
+/// Whether a 404's error text says that no backend serves the path.
+fn names_no_route(errors: &str) -> bool {
+    let e = errors.to_ascii_lowercase();
+    e.contains("unsupported path") || e.contains("no handler for route")
 }
 
 /// The per-path capabilities of a `sys/capabilities-self` answer (`data`, else the top level;
@@ -243,7 +259,11 @@ mod tests {
             (429, Decision::Other(429)),
         ];
         for (status, want) in cases {
-            assert_eq!(classify(&resp(status, &[], ""), false).decision, want, "{status}");
+            assert_eq!(
+                classify(&resp(status, &[], ""), false).decision,
+                want,
+                "{status}"
+            );
         }
     }
 
@@ -263,12 +283,30 @@ mod tests {
 
     #[test]
     fn errors_are_extracted() {
-        let o = classify(&resp(403, &[], r#"{"errors":["permission denied"]}"#), false);
+        let o = classify(
+            &resp(403, &[], r#"{"errors":["permission denied"]}"#),
+            false,
+        );
         assert_eq!(o.errors, "permission denied");
         let o = classify(&resp(400, &[], "400 Bad Request"), false);
         assert_eq!(o.errors, "400 Bad Request");
         let o = classify(&resp(404, &[], r#"{"errors":[]}"#), false);
         assert_eq!(o.errors, "");
+        assert_eq!(o.decision, Decision::Allowed);
+    }
+
+    #[test]
+    fn not_found_without_a_route_is_unrouted() {
+        for body in [
+            r#"{"errors":["unsupported path"]}"#,
+            r#"{"errors":["no handler for route \"KV/a\". route entry not found."]}"#,
+        ] {
+            assert_eq!(
+                classify(&resp(404, &[], body), false).decision,
+                Decision::Unrouted,
+                "{body}"
+            );
+        }
     }
 
     #[test]
@@ -283,7 +321,11 @@ mod tests {
         assert_eq!(caps["kv/a"], vec!["read", "update"]);
         assert_eq!(caps["capabilities"], vec!["read"]);
         // Not a capabilities request: not extracted.
-        assert!(classify(&resp(200, &[], &body.to_string()), false).capabilities.is_none());
+        assert!(
+            classify(&resp(200, &[], &body.to_string()), false)
+                .capabilities
+                .is_none()
+        );
     }
 
     #[test]

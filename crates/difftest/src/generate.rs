@@ -127,11 +127,8 @@ pub fn generate(seed: u64, index: u64) -> Case {
         })
         .collect();
 
-    let mut token_policies: Vec<String> = names
-        .iter()
-        .filter(|_| d.rng.chance(85))
-        .cloned()
-        .collect();
+    let mut token_policies: Vec<String> =
+        names.iter().filter(|_| d.rng.chance(85)).cloned().collect();
     if d.rng.chance(8) {
         token_policies.push(format!("missing-{}", d.tag));
         d.feature("missing-policy");
@@ -421,71 +418,81 @@ fn plan_token(d: &mut Draft) -> Planned {
         b
     };
     let choice = d.rng.weighted(&[12, 10, 8, 12, 6, 8, 8, 8, 6, 4, 6, 4]);
-    let (path, method, list_query, body): (String, &'static str, bool, Option<Value>) =
-        match choice {
-            0 => ("auth/token/lookup-self".into(), "GET", false, None),
-            1 => {
-                d.throwaway = true;
-                (
-                    "auth/token/lookup".into(),
-                    "POST",
-                    false,
-                    Some(json!({"token": THROWAWAY})),
-                )
-            }
-            2 => {
-                d.throwaway = true;
-                (
-                    "auth/token/lookup-accessor".into(),
-                    "POST",
-                    false,
-                    Some(json!({"accessor": THROWAWAY_ACCESSOR})),
-                )
-            }
-            3 => ("auth/token/create".into(), "POST", false, Some(create_body(d))),
-            4 => (
-                "auth/token/create-orphan".into(),
+    let (path, method, list_query, body): (String, &'static str, bool, Option<Value>) = match choice
+    {
+        0 => ("auth/token/lookup-self".into(), "GET", false, None),
+        1 => {
+            d.throwaway = true;
+            (
+                "auth/token/lookup".into(),
                 "POST",
                 false,
-                Some(create_body(d)),
-            ),
-            5 => {
-                d.throwaway = true;
-                (
-                    "auth/token/revoke-orphan".into(),
-                    "POST",
-                    false,
-                    Some(json!({"token": THROWAWAY})),
-                )
-            }
-            6 => ("auth/token/accessors".into(), "LIST", false, None),
-            7 => ("auth/token/accessors".into(), "GET", true, None),
-            8 => {
-                d.throwaway = true;
-                (
-                    "auth/token/revoke-accessor".into(),
-                    "POST",
-                    false,
-                    Some(json!({"accessor": THROWAWAY_ACCESSOR})),
-                )
-            }
-            9 => {
-                d.throwaway = true;
-                (
-                    "auth/token/revoke".into(),
-                    "POST",
-                    false,
-                    Some(json!({"token": THROWAWAY})),
-                )
-            }
-            10 => (
+                Some(json!({"token": THROWAWAY})),
+            )
+        }
+        2 => {
+            d.throwaway = true;
+            (
                 "auth/token/lookup-accessor".into(),
                 "POST",
                 false,
-                Some(json!({"accessor": SELF_ACCESSOR})),
-            ),
-            _ => ("auth/token/renew-self".into(), "POST", false, Some(json!({}))),
-        };
+                Some(json!({"accessor": THROWAWAY_ACCESSOR})),
+            )
+        }
+        3 => (
+            "auth/token/create".into(),
+            "POST",
+            false,
+            Some(create_body(d)),
+        ),
+        4 => (
+            "auth/token/create-orphan".into(),
+            "POST",
+            false,
+            Some(create_body(d)),
+        ),
+        5 => {
+            d.throwaway = true;
+            (
+                "auth/token/revoke-orphan".into(),
+                "POST",
+                false,
+                Some(json!({"token": THROWAWAY})),
+            )
+        }
+        6 => ("auth/token/accessors".into(), "LIST", false, None),
+        7 => ("auth/token/accessors".into(), "GET", true, None),
+        8 => {
+            d.throwaway = true;
+            (
+                "auth/token/revoke-accessor".into(),
+                "POST",
+                false,
+                Some(json!({"accessor": THROWAWAY_ACCESSOR})),
+            )
+        }
+        9 => {
+            d.throwaway = true;
+            (
+                "auth/token/revoke".into(),
+                "POST",
+                false,
+                Some(json!({"token": THROWAWAY})),
+            )
+        }
+        10 => (
+            "auth/token/lookup-accessor".into(),
+            "POST",
+            false,
+            Some(json!({"accessor": SELF_ACCESSOR})),
+        ),
+        _ => (
+            "auth/token/renew-self".into(),
+            "POST",
+            false,
+            Some(json!({})),
+        ),
+    };
     Planned {
         method,
         path: path.clone(),
@@ -563,7 +570,10 @@ fn plan_capabilities(d: &mut Draft) -> Planned {
         json!({ "paths": paths })
     };
     let method = if d.rng.chance(70) { "POST" } else { "PUT" };
-    let mut anchors: Vec<String> = paths.iter().map(|p| p.trim_start_matches('/').to_owned()).collect();
+    let mut anchors: Vec<String> = paths
+        .iter()
+        .map(|p| p.trim_start_matches('/').to_owned())
+        .collect();
     anchors.push(format!("kv/{t}/a"));
     anchors.push("sys/capabilities-self".into());
     Planned {
@@ -766,7 +776,9 @@ fn mangle_target(d: &mut Draft, p: &Planned) -> String {
     }
     let mut target = path;
     if p.list_query {
-        let q = *d.rng.pick(&["list=true", "list=true", "list=1", "list=TRUE", "list=t"]);
+        let q = *d
+            .rng
+            .pick(&["list=true", "list=true", "list=1", "list=TRUE", "list=t"]);
         target.push('?');
         target.push_str(q);
     } else if p.method == "GET" && d.rng.chance(5) {
@@ -837,9 +849,7 @@ fn mangle_once(d: &mut Draft, path: &str) -> String {
         "upper",
         "leading-double-slash",
     ];
-    let k = d
-        .rng
-        .weighted(&[12, 9, 9, 7, 12, 9, 7, 6, 5, 8, 4, 9, 3]);
+    let k = d.rng.weighted(&[12, 9, 9, 7, 12, 9, 7, 6, 5, 8, 4, 9, 3]);
     d.feature(kinds[k]);
     match k {
         0 => insert_at_segment(d, path, "/"),
@@ -851,7 +861,10 @@ fn mangle_once(d: &mut Draft, path: &str) -> String {
             let inner = path.trim_start_matches("/v1/");
             let depth = inner.split('/').filter(|s| !s.is_empty()).count().max(1);
             let ups = "../".repeat(if d.rng.chance(50) { 2 } else { depth });
-            let base = d.rng.pick(&[format!("kv/{t}/"), format!("secret/data/{t}/")]).clone();
+            let base = d
+                .rng
+                .pick(&[format!("kv/{t}/"), format!("secret/data/{t}/")])
+                .clone();
             format!("/v1/{base}{ups}{inner}")
         }
         4 => format!("{path}/"),
@@ -860,7 +873,9 @@ fn mangle_once(d: &mut Draft, path: &str) -> String {
             replace_slash(d, path, enc)
         }
         6 => {
-            let seg = *d.rng.pick(&["%2E/", "%2E%2E/", "%2e/", "x/%2E%2E/", ".%2E/"]);
+            let seg = *d
+                .rng
+                .pick(&["%2E/", "%2E%2E/", "%2e/", "x/%2E%2E/", ".%2E/"]);
             insert_at_segment(d, path, seg)
         }
         7 => {
@@ -1018,7 +1033,10 @@ mod tests {
             let p = plus_segment(&mut d, "kv/t/a");
             assert_eq!(p.matches('+').count(), 1, "{p}");
             let g = prefix_glob(&mut d, "kv/t/a");
-            assert!(g.ends_with('*') && "kv/t/a".starts_with(g.trim_end_matches('*')), "{g}");
+            assert!(
+                g.ends_with('*') && "kv/t/a".starts_with(g.trim_end_matches('*')),
+                "{g}"
+            );
             let s = replace_slash(&mut d, "/v1/kv/t/a", "%2F");
             assert!(s.starts_with("/v1/") && s.contains("%2F"), "{s}");
         }

@@ -224,7 +224,9 @@ fn read_chunked<R: BufRead>(r: &mut R) -> Result<Vec<u8>, DiffError> {
     loop {
         line.clear();
         if r.read_line(&mut line)? == 0 {
-            return Err(DiffError::Http("connection closed inside a chunked body".into()));
+            return Err(DiffError::Http(
+                "connection closed inside a chunked body".into(),
+            ));
         }
         let size_text = line.trim().split(';').next().unwrap_or_default();
         let size = usize::from_str_radix(size_text, 16)
@@ -285,8 +287,16 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for raw in ["", "SSH-2.0\r\n\r\n", "HTTP/1.1 abc\r\n\r\n", "HTTP/1.1 200 OK\r\nno-colon\r\n\r\n"] {
-            assert!(read_response(&mut raw.as_bytes(), false).is_err(), "{raw:?}");
+        for raw in [
+            "",
+            "SSH-2.0\r\n\r\n",
+            "HTTP/1.1 abc\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nno-colon\r\n\r\n",
+        ] {
+            assert!(
+                read_response(&mut raw.as_bytes(), false).is_err(),
+                "{raw:?}"
+            );
         }
         assert!(
             read_response(

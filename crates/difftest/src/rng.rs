@@ -74,10 +74,19 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream() {
-        let a: Vec<u64> = (0..8).map(|_| 0).scan(Rng::new(7), |r, _: u64| Some(r.next_u64())).collect();
-        let b: Vec<u64> = (0..8).map(|_| 0).scan(Rng::new(7), |r, _: u64| Some(r.next_u64())).collect();
+        let a: Vec<u64> = (0..8)
+            .map(|_| 0)
+            .scan(Rng::new(7), |r, _: u64| Some(r.next_u64()))
+            .collect();
+        let b: Vec<u64> = (0..8)
+            .map(|_| 0)
+            .scan(Rng::new(7), |r, _: u64| Some(r.next_u64()))
+            .collect();
         assert_eq!(a, b);
-        let c: Vec<u64> = (0..8).map(|_| 0).scan(Rng::new(8), |r, _: u64| Some(r.next_u64())).collect();
+        let c: Vec<u64> = (0..8)
+            .map(|_| 0)
+            .scan(Rng::new(8), |r, _: u64| Some(r.next_u64()))
+            .collect();
         assert_ne!(a, c);
     }
 
@@ -90,9 +99,18 @@ mod tests {
 
     #[test]
     fn case_streams_differ_and_repeat() {
-        assert_eq!(Rng::for_case(1, 2).next_u64(), Rng::for_case(1, 2).next_u64());
-        assert_ne!(Rng::for_case(1, 2).next_u64(), Rng::for_case(1, 3).next_u64());
-        assert_ne!(Rng::for_case(1, 2).next_u64(), Rng::for_case(2, 2).next_u64());
+        assert_eq!(
+            Rng::for_case(1, 2).next_u64(),
+            Rng::for_case(1, 2).next_u64()
+        );
+        assert_ne!(
+            Rng::for_case(1, 2).next_u64(),
+            Rng::for_case(1, 3).next_u64()
+        );
+        assert_ne!(
+            Rng::for_case(1, 2).next_u64(),
+            Rng::for_case(2, 2).next_u64()
+        );
     }
 
     #[test]

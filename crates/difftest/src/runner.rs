@@ -115,7 +115,12 @@ fn setup(c: &mut Client, case: &Case) -> Result<Setup, DiffError> {
     };
     for p in &case.policies {
         let body = json!({"policy": render_hcl(&p.rules)});
-        let r = root_call(c, "PUT", &format!("sys/policies/acl/{}", p.name), Some(&body))?;
+        let r = root_call(
+            c,
+            "PUT",
+            &format!("sys/policies/acl/{}", p.name),
+            Some(&body),
+        )?;
         let res = if r.status / 100 == 2 {
             Ok(())
         } else {
@@ -133,12 +138,13 @@ fn setup(c: &mut Client, case: &Case) -> Result<Setup, DiffError> {
         }
     }
     if case.throwaway {
-        let (t, a) = create_token(c, &json!({"policies": ["default"], "ttl": "10m"})).map_err(
-            |what| DiffError::Setup {
-                server: c.addr().to_owned(),
-                what: format!("throwaway token: {what}"),
-            },
-        )?;
+        let (t, a) =
+            create_token(c, &json!({"policies": ["default"], "ttl": "10m"})).map_err(|what| {
+                DiffError::Setup {
+                    server: c.addr().to_owned(),
+                    what: format!("throwaway token: {what}"),
+                }
+            })?;
         s.bindings.throwaway = t;
         s.bindings.throwaway_accessor = a;
     }
@@ -169,7 +175,12 @@ fn send_request(c: &mut Client, case: &Case, s: &Setup) -> Result<Outcome, DiffE
     if body.is_some() {
         headers.push(("Content-Type", r.content_type.unwrap_or("application/json")));
     }
-    let resp = c.send(&r.method, &target, &headers, body.as_deref().map(str::as_bytes))?;
+    let resp = c.send(
+        &r.method,
+        &target,
+        &headers,
+        body.as_deref().map(str::as_bytes),
+    )?;
     let caps = target.contains("capabilities-self");
     Ok(classify(&resp, caps))
 }
@@ -251,7 +262,11 @@ impl RunConfig {
     /// Reads `DIFFTEST_SEED`, `DIFFTEST_CASES`, `DIFFTEST_CASE`, `DIFFTEST_THREADS` and
     /// `DIFFTEST_MAX_FAILURES`, with the given defaults.
     pub fn from_env(default_seed: u64, default_cases: u64) -> RunConfig {
-        let num = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse::<u64>().ok());
+        let num = |k: &str| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
         RunConfig {
             seed: num("DIFFTEST_SEED").unwrap_or(default_seed),
             cases: num("DIFFTEST_CASES").unwrap_or(default_cases),
@@ -308,10 +323,7 @@ impl Summary {
                 if let Some(a) = r.allowed_by {
                     *self.allowed.entry(a).or_insert(0) += 1;
                 } else {
-                    let e = self
-                        .failures
-                        .entry(category(&r))
-                        .or_insert((0, Vec::new()));
+                    let e = self.failures.entry(category(&r)).or_insert((0, Vec::new()));
                     e.0 += 1;
                     if e.1.len() < 3 {
                         e.1.push(r);
@@ -372,48 +384,55 @@ fn family(case: &Case) -> &str {
     case.features.first().map_or("?", String::as_str)
 }
 
-/// Mutation features of a case (those describing the raw target), or `canonical`.
-fn mutations(case: &Case) -> String {
-    const M: &[&str] = &[
-        "double-slash",
-        "dot-segment",
-        "dotdot",
-        "traversal",
-        "trailing-slash",
-        "enc-slash",
-        "enc-dot",
-        "enc-letter",
-        "space",
-        "plus",
-        "nul",
-        "upper",
-        "leading-double-slash",
-        "policy-name-upper",
-        "token-policy-upper",
-        "no-token",
-    ];
-    let m: Vec<&str> = case
-        .features
-        .iter()
-        .map(String::as_str)
-        .filter(|f| M.contains(f))
-        .collect();
-    if m.is_empty() {
-        "canonical".into()
-    } else {
+/// Features describing how the raw target was mangled.
+const PATH_MUTATIONS: &[&str] = &[
+    "double-slash",
+    "leading-double-slash",
+    "dot-segment",
+    "dotdot",
+    "traversal",
+    "trailing-slash",
+    "enc-slash",
+    "enc-dot",
+    "enc-letter",
+    "space",
+    "plus",
+    "nul",
+    "upper",
+];
+
+/// Other features that change what is asked (not the path's shape).
+const OTHER_VARIATIONS: &[&str] = &["policy-name-upper", "token-policy-upper", "no-token"];
+
+/// The variation class of a case: its path mutations, else its other variations, else
+/// `canonical`.
+fn variation(case: &Case) -> String {
+    let pick = |list: &[&str]| {
+        let mut m: Vec<&str> = case
+            .features
+            .iter()
+            .map(String::as_str)
+            .filter(|f| list.contains(f))
+            .collect();
+        m.sort_unstable();
         m.join("+")
+    };
+    let p = pick(PATH_MUTATIONS);
+    if !p.is_empty() {
+        return p;
     }
+    let o = pick(OTHER_VARIATIONS);
+    if o.is_empty() { "canonical".into() } else { o }
 }
 
-/// The grouping key of a failing case.
+/// The grouping key of a failing case: its variation class and the kind of difference; for
+/// canonical requests also the family and method (those differences are the surprising ones).
 pub fn category(r: &CaseResult) -> String {
     let what = match &r.verdict {
-        Verdict::Different(d) if d.starts_with("setup") => d
-            .split(':')
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(":")
-            .replace(&r.case.tag, "<tag>"),
+        Verdict::Different(d) if d.starts_with("setup: policy") => {
+            "setup: a policy accepted by one server only".to_owned()
+        }
+        Verdict::Different(d) if d.starts_with("setup") => "setup: token creation".to_owned(),
         Verdict::Different(d) if d.starts_with("capabilities") => "capabilities differ".into(),
         _ => format!(
             "openbao {} / tresor {}",
@@ -421,12 +440,29 @@ pub fn category(r: &CaseResult) -> String {
             r.tresor.decision.kind()
         ),
     };
-    let what = if what.starts_with("setup: policy") {
-        "setup: policy accepted by one server only".to_owned()
+    let v = variation(&r.case);
+    let path_mutated = r
+        .case
+        .features
+        .iter()
+        .any(|f| PATH_MUTATIONS.contains(&f.as_str()));
+    if !path_mutated {
+        format!(
+            "[{v}] {} {}: {what}",
+            family(&r.case),
+            method_label(&r.case)
+        )
     } else {
-        what
-    };
-    format!("[{}] {} {}: {what}", mutations(&r.case), family(&r.case), r.case.request.method)
+        format!("[{v}] {what}")
+    }
+}
+
+fn method_label(case: &Case) -> String {
+    if case.features.iter().any(|f| f == "GET?list") {
+        "GET?list".into()
+    } else {
+        case.request.method.clone()
+    }
 }
 
 /// Runs `cfg` against the two servers at `openbao` and `tresor` (`host:port`).

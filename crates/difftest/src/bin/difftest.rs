@@ -44,7 +44,10 @@ fn main() {
     let progress = |n: u64| {
         if n % 5000 == 0 {
             let secs = start.elapsed().as_secs_f64();
-            eprintln!("difftest: {n}/{total} cases, {:.0}/s", n as f64 / secs.max(0.001));
+            eprintln!(
+                "difftest: {n}/{total} cases, {:.0}/s",
+                n as f64 / secs.max(0.001)
+            );
         }
     };
     let summary = run(&cfg, &openbao.addr, &tresor.addr, &allowances(), &progress);
