@@ -39,6 +39,20 @@ pub fn allowances() -> Vec<Allowance> {
                      400 from the token backend, Tresor 403 from the ACL check",
             applies: revoke_orphan_refused_by_both,
         },
+        Allowance {
+            id: "openbao-kv2-trailing-slash-500",
+            reason: "reading `secret/data/<key>/` makes OpenBao's KV v2 fail with 500 \"could not \
+                     find version data\" after the ACL allowed it; Tresor answers 404 (also \
+                     after the ACL): no access is granted by either",
+            applies: openbao_kv2_trailing_slash_500,
+        },
+        Allowance {
+            id: "unimplemented-sys-endpoint",
+            reason: "Tresor has no audit devices, audited-header config or lease listing: after \
+                     the ACL allowed the request it answers 404 \"unsupported path\" where OpenBao \
+                     serves the endpoint; nothing is granted",
+            applies: unimplemented_sys_endpoint,
+        },
     ]
 }
 
@@ -82,6 +96,29 @@ fn revoke_orphan_refused_by_both(case: &Case, openbao: &Outcome, tresor: &Outcom
         && openbao.status == 400
         && openbao.errors.contains("sudo")
         && tresor.status == 403
+}
+
+fn openbao_kv2_trailing_slash_500(case: &Case, openbao: &Outcome, tresor: &Outcome) -> bool {
+    let path = case.request.target.split('?').next().unwrap_or_default();
+    path.starts_with("/v1/secret/data/")
+        && path.ends_with('/')
+        && openbao.status == 500
+        && openbao.errors.contains("could not find version data")
+        && tresor.decision == Decision::Allowed
+}
+
+/// Endpoints OpenBao has and Tresor does not implement.
+const UNIMPLEMENTED: &[&str] = &[
+    "/v1/sys/audit",
+    "/v1/sys/config/auditing/request-headers",
+    "/v1/sys/leases/lookup/",
+];
+
+fn unimplemented_sys_endpoint(case: &Case, openbao: &Outcome, tresor: &Outcome) -> bool {
+    let path = case.request.target.split('?').next().unwrap_or_default();
+    UNIMPLEMENTED.contains(&path)
+        && openbao.decision != Decision::Denied
+        && tresor.decision == Decision::Unrouted
 }
 
 #[cfg(test)]

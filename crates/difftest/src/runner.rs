@@ -359,7 +359,7 @@ impl Summary {
         }
         if !self.failures.is_empty() {
             let mut cats: Vec<_> = self.failures.iter().collect();
-            cats.sort_by(|a, b| b.1.0.cmp(&a.1.0));
+            cats.sort_by_key(|c| std::cmp::Reverse(c.1.0));
             s.push_str("\nFAILING differences by category:\n");
             for (k, (n, _)) in &cats {
                 s.push_str(&format!("  {n:6}  {k}\n"));

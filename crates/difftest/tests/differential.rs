@@ -17,7 +17,7 @@ use tresor_difftest::server::DevServer;
 /// Default seed: fixed, so CI runs the same cases every time; vary it with `DIFFTEST_SEED`.
 const DEFAULT_SEED: u64 = 20_260_101;
 /// Default number of cases.
-const DEFAULT_CASES: u64 = 600;
+const DEFAULT_CASES: u64 = 1000;
 
 #[test]
 fn tresor_decides_like_openbao() {

@@ -42,7 +42,7 @@ fn main() {
     let start = Instant::now();
     let total = cfg.cases;
     let progress = |n: u64| {
-        if n % 5000 == 0 {
+        if n.is_multiple_of(5000) {
             let secs = start.elapsed().as_secs_f64();
             eprintln!(
                 "difftest: {n}/{total} cases, {:.0}/s",
