@@ -59,7 +59,11 @@ fn main() {
         summary.total,
         start.elapsed().as_secs_f64()
     );
-    if summary.failure_count() > 0 || !summary.errors.is_empty() {
+    let failed = summary.failure_count() > 0 || !summary.errors.is_empty();
+    // `process::exit` skips destructors: stop both servers first.
+    drop(openbao);
+    drop(tresor);
+    if failed {
         std::process::exit(1);
     }
 }
