@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 use tresor_sdk::{LogicalBackend, MountInfo};
 use tresor_storage::{Backend, View};
-use tresor_token::{TokenBackend, TokenStore, TtlLimits};
+use tresor_token::{ExpiryTask, TokenBackend, TokenStore, TtlLimits};
 
 use crate::core::Core;
 use crate::error::CoreError;
@@ -44,6 +44,10 @@ pub(crate) struct Active {
     pub(crate) table_lock: tokio::sync::Mutex<()>,
     pub(crate) default_lease_ttl: u64,
     pub(crate) max_lease_ttl: u64,
+    /// Revokes expired tokens (with their children) in the background while this node is
+    /// active; stopped by [`Active::stop_background`] when the state is dropped (seal,
+    /// step-down), and by its own `Drop` at the latest.
+    expiry: ExpiryTask,
 }
 
 pub(crate) fn new_accessor(kind: &str) -> String {
@@ -139,6 +143,7 @@ impl Active {
             table_lock: tokio::sync::Mutex::new(()),
             default_lease_ttl: core.opts.default_lease_ttl,
             max_lease_ttl: core.opts.max_lease_ttl,
+            expiry: ExpiryTask::spawn(tokens.clone(), ExpiryTask::DEFAULT_INTERVAL),
         };
         for entry in mounts.entries.values() {
             if entry.kind == "system" {
@@ -154,6 +159,13 @@ impl Active {
             .write()
             .map_err(|_| CoreError::Internal("mount lock poisoned".into()))? = mounts;
         Ok(Arc::new(active))
+    }
+
+    /// Stops the background work of the active state (the token expiry task). Called when
+    /// the node seals or stops being the active node; requests still holding this state
+    /// finish normally.
+    pub(crate) fn stop_background(&self) {
+        self.expiry.stop();
     }
 
     /// Creates (and sets up) the backend for a mount entry.
