@@ -135,9 +135,17 @@ async fn an_interrupted_revocation_leaves_the_subtree_unusable_and_is_resumed() 
         env.store.mark_revoking_locked(&parent_hash).await.unwrap();
     }
     assert_eq!(env.keys("revoking/").len(), 1);
-    for t in [&parent, &child, &grandchild] {
+    let (_, marked) = env.store.load_by_id(&parent.id).await.unwrap().unwrap();
+    assert_eq!(
+        env.store.usable(&marked, START).await.unwrap(),
+        Err(crate::validity::Unusable::Revoking)
+    );
+    // Descendants first: refusing them does not revoke anything (their ancestor's revocation
+    // will), so they are still stored but unusable.
+    for t in [&grandchild, &child] {
         assert!(!env.usable(t).await);
         assert!(env.store.lookup(&t.id).await.unwrap().is_none());
+        assert!(env.stored(t).await);
     }
     assert!(matches!(
         env.store.renew(&child.id, 0).await,
