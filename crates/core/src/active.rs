@@ -131,6 +131,7 @@ impl Active {
         let policies = PolicyStore::new(View::new(barrier.clone(), "sys/policy/"));
         policies.ensure_default().await?;
 
+        let expiry = ExpiryTask::spawn(tokens.clone(), ExpiryTask::DEFAULT_INTERVAL);
         let active = Active {
             active_since: now_rfc3339(),
             barrier,
@@ -143,7 +144,7 @@ impl Active {
             table_lock: tokio::sync::Mutex::new(()),
             default_lease_ttl: core.opts.default_lease_ttl,
             max_lease_ttl: core.opts.max_lease_ttl,
-            expiry: ExpiryTask::spawn(tokens.clone(), ExpiryTask::DEFAULT_INTERVAL),
+            expiry,
         };
         for entry in mounts.entries.values() {
             if entry.kind == "system" {
