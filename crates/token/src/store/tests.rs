@@ -206,7 +206,11 @@ async fn the_sweep_revokes_expired_tokens_with_their_children() {
     let grandchild = env.token(Some(&child), 0, 0).await;
     let later = env.token(Some(&env.root), 600, 0).await;
     let wrapping = env.store.create_wrapping(30, "p", "{}").await.unwrap();
-    assert_eq!(env.keys("expiry/").len(), 4, "every expiring token is indexed");
+    assert_eq!(
+        env.keys("expiry/").len(),
+        4,
+        "every expiring token is indexed"
+    );
 
     // Nothing is due yet.
     assert_eq!(env.store.expire_due(100).await.unwrap(), Sweep::default());
@@ -226,7 +230,10 @@ async fn the_sweep_revokes_expired_tokens_with_their_children() {
     assert_eq!(env.store.expire_due(100).await.unwrap().expired, 1);
     assert!(!env.stored(&later).await);
     assert!(env.keys("expiry/").is_empty());
-    assert!(env.keys("accessor/").len() == 1, "only root's accessor remains");
+    assert!(
+        env.keys("accessor/").len() == 1,
+        "only root's accessor remains"
+    );
 }
 
 #[tokio::test]
@@ -303,7 +310,12 @@ async fn use_limited_tokens_cannot_create_tokens() {
     ));
     // The refusal consumed no use.
     assert_eq!(
-        env.store.lookup(&limited.id).await.unwrap().unwrap().num_uses,
+        env.store
+            .lookup(&limited.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .num_uses,
         3
     );
     assert!(env.store.creator(&env.root.id).await.is_ok());
