@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 use tresor_sdk::{LogicalBackend, MountInfo};
 use tresor_storage::{Backend, View};
-use tresor_token::{TokenBackend, TokenStore, TtlLimits};
+use tresor_token::{ExpiryTask, TokenBackend, TokenStore, TtlLimits};
 
 use crate::core::Core;
 use crate::error::CoreError;
@@ -46,6 +46,10 @@ pub(crate) struct Active {
     pub(crate) max_lease_ttl: u64,
     /// The backend types mounts are created from.
     pub(crate) registry: tresor_sdk::BackendRegistry,
+    /// Revokes expired tokens (with their children) in the background while this node is
+    /// active; stopped by [`Active::stop_background`] when the state is dropped (seal,
+    /// step-down), and by its own `Drop` at the latest.
+    expiry: ExpiryTask,
 }
 
 pub(crate) fn new_accessor(kind: &str) -> String {
@@ -129,6 +133,7 @@ impl Active {
         let policies = PolicyStore::new(View::new(barrier.clone(), "sys/policy/"));
         policies.ensure_default().await?;
 
+        let expiry = ExpiryTask::spawn(tokens.clone(), ExpiryTask::DEFAULT_INTERVAL);
         let active = Active {
             active_since: now_rfc3339(),
             barrier,
@@ -142,6 +147,7 @@ impl Active {
             default_lease_ttl: core.opts.default_lease_ttl,
             max_lease_ttl: core.opts.max_lease_ttl,
             registry: core.opts.backends.clone(),
+            expiry,
         };
         for entry in mounts.entries.values() {
             if entry.kind == "system" {
@@ -157,6 +163,13 @@ impl Active {
             .write()
             .map_err(|_| CoreError::Internal("mount lock poisoned".into()))? = mounts;
         Ok(Arc::new(active))
+    }
+
+    /// Stops the background work of the active state (the token expiry task). Called when
+    /// the node seals or stops being the active node; requests still holding this state
+    /// finish normally.
+    pub(crate) fn stop_background(&self) {
+        self.expiry.stop();
     }
 
     /// Creates (and sets up) the backend for a mount entry.

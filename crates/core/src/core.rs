@@ -229,11 +229,11 @@ impl Core {
     /// whether it changed.
     pub async fn become_standby(&self) -> bool {
         let _guard = self.lifecycle.lock().await;
-        let was = self
-            .active
-            .write()
-            .map(|mut a| a.take().is_some())
-            .unwrap_or(false);
+        let dropped = self.active.write().ok().and_then(|mut a| a.take());
+        if let Some(active) = &dropped {
+            active.stop_background();
+        }
+        let was = dropped.is_some();
         if was {
             tracing::info!("this node is now a standby");
         }
@@ -514,8 +514,8 @@ impl Core {
     }
 
     pub(crate) fn seal_locked(&self) {
-        if let Ok(mut a) = self.active.write() {
-            *a = None;
+        if let Some(active) = self.active.write().ok().and_then(|mut a| a.take()) {
+            active.stop_background();
         }
         if let Ok(mut c) = self.cluster.write() {
             *c = None;

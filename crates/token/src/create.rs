@@ -216,6 +216,7 @@ pub fn plan(
         entity_id: String::new(),
         last_renewal_time: None,
         role: role.map(|r| r.name.clone()),
+        revoking: false,
     };
     Ok(Plan {
         entry,

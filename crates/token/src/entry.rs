@@ -72,6 +72,14 @@ pub struct TokenEntry {
     /// The role the token was created against, if any.
     #[serde(default)]
     pub role: Option<String>,
+    /// Set when the token's revocation has started: it is unusable from then on, and the
+    /// revocation of it and its descendants is resumed until it completes.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub revoking: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl TokenEntry {

@@ -7,8 +7,15 @@
 //! token; [`TokenBackend`] serves the token API (`create`, `lookup`, `renew`, `revoke`, roles,
 //! accessors, tidy).
 //!
-//! TTL arithmetic ([`ttl`]), policy rules ([`policies`]) and creation planning ([`create`])
-//! are pure and tested without a runtime; time comes from an injectable [`Clock`].
+//! A token is usable only while it and all its ancestors exist, have not expired and are not
+//! being revoked ([`validity`]); revoking a token revokes its subtree durably (a marker makes
+//! the whole subtree unusable first and lets an interrupted revocation resume). On the active
+//! node an [`ExpiryTask`] sweeps the expiry index ([`TokenStore::expire_due`]) every few seconds
+//! and revokes expired tokens with their children.
+//!
+//! TTL arithmetic ([`ttl`]), policy rules ([`policies`]), usability ([`validity`]), the expiry
+//! index layout and creation planning ([`create`]) are pure and tested without a runtime; time
+//! comes from an injectable [`Clock`].
 //!
 //! Response wrapping lives here too: a wrapping token and the response it guards are stored
 //! together (the response under the token's salted hash) and disappear together, whether the
@@ -22,11 +29,14 @@ mod clock;
 pub mod create;
 mod entry;
 mod error;
+mod expiry_index;
+mod expiry_task;
 mod ids;
 pub mod policies;
 mod role;
 mod store;
 pub mod ttl;
+pub mod validity;
 
 pub use backend::TokenBackend;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -34,6 +44,7 @@ pub use entry::{
     DEFAULT_POLICY, RESPONSE_WRAPPING_POLICY, ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits,
 };
 pub use error::TokenError;
+pub use expiry_task::ExpiryTask;
 pub use ids::{new_accessor, new_token_id};
 pub use role::TokenRole;
-pub use store::{AccessorEntry, TokenStore, Unwrapped};
+pub use store::{AccessorEntry, Sweep, TokenStore, Unwrapped};

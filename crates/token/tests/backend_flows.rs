@@ -396,21 +396,94 @@ async fn num_uses_are_consumed_then_token_is_revoked() {
     let tok = env
         .create("create", json!({"num_uses": 2}), &env.root)
         .await;
-    let child = env.create("create", json!({}), &tok).await;
     let first = env.store.authorize(&tok.id).await.unwrap().unwrap();
     assert_eq!(first.num_uses, 1);
     let second = env.store.authorize(&tok.id).await.unwrap().unwrap();
     assert_eq!(second.num_uses, 0);
     assert!(env.store.authorize(&tok.id).await.unwrap().is_none());
     assert!(!env.alive(&tok.id).await);
-    assert!(
-        !env.alive(&child.id).await,
-        "children go with the exhausted token"
-    );
     // Unlimited tokens are never used up.
     for _ in 0..5 {
         assert!(env.store.authorize(&env.root.id).await.unwrap().is_some());
     }
+}
+
+#[tokio::test]
+async fn use_limited_tokens_cannot_create_tokens() {
+    let env = env().await;
+    env.call(
+        Operation::Update,
+        "roles/orphans",
+        json!({"orphan": true}),
+        &env.root,
+    )
+    .await
+    .unwrap();
+    let tok = env
+        .create("create", json!({"num_uses": 3}), &env.root)
+        .await;
+    for path in ["create", "create-orphan", "create/orphans"] {
+        let err = env
+            .call(Operation::Update, path, json!({}), &tok)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, LogicalError::InvalidRequest(m)
+                if m == "restricted use token cannot generate child tokens"),
+            "{path}: {err:?}"
+        );
+    }
+    // A caller whose token is gone (e.g. its last use was this very request) has no parent.
+    env.store.revoke(&tok.id).await.unwrap();
+    let err = env
+        .call(Operation::Update, "create-orphan", json!({}), &tok)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LogicalError::InvalidRequest(m)
+            if m == "parent token lookup failed: no parent found"),
+        "{err:?}"
+    );
+    // Unlimited tokens create children, which then also may.
+    let free = env.create("create", json!({}), &env.root).await;
+    let kid = env.create("create", json!({}), &free).await;
+    env.create("create", json!({}), &kid).await;
+}
+
+#[tokio::test]
+async fn children_of_a_revoked_or_expired_parent_are_refused() {
+    let env = env().await;
+    let parent = env.create("create", json!({"ttl": 60}), &env.root).await;
+    let child = env.create("create", json!({"ttl": "1h"}), &parent).await;
+    env.clock.advance(60);
+    // The parent expired; nobody touched either token, yet both are refused at once.
+    assert!(env.store.authorize(&child.id).await.unwrap().is_none());
+    let err = env
+        .call(Operation::Update, "lookup-self", json!({}), &child)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LogicalError::PermissionDenied));
+    // The expiry sweep removes both.
+    let sweep = env.store.expire_due(100).await.unwrap();
+    assert_eq!(sweep.expired, 1);
+    assert!(!env.alive(&parent.id).await && !env.alive(&child.id).await);
+
+    let parent = env.create("create", json!({}), &env.root).await;
+    let child = env.create("create", json!({}), &parent).await;
+    env.call(
+        Operation::Update,
+        "revoke-accessor",
+        json!({"accessor": parent.accessor}),
+        &env.root,
+    )
+    .await
+    .unwrap();
+    assert!(env.store.authorize(&child.id).await.unwrap().is_none());
+    let err = env
+        .call(Operation::Update, "create", json!({}), &child)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LogicalError::InvalidRequest(_)), "{err:?}");
 }
 
 #[tokio::test]

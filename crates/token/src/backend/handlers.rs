@@ -41,6 +41,9 @@ impl TokenBackend {
         role_name: Option<&str>,
         orphan_endpoint: bool,
     ) -> Result<Option<Response>, LogicalError> {
+        // Every create endpoint, orphan or not: the caller must be a usable token without a
+        // use limit.
+        self.store.creator(caller_token(req)?).await?;
         let params = CreateParams::parse(&req.data)?;
         let role = match role_name {
             Some(name) => Some(

@@ -7,13 +7,24 @@
 //! - `accessor/<hash(accessor)>`: an [`AccessorEntry`] pointing at the token's hash;
 //! - `parent/<hash(parent id)>/<hash(child id)>`: empty marker per child;
 //! - `role/<name>`: a [`TokenRole`](crate::TokenRole) as JSON;
-//! - `wrap/<hash(id)>`: the response a wrapping token guards (deleted with the token).
+//! - `wrap/<hash(id)>`: the response a wrapping token guards (deleted with the token);
+//! - `expiry/<day>/<minute>/<hash(id)>`: empty marker per token that expires (see
+//!   [`expiry_index`](crate::expiry_index)), read by the background expiry sweep;
+//! - `revoking/<hash(id)>`: empty marker per token whose tree revocation has started and not
+//!   finished (the token record carries `revoking` too), resumed by the sweep.
+//!
+//! A token is usable only while it and every ancestor exist, have not expired and are not
+//! being revoked ([`validity`](crate::validity)).
 //!
 //! Every change to tokens happens under one async mutex, so use counting, renewal and
 //! revocation never interleave.
 
+mod chain;
+mod expiry;
 mod revoke;
 mod roles;
+#[cfg(test)]
+mod tests;
 mod tidy;
 mod wrapping;
 
@@ -29,9 +40,12 @@ use zeroize::Zeroizing;
 use crate::clock::{Clock, SystemClock};
 use crate::entry::{ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits};
 use crate::error::TokenError;
+use crate::expiry_index::expiry_key;
 use crate::ids::{new_accessor, new_token_id};
 use crate::ttl::{RenewRequest, renewed_ttl};
+use crate::validity::may_create;
 
+pub use expiry::Sweep;
 pub use wrapping::Unwrapped;
 
 const SALT_KEY: &str = "salt";
@@ -39,6 +53,7 @@ const ID_PREFIX: &str = "id/";
 const ACCESSOR_PREFIX: &str = "accessor/";
 const PARENT_PREFIX: &str = "parent/";
 const WRAP_PREFIX: &str = "wrap/";
+const REVOKING_PREFIX: &str = "revoking/";
 const SALT_LEN: usize = 32;
 
 /// The accessor index record: the accessor in clear (for listing) and the hash of its token.
@@ -96,6 +111,18 @@ fn wrap_key(hash: &str) -> String {
 
 fn child_key(parent_hash: &str, child_hash: &str) -> String {
     format!("{PARENT_PREFIX}{parent_hash}/{child_hash}")
+}
+
+fn revoking_key(hash: &str) -> String {
+    format!("{REVOKING_PREFIX}{hash}")
+}
+
+/// The op that lists the token stored under `hash` in the expiry index, if it expires.
+fn expiry_put(entry: &TokenEntry, hash: &str) -> Option<Op> {
+    entry.expire_time.map(|t| Op::Put {
+        key: expiry_key(t, hash),
+        value: Vec::new(),
+    })
 }
 
 impl TokenStore {
@@ -218,8 +245,9 @@ impl TokenStore {
     }
 
     /// Stores a new token built by the caller. An empty `id` or `accessor` is generated. When
-    /// `parent` is given it must be a live token; it becomes the parent and revoking it revokes
-    /// this token. Refuses an id already in use.
+    /// `parent` is given it must be a usable token without a use limit, with fewer than
+    /// [`MAX_DEPTH`](crate::validity::MAX_DEPTH) ancestors; it becomes the parent and revoking
+    /// it revokes this token. Refuses an id already in use.
     pub async fn create(
         &self,
         mut entry: TokenEntry,
@@ -242,15 +270,17 @@ impl TokenStore {
                 "cannot create a token with a duplicate ID",
             ));
         }
-        let mut ops = Vec::with_capacity(3);
+        let mut ops = Vec::with_capacity(4);
         entry.parent = None;
         if let Some(parent) = parent {
-            let now = self.now();
-            let (parent_hash, _) = self
+            let (parent_hash, parent_entry) = self
                 .load_by_id(parent)
                 .await?
-                .filter(|(_, p)| !p.is_expired(now))
                 .ok_or(TokenError::PermissionDenied)?;
+            let Ok(ancestors) = self.usable(&parent_entry, self.now()).await? else {
+                return Err(TokenError::PermissionDenied);
+            };
+            may_create(&parent_entry, ancestors, true)?;
             ops.push(Op::Put {
                 key: child_key(&parent_hash, &hash),
                 value: Vec::new(),
@@ -258,6 +288,7 @@ impl TokenStore {
             entry.parent = Some(parent_hash);
         }
         entry.orphan = entry.parent.is_none();
+        ops.extend(expiry_put(&entry, &hash));
         ops.push(Op::Put {
             key: accessor_key(&acc_hash),
             value: encode(&AccessorEntry {
@@ -273,20 +304,17 @@ impl TokenStore {
         Ok(entry)
     }
 
-    /// The live token `token`, or `None` when unknown or expired (an expired token is revoked
+    /// The usable token `token`, or `None` when unknown, expired, being revoked or a
+    /// descendant of such a token (an expired token, or one whose parent is gone, is revoked
     /// on the way, best effort).
     pub async fn lookup(&self, token: &str) -> Result<Option<TokenEntry>, TokenError> {
         let Some((hash, entry)) = self.load_by_id(token).await? else {
             return Ok(None);
         };
-        if entry.is_expired(self.now()) {
-            self.revoke_expired_lazily(&hash).await;
-            return Ok(None);
-        }
-        Ok(Some(entry))
+        self.live(&hash, entry).await
     }
 
-    /// The live token behind `accessor`, or `None`.
+    /// The usable token behind `accessor`, or `None`.
     pub async fn lookup_accessor(&self, accessor: &str) -> Result<Option<TokenEntry>, TokenError> {
         let Some(acc) = self.load_accessor(accessor).await? else {
             return Ok(None);
@@ -294,31 +322,36 @@ impl TokenStore {
         let Some(entry) = self.load(&acc.token_hash).await? else {
             return Ok(None);
         };
-        if entry.is_expired(self.now()) {
-            self.revoke_expired_lazily(&acc.token_hash).await;
-            return Ok(None);
-        }
-        Ok(Some(entry))
+        self.live(&acc.token_hash, entry).await
     }
 
-    async fn revoke_expired_lazily(&self, hash: &str) {
-        let _guard = self.write.lock().await;
-        if let Err(e) = self.revoke_tree_locked(hash).await {
-            tracing::warn!(error = %e, "revoking an expired token failed; tidy will retry");
-        }
+    /// The token `token` as the creator of new tokens (any `auth/token/create*` endpoint):
+    /// usable, and without a use limit, which a child would escape. Errors are the API's:
+    /// unknown or unusable → "parent token lookup failed: no parent found", use-limited →
+    /// "restricted use token cannot generate child tokens" (both invalid requests).
+    pub async fn creator(&self, token: &str) -> Result<TokenEntry, TokenError> {
+        let entry = self
+            .lookup(token)
+            .await?
+            .ok_or_else(|| TokenError::invalid("parent token lookup failed: no parent found"))?;
+        may_create(&entry, 0, false)?;
+        Ok(entry)
     }
 
-    /// Looks `token` up and consumes one use. Returns `None` for unknown or expired tokens.
+    /// Looks `token` up and consumes one use. Returns `None` for unknown and unusable tokens
+    /// (expired, being revoked, or with an ancestor that is gone, expired or being revoked).
     /// When the last use is consumed the token (and its children) is revoked before this
     /// returns; the returned entry then shows `num_uses` 0.
     pub async fn authorize(&self, token: &str) -> Result<Option<TokenEntry>, TokenError> {
-        // Most tokens have unlimited uses: a live one changes nothing, so it needs no lock and
-        // requests carrying it do not queue behind each other. A token revoked while this
+        // Most tokens have unlimited uses: a usable one changes nothing, so it needs no lock
+        // and requests carrying it do not queue behind each other. A token revoked while this
         // request was in flight may still serve it, as if the request had arrived first.
         match self.load_by_id(token).await? {
             None => return Ok(None),
-            Some((_, entry)) if entry.num_uses == 0 && !entry.is_expired(self.now()) => {
-                return Ok(Some(entry));
+            Some((_, entry)) if entry.num_uses == 0 => {
+                if self.usable(&entry, self.now()).await?.is_ok() {
+                    return Ok(Some(entry));
+                }
             }
             Some(_) => {}
         }
@@ -326,8 +359,10 @@ impl TokenStore {
         let Some((hash, mut entry)) = self.load_by_id(token).await? else {
             return Ok(None);
         };
-        if entry.is_expired(self.now()) {
-            self.revoke_tree_locked(&hash).await?;
+        if let Err(why) = self.usable(&entry, self.now()).await? {
+            if why.revoke_self() {
+                self.revoke_tree_locked(&hash).await?;
+            }
             return Ok(None);
         }
         if entry.num_uses > 0 {
@@ -369,14 +404,15 @@ impl TokenStore {
     async fn renew_hash(&self, hash: &str, increment: u64) -> Result<TokenEntry, TokenError> {
         let _guard = self.write.lock().await;
         let now = self.now();
-        let mut entry = match self.load(hash).await? {
-            Some(e) if !e.is_expired(now) => e,
-            Some(_) => {
-                self.revoke_tree_locked(hash).await?;
-                return Err(TokenError::PermissionDenied);
-            }
-            None => return Err(TokenError::PermissionDenied),
+        let Some(mut entry) = self.load(hash).await? else {
+            return Err(TokenError::PermissionDenied);
         };
+        if let Err(why) = self.usable(&entry, now).await? {
+            if why.revoke_self() {
+                self.revoke_tree_locked(hash).await?;
+            }
+            return Err(TokenError::PermissionDenied);
+        }
         if entry.expire_time.is_none() {
             return Ok(entry);
         }
@@ -394,10 +430,22 @@ impl TokenStore {
             },
             self.limits,
         );
+        let mut ops = Vec::with_capacity(3);
+        if let Some(old) = entry.expire_time {
+            ops.push(Op::Delete {
+                key: expiry_key(old, hash),
+            });
+        }
         entry.ttl = ttl;
         entry.expire_time = Some(now.saturating_add(ttl));
         entry.last_renewal_time = Some(now);
-        self.view.put(&id_key(hash), encode(&entry)?).await?;
+        // Applied in order: when the expiry time is unchanged the put restores the key.
+        ops.extend(expiry_put(&entry, hash));
+        ops.push(Op::Put {
+            key: id_key(hash),
+            value: encode(&entry)?,
+        });
+        self.view.apply(ops).await?;
         Ok(entry)
     }
 
@@ -413,5 +461,13 @@ impl TokenStore {
         }
         out.sort();
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+impl TokenStore {
+    /// Whether a record for `token` is stored, usable or not (tests of other modules).
+    pub(crate) async fn load_stored_for_tests(&self, token: &str) -> bool {
+        matches!(self.load_by_id(token).await, Ok(Some(_)))
     }
 }

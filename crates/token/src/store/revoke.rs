@@ -1,12 +1,21 @@
 //! Revocation: whole trees (a token and all its descendants) or a single token whose children
 //! become orphans.
+//!
+//! A tree revocation is durable: before anything is deleted, the root of the tree is marked
+//! `revoking` (in its record and under `revoking/`), which makes it and, through the ancestor
+//! check, every descendant unusable at once. Records are then deleted deepest first, so every
+//! token still present keeps its chain up to the marked root. If the node stops half-way, the
+//! marker survives and the background expiry sweep (or tidy) finishes the job.
 
 use std::collections::HashSet;
 
 use tresor_storage::{Backend, Op};
 
-use super::{PARENT_PREFIX, TokenStore, accessor_key, child_key, encode, id_key, wrap_key};
+use super::{
+    PARENT_PREFIX, TokenStore, accessor_key, child_key, encode, id_key, revoking_key, wrap_key,
+};
 use crate::error::TokenError;
+use crate::expiry_index::expiry_key;
 
 impl TokenStore {
     /// Revokes `token` and, recursively, all its children. Unknown tokens are ignored.
@@ -30,12 +39,18 @@ impl TokenStore {
     }
 
     /// Revokes `token` only; its children lose their parent and become orphans. Unknown tokens
-    /// are ignored.
+    /// are ignored. A token whose tree revocation has already started is revoked with its
+    /// tree: that revocation already made the children unusable and must complete.
     pub async fn revoke_orphan(&self, token: &str) -> Result<(), TokenError> {
         let Some((hash, _)) = self.load_by_id(token).await? else {
             return Ok(());
         };
         let _guard = self.write.lock().await;
+        match self.load(&hash).await? {
+            None => return Ok(()),
+            Some(e) if e.revoking => return self.revoke_tree_locked(&hash).await.map(|_| ()),
+            Some(_) => {}
+        }
         for child in self.children(&hash).await? {
             let mut ops = vec![Op::Delete {
                 key: child_key(&hash, &child),
@@ -63,9 +78,11 @@ impl TokenStore {
             .collect())
     }
 
-    /// Revokes the token stored under `hash` and every descendant, deepest first so that an
-    /// interrupted revocation never leaves a child without a reachable parent index. Returns
-    /// how many token records were removed. Caller holds the write lock.
+    /// Revokes the token stored under `hash` and every descendant: marks the root `revoking`
+    /// when it has children (a lone token is deleted in one atomic batch and needs no marker),
+    /// then deletes deepest first so that an interrupted revocation never leaves a child
+    /// without a reachable parent index. Returns how many token records were removed. Caller
+    /// holds the write lock.
     pub(super) async fn revoke_tree_locked(&self, hash: &str) -> Result<usize, TokenError> {
         let mut order = Vec::new();
         let mut seen = HashSet::new();
@@ -77,6 +94,9 @@ impl TokenStore {
             stack.extend(self.children(&h).await?);
             order.push(h);
         }
+        if order.len() > 1 {
+            self.mark_revoking_locked(hash).await?;
+        }
         let mut removed = 0;
         for h in order.iter().rev() {
             if self.view.get(&id_key(h)).await?.is_some() {
@@ -87,17 +107,51 @@ impl TokenStore {
         Ok(removed)
     }
 
+    /// Marks the token under `hash` as being revoked, in its record and in the `revoking/`
+    /// index, atomically. Missing, undecodable and already marked records are left alone.
+    pub(super) async fn mark_revoking_locked(&self, hash: &str) -> Result<(), TokenError> {
+        let Ok(Some(mut entry)) = self.load(hash).await else {
+            return Ok(());
+        };
+        if entry.revoking {
+            return Ok(());
+        }
+        entry.revoking = true;
+        self.view
+            .apply(vec![
+                Op::Put {
+                    key: revoking_key(hash),
+                    value: Vec::new(),
+                },
+                Op::Put {
+                    key: id_key(hash),
+                    value: encode(&entry)?,
+                },
+            ])
+            .await?;
+        Ok(())
+    }
+
     /// Deletes one token record with its accessor, its entry in its parent's index, its own
-    /// (now empty or dangling) child index and any wrapped response it guards, atomically.
+    /// (now empty or dangling) child index, its expiry index entry, its revocation marker and
+    /// any wrapped response it guards, atomically.
     pub(super) async fn delete_one_locked(&self, hash: &str) -> Result<(), TokenError> {
         let mut ops = vec![
             Op::Delete { key: id_key(hash) },
             Op::Delete {
                 key: wrap_key(hash),
             },
+            Op::Delete {
+                key: revoking_key(hash),
+            },
         ];
         // A record that does not decode is still removed, with whatever indexes we can find.
         if let Ok(Some(entry)) = self.load(hash).await {
+            if let Some(t) = entry.expire_time {
+                ops.push(Op::Delete {
+                    key: expiry_key(t, hash),
+                });
+            }
             if !entry.accessor.is_empty() {
                 ops.push(Op::Delete {
                     key: accessor_key(&self.hash_accessor(&entry.accessor).await?),

@@ -1,22 +1,30 @@
 //! Tidy: removes expired tokens and index entries that point nowhere.
 
-use tresor_storage::{Backend, Op};
+use tresor_storage::{Backend, Op, list_recursive};
 
 use super::{
-    ACCESSOR_PREFIX, AccessorEntry, ID_PREFIX, PARENT_PREFIX, TokenStore, WRAP_PREFIX,
-    accessor_key, child_key, decode, id_key, wrap_key,
+    ACCESSOR_PREFIX, AccessorEntry, ID_PREFIX, PARENT_PREFIX, REVOKING_PREFIX, TokenStore,
+    WRAP_PREFIX, accessor_key, child_key, decode, id_key, wrap_key,
 };
 use crate::error::TokenError;
+use crate::expiry_index::{EXPIRY_PREFIX, expiry_key};
 
 impl TokenStore {
-    /// Revokes expired tokens (with their children) and tokens whose parent is gone, and
-    /// deletes accessor and parent index entries and wrapped responses that point at missing
-    /// tokens. Returns how many
-    /// records were removed.
+    /// Completes interrupted revocations, revokes expired tokens (with their children) and
+    /// tokens whose parent is gone, and deletes accessor, parent and expiry index entries and
+    /// wrapped responses that point at missing tokens. Lists every live expiring token in the
+    /// expiry index (tokens stored before the index existed). Returns how many records were
+    /// removed.
     pub async fn tidy(&self) -> Result<usize, TokenError> {
         let _guard = self.write.lock().await;
         let now = self.now();
         let mut removed = 0;
+
+        for hash in self.view.list(REVOKING_PREFIX).await? {
+            if !hash.ends_with('/') {
+                removed += self.revoke_tree_locked(&hash).await?;
+            }
+        }
 
         for hash in self.view.list(ID_PREFIX).await? {
             if hash.ends_with('/') {
@@ -34,8 +42,29 @@ impl TokenStore {
                 Some(p) => self.view.get(&id_key(p)).await?.is_none(),
                 None => false,
             };
-            if entry.is_expired(now) || parent_gone {
+            if entry.revoking || entry.is_expired(now) || parent_gone {
                 removed += self.revoke_tree_locked(&hash).await?;
+            } else if let Some(t) = entry.expire_time {
+                let key = expiry_key(t, &hash);
+                if self.view.get(&key).await?.is_none() {
+                    self.view.put(&key, Vec::new()).await?;
+                }
+            }
+        }
+
+        for key in list_recursive(&self.view, EXPIRY_PREFIX).await? {
+            let Some(hash) = key.rsplit('/').next() else {
+                continue;
+            };
+            let current = match self.load(hash).await {
+                Ok(Some(e)) => e.expire_time.map(|t| expiry_key(t, hash)),
+                Ok(None) => None,
+                // Left for the expiry sweep, which revokes undecodable records once due.
+                Err(_) => Some(key.clone()),
+            };
+            if current.as_deref() != Some(key.as_str()) {
+                self.view.delete(&key).await?;
+                removed += 1;
             }
         }
 

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use tresor_storage::{Backend, Op};
 use zeroize::Zeroizing;
 
-use super::{AccessorEntry, TokenStore, accessor_key, decode, encode, id_key, wrap_key};
+use super::{
+    AccessorEntry, TokenStore, accessor_key, decode, encode, expiry_put, id_key, wrap_key,
+};
 use crate::entry::{RESPONSE_WRAPPING_POLICY, SERVICE_TYPE, TokenEntry};
 use crate::error::TokenError;
 use crate::ids::{new_accessor, new_token_id};
@@ -107,7 +109,8 @@ impl TokenStore {
         let record = WrapRecord {
             response: response.to_owned(),
         };
-        let ops = vec![
+        let mut ops: Vec<Op> = expiry_put(entry, &hash).into_iter().collect();
+        ops.extend([
             Op::Put {
                 key: wrap_key(&hash),
                 value: encode(&record)?,
@@ -123,7 +126,7 @@ impl TokenStore {
                 key: id_key(&hash),
                 value: encode(entry)?,
             },
-        ];
+        ]);
         self.view.apply(ops).await?;
         Ok(())
     }
@@ -146,8 +149,10 @@ impl TokenStore {
         if !entry.is_wrapping() {
             return Ok(None);
         }
-        if entry.is_expired(self.now()) {
-            self.revoke_tree_locked(&hash).await?;
+        if let Err(why) = self.usable(&entry, self.now()).await? {
+            if why.revoke_self() {
+                self.revoke_tree_locked(&hash).await?;
+            }
             return Ok(None);
         }
         let key = wrap_key(&hash);
