@@ -9,11 +9,26 @@ use tresor_sdk::duration;
 use crate::error::ApiError;
 use crate::router::{ApiRequest, AppState};
 
-fn core_method(req: &ApiRequest) -> Option<CoreMethod> {
-    let list = matches!(
-        req.query.get("list").map(String::as_str),
-        Some("true" | "1" | "t" | "")
-    );
+/// Go's `strconv.ParseBool`, which Vault applies to `?list=`.
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether a GET is a list (`?list=` with a true value; an empty value is not).
+fn is_list(req: &ApiRequest) -> Result<bool, ApiError> {
+    match req.query.get("list").map(String::as_str) {
+        None | Some("") => Ok(false),
+        Some(v) => parse_bool(v).ok_or_else(|| {
+            ApiError::bad_request(format!("error parsing list query parameter: {v:?}"))
+        }),
+    }
+}
+
+fn core_method(req: &ApiRequest, list: bool) -> Option<CoreMethod> {
     Some(match req.method.as_str() {
         "GET" if list => CoreMethod::List,
         "GET" => CoreMethod::Get,
@@ -49,7 +64,14 @@ fn json_response(status: StatusCode, body: String) -> Response {
 }
 
 pub(crate) async fn handle(state: &AppState, req: ApiRequest) -> Response {
-    let Some(method) = core_method(&req) else {
+    let list = match req.method {
+        Method::GET => match is_list(&req) {
+            Ok(l) => l,
+            Err(e) => return e.into_response(),
+        },
+        _ => false,
+    };
+    let Some(method) = core_method(&req, list) else {
         return ApiError::bare(StatusCode::METHOD_NOT_ALLOWED).into_response();
     };
     let data = match method {
@@ -58,8 +80,12 @@ pub(crate) async fn handle(state: &AppState, req: ApiRequest) -> Response {
             Err(e) => return e.into_response(),
         },
         _ => {
+            // The query is the request's data (checked against parameter constraints), all
+            // of it but a list request's own `list`.
             let mut d = req.query_data();
-            d.remove("list");
+            if method == CoreMethod::List {
+                d.remove("list");
+            }
             d
         }
     };

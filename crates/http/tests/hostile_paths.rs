@@ -294,9 +294,13 @@ async fn create_only_cannot_rewrite_the_default_policy() {
     .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert_eq!(a.body["errors"][0], "cannot write to a path ending in '/'");
-    // Policy names are lower-cased before the decision: DEFAULT exists, so this is an
-    // update, which the token may not do.
-    for uri in ["/v1/sys/policies/acl/DEFAULT", "/v1/sys/policy/Default"] {
+    // Policy names are lower-cased before the decision, and a policy write is an update
+    // (as OpenBao asks), which the token may not do, whatever the case of the name.
+    for uri in [
+        "/v1/sys/policies/acl/DEFAULT",
+        "/v1/sys/policy/Default",
+        "/v1/sys/policies/acl/Fresh",
+    ] {
         let a = call(&n.state, "PUT", uri, t, Some(evil.clone())).await;
         assert_eq!(a.status, StatusCode::FORBIDDEN, "{uri}: {}", a.body);
     }
@@ -309,9 +313,10 @@ async fn create_only_cannot_rewrite_the_default_policy() {
     )
     .await;
     assert_eq!(before.body["data"], after.body["data"]);
-    // Creating a new policy is what the token may do.
+    // A policy write is an update (as OpenBao asks), new policy or not: create alone
+    // writes nothing.
     let a = call(&n.state, "PUT", "/v1/sys/policies/acl/Fresh", t, Some(evil)).await;
-    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.body);
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
     let a = call(
         &n.state,
         "GET",
@@ -320,7 +325,7 @@ async fn create_only_cannot_rewrite_the_default_policy() {
         None,
     )
     .await;
-    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "nothing was created");
 }
 
 #[tokio::test]

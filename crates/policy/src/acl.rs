@@ -86,17 +86,26 @@ impl Acl {
         &self.rules
     }
 
-    /// The rule that governs `path`, if any. For `list`, a path ending in `/` is also matched
-    /// without that slash (so `path "secret/metadata"` grants listing `secret/metadata/`).
+    /// The rule that governs `path`, if any, in Vault's order: an exact rule for the path;
+    /// for `list`, an exact rule for the path without its trailing `/` (so
+    /// `path "secret/metadata"` grants listing `secret/metadata/`); then the highest-priority
+    /// wildcard rule for the path itself.
     pub fn matching_rule(&self, path: &str, op: Capability) -> Option<&PathRule> {
         let path = path.strip_prefix('/').unwrap_or(path);
+        let exact = |p: &str| {
+            self.rules
+                .iter()
+                .find(|r| r.pattern.is_exact() && r.pattern.matches(p))
+        };
         let trimmed = match op {
             Capability::List => path.strip_suffix('/'),
             _ => None,
         };
-        self.rules
-            .iter()
-            .find(|r| r.pattern.matches(path) || trimmed.is_some_and(|t| r.pattern.matches(t)))
+        exact(path).or_else(|| trimmed.and_then(exact)).or_else(|| {
+            self.rules
+                .iter()
+                .find(|r| !r.pattern.is_exact() && r.pattern.matches(path))
+        })
     }
 
     /// Whether `op` is granted on `path` (a request path, mount prefix included).

@@ -235,8 +235,18 @@ fn list_with_trailing_slash_matches_pattern_without_it() {
     let acl = acl(&[r#"path "secret/metadata" { capabilities = ["list"] }
 path "kv/+/meta" { capabilities = ["list"] }"#]);
     assert!(acl.check("secret/metadata/", List).allowed);
-    assert!(acl.check("kv/a/meta/", List).allowed);
     assert!(!acl.check("secret/metadata/", Read).allowed);
+    // Only an exact rule is tried without the slash (Vault's order: exact for the path,
+    // exact for the trimmed path, then wildcards for the path as sent).
+    assert!(!acl.check("kv/a/meta/", List).allowed);
+    assert!(acl.check("kv/a/meta", List).allowed);
+    // An exact rule for the trimmed path beats a wildcard for the path as sent.
+    let acl = self::acl(&[r#"path "sys/+/acl" { capabilities = ["read"] }
+path "sys/*" { capabilities = ["list"] }
+path "kv/x" { capabilities = ["list"] }
+path "kv/*" { capabilities = ["deny"] }"#]);
+    assert!(acl.check("sys/policies/acl/", List).allowed);
+    assert!(acl.check("kv/x/", List).allowed);
 }
 
 #[test]

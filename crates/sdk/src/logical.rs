@@ -96,6 +96,9 @@ pub struct Request {
     pub auth: Auth,
     /// The lease being renewed or revoked ([`Operation::Renew`], [`Operation::Revoke`]).
     pub secret: Option<Secret>,
+    /// Whether the caller holds `sudo` on this path (root paths require it; elsewhere a
+    /// backend may let it lift limits, as the token store lets it create orphans).
+    pub sudo: bool,
 }
 
 impl Request {
@@ -109,6 +112,7 @@ impl Request {
             mount: MountInfo::default(),
             auth: Auth::default(),
             secret: None,
+            sudo: false,
         }
     }
 

@@ -9,11 +9,12 @@
 //! The rules, decided as OpenBao 2.7.2 (the differential tests' reference) decides them, and
 //! refusing outright where it would route a confusing path (as Vault ≥ 1.21.5 does):
 //!
+//! * Malformed percent escapes, bytes that are not UTF-8 and control characters (NUL
+//!   included) are refused first.
 //! * A raw (still percent-encoded) path that is not clean (`//`, `/./`, `/../`, a trailing
 //!   `/.` or `/..`) is answered with a redirect to the clean path ([`Verdict::Redirect`]),
 //!   Go's `path.Clean` rules, a trailing slash kept.
-//! * Percent escapes are then decoded (`%2F` is a `/`, `+` stays a `+`); a malformed escape,
-//!   bytes that are not UTF-8 and control characters (NUL included) are refused.
+//! * Percent escapes are then decoded (`%2F` is a `/`, `+` stays a `+`).
 //! * A decoded path whose segments are `.` or `..` is refused ("relative paths not
 //!   supported"), and so is one with an empty segment (`%2F%2F`) or a leading `/`: those
 //!   only appear through encoded separators, and no client needs them.
@@ -54,6 +55,11 @@ const API_PREFIX: &str = "/v1/";
 /// Decides what to do with the path of an HTTP request (`raw`: the request target's path,
 /// still percent-encoded, without the query).
 pub fn canonicalize(raw: &str) -> Verdict {
+    // Malformed escapes and control characters are refused before anything else, as Go's
+    // server (OpenBao's) refuses them before routing: a NUL is never redirected.
+    if let Err(reason) = decode(raw) {
+        return Verdict::Invalid(reason);
+    }
     let clean = clean(raw);
     if clean != raw {
         return Verdict::Redirect(clean);
@@ -287,6 +293,9 @@ mod tests {
         assert_eq!(invalid("/v1/secret/data/%zz"), BAD_ESCAPE);
         assert_eq!(invalid("/v1/secret/data/%2"), BAD_ESCAPE);
         assert_eq!(canonicalize("/v2/x"), Verdict::NotApi);
+        // Refused before any redirect, as OpenBao does.
+        assert_eq!(invalid("/v1/sys//c%00apabilities-self"), BAD_CHARACTER);
+        assert_eq!(invalid("/v1//x/%zz"), BAD_ESCAPE);
         assert_eq!(canonicalize("/v1"), Verdict::NotApi);
     }
 

@@ -25,8 +25,9 @@ pub(crate) struct Ask<'a> {
 
 /// Decides `ask` against `acl`: the capability, `sudo` on root paths, parameter constraints
 /// (on create, update, patch and on reads' query parameters, as Vault checks them) and the
-/// rule's response-wrapping bounds. Any refusal is "permission denied".
-pub(crate) fn authorize(acl: &Acl, ask: &Ask<'_>) -> Result<(), CoreError> {
+/// rule's response-wrapping bounds. Any refusal is "permission denied". On success, answers
+/// whether the caller holds `sudo` on the path.
+pub(crate) fn authorize(acl: &Acl, ask: &Ask<'_>) -> Result<bool, CoreError> {
     let check = acl.check(ask.path, Capability::from(ask.operation));
     if !check.allowed || (ask.sudo && !check.sudo) {
         return Err(CoreError::PermissionDenied);
@@ -38,7 +39,8 @@ pub(crate) fn authorize(acl: &Acl, ask: &Ask<'_>) -> Result<(), CoreError> {
         acl.check_parameters(ask.path, ask.data)
             .map_err(|_| CoreError::PermissionDenied)?;
     }
-    wrapping_within(check.min_wrapping_ttl, check.max_wrapping_ttl, ask.wrap_ttl)
+    wrapping_within(check.min_wrapping_ttl, check.max_wrapping_ttl, ask.wrap_ttl)?;
+    Ok(check.sudo)
 }
 
 /// A rule with a wrapping bound makes wrapping mandatory on its path, within the bounds.

@@ -128,7 +128,15 @@ impl Core {
                 .await;
         }
 
-        let routed = active.route(path)?;
+        let routed = match active.route(path.clone()) {
+            Ok(routed) => routed,
+            Err(CoreError::UnsupportedPath) => {
+                return Err(self
+                    .refuse_unrouted(&active, method, &path, &data, token.as_deref(), wrap_ttl)
+                    .await);
+            }
+            Err(e) => return Err(e),
+        };
         let unauthenticated = match &routed.target {
             Target::Backend { backend, .. } => backend
                 .unauthenticated_paths()
@@ -161,13 +169,14 @@ impl Core {
                     mount: mount.clone(),
                     auth: auth.clone(),
                     secret: None,
+                    sudo: false,
                 },
             )),
         };
         let rel = routed.relative();
         let (operation, sudo) = match backend_req.as_mut() {
             None => (
-                system::operation(&active, method, rel).await?,
+                system::operation(method),
                 system::ROOT_PATHS.iter().any(|p| matches_pattern(p, rel)),
             ),
             Some((backend, request)) => {
@@ -185,8 +194,6 @@ impl Core {
                 (request.operation, sudo)
             }
         };
-        let data = backend_req.as_ref().map_or(&data, |(_, r)| &r.data);
-
         // Stage 5, authorize.
         let acl = match &entry {
             Some(entry) => Some(active.policies.acl(&entry.policies).await?),
@@ -196,17 +203,21 @@ impl Core {
             && system::ACL_EXEMPT_PATHS
                 .iter()
                 .any(|p| matches_pattern(p, rel));
-        if let Some(acl) = acl.as_ref().filter(|_| !exempt) {
-            authorize::authorize(
+        let held_sudo = match acl.as_ref().filter(|_| !exempt) {
+            Some(acl) => authorize::authorize(
                 acl,
                 &Ask {
                     path: routed.path.as_str(),
                     operation,
                     sudo,
-                    data,
+                    data: backend_req.as_ref().map_or(&data, |(_, r)| &r.data),
                     wrap_ttl,
                 },
-            )?;
+            )?,
+            None => false,
+        };
+        if let Some((_, request)) = backend_req.as_mut() {
+            request.sudo = held_sudo;
         }
 
         // Stage 6, audit the request.
@@ -226,7 +237,7 @@ impl Core {
         // Stage 7, backend.
         let result = match backend_req {
             None => match &acl {
-                Some(acl) => system::handle(self, &active, operation, rel, data, &auth, acl).await,
+                Some(acl) => system::handle(self, &active, operation, rel, &data, &auth, acl).await,
                 None => Err(CoreError::PermissionDenied),
             },
             Some((backend, request)) => {
@@ -270,6 +281,41 @@ impl Core {
             .await
             .map_err(CoreError::Audit)?;
         reply
+    }
+}
+
+impl Core {
+    /// The answer to a path no mount serves: the ACL decides first (403), and only a caller
+    /// allowed there learns that nothing is mounted (404), as Vault answers.
+    async fn refuse_unrouted(
+        &self,
+        active: &crate::active::Active,
+        method: Method,
+        path: &CanonicalPath,
+        data: &Map<String, Value>,
+        token: Option<&str>,
+        wrap_ttl: Option<u64>,
+    ) -> CoreError {
+        let entry = match self.authenticate(active, token).await {
+            Ok(entry) => entry,
+            Err(e) => return e,
+        };
+        let acl = match active.policies.acl(&entry.policies).await {
+            Ok(acl) => acl,
+            Err(e) => return e,
+        };
+        let ask = Ask {
+            path: path.as_str(),
+            // No backend decides create vs update on a path nothing serves.
+            operation: system::operation(method),
+            sudo: false,
+            data,
+            wrap_ttl,
+        };
+        match authorize::authorize(&acl, &ask) {
+            Ok(_) => CoreError::UnsupportedPath,
+            Err(e) => e,
+        }
     }
 }
 

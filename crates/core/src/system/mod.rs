@@ -45,34 +45,17 @@ pub(crate) const ROOT_PATHS: &[&str] = &[
 /// themselves, as Vault's unauthenticated `sys/internal/ui/mounts` does).
 pub(crate) const ACL_EXEMPT_PATHS: &[&str] = &["internal/ui/mounts", "internal/ui/mounts/*"];
 
-/// The operation a `sys/` request performs (PUT/POST on a policy that does not exist yet is a
-/// `create`).
-pub(crate) async fn operation(
-    active: &Active,
-    method: Method,
-    rel: &str,
-) -> Result<Operation, CoreError> {
-    Ok(match method {
+/// The operation a `sys/` request performs. A PUT/POST is always an `update` here: no
+/// `sys/` path has an existence check (OpenBao asks for `update` to write a policy, new or
+/// not).
+pub(crate) fn operation(method: Method) -> Operation {
+    match method {
         Method::Get => Operation::Read,
         Method::List => Operation::List,
         Method::Patch => Operation::Patch,
         Method::Delete => Operation::Delete,
-        Method::Write => {
-            let name = rel
-                .strip_prefix("policy/")
-                .or_else(|| rel.strip_prefix("policies/acl/"));
-            match name {
-                Some(n) if !n.is_empty() => {
-                    if active.policies.get(&n.to_lowercase()).await?.is_some() {
-                        Operation::Update
-                    } else {
-                        Operation::Create
-                    }
-                }
-                _ => Operation::Update,
-            }
-        }
-    })
+        Method::Write => Operation::Update,
+    }
 }
 
 /// Dispatches a `sys/` request (already authorized).

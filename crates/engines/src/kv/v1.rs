@@ -92,8 +92,10 @@ impl LogicalBackend for KvV1 {
                 Ok(None)
             }
             Operation::Delete => {
-                let key = key_of(&req.path)?;
-                req.storage.delete(key).await?;
+                // A directory holds no value of its own: deleting it deletes nothing.
+                if !req.path.is_empty() && !req.path.ends_with('/') {
+                    req.storage.delete(&req.path).await?;
+                }
                 Ok(None)
             }
             Operation::Patch | Operation::Renew | Operation::Revoke => {

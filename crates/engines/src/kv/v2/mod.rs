@@ -79,7 +79,15 @@ fn not_found_with(data: Option<Map<String, Value>>) -> Option<Response> {
 impl LogicalBackend for KvV2 {
     async fn handle(&self, req: &Request) -> Result<Option<Response>, LogicalError> {
         use Operation::{Create, Delete, List, Patch, Read, Update};
-        let route = route::parse(&req.path).ok_or(LogicalError::UnsupportedPath)?;
+        let Some(route) = route::parse(&req.path) else {
+            // As Vault's KV v2 answers a path outside its API: a 404 with a hint.
+            let mut resp = Response::default().with_warning(
+                "invalid path for a versioned K/V secrets engine: use its data/, metadata/, \
+                 delete/, undelete/, destroy/, subkeys/ or config endpoints",
+            );
+            resp.status = Some(404);
+            return Ok(Some(resp));
+        };
         match (route, req.operation) {
             (Route::Config, Read) => self.read_config(req).await,
             (Route::Config, Create | Update) => self.write_config(req).await,
