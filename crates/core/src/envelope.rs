@@ -90,7 +90,7 @@ pub(crate) fn response_from_envelope(text: &str) -> Result<Response, CoreError> 
         auth: v.get("auth").filter(|a| a.is_object()).map(auth_of),
         lease_duration: v.get("lease_duration").and_then(Value::as_u64).unwrap_or(0),
         renewable: v.get("renewable").and_then(Value::as_bool).unwrap_or(false),
-        status: None,
+        status: Default::default(),
         secret: None,
     })
 }
@@ -129,7 +129,7 @@ mod tests {
             }),
             lease_duration: 60,
             renewable: true,
-            status: None,
+            status: Default::default(),
             secret: None,
         };
         let v = envelope(&resp, "rid");

@@ -154,7 +154,7 @@ pub(crate) fn body_token(data: &Map<String, Value>) -> Result<Option<String>, Co
 /// answer with its own status.
 pub(crate) fn wrappable(resp: &Response) -> bool {
     let has_content = resp.data.is_some() || resp.auth.is_some() || !resp.warnings.is_empty();
-    has_content && resp.status.is_none_or(|s| (200..300).contains(&s))
+    has_content && resp.status.is_success()
 }
 
 /// The data of a `sys/wrapping/lookup` answer.
@@ -309,7 +309,7 @@ mod tests {
         assert!(!wrappable(&Response::default()));
         assert!(wrappable(&Response::data(Map::new())));
         let mut not_found = Response::data(Map::new());
-        not_found.status = Some(404);
+        not_found.status = tresor_sdk::ResponseStatus::NotFound;
         assert!(!wrappable(&not_found));
         assert!(wrappable(&Response::default().with_warning("w")));
     }

@@ -246,14 +246,14 @@ async fn patch_needs_a_live_current_version() {
         .ok(Patch, "data/nope", json!({"data": {"a": 1}}))
         .await
         .expect("a 404 response, not 204");
-    assert_eq!(missing.status, Some(404));
+    assert_eq!(missing.status, tresor_sdk::ResponseStatus::NotFound);
     put(&h, "gone", json!({"a": 1})).await;
     h.ok(Delete, "data/gone", json!({})).await;
     let resp = h
         .ok(Patch, "data/gone", json!({"data": {"a": 2}}))
         .await
         .unwrap();
-    assert_eq!(resp.status, Some(404));
+    assert_eq!(resp.status, tresor_sdk::ResponseStatus::NotFound);
     let md = h.data(Read, "metadata/gone", json!({})).await;
     assert_eq!(md["current_version"], 1, "nothing written");
 }
@@ -267,7 +267,7 @@ async fn delete_latest_soft_deletes() {
     h.advance_secs(10);
     assert!(h.ok(Delete, "data/hvac", json!({})).await.is_none());
     let resp = h.ok(Read, "data/hvac", json!({})).await.unwrap();
-    assert_eq!(resp.status, Some(404));
+    assert_eq!(resp.status, tresor_sdk::ResponseStatus::NotFound);
     let body = Value::Object(resp.data.unwrap());
     assert_eq!(body["data"], Value::Null);
     assert_eq!(body["metadata"]["version"], 3);
@@ -307,7 +307,7 @@ async fn delete_version_after_expires_versions() {
     );
     h.advance_secs(3600);
     let resp = h.ok(Read, "data/ttl", json!({})).await.unwrap();
-    assert_eq!(resp.status, Some(404));
+    assert_eq!(resp.status, tresor_sdk::ResponseStatus::NotFound);
     // Undelete clears the scheduled deletion.
     h.ok(Update, "undelete/ttl", json!({"versions": [1]})).await;
     assert_eq!(
@@ -336,7 +336,7 @@ async fn subkeys_shows_structure() {
     assert!(h.ok(Read, "subkeys/none", json!({})).await.is_none());
     h.ok(Delete, "data/s", json!({})).await;
     let resp = h.ok(Read, "subkeys/s", json!({})).await.unwrap();
-    assert_eq!(resp.status, Some(404));
+    assert_eq!(resp.status, tresor_sdk::ResponseStatus::NotFound);
 }
 
 #[tokio::test]
@@ -372,7 +372,7 @@ async fn unknown_paths_and_operations() {
     // A path outside KV v2's API is a 404 with a hint, as Vault's engine answers.
     match h.call(Read, "nope/x", json!({})).await {
         Ok(Some(resp)) => {
-            assert_eq!(resp.status, Some(404));
+            assert_eq!(resp.status, tresor_sdk::ResponseStatus::NotFound);
             assert!(
                 resp.warnings[0].contains("versioned K/V"),
                 "{:?}",

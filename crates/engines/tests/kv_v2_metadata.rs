@@ -134,7 +134,7 @@ async fn patch_metadata_merges() {
         .ok(Patch, "metadata/none", json!({"max_versions": 1}))
         .await
         .unwrap();
-    assert_eq!(resp.status, Some(404));
+    assert_eq!(resp.status, tresor_sdk::ResponseStatus::NotFound);
     assert!(h.ok(Read, "metadata/none", json!({})).await.is_none());
 
     h.data(Update, "data/k", json!({"data": {"a": 1}})).await;

@@ -37,7 +37,7 @@ async fn delete_selected_versions() {
         .ok(Read, "data/hvac", json!({"version": 3}))
         .await
         .unwrap();
-    assert_eq!(resp.status, Some(404));
+    assert_eq!(resp.status, tresor_sdk::ResponseStatus::NotFound);
     assert_eq!(
         h.data(Read, "data/hvac", json!({"version": 2})).await["data"],
         json!({"pssst": 2})
@@ -75,7 +75,7 @@ async fn destroy_removes_data_for_good() {
     assert_eq!(v["2"]["destroyed"], true);
     assert_eq!(v["1"]["destroyed"], false);
     let resp = h.ok(Read, "data/hvac", json!({})).await.unwrap();
-    assert_eq!(resp.status, Some(404));
+    assert_eq!(resp.status, tresor_sdk::ResponseStatus::NotFound);
     let body = Value::Object(resp.data.unwrap());
     assert_eq!(body["data"], Value::Null);
     assert_eq!(body["metadata"]["destroyed"], true);
@@ -84,7 +84,7 @@ async fn destroy_removes_data_for_good() {
         .await;
     assert_eq!(
         h.ok(Read, "data/hvac", json!({})).await.unwrap().status,
-        Some(404)
+        tresor_sdk::ResponseStatus::NotFound
     );
     // Destroy also works on a soft-deleted version.
     h.ok(Delete, "data/hvac", json!({})).await;

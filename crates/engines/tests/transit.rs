@@ -482,7 +482,7 @@ async fn batch_encrypt_and_decrypt() {
         .unwrap();
     assert_eq!(
         resp.status,
-        Some(400),
+        tresor_sdk::ResponseStatus::InvalidRequest,
         "a failed item makes the batch a 400"
     );
     let data = Value::Object(resp.data.unwrap());
@@ -507,7 +507,7 @@ async fn batch_encrypt_and_decrypt() {
         )
         .await
         .unwrap();
-    assert_eq!(resp.status, Some(207));
+    assert_eq!(resp.status, tresor_sdk::ResponseStatus::ClientChosen(207));
     h.bad(Update, "encrypt/k", json!({"batch_input": []})).await;
 }
 

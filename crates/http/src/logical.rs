@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tresor_core::{CoreRequest, Method as CoreMethod, Reply, envelope, wrapped_envelope};
-use tresor_sdk::duration;
+use tresor_sdk::{ResponseStatus, duration};
 
 use crate::error::ApiError;
 use crate::router::{ApiRequest, AppState};
@@ -57,6 +57,20 @@ pub(crate) fn wrap_ttl(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
         ApiError::bad_request(format!("error parsing X-Vault-Wrap-TTL header: {e}"))
     })?;
     Ok(Some(secs).filter(|s| *s > 0))
+}
+
+/// The status code of a response's kind.
+fn status_code(status: ResponseStatus) -> StatusCode {
+    match status {
+        ResponseStatus::Ok => StatusCode::OK,
+        ResponseStatus::Accepted => StatusCode::ACCEPTED,
+        ResponseStatus::NotFound => StatusCode::NOT_FOUND,
+        ResponseStatus::InvalidRequest => StatusCode::BAD_REQUEST,
+        ResponseStatus::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ResponseStatus::ClientChosen(c) => {
+            StatusCode::from_u16(c).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
@@ -115,16 +129,13 @@ pub(crate) async fn handle(state: &AppState, req: ApiRequest) -> Response {
         },
         Ok(Reply::Response(Some(resp))) => {
             let empty = resp.data.is_none() && resp.auth.is_none() && resp.warnings.is_empty();
-            if empty && resp.status == Some(404) {
+            if empty && resp.status == ResponseStatus::NotFound {
                 return ApiError::bare(StatusCode::NOT_FOUND).into_response();
             }
-            if empty && resp.status.is_none() && req.method != Method::GET {
+            if empty && resp.status == ResponseStatus::Ok && req.method != Method::GET {
                 return StatusCode::NO_CONTENT.into_response();
             }
-            let status = resp
-                .status
-                .and_then(|s| StatusCode::from_u16(s).ok())
-                .unwrap_or(StatusCode::OK);
+            let status = status_code(resp.status);
             let request_id = uuid::Uuid::new_v4().to_string();
             json_response(status, envelope(&resp, &request_id).to_string())
         }

@@ -13,7 +13,7 @@ pub mod registry;
 
 pub use logical::{
     Auth, AuthResponse, LogicalBackend, LogicalError, MountInfo, Operation, Request, Response,
-    Secret,
+    ResponseStatus, Secret,
 };
 pub use path::{CanonicalPath, Verdict};
 pub use registry::{BackendFactory, BackendKind, BackendRegistry};

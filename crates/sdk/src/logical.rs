@@ -166,6 +166,38 @@ pub struct Secret {
     pub internal: Map<String, Value>,
 }
 
+/// The kind of a response that carries a body. Backends say what happened; only the http
+/// layer knows status codes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ResponseStatus {
+    /// Served (200; 204 for an empty answer to anything but a read).
+    #[default]
+    Ok,
+    /// Accepted, the work goes on (202, a tidy).
+    Accepted,
+    /// Nothing there, with a body that says why (404).
+    NotFound,
+    /// The request failed as a whole, with a body that says why (400, a batch whose items
+    /// failed).
+    InvalidRequest,
+    /// An internal failure, with a body that says why (500, a batch item that failed inside).
+    Internal,
+    /// A status code the client chose for this answer in its request (transit's
+    /// `partial_failure_response_code`).
+    ClientChosen(u16),
+}
+
+impl ResponseStatus {
+    /// Whether the answer reports success (and so is worth wrapping).
+    pub fn is_success(self) -> bool {
+        match self {
+            ResponseStatus::Ok | ResponseStatus::Accepted => true,
+            ResponseStatus::ClientChosen(c) => (200..300).contains(&c),
+            _ => false,
+        }
+    }
+}
+
 /// A backend's answer.
 #[derive(Clone, Debug, Default)]
 pub struct Response {
@@ -179,8 +211,9 @@ pub struct Response {
     pub lease_duration: u64,
     /// `renewable` of the envelope.
     pub renewable: bool,
-    /// Overrides the HTTP status (e.g. 404 with a body for a deleted KV v2 version).
-    pub status: Option<u16>,
+    /// What kind of answer this is (a body can come with a "not found", as Vault answers a
+    /// deleted KV v2 version); the http layer picks the status code.
+    pub status: ResponseStatus,
     /// A secret that gets a lease (dynamic credentials).
     pub secret: Option<Secret>,
 }

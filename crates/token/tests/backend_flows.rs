@@ -793,7 +793,7 @@ async fn tidy_removes_dangling_indexes() {
     let tidy = env
         .ok(Operation::Update, "tidy", json!({}), &env.root)
         .await;
-    assert_eq!(tidy.status, Some(202));
+    assert_eq!(tidy.status, tresor_sdk::ResponseStatus::Accepted);
 }
 
 #[tokio::test]

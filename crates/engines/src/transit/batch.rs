@@ -9,7 +9,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
-use tresor_sdk::{LogicalError, Response, fields};
+use tresor_sdk::{LogicalError, Response, ResponseStatus, fields};
 use zeroize::Zeroizing;
 
 /// The outcome of one item: its `reference` (echoed back) and its result fields or error.
@@ -121,18 +121,18 @@ pub(crate) fn respond(
     }
     let mut resp = Response::json(json!({ "batch_results": results }));
     let mut code = if user_error {
-        Some(400)
+        ResponseStatus::InvalidRequest
     } else if internal_error {
-        Some(500)
+        ResponseStatus::Internal
     } else {
-        None
+        ResponseStatus::Ok
     };
-    if code.is_some()
+    if code != ResponseStatus::Ok
         && success
         && let Some(partial) = fields::get_i64(data, "partial_failure_response_code")?
     {
         match u16::try_from(partial) {
-            Ok(c) if (1..=599).contains(&c) => code = Some(c),
+            Ok(c) if (1..=599).contains(&c) => code = ResponseStatus::ClientChosen(c),
             _ => resp.warnings.push(format!(
                 "partial_failure_response_code {partial} is not a valid HTTP status; ignored"
             )),
@@ -211,7 +211,7 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        assert_eq!(all_ok.status, None);
+        assert_eq!(all_ok.status, ResponseStatus::Ok);
         assert_eq!(
             all_ok.data.unwrap()["batch_results"],
             json!([{"x": 1, "reference": "r1"}])
@@ -224,7 +224,7 @@ mod tests {
             ]
         };
         let r = respond(mixed(), true, &Map::new()).unwrap().unwrap();
-        assert_eq!(r.status, Some(400));
+        assert_eq!(r.status, ResponseStatus::InvalidRequest);
         assert_eq!(
             r.data.unwrap()["batch_results"][1],
             json!({"error": "bad item", "reference": "b"})
@@ -232,17 +232,17 @@ mod tests {
         let partial = obj(json!({"partial_failure_response_code": 207}));
         assert_eq!(
             respond(mixed(), true, &partial).unwrap().unwrap().status,
-            Some(207)
+            ResponseStatus::ClientChosen(207)
         );
         let silly = obj(json!({"partial_failure_response_code": 900}));
         let r = respond(mixed(), true, &silly).unwrap().unwrap();
-        assert_eq!(r.status, Some(400));
+        assert_eq!(r.status, ResponseStatus::InvalidRequest);
         assert_eq!(r.warnings.len(), 1);
         // All failed: the partial code does not apply.
         let all_bad = vec![(None, Err(LogicalError::invalid("x")))];
         assert_eq!(
             respond(all_bad, true, &partial).unwrap().unwrap().status,
-            Some(400)
+            ResponseStatus::InvalidRequest
         );
         let internal = vec![(None, Err(LogicalError::Internal("boom".into())))];
         assert_eq!(
@@ -250,7 +250,7 @@ mod tests {
                 .unwrap()
                 .unwrap()
                 .status,
-            Some(500)
+            ResponseStatus::Internal
         );
     }
 }

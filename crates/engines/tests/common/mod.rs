@@ -91,7 +91,11 @@ impl Harness {
             .ok(op, path, body)
             .await
             .unwrap_or_else(|| panic!("{op:?} {path}: no response"));
-        assert_eq!(resp.status, None, "{op:?} {path}: unexpected status");
+        assert_eq!(
+            resp.status,
+            tresor_sdk::ResponseStatus::Ok,
+            "{op:?} {path}: unexpected status"
+        );
         Value::Object(resp.data.expect("data"))
     }
 

@@ -199,7 +199,7 @@ impl TokenBackend {
         Ok(Some(
             Response {
                 data: Some(data),
-                status: Some(202),
+                status: tresor_sdk::ResponseStatus::Accepted,
                 ..Response::default()
             }
             .with_warning("Tidy operation completed."),

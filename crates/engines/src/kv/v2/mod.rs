@@ -17,7 +17,9 @@ mod versions;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
-use tresor_sdk::{LogicalBackend, LogicalError, MountInfo, Operation, Request, Response};
+use tresor_sdk::{
+    LogicalBackend, LogicalError, MountInfo, Operation, Request, Response, ResponseStatus,
+};
 use tresor_storage::View;
 
 use crate::clock::{Clock, system_clock};
@@ -70,7 +72,7 @@ impl KvV2 {
 fn not_found_with(data: Option<Map<String, Value>>) -> Option<Response> {
     Some(Response {
         data,
-        status: Some(404),
+        status: ResponseStatus::NotFound,
         ..Response::default()
     })
 }
@@ -85,7 +87,7 @@ impl LogicalBackend for KvV2 {
                 "invalid path for a versioned K/V secrets engine: use its data/, metadata/, \
                  delete/, undelete/, destroy/, subkeys/ or config endpoints",
             );
-            resp.status = Some(404);
+            resp.status = ResponseStatus::NotFound;
             return Ok(Some(resp));
         };
         match (route, req.operation) {
