@@ -106,21 +106,31 @@ fn capabilities_equal_but_aggregate(_: &Case, openbao: &Outcome, tresor: &Outcom
     }
 }
 
+/// The request path as Tresor decides on it (decoded, canonical, with `/v1/`), or the raw
+/// target's path when Tresor does not take it as canonical.
+fn decided_path(case: &Case) -> String {
+    let raw = case.request.target.split('?').next().unwrap_or_default();
+    match tresor_sdk::path::canonicalize(raw) {
+        tresor_sdk::Verdict::Canonical(p) => format!("/v1/{p}"),
+        _ => raw.to_owned(),
+    }
+}
+
 fn root_policy_refused_by_both(case: &Case, openbao: &Outcome, tresor: &Outcome) -> bool {
-    let t = &case.request.target;
+    let t = decided_path(case);
     let root = t == "/v1/sys/policies/acl/root" || t == "/v1/sys/policy/root";
     root && case.request.method != "GET" && refusal(&openbao.decision) && refusal(&tresor.decision)
 }
 
 fn revoke_orphan_refused_by_both(case: &Case, openbao: &Outcome, tresor: &Outcome) -> bool {
-    case.request.target == "/v1/auth/token/revoke-orphan"
+    decided_path(case) == "/v1/auth/token/revoke-orphan"
         && openbao.status == 400
         && openbao.errors.contains("sudo")
         && tresor.status == 403
 }
 
 fn openbao_kv2_trailing_slash_500(case: &Case, openbao: &Outcome, tresor: &Outcome) -> bool {
-    let path = case.request.target.split('?').next().unwrap_or_default();
+    let path = decided_path(case);
     path.starts_with("/v1/secret/data/")
         && path.ends_with('/')
         && openbao.status == 500
@@ -133,10 +143,11 @@ fn openbao_kv2_trailing_slash_500(case: &Case, openbao: &Outcome, tresor: &Outco
 pub const POLICY_NAME_CASE: &str = "policy-name-lower-cased-before-the-acl";
 
 /// The policy name in a request target under `sys/policy/` or `sys/policies/acl/`.
-fn policy_name(case: &Case) -> Option<&str> {
-    let path = case.request.target.split('?').next().unwrap_or_default();
+fn policy_name(case: &Case) -> Option<String> {
+    let path = decided_path(case);
     path.strip_prefix("/v1/sys/policies/acl/")
         .or_else(|| path.strip_prefix("/v1/sys/policy/"))
+        .map(str::to_owned)
 }
 
 fn policy_name_with_upper_case(case: &Case, _: &Outcome, _: &Outcome) -> bool {
@@ -168,8 +179,8 @@ const UNIMPLEMENTED: &[&str] = &[
 ];
 
 fn unimplemented_sys_endpoint(case: &Case, openbao: &Outcome, tresor: &Outcome) -> bool {
-    let path = case.request.target.split('?').next().unwrap_or_default();
-    UNIMPLEMENTED.contains(&path)
+    let path = decided_path(case);
+    UNIMPLEMENTED.contains(&path.as_str())
         && openbao.decision != Decision::Denied
         && tresor.decision == Decision::Unrouted
 }

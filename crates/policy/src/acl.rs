@@ -89,7 +89,8 @@ impl Acl {
     /// The rule that governs `path`, if any, in Vault's order: an exact rule for the path;
     /// for `list`, an exact rule for the path without its trailing `/` (so
     /// `path "secret/metadata"` grants listing `secret/metadata/`); then the highest-priority
-    /// wildcard rule for the path itself.
+    /// wildcard rule for the path itself; for `list`, last, the highest-priority wildcard
+    /// rule for the path without its slash (`kv/+` grants listing `kv/a/`).
     pub fn matching_rule(&self, path: &str, op: Capability) -> Option<&PathRule> {
         let path = path.strip_prefix('/').unwrap_or(path);
         let exact = |p: &str| {
@@ -101,11 +102,15 @@ impl Acl {
             Capability::List => path.strip_suffix('/'),
             _ => None,
         };
-        exact(path).or_else(|| trimmed.and_then(exact)).or_else(|| {
+        let wildcard = |p: &str| {
             self.rules
                 .iter()
-                .find(|r| !r.pattern.is_exact() && r.pattern.matches(path))
-        })
+                .find(|r| !r.pattern.is_exact() && r.pattern.matches(p))
+        };
+        exact(path)
+            .or_else(|| trimmed.and_then(exact))
+            .or_else(|| wildcard(path))
+            .or_else(|| trimmed.and_then(wildcard))
     }
 
     /// Whether `op` is granted on `path` (a request path, mount prefix included).

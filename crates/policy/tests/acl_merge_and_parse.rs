@@ -236,11 +236,12 @@ fn list_with_trailing_slash_matches_pattern_without_it() {
 path "kv/+/meta" { capabilities = ["list"] }"#]);
     assert!(acl.check("secret/metadata/", List).allowed);
     assert!(!acl.check("secret/metadata/", Read).allowed);
-    // Only an exact rule is tried without the slash (Vault's order: exact for the path,
-    // exact for the trimmed path, then wildcards for the path as sent).
-    assert!(!acl.check("kv/a/meta/", List).allowed);
+    // Vault's order: exact for the path, exact for the trimmed path, wildcards for the path
+    // as sent, wildcards for the trimmed path.
+    assert!(acl.check("kv/a/meta/", List).allowed);
     assert!(acl.check("kv/a/meta", List).allowed);
-    // An exact rule for the trimmed path beats a wildcard for the path as sent.
+    // An exact rule for the trimmed path beats a wildcard for the path as sent, which beats
+    // a wildcard for the trimmed path.
     let acl = self::acl(&[r#"path "sys/+/acl" { capabilities = ["read"] }
 path "sys/*" { capabilities = ["list"] }
 path "kv/x" { capabilities = ["list"] }

@@ -83,6 +83,9 @@ pub struct Caller<'a> {
     pub policies: &'a [String],
     /// Whether the caller is root.
     pub is_root: bool,
+    /// Whether the caller is root or holds `sudo` on the create path (lifts the subset rule
+    /// and allows ids, orphans and periods; only root creates root tokens).
+    pub sudo: bool,
 }
 
 /// Which endpoint the request came through.
@@ -125,7 +128,7 @@ pub fn plan(
         _ => None,
     };
     if let Some(id) = &p.id {
-        if !caller.is_root {
+        if !caller.sudo {
             return Err(needs_root("specify token id"));
         }
         if id.contains('.') {
@@ -133,16 +136,14 @@ pub fn plan(
         }
     }
 
+    // `no_parent` needs root or sudo on every endpoint, create-orphan included.
+    if p.no_parent && !caller.sudo {
+        return Err(needs_root("create orphan token"));
+    }
     let orphan = match endpoint {
         Endpoint::CreateOrphan => true,
         Endpoint::Role(r) if r.orphan => true,
-        _ if p.no_parent => {
-            if !caller.is_root {
-                return Err(needs_root("create orphan token"));
-            }
-            true
-        }
-        _ => false,
+        _ => p.no_parent,
     };
 
     let policies = plan_policies(p, caller, role)?;
@@ -150,7 +151,7 @@ pub fn plan(
     let period = match role {
         Some(r) if r.period > 0 => r.period,
         _ if p.period > 0 => {
-            if !caller.is_root {
+            if !caller.sudo {
                 return Err(needs_root("create periodic token"));
             }
             p.period
@@ -254,7 +255,7 @@ fn plan_policies(
             } else {
                 requested
             };
-            if !caller.is_root && !not_in(&requested, &parent_policies).is_empty() {
+            if !caller.sudo && !not_in(&requested, &parent_policies).is_empty() {
                 return Err(TokenError::invalid(
                     "child policies must be subset of parent",
                 ));
@@ -312,6 +313,7 @@ mod tests {
         let caller = Caller {
             policies: &pol,
             is_root: true,
+            sudo: true,
         };
         let plan = plan(
             &CreateParams::default(),
@@ -334,6 +336,7 @@ mod tests {
         let caller = Caller {
             policies: &pol,
             is_root: true,
+            sudo: true,
         };
         let p = CreateParams {
             policies: Some(v(&["zeta", "alpha"])),
@@ -357,6 +360,7 @@ mod tests {
         let caller = Caller {
             policies: &pol,
             is_root: true,
+            sudo: true,
         };
         let p = CreateParams {
             policies: Some(v(&["response-wrapping"])),
@@ -374,6 +378,7 @@ mod tests {
         let caller = Caller {
             policies: &pol,
             is_root: false,
+            sudo: false,
         };
         let ok = CreateParams {
             policies: Some(v(&["a"])),
@@ -430,6 +435,7 @@ mod tests {
         let caller = Caller {
             policies: &pol,
             is_root: false,
+            sudo: false,
         };
         let plan1 = plan(
             &CreateParams::default(),

@@ -61,9 +61,10 @@ fn read_entry(
     path: &str,
     missing: &str,
 ) -> Result<Option<Response>, CoreError> {
+    // The mount that serves the path (longest prefix), as Vault reads `sys/mounts/<path>`.
     let entry = table
-        .entries
-        .get(path)
+        .route(path)
+        .map(|(entry, _)| entry)
         .ok_or_else(|| CoreError::invalid(format!("{missing} {path}")))?;
     Ok(data_response(entry_json(entry)))
 }

@@ -61,8 +61,9 @@ impl TokenBackend {
         };
         let caller = Caller {
             policies: &req.auth.policies,
-            // Vault lets sudo on the create path stand in for root here.
-            is_root: req.auth.is_root || req.sudo,
+            is_root: req.auth.is_root,
+            // Vault lets sudo on the create path stand in for root here (not for root tokens).
+            sudo: req.auth.is_root || req.sudo,
         };
         let plan = plan(
             &params,

@@ -112,7 +112,10 @@ impl KvV2 {
         req: &Request,
         path: &str,
     ) -> Result<Option<Response>, LogicalError> {
-        require_key(path)?;
+        // A directory (or nothing) holds no key: deleting it deletes nothing, as Vault.
+        if !route::is_key(path) {
+            return Ok(None);
+        }
         let _guard = self.locks.lock(path).await;
         let store = Store::new(&req.storage);
         let Some(meta) = store.meta(path).await? else {
