@@ -150,8 +150,9 @@ impl Acl {
         if self.root {
             return vec!["root".to_owned()];
         }
-        let path = path.strip_prefix('/').unwrap_or(path);
-        match self.rules.iter().find(|r| r.pattern.matches(path)) {
+        // The rule a LIST would find (a path ending in `/` also finds the rules of the path
+        // without it), as Vault reports capabilities.
+        match self.matching_rule(path, Capability::List) {
             Some(rule) if !rule.capabilities.is_deny() && !rule.capabilities.is_empty() => {
                 rule.capabilities.sorted_names()
             }

@@ -341,3 +341,14 @@ fn empty_allowed_list_wins_when_merging() {
     let data = json!({"x": "anything"});
     assert!(acl.check_parameters("a", data.as_object().unwrap()).is_ok());
 }
+
+#[test]
+fn capabilities_of_a_directory_use_the_exact_rule_of_its_name() {
+    // As Vault reports them: exact for the path, exact without the slash, then wildcards.
+    let acl = acl(&[r#"path "kv/x" { capabilities = ["read", "delete"] }
+path "kv/x*" { capabilities = ["sudo"] }"#]);
+    assert_eq!(acl.capabilities("kv/x/"), vec!["delete", "read"]);
+    assert_eq!(acl.capabilities("kv/x"), vec!["delete", "read"]);
+    assert_eq!(acl.capabilities("kv/xy"), vec!["sudo"]);
+    assert_eq!(acl.capabilities("kv/y"), vec!["deny"]);
+}

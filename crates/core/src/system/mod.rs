@@ -80,6 +80,8 @@ pub(crate) async fn handle(
         ["mounts", mount @ .., "tune"] if !mount.is_empty() => {
             mounts::tune(active, op, &mount.join("/"), data, false).await
         }
+        // `sys/mounts/` names no mount: nothing serves it.
+        ["mounts", ""] | ["auth", ""] => Err(CoreError::UnsupportedPath),
         ["mounts", mount @ ..] => mounts::mount(active, op, &mount.join("/"), data).await,
         ["remount"] => mounts::remount(active, op, data).await,
         ["remount", "status", id] => mounts::remount_status(op, id),
