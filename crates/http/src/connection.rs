@@ -10,6 +10,10 @@
 //!   connection (a late response closes the connection);
 //! - idle: between requests on a keep-alive connection.
 //!
+//! On HTTP/2 (recognised by its connection preface) frames arrive between requests (window
+//! updates, pings), so bytes do not start a header limit there: an HTTP/2 connection is
+//! bounded by the header limit until its first request and by the idle limit afterwards.
+//!
 //! A connection past its header or idle limit is shut down gracefully (HTTP/1 closes at once
 //! when idle, HTTP/2 sends GOAWAY); one that is still open [`SHUTDOWN_GRACE`] later with no
 //! request in progress, e.g. a client stuck halfway through its headers, is dropped.
@@ -119,6 +123,16 @@ pub(crate) struct ConnState {
     head_started: Option<Instant>,
     write_deadline: Option<Instant>,
     closing_since: Option<Instant>,
+    http2: bool,
+}
+
+/// The HTTP/2 client connection preface.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Whether the first bytes read on a connection are (the start of) the HTTP/2 preface.
+fn is_h2_preface(first: &[u8]) -> bool {
+    let n = first.len().min(H2_PREFACE.len());
+    n > 0 && first[..n] == H2_PREFACE[..n]
 }
 
 impl ConnState {
@@ -130,13 +144,23 @@ impl ConnState {
             head_started: Some(now),
             write_deadline: None,
             closing_since: None,
+            http2: false,
         }
+    }
+
+    /// The connection speaks HTTP/2.
+    pub(crate) fn set_http2(&mut self) {
+        self.http2 = true;
     }
 
     /// Bytes arrived. Between requests they start the next request's head; returns whether
     /// that changed anything.
     pub(crate) fn on_bytes(&mut self, now: Instant) -> bool {
-        if self.in_flight == 0 && self.head_started.is_none() && self.closing_since.is_none() {
+        if !self.http2
+            && self.in_flight == 0
+            && self.head_started.is_none()
+            && self.closing_since.is_none()
+        {
             self.head_started = Some(now);
             return true;
         }
@@ -219,7 +243,12 @@ impl Activity {
         f(&mut s)
     }
 
-    fn on_bytes(&self) {
+    fn on_bytes(&self, first: Option<&[u8]>) {
+        if let Some(first) = first
+            && is_h2_preface(first)
+        {
+            self.with(ConnState::set_http2);
+        }
         if self.with(|s| s.on_bytes(Instant::now())) {
             self.changed.notify_one();
         }
@@ -259,11 +288,16 @@ impl Drop for InFlight {
 pub(crate) struct TrackedIo<S> {
     inner: S,
     activity: Arc<Activity>,
+    seen_first: bool,
 }
 
 impl<S> TrackedIo<S> {
     pub(crate) fn new(inner: S, activity: Arc<Activity>) -> Self {
-        TrackedIo { inner, activity }
+        TrackedIo {
+            inner,
+            activity,
+            seen_first: false,
+        }
     }
 }
 
@@ -276,7 +310,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for TrackedIo<S> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.on_bytes();
+            let first = (!self.seen_first).then(|| &buf.filled()[before..]);
+            self.activity.on_bytes(first);
+            self.seen_first = true;
         }
         r
     }
@@ -341,10 +377,10 @@ where
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
             return Poll::Ready(frame.map(|r| r.map_err(Into::into)));
         }
-        if let Some(sleep) = this.deadline.as_mut() {
-            if sleep.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Some(Err(Box::new(BodyReadTimeout))));
-            }
+        if let Some(sleep) = this.deadline.as_mut()
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Some(Err(Box::new(BodyReadTimeout))));
         }
         Poll::Pending
     }
@@ -526,6 +562,25 @@ mod tests {
         assert_eq!(
             s.judge(t0 + secs(60), &t),
             Verdict::Wait(Some(t0 + secs(60) + SHUTDOWN_GRACE))
+        );
+    }
+
+    #[test]
+    fn http2_frames_between_requests_do_not_start_a_header_limit() {
+        assert!(is_h2_preface(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0"));
+        assert!(is_h2_preface(b"PRI * HT"));
+        assert!(!is_h2_preface(b"GET / HTTP/1.1\r\n"));
+        assert!(!is_h2_preface(b""));
+        let t = Timeouts::default();
+        let t0 = Instant::now();
+        let mut s = ConnState::new(t0);
+        s.set_http2();
+        s.request_started(t0, &t);
+        s.request_finished(t0 + secs(1));
+        assert!(!s.on_bytes(t0 + secs(2)));
+        assert_eq!(
+            s.judge(t0 + secs(20), &t),
+            Verdict::Wait(Some(t0 + secs(301)))
         );
     }
 

@@ -385,3 +385,25 @@ async fn cache_control_without_custom_headers() {
     assert_eq!(r.headers()["cache-control"], "no-store");
     assert!(!r.headers().contains_key("x-custom"));
 }
+
+#[tokio::test]
+async fn http2_connection_is_served_with_the_headers() {
+    let server = start(ServeOptions {
+        timeouts: timeouts(300, 30_000, 300_000),
+        ..ServeOptions::default()
+    })
+    .await;
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let url = format!("http://{}/v1/sys/seal-status", server.addr);
+    let r = client.get(&url).send().await.unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    // A panic resets nothing: the same HTTP/2 connection answers 500, then 200.
+    let url_panic = format!("http://{}/test/panic", server.addr);
+    assert_eq!(client.get(&url_panic).send().await.unwrap().status(), 500);
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+}
