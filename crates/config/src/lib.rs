@@ -13,6 +13,7 @@ mod from_hcl;
 mod from_json;
 mod listener;
 mod load;
+mod response_headers;
 mod seal;
 mod section;
 mod server;
@@ -23,10 +24,14 @@ mod validate;
 
 pub use error::ConfigError;
 pub use listener::{
-    DEFAULT_ADDRESS, DEFAULT_MAX_REQUEST_DURATION, DEFAULT_MAX_REQUEST_SIZE, ListenerConfig,
-    ListenerTelemetry, TlsVersion,
+    DEFAULT_ADDRESS, DEFAULT_HTTP_IDLE_TIMEOUT, DEFAULT_HTTP_READ_HEADER_TIMEOUT,
+    DEFAULT_HTTP_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REQUEST_DURATION,
+    DEFAULT_MAX_REQUEST_SIZE, ListenerConfig, ListenerTelemetry, TlsVersion,
 };
 pub use load::{load, parse_str};
+pub use response_headers::{
+    CustomResponseHeaders, DEFAULT_STRICT_TRANSPORT_SECURITY, StatusSelector,
+};
 pub use seal::{SUPPORTED_SEALS, SealStanza};
 pub use server::{DEFAULT_LEASE_TTL, ServerConfig, dev_config};
 pub use storage::{

@@ -1,7 +1,10 @@
 //! `listener "tcp" { ... }` blocks.
 
+use std::time::Duration;
+
 use crate::addr::{default_cluster_address, normalize_listen};
 use crate::error::ConfigError;
+use crate::response_headers::CustomResponseHeaders;
 use crate::section::{Section, bodies};
 
 /// Default API listen address.
@@ -10,6 +13,15 @@ pub const DEFAULT_ADDRESS: &str = "127.0.0.1:8200";
 pub const DEFAULT_MAX_REQUEST_SIZE: u64 = 33_554_432;
 /// Default `max_request_duration`: 90 seconds.
 pub const DEFAULT_MAX_REQUEST_DURATION: u64 = 90;
+/// Default `http_idle_timeout` (Vault's): 5 minutes.
+pub const DEFAULT_HTTP_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default `http_read_header_timeout` (Vault's): 10 seconds.
+pub const DEFAULT_HTTP_READ_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `http_read_timeout` (Vault's): 30 seconds.
+pub const DEFAULT_HTTP_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `max_connections` (a Tresor setting; Vault has none): open connections per
+/// listener. Connections beyond it wait in the kernel's accept queue until one closes.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 4096;
 
 /// A TLS protocol version as Vault names it (`tls10` ... `tls13`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -94,14 +106,22 @@ pub struct ListenerConfig {
     pub max_request_size: Option<u64>,
     /// Longest time a request may take, in seconds (default 90; `0` means the default).
     pub max_request_duration: u64,
-    /// Keep-alive idle timeout in seconds (Vault default 5m).
-    pub http_idle_timeout: u64,
-    /// Time allowed to read request headers, in seconds (Vault default 10s).
-    pub http_read_header_timeout: u64,
-    /// Time allowed to read a whole request, in seconds (Vault default 30s).
-    pub http_read_timeout: u64,
-    /// Time allowed to write a response, in seconds (`0`: no limit, the Vault default).
-    pub http_write_timeout: u64,
+    /// Keep-alive idle timeout (Vault default 5m). Zero falls back to `http_read_timeout`,
+    /// then to `http_read_header_timeout`, as in Vault.
+    pub http_idle_timeout: Duration,
+    /// Time allowed to read request headers (Vault default 10s; zero: no limit).
+    pub http_read_header_timeout: Duration,
+    /// Time allowed to read a whole request, body included (Vault default 30s; zero: no
+    /// limit).
+    pub http_read_timeout: Duration,
+    /// Time allowed to write a response, from the end of its request's headers (zero: no
+    /// limit, the Vault default).
+    pub http_write_timeout: Duration,
+    /// Most connections open at once on this listener (Tresor's own setting, default 4096,
+    /// at least 1); further connections wait to be accepted until one closes.
+    pub max_connections: u64,
+    /// The `custom_response_headers` stanza, with Vault's default `Strict-Transport-Security`.
+    pub custom_response_headers: CustomResponseHeaders,
     /// Listener-level telemetry settings.
     pub telemetry: ListenerTelemetry,
     /// Do not serve the unauthenticated `sys/generate-root/*` endpoints (OpenBao's key;
@@ -148,10 +168,12 @@ impl ListenerConfig {
             tls_disable_client_certs: false,
             max_request_size: Some(DEFAULT_MAX_REQUEST_SIZE),
             max_request_duration: DEFAULT_MAX_REQUEST_DURATION,
-            http_idle_timeout: 300,
-            http_read_header_timeout: 10,
-            http_read_timeout: 30,
-            http_write_timeout: 0,
+            http_idle_timeout: DEFAULT_HTTP_IDLE_TIMEOUT,
+            http_read_header_timeout: DEFAULT_HTTP_READ_HEADER_TIMEOUT,
+            http_read_timeout: DEFAULT_HTTP_READ_TIMEOUT,
+            http_write_timeout: Duration::ZERO,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            custom_response_headers: CustomResponseHeaders::default(),
             telemetry: ListenerTelemetry::default(),
             disable_unauthed_generate_root_endpoints: false,
             disable_unauthed_rekey_endpoints: false,
@@ -172,7 +194,6 @@ const IGNORED: &[&str] = &[
     "tls_prefer_server_cipher_suites",
     "profiling",
     "inflight_requests_logging",
-    "custom_response_headers",
     "redact_addresses",
     "redact_cluster_name",
     "redact_version",
@@ -227,16 +248,16 @@ pub(crate) fn decode_listener(
         None | Some(0) => {}
         Some(n) => l.max_request_duration = n,
     }
-    if let Some(v) = sec.secs("http_idle_timeout")? {
+    if let Some(v) = sec.duration("http_idle_timeout")? {
         l.http_idle_timeout = v;
     }
-    if let Some(v) = sec.secs("http_read_header_timeout")? {
+    if let Some(v) = sec.duration("http_read_header_timeout")? {
         l.http_read_header_timeout = v;
     }
-    if let Some(v) = sec.secs("http_read_timeout")? {
+    if let Some(v) = sec.duration("http_read_timeout")? {
         l.http_read_timeout = v;
     }
-    if let Some(v) = sec.secs("http_write_timeout")? {
+    if let Some(v) = sec.duration("http_write_timeout")? {
         l.http_write_timeout = v;
     }
     l.disable_unauthed_generate_root_endpoints = sec
@@ -245,6 +266,26 @@ pub(crate) fn decode_listener(
     l.disable_unauthed_rekey_endpoints = sec
         .bool("disable_unauthed_rekey_endpoints")?
         .unwrap_or(false);
+    if let Some(f) = sec.last("max_connections") {
+        let key = sec.key("max_connections");
+        let n = crate::section::to_int(f.node)
+            .map_err(|reason| ConfigError::invalid(f.file, &key, reason))?;
+        l.max_connections = u64::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
+            ConfigError::invalid(
+                f.file,
+                &key,
+                format!(
+                    "must be at least 1, got {n} (the limit cannot be switched off; the \
+                     default is {DEFAULT_MAX_CONNECTIONS})"
+                ),
+            )
+        })?;
+    }
+    if let Some(f) = sec.last("custom_response_headers") {
+        let key = sec.key("custom_response_headers");
+        l.custom_response_headers =
+            crate::response_headers::decode(f.node, f.file, &key, warnings)?;
+    }
     for f in sec.all("telemetry") {
         let key = sec.key("telemetry");
         for body in bodies(f, &key)? {

@@ -6,7 +6,9 @@
 //! strings (`"90s"`, `"24h"`) or integer seconds. A key given more than once keeps its last
 //! value.
 
-use tresor_sdk::duration::parse_secs;
+use std::time::Duration;
+
+use tresor_sdk::duration::{parse_nanos, parse_secs};
 
 use crate::error::ConfigError;
 use crate::tree::{Node, join};
@@ -130,6 +132,11 @@ impl<'a> Section<'a> {
     /// A duration setting, in whole seconds.
     pub(crate) fn secs(&mut self, name: &str) -> Result<Option<u64>, ConfigError> {
         self.read(name, to_secs)
+    }
+
+    /// A duration setting with sub-second precision (`"500ms"`, `"10s"`, or whole seconds).
+    pub(crate) fn duration(&mut self, name: &str) -> Result<Option<Duration>, ConfigError> {
+        self.read(name, to_duration)
     }
 
     /// A list of strings, written as a list or as one comma-separated string.
@@ -297,6 +304,27 @@ pub(crate) fn to_secs(node: &Node) -> Result<u64, String> {
     }
 }
 
+/// A duration: integer seconds or a Go-style duration string (sub-second units kept).
+pub(crate) fn to_duration(node: &Node) -> Result<Duration, String> {
+    match node {
+        Node::Int(i) => u64::try_from(*i)
+            .map(Duration::from_secs)
+            .map_err(|_| format!("duration must not be negative, got {i}")),
+        Node::Str(s) => parse_nanos(s)
+            .map_err(|e| {
+                format!(
+                    "{e}; write a duration such as \"500ms\", \"10s\" or \"5m\", or whole seconds"
+                )
+            })
+            .and_then(|n| {
+                u64::try_from(n)
+                    .map(Duration::from_nanos)
+                    .map_err(|_| format!("duration {s:?} is too large"))
+            }),
+        other => Err(format!("expected a duration, got {}", other.kind_name())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +357,14 @@ mod tests {
         assert!(to_secs(&Node::Int(-1)).is_err());
         let err = to_secs(&s("ten minutes")).unwrap_err();
         assert!(err.contains("ten minutes"), "{err}");
+        assert_eq!(to_duration(&s("300ms")), Ok(Duration::from_millis(300)));
+        assert_eq!(to_duration(&s("5m")), Ok(Duration::from_secs(300)));
+        assert_eq!(to_duration(&s("0")), Ok(Duration::ZERO));
+        assert_eq!(to_duration(&Node::Int(10)), Ok(Duration::from_secs(10)));
+        assert!(to_duration(&Node::Int(-1)).is_err());
+        assert!(to_duration(&s("-1s")).is_err());
+        assert!(to_duration(&s("10 parsecs")).is_err());
+        assert!(to_duration(&Node::Bool(true)).is_err());
     }
 
     #[test]

@@ -103,7 +103,11 @@ pub async fn serve_forwarded(state: AppState, req: ForwardedRequest) -> Forwarde
     let Ok(request) = builder.body(Body::from(req.body)) else {
         return fail(StatusCode::BAD_REQUEST, "invalid forwarded request");
     };
-    let response = match router(state).oneshot(request).await {
+    // A panic while answering a forwarded request is a 500 for that request, as on a listener.
+    let response = match crate::panic_guard::catch_panics(router(state))
+        .oneshot(request)
+        .await
+    {
         Ok(r) => r,
         Err(never) => match never {},
     };

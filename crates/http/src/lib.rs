@@ -11,23 +11,36 @@
 //! - `forward`: standby → active forwarding of every non-local request.
 //! - `raft_api`: `sys/storage/raft/*` (join, join handshake, configuration, remove-peer).
 //! - `metrics`: `sys/metrics` (Vault's JSON or Prometheus text), answered by every node.
-//! - `listener`: TCP listeners, plain or TLS (rustls), with the request-size limit.
+//! - `listener`: TCP listeners, plain or TLS (rustls): connection limit, TLS handshake limit,
+//!   and the layers every listener adds (panic → 500, response headers).
+//! - `connection`: one connection's time limits (read header, read, write, idle) and the
+//!   watchdog that enforces them.
+//! - `response_headers`: `Cache-Control: no-store` and `custom_response_headers`.
+//! - `panic_guard`: a handler panic answers 500 `{"errors":["internal error"]}`.
 
+mod connection;
 mod error;
 mod forward;
 mod listener;
 mod logical;
 mod metrics;
+mod panic_guard;
 mod raft_api;
 mod raw;
 mod raw_endpoints;
+mod response_headers;
 mod router;
 mod tls;
 
+pub use connection::{BodyReadTimeout, DEFAULT_TLS_HANDSHAKE_TIMEOUT, SHUTDOWN_GRACE, Timeouts};
 pub use error::ApiError;
 pub use forward::{FORWARDED_HEADER, NO_ACTIVE_NODE, serve_forwarded};
-pub use listener::{ListenerOptions, TlsOptions, serve};
+pub use listener::{
+    DEFAULT_MAX_CONNECTIONS, ListenerOptions, ServeOptions, TlsOptions, harden, serve,
+};
 pub use metrics::MetricsSettings;
+pub use panic_guard::catch_panics;
 pub use raw_endpoints::RawSwitches;
+pub use response_headers::{HeaderScope, InvalidHeader, ResponseHeaders};
 pub use router::{AppState, router};
 pub use tls::{TlsError, load_server_config};

@@ -218,8 +218,16 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let work = async {
         let body = match read_body(Body::new(body), limit).await {
             Ok(b) => b,
+            Err(StatusCode::PAYLOAD_TOO_LARGE) => {
+                return ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "http: request body too large",
+                )
+                .into_response();
+            }
+            // A broken body, or one the listener's read timeout cut off.
             Err(status) => {
-                return ApiError::new(status, "http: request body too large").into_response();
+                return ApiError::new(status, "error reading the request body").into_response();
             }
         };
         let api = ApiRequest {

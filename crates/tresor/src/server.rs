@@ -209,6 +209,37 @@ fn metrics_settings(
     settings
 }
 
+/// The listener's limits and response headers for [`tresor_http::serve`].
+fn serve_options(
+    l: &ListenerConfig,
+    tls: Option<TlsOptions>,
+) -> Result<tresor_http::ServeOptions, String> {
+    let mut headers = tresor_http::ResponseHeaders::new();
+    for (selector, section) in &l.custom_response_headers.sections {
+        let scope = match *selector {
+            tresor_config::StatusSelector::Default => tresor_http::HeaderScope::All,
+            tresor_config::StatusSelector::Class(c) => tresor_http::HeaderScope::Class(c),
+            tresor_config::StatusSelector::Code(c) => tresor_http::HeaderScope::Status(c),
+        };
+        for (name, value) in section {
+            headers
+                .add(scope, name, value)
+                .map_err(|e| format!("listener {}: custom_response_headers: {e}", l.address))?;
+        }
+    }
+    Ok(tresor_http::ServeOptions {
+        tls,
+        timeouts: tresor_http::Timeouts::from_settings(
+            l.http_read_header_timeout,
+            l.http_read_timeout,
+            l.http_write_timeout,
+            l.http_idle_timeout,
+        ),
+        max_connections: usize::try_from(l.max_connections).unwrap_or(usize::MAX),
+        response_headers: headers,
+    })
+}
+
 /// Starts a node from a validated config.
 pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result<Node, String> {
     let raft_cfg = config
@@ -248,7 +279,8 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
             .map_err(|e| format!("listener {}: {e}", l.address))?;
             Some(TlsOptions { config: cfg })
         };
-        bound.push((l.clone(), listener, addr, tls));
+        let options = serve_options(l, tls)?;
+        bound.push((l.clone(), listener, addr, options));
     }
     let first = bound.first();
     let api_addr = config.api_addr.clone().unwrap_or_else(|| {
@@ -378,7 +410,7 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
 
     let mut tasks = Vec::new();
     let mut api_addrs = Vec::new();
-    for (l, listener, addr, tls) in bound {
+    for (l, listener, addr, options) in bound {
         let state = AppState {
             core: core.clone(),
             max_request_size: l.max_request_size.map(|s| s as usize).unwrap_or(0),
@@ -393,9 +425,9 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
         let router = tresor_http::router(state);
         let token = shutdown.clone();
         api_addrs.push(addr);
-        tracing::info!(address = %addr, tls = tls.is_some(), "API listener");
+        tracing::info!(address = %addr, tls = options.tls.is_some(), "API listener");
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = tresor_http::serve(listener, tls, router, token).await {
+            if let Err(e) = tresor_http::serve(listener, options, router, token).await {
                 tracing::error!(error = %e, "listener failed");
             }
         }));
