@@ -61,7 +61,7 @@ fn check_allowed(allowed: &ParameterMap, data: &Map<String, Value>) -> Result<()
     }
     for (name, value) in data {
         let ok = match allowed.get(&name.to_lowercase()) {
-            Some(values) => values.is_empty() || all_listed(value, values),
+            Some(values) => values.is_empty() || values.iter().any(|e| allows(e, value)),
             None => allow_all,
         };
         if !ok {
@@ -73,16 +73,23 @@ fn check_allowed(allowed: &ParameterMap, data: &Map<String, Value>) -> Result<()
     Ok(())
 }
 
-/// Whether the value, or any element of it when it is a list, is in `list`.
+/// Whether the value, or any element of it when it is a list, is in `list`. Denials are
+/// decided more broadly than allowances (and than Vault, which compares a list whole and
+/// never matches a number to a string): a list holding a denied value is denied.
 fn any_listed(value: &Value, list: &[Value]) -> bool {
     in_list(value, list)
         || matches!(value, Value::Array(items) if items.iter().any(|v| in_list(v, list)))
 }
 
-/// Whether the value, or every element of it when it is a list, is in `list`.
-fn all_listed(value: &Value, list: &[Value]) -> bool {
-    in_list(value, list)
-        || matches!(value, Value::Array(items) if items.iter().all(|v| in_list(v, list)))
+/// Whether an allowed-values entry admits `value`, as Vault decides it: a string value
+/// against a string entry by glob, any other value only when it is the very same JSON value
+/// (a list is compared whole, a number from a request never equals a policy's entry).
+fn allows(entry: &Value, value: &Value) -> bool {
+    match (entry, value) {
+        (Value::String(pattern), Value::String(s)) => glob_match(pattern, s),
+        (_, Value::Number(_)) | (Value::Number(_), _) => false,
+        _ => entry == value,
+    }
 }
 
 fn in_list(value: &Value, list: &[Value]) -> bool {
@@ -195,12 +202,15 @@ mod tests {
         assert!(ok(json!({"ttl": "anything"})));
         assert!(ok(json!({"env": "dev"})));
         assert!(ok(json!({"env": "int-test"})));
-        assert!(ok(json!({"env": ["dev", "a-test"]})));
+        // As OpenBao decides: a list is compared whole, types never mix.
+        assert!(!ok(json!({"env": ["dev"]})));
         assert!(!ok(json!({"env": ["dev", "prod"]})));
         assert!(!ok(json!({"env": "prod"})));
-        assert!(ok(json!({"n": 2})));
-        assert!(ok(json!({"n": "1"})), "lenient string/number comparison");
-        assert!(!ok(json!({"n": 3})));
+        assert!(
+            !ok(json!({"n": 2})),
+            "a request number never equals an entry"
+        );
+        assert!(!ok(json!({"n": "1"})));
         assert_eq!(
             check(&r, &data(json!({"other": 1}))),
             Err(PolicyError::ParameterNotAllowed {
