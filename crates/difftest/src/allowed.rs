@@ -41,8 +41,8 @@ pub fn allowances() -> Vec<Allowance> {
         },
         Allowance {
             id: "openbao-kv2-trailing-slash-500",
-            reason: "reading `secret/data/<key>/` makes OpenBao's KV v2 fail with 500 \"could not \
-                     find version data\" after the ACL allowed it; Tresor answers 404 (also \
+            reason: "reading `secret/data/<key>/` or `secret/subkeys/<key>/` makes OpenBao's KV v2 \
+                     fail with 500 \"could not find version data\" after the ACL allowed it; Tresor answers 404 (also \
                      after the ACL): no access is granted by either",
             applies: openbao_kv2_trailing_slash_500,
         },
@@ -140,7 +140,9 @@ fn revoke_orphan_refused_by_both(case: &Case, openbao: &Outcome, tresor: &Outcom
 
 fn openbao_kv2_trailing_slash_500(case: &Case, openbao: &Outcome, tresor: &Outcome) -> bool {
     let path = decided_path(case);
-    path.starts_with("/v1/secret/data/")
+    ["/v1/secret/data/", "/v1/secret/subkeys/"]
+        .iter()
+        .any(|p| path.starts_with(p))
         && path.ends_with('/')
         && openbao.status == 500
         && openbao.errors.contains("could not find version data")
