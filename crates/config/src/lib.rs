@@ -23,10 +23,12 @@ mod validate;
 
 pub use error::ConfigError;
 pub use listener::{
-    DEFAULT_ADDRESS, DEFAULT_MAX_REQUEST_DURATION, DEFAULT_MAX_REQUEST_SIZE, ListenerConfig,
-    ListenerTelemetry, TlsVersion,
+    DEFAULT_ADDRESS, DEFAULT_MAX_JSON_ARRAY_ELEMENT_COUNT, DEFAULT_MAX_JSON_DEPTH,
+    DEFAULT_MAX_JSON_OBJECT_ENTRY_COUNT, DEFAULT_MAX_JSON_STRING_VALUE_LENGTH,
+    DEFAULT_MAX_REQUEST_DURATION, DEFAULT_MAX_REQUEST_SIZE, ListenerConfig, ListenerTelemetry,
+    TlsVersion,
 };
-pub use load::{load, parse_str};
+pub use load::{MAX_CONFIG_DEPTH, load, parse_str};
 pub use seal::{SUPPORTED_SEALS, SealStanza};
 pub use server::{DEFAULT_LEASE_TTL, ServerConfig, dev_config};
 pub use storage::{

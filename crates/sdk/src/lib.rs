@@ -8,6 +8,7 @@
 pub mod duration;
 pub mod fields;
 mod logical;
+pub mod nesting;
 
 pub use logical::{
     Auth, AuthResponse, LogicalBackend, LogicalError, MountInfo, Operation, Request, Response,
