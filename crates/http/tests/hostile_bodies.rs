@@ -136,7 +136,7 @@ async fn each_configured_limit_is_a_400_with_vaults_message() {
     let path = "sys/policies/acl/limits";
     let cases = [
         (
-            json!({"a": [[[1]]]}),
+            json!({"a": [[[[1]]]]}),
             "JSON input exceeds allowed nesting depth",
         ),
         (
@@ -158,9 +158,9 @@ async fn each_configured_limit_is_a_400_with_vaults_message() {
         assert_eq!(first_error(&answer), message);
     }
     // at every limit at once: accepted (the policy is 40 bytes once unescaped)
-    let policy = "path \"a/*\" {\n  capabilities = [\"read\"] }";
+    let policy = "path \"a/*\" {\n  capabilities = [\"read\"]\n}";
     assert_eq!(policy.len(), 40);
-    let at_limits = json!({"policy": policy, "a": [[1, 2, 3]], "b": "x"});
+    let at_limits = json!({"policy": policy, "a": [[[1, 2, 3]]], "b": "x"});
     let (code, answer) = call(&s, path, &token, at_limits.to_string()).await;
     assert_eq!(code, StatusCode::NO_CONTENT, "{answer}");
 }
