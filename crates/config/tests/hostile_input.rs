@@ -46,7 +46,11 @@ fn hundred_thousand_deep_config_is_an_error_with_file_and_key() {
             ("vault.hcl", format!("ui = {}true\n", "!".repeat(n)), "ui"),
             (
                 "vault.json",
-                format!("{{\"ui\": true, \"storage\": {}1{}}}", "[".repeat(n), "]".repeat(n)),
+                format!(
+                    "{{\"ui\": true, \"storage\": {}1{}}}",
+                    "[".repeat(n),
+                    "]".repeat(n)
+                ),
                 "storage",
             ),
         ];
@@ -71,7 +75,11 @@ fn nesting_inside_the_limit_reaches_the_parser() {
         let text = format!("x = {}1{}\n", "[".repeat(90), "]".repeat(90));
         // parses (the unknown key is a warning)
         let c = parse_str(&text, "c.hcl").unwrap();
-        assert!(c.warnings.iter().any(|w| w.contains("x")), "{:?}", c.warnings);
+        assert!(
+            c.warnings.iter().any(|w| w.contains("x")),
+            "{:?}",
+            c.warnings
+        );
         let text = format!("{{\"x\": {}1{}}}", "[".repeat(90), "]".repeat(90));
         parse_str(&text, "c.json").unwrap();
     });
@@ -89,9 +97,18 @@ fn json_limits_default_to_vaults() {
     let c = listener("").unwrap();
     let l = &c.listeners[0];
     assert_eq!(l.max_json_depth, DEFAULT_MAX_JSON_DEPTH);
-    assert_eq!(l.max_json_string_value_length, DEFAULT_MAX_JSON_STRING_VALUE_LENGTH);
-    assert_eq!(l.max_json_object_entry_count, DEFAULT_MAX_JSON_OBJECT_ENTRY_COUNT);
-    assert_eq!(l.max_json_array_element_count, DEFAULT_MAX_JSON_ARRAY_ELEMENT_COUNT);
+    assert_eq!(
+        l.max_json_string_value_length,
+        DEFAULT_MAX_JSON_STRING_VALUE_LENGTH
+    );
+    assert_eq!(
+        l.max_json_object_entry_count,
+        DEFAULT_MAX_JSON_OBJECT_ENTRY_COUNT
+    );
+    assert_eq!(
+        l.max_json_array_element_count,
+        DEFAULT_MAX_JSON_ARRAY_ELEMENT_COUNT
+    );
     assert_eq!(
         (DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_STRING_VALUE_LENGTH),
         (300, 1_048_576)

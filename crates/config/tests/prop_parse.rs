@@ -40,14 +40,53 @@ const SEEDS: &[&str] = &[
 
 /// Fragments that matter to the parsers and the decoder.
 const TOKENS: &[&str] = &[
-    "{", "}", "[", "]", "(", ")", "\"", "\\", "${", "%{", "<<EOF\n", "\nEOF\n", "#", "//", "/*",
-    "*/", "\n", ",", "=", ":", "-", "!", "+", "listener", "storage", "seal", "\"tcp\"",
-    "\"raft\"", "telemetry", "null", "true", "1e999", "-9223372036854775809", "\u{0}", "é",
-    "max_json_depth = 0\n", "tls_min_version = tls13\n", "a.b",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    "\"",
+    "\\",
+    "${",
+    "%{",
+    "<<EOF\n",
+    "\nEOF\n",
+    "#",
+    "//",
+    "/*",
+    "*/",
+    "\n",
+    ",",
+    "=",
+    ":",
+    "-",
+    "!",
+    "+",
+    "listener",
+    "storage",
+    "seal",
+    "\"tcp\"",
+    "\"raft\"",
+    "telemetry",
+    "null",
+    "true",
+    "1e999",
+    "-9223372036854775809",
+    "\u{0}",
+    "é",
+    "max_json_depth = 0\n",
+    "tls_min_version = tls13\n",
+    "a.b",
 ];
 
 fn mutated() -> impl Strategy<Value = String> {
-    let edit = (any::<usize>(), 0usize..4, prop::sample::select(TOKENS), 1usize..4);
+    let edit = (
+        any::<usize>(),
+        0usize..4,
+        prop::sample::select(TOKENS),
+        1usize..4,
+    );
     (
         prop::sample::select(SEEDS),
         prop::collection::vec(edit, 0..12),

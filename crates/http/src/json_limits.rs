@@ -192,7 +192,10 @@ mod tests {
         assert_eq!(check_small("[[[]]]"), Ok(()));
         assert_eq!(check_small(r#"{"a": {"b": [1]}}"#), Ok(()));
         assert_eq!(check_small("[[[[]]]]"), Err(JsonLimitError::Depth));
-        assert_eq!(check_small(r#"{"a": {"b": [{}]}}"#), Err(JsonLimitError::Depth));
+        assert_eq!(
+            check_small(r#"{"a": {"b": [{}]}}"#),
+            Err(JsonLimitError::Depth)
+        );
         // brackets inside strings do not count
         assert_eq!(check_small(r#"["[[[["]"#), Ok(()));
     }
@@ -200,9 +203,15 @@ mod tests {
     #[test]
     fn string_length_is_unescaped() {
         assert_eq!(check_small(r#"["abcde"]"#), Ok(()));
-        assert_eq!(check_small(r#"["abcdef"]"#), Err(JsonLimitError::StringLength));
+        assert_eq!(
+            check_small(r#"["abcdef"]"#),
+            Err(JsonLimitError::StringLength)
+        );
         assert_eq!(check_small(r#"["\u0041\u0042\n\"\\"]"#), Ok(()));
-        assert_eq!(check_small(r#"{"abcdef": 1}"#), Err(JsonLimitError::StringLength));
+        assert_eq!(
+            check_small(r#"{"abcdef": 1}"#),
+            Err(JsonLimitError::StringLength)
+        );
         // é is two bytes in UTF-8
         assert_eq!(check_small(r#"["ééé"]"#), Err(JsonLimitError::StringLength));
     }
@@ -248,7 +257,9 @@ mod tests {
 
     #[test]
     fn malformed_input_does_not_panic() {
-        for s in ["\"", "\"\\", "\"\\u", "\"\\u12", "]]]}}}", ",,,", "[,,,]", "{\"a\"", "\u{0}"] {
+        for s in [
+            "\"", "\"\\", "\"\\u", "\"\\u12", "]]]}}}", ",,,", "[,,,]", "{\"a\"", "\u{0}",
+        ] {
             let _ = check_small(s);
         }
     }

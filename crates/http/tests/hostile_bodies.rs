@@ -76,13 +76,24 @@ async fn json_body_nested_100_000_deep_is_a_400() {
     // a raw endpoint, before initialisation
     let (code, body) = call(&s, "sys/init", "", deep.clone()).await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(first_error(&body), "JSON input exceeds allowed nesting depth");
+    assert_eq!(
+        first_error(&body),
+        "JSON input exceeds allowed nesting depth"
+    );
     let token = root_token(&s).await;
     // the logical pipeline and another raw endpoint
-    for path in ["sys/policies/acl/deep", "secret/x", "sys/unseal", "sys/rekey/init"] {
+    for path in [
+        "sys/policies/acl/deep",
+        "secret/x",
+        "sys/unseal",
+        "sys/rekey/init",
+    ] {
         let (code, body) = call(&s, path, &token, deep.clone()).await;
         assert_eq!(code, StatusCode::BAD_REQUEST, "{path}: {body}");
-        assert_eq!(first_error(&body), "JSON input exceeds allowed nesting depth");
+        assert_eq!(
+            first_error(&body),
+            "JSON input exceeds allowed nesting depth"
+        );
     }
     // nested objects too
     let deep_objects = format!("{}{}", "{\"a\":".repeat(100_000), "}".repeat(100_000));
@@ -96,7 +107,10 @@ async fn depth_between_serde_and_the_limit_is_still_a_400() {
     let s = state(JsonLimits::default());
     let (code, body) = call(&s, "sys/init", "", format!("{{\"a\": {}}}", deep_json(200))).await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
-    assert!(first_error(&body).contains("failed to parse JSON input"), "{body}");
+    assert!(
+        first_error(&body).contains("failed to parse JSON input"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

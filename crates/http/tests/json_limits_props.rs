@@ -241,10 +241,15 @@ fn sys_body() -> impl Strategy<Value = Map<String, Value>> {
     let value = prop_oneof![
         json_value(),
         (0i64..8).prop_map(Value::from),
-        prop::sample::select(&["", "true", "1", "abc", "AAAA", "-1", "00"][..]).prop_map(Value::from),
+        prop::sample::select(&["", "true", "1", "abc", "AAAA", "-1", "00"][..])
+            .prop_map(Value::from),
     ];
-    prop::collection::btree_map(prop::sample::select(FIELDS).prop_map(str::to_owned), value, 0..6)
-        .prop_map(|m| m.into_iter().collect())
+    prop::collection::btree_map(
+        prop::sample::select(FIELDS).prop_map(str::to_owned),
+        value,
+        0..6,
+    )
+    .prop_map(|m| m.into_iter().collect())
 }
 
 const SYS_PATHS: &[&str] = &[

@@ -14,9 +14,7 @@ pub enum PolicyError {
     Syntax(String),
     /// The text nests deeper than [`crate::MAX_POLICY_DEPTH`] (refused before parsing, so that
     /// hostile text cannot exhaust the parser's stack).
-    #[error(
-        "policy nests deeper than the maximum depth of {limit} (line {line}, column {column})"
-    )]
+    #[error("policy nests deeper than the maximum depth of {limit} (line {line}, column {column})")]
     TooDeep {
         /// The depth limit.
         limit: usize,

@@ -34,10 +34,7 @@ fn shapes(n: usize) -> Vec<(&'static str, String)> {
         ("negation", nested("-", "", n)),
         ("binary", format!("x = 1{}\n", " + 1".repeat(n))),
         ("conditional", format!("x = {}1\n", "a ? 1 : ".repeat(n))),
-        (
-            "interpolation",
-            nested("\"${", "}\"", n),
-        ),
+        ("interpolation", nested("\"${", "}\"", n)),
         (
             "blocks",
             format!("{}{}\n", "b {\n".repeat(n), "}\n".repeat(n)),
@@ -79,7 +76,10 @@ fn the_reported_row_nested_arrays() {
     // sys/policies/acl/deep with x = [[[[…]]]] 100,000 deep aborted the process.
     let text = format!("x = {}{}", "[".repeat(100_000), "]".repeat(100_000));
     let err = on_worker_stack(move || Policy::parse("deep", &text).unwrap_err());
-    assert!(matches!(err, PolicyError::TooDeep { line: 1, .. }), "{err:?}");
+    assert!(
+        matches!(err, PolicyError::TooDeep { line: 1, .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("maximum depth of 100"), "{err}");
     assert!(!err.is_permission_denied(), "bad input is a 400, not a 403");
 }
@@ -108,10 +108,7 @@ fn text_just_inside_the_limit_parses_on_a_worker_stack() {
             let mut n = MAX_POLICY_DEPTH;
             let text = loop {
                 let text = shapes(n).into_iter().find(|(s, _)| *s == shape).unwrap().1;
-                if !matches!(
-                    Policy::parse("p", &text),
-                    Err(PolicyError::TooDeep { .. })
-                ) {
+                if !matches!(Policy::parse("p", &text), Err(PolicyError::TooDeep { .. })) {
                     break text;
                 }
                 n -= 1;

@@ -42,14 +42,54 @@ const SEEDS: &[&str] = &[
 
 /// Fragments that matter to HCL and JSON parsers.
 const TOKENS: &[&str] = &[
-    "{", "}", "[", "]", "(", ")", "\"", "\\", "${", "%{", "$${", "<<EOF\n", "\nEOF\n", "<<-X\n",
-    "#", "//", "/*", "*/", "\n", ",", "=", ":", "!", "-", "+", "?", "path", "capabilities",
-    "\"read\"", "null", "true", "1e999", "-0", "\u{0}", "é", "\r\n", "for x in y :", "...",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    "\"",
+    "\\",
+    "${",
+    "%{",
+    "$${",
+    "<<EOF\n",
+    "\nEOF\n",
+    "<<-X\n",
+    "#",
+    "//",
+    "/*",
+    "*/",
+    "\n",
+    ",",
+    "=",
+    ":",
+    "!",
+    "-",
+    "+",
+    "?",
+    "path",
+    "capabilities",
+    "\"read\"",
+    "null",
+    "true",
+    "1e999",
+    "-0",
+    "\u{0}",
+    "é",
+    "\r\n",
+    "for x in y :",
+    "...",
 ];
 
 /// A text and a list of edits (position, delete count, inserted token) applied to it.
 fn mutated() -> impl Strategy<Value = String> {
-    let edit = (any::<usize>(), 0usize..4, prop::sample::select(TOKENS), 1usize..4);
+    let edit = (
+        any::<usize>(),
+        0usize..4,
+        prop::sample::select(TOKENS),
+        1usize..4,
+    );
     (
         prop::sample::select(SEEDS),
         prop::collection::vec(edit, 0..12),

@@ -71,7 +71,9 @@ impl std::error::Error for TooDeep {}
 /// counts). Runs in one pass over the bytes, without recursion, with memory bounded by
 /// `limit`.
 pub fn check_depth(text: &str, syntax: Syntax, limit: usize) -> Result<(), TooDeep> {
-    Scanner::new(text.as_bytes(), syntax, limit).run().map(|_| ())
+    Scanner::new(text.as_bytes(), syntax, limit)
+        .run()
+        .map(|_| ())
 }
 
 /// The highest depth score `text` reaches (see the module documentation). Memory grows with
@@ -422,11 +424,10 @@ impl<'a> Scanner<'a> {
             return Ok(false);
         }
         if directive {
-            match self.stack.last_mut() {
-                Some(Frame::Str { directives } | Frame::Heredoc { directives, .. }) => {
-                    *directives += 1;
-                }
-                _ => {}
+            if let Some(Frame::Str { directives } | Frame::Heredoc { directives, .. }) =
+                self.stack.last_mut()
+            {
+                *directives += 1;
             }
             self.raise(1)?;
         }
@@ -507,10 +508,7 @@ impl<'a> Scanner<'a> {
     fn error(&self) -> TooDeep {
         let upto = &self.text[..self.pos.min(self.text.len())];
         let line = upto.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = upto
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
+        let line_start = upto.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let column = String::from_utf8_lossy(&upto[line_start..]).chars().count() + 1;
         let key = self.key.and_then(|(s, e)| {
             let k = String::from_utf8_lossy(self.text.get(s..e)?);
@@ -597,7 +595,10 @@ mod tests {
 
     #[test]
     fn error_names_position_and_key() {
-        let text = format!("ui = true\nlistener \"tcp\" {{\n  x = {}\n}}\n", "[".repeat(200));
+        let text = format!(
+            "ui = true\nlistener \"tcp\" {{\n  x = {}\n}}\n",
+            "[".repeat(200)
+        );
         let err = check_depth(&text, Syntax::Hcl, 100).unwrap_err();
         assert_eq!(err.line, 3);
         assert_eq!(err.key.as_deref(), Some("listener"));
@@ -623,8 +624,22 @@ mod tests {
     #[test]
     fn malformed_text_never_panics() {
         for text in [
-            "", "\"", "\\", "<<", "<<-", "<<E", "<<EOF", "<<EOF\n", "/*", "/", "${", "\"${",
-            "\"%{", "]]]}}}", "\"\\", "a = <<EOF\r\n${",
+            "",
+            "\"",
+            "\\",
+            "<<",
+            "<<-",
+            "<<E",
+            "<<EOF",
+            "<<EOF\n",
+            "/*",
+            "/",
+            "${",
+            "\"${",
+            "\"%{",
+            "]]]}}}",
+            "\"\\",
+            "a = <<EOF\r\n${",
         ] {
             let _ = depth(text, Syntax::Hcl);
             let _ = depth(text, Syntax::Json);
