@@ -23,6 +23,17 @@ pub const DEFAULT_HTTP_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// listener. Connections beyond it wait in the kernel's accept queue until one closes.
 pub const DEFAULT_MAX_CONNECTIONS: u64 = 4096;
 
+/// Default `max_json_depth`: the deepest nesting of a JSON request body (Vault's effective
+/// default; Vault's documentation has said 500, its servers report 300).
+pub const DEFAULT_MAX_JSON_DEPTH: u64 = 300;
+/// Default `max_json_string_value_length`: the longest string in a JSON request body, bytes
+/// (1 MiB).
+pub const DEFAULT_MAX_JSON_STRING_VALUE_LENGTH: u64 = 1_048_576;
+/// Default `max_json_object_entry_count`: the most entries in one JSON object of a body.
+pub const DEFAULT_MAX_JSON_OBJECT_ENTRY_COUNT: u64 = 10_000;
+/// Default `max_json_array_element_count`: the most elements in one JSON array of a body.
+pub const DEFAULT_MAX_JSON_ARRAY_ELEMENT_COUNT: u64 = 10_000;
+
 /// A TLS protocol version as Vault names it (`tls10` ... `tls13`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TlsVersion {
@@ -106,6 +117,18 @@ pub struct ListenerConfig {
     pub max_request_size: Option<u64>,
     /// Longest time a request may take, in seconds (default 90; `0` means the default).
     pub max_request_duration: u64,
+    /// Deepest nesting of objects and arrays accepted in a JSON request body
+    /// (`max_json_depth`, default [`DEFAULT_MAX_JSON_DEPTH`]).
+    pub max_json_depth: u64,
+    /// Longest string (key or value, in bytes once unescaped) accepted in a JSON request body
+    /// (`max_json_string_value_length`, default [`DEFAULT_MAX_JSON_STRING_VALUE_LENGTH`]).
+    pub max_json_string_value_length: u64,
+    /// Most entries accepted in one JSON object of a request body
+    /// (`max_json_object_entry_count`, default [`DEFAULT_MAX_JSON_OBJECT_ENTRY_COUNT`]).
+    pub max_json_object_entry_count: u64,
+    /// Most elements accepted in one JSON array of a request body
+    /// (`max_json_array_element_count`, default [`DEFAULT_MAX_JSON_ARRAY_ELEMENT_COUNT`]).
+    pub max_json_array_element_count: u64,
     /// Keep-alive idle timeout (Vault default 5m). Zero falls back to `http_read_timeout`,
     /// then to `http_read_header_timeout`, as in Vault.
     pub http_idle_timeout: Duration,
@@ -168,6 +191,10 @@ impl ListenerConfig {
             tls_disable_client_certs: false,
             max_request_size: Some(DEFAULT_MAX_REQUEST_SIZE),
             max_request_duration: DEFAULT_MAX_REQUEST_DURATION,
+            max_json_depth: DEFAULT_MAX_JSON_DEPTH,
+            max_json_string_value_length: DEFAULT_MAX_JSON_STRING_VALUE_LENGTH,
+            max_json_object_entry_count: DEFAULT_MAX_JSON_OBJECT_ENTRY_COUNT,
+            max_json_array_element_count: DEFAULT_MAX_JSON_ARRAY_ELEMENT_COUNT,
             http_idle_timeout: DEFAULT_HTTP_IDLE_TIMEOUT,
             http_read_header_timeout: DEFAULT_HTTP_READ_HEADER_TIMEOUT,
             http_read_timeout: DEFAULT_HTTP_READ_TIMEOUT,
@@ -248,6 +275,18 @@ pub(crate) fn decode_listener(
         None | Some(0) => {}
         Some(n) => l.max_request_duration = n,
     }
+    if let Some(v) = positive(&mut sec, "max_json_depth")? {
+        l.max_json_depth = v;
+    }
+    if let Some(v) = positive(&mut sec, "max_json_string_value_length")? {
+        l.max_json_string_value_length = v;
+    }
+    if let Some(v) = positive(&mut sec, "max_json_object_entry_count")? {
+        l.max_json_object_entry_count = v;
+    }
+    if let Some(v) = positive(&mut sec, "max_json_array_element_count")? {
+        l.max_json_array_element_count = v;
+    }
     if let Some(v) = sec.duration("http_idle_timeout")? {
         l.http_idle_timeout = v;
     }
@@ -318,6 +357,27 @@ pub(crate) fn decode_listener(
     }
     sec.finish(warnings);
     Ok(l)
+}
+
+/// A setting that must be a positive integer (quoted or not).
+fn positive(sec: &mut Section<'_>, name: &str) -> Result<Option<u64>, ConfigError> {
+    let Some(f) = sec.last(name) else {
+        return Ok(None);
+    };
+    if matches!(f.node, crate::tree::Node::Null) {
+        return Ok(None);
+    }
+    let key = sec.key(name);
+    let n = crate::section::to_int(f.node)
+        .map_err(|reason| ConfigError::invalid(f.file, &key, reason))?;
+    match u64::try_from(n) {
+        Ok(v) if v > 0 => Ok(Some(v)),
+        _ => Err(ConfigError::invalid(
+            f.file,
+            &key,
+            format!("must be a positive integer, got {n}"),
+        )),
+    }
 }
 
 fn tls_version(sec: &mut Section<'_>, name: &str) -> Result<Option<TlsVersion>, ConfigError> {

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use tresor_sdk::nesting::{Syntax, check_depth};
 use zeroize::Zeroizing;
 
 use crate::error::ConfigError;
@@ -9,6 +10,13 @@ use crate::from_hcl::parse_hcl;
 use crate::from_json::parse_json;
 use crate::server::{ServerConfig, decode};
 use crate::tree::Node;
+
+/// How deeply configuration text may nest, as scored by [`tresor_sdk::nesting`] (brackets,
+/// strings, operators and block labels). Vault's configuration nests a few levels
+/// (`listener "tcp" { telemetry { ... } }`, `storage "raft" { retry_join { ... } }`); the bound
+/// exists because the HCL and JSON parsers recurse per level, and text nested thousands deep
+/// would overflow the stack instead of failing with an error.
+pub const MAX_CONFIG_DEPTH: usize = 100;
 
 /// Parses one configuration text. `source` names it in errors and warnings (usually the file
 /// name). JSON is recognised by a `.json` source name or a leading `{`; anything else is HCL.
@@ -89,6 +97,16 @@ fn parse_text(
     warnings: &mut Vec<String>,
 ) -> Result<Vec<(String, Node)>, ConfigError> {
     let is_json = source.ends_with(".json") || text.trim_start().starts_with('{');
+    let syntax = if is_json { Syntax::Json } else { Syntax::Hcl };
+    // Before any recursive parser sees the text (see MAX_CONFIG_DEPTH).
+    check_depth(text, syntax, MAX_CONFIG_DEPTH).map_err(|e| {
+        let key = e.key.clone().unwrap_or_else(|| "(top level)".to_owned());
+        ConfigError::invalid(
+            source,
+            &key,
+            format!("{e}; server configuration nests only a few levels deep"),
+        )
+    })?;
     if is_json {
         parse_json(text, source, warnings)
     } else {

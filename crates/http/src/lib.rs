@@ -17,10 +17,12 @@
 //!   watchdog that enforces them.
 //! - `response_headers`: `Cache-Control: no-store` and `custom_response_headers`.
 //! - `panic_guard`: a handler panic answers 500 `{"errors":["internal error"]}`.
+//! - `json_limits`: Vault's `max_json_*` limits, checked on a body before it is parsed.
 
 mod connection;
 mod error;
 mod forward;
+pub mod json_limits;
 mod listener;
 mod logical;
 mod metrics;
@@ -35,6 +37,7 @@ mod tls;
 pub use connection::{BodyReadTimeout, DEFAULT_TLS_HANDSHAKE_TIMEOUT, SHUTDOWN_GRACE, Timeouts};
 pub use error::ApiError;
 pub use forward::{FORWARDED_HEADER, NO_ACTIVE_NODE, serve_forwarded};
+pub use json_limits::{JsonLimitError, JsonLimits};
 pub use listener::{
     DEFAULT_MAX_CONNECTIONS, ListenerOptions, ServeOptions, TlsOptions, harden, serve,
 };

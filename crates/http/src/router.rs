@@ -30,6 +30,8 @@ pub struct AppState {
     pub metrics: crate::metrics::MetricsSettings,
     /// Which unauthenticated raw endpoints this listener turns off.
     pub raw_switches: crate::raw_endpoints::RawSwitches,
+    /// Limits on the shape of JSON request bodies, checked before they are parsed.
+    pub json_limits: crate::json_limits::JsonLimits,
 }
 
 /// The axum router for the API listener.
@@ -45,6 +47,7 @@ pub(crate) struct ApiRequest {
     pub(crate) query: BTreeMap<String, String>,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
+    pub(crate) json_limits: crate::json_limits::JsonLimits,
 }
 
 impl ApiRequest {
@@ -72,6 +75,8 @@ impl ApiRequest {
         if self.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Map::new());
         }
+        crate::json_limits::check(&self.body, &self.json_limits)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         match serde_json::from_slice::<Value>(&self.body) {
             Ok(Value::Object(m)) => Ok(m),
             Ok(Value::Null) => Ok(Map::new()),
@@ -236,6 +241,7 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
             query: parse_query(parts.uri.query()),
             headers: parts.headers,
             body,
+            json_limits: state.json_limits,
         };
         // Every node answers for its own metrics, sealed or standby.
         if let Some(resp) = crate::metrics::handle(&state, &api).await {

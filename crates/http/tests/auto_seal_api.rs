@@ -30,6 +30,7 @@ fn state(seal: &Arc<TestSeal>) -> AppState {
         core,
         max_request_size: 0,
         max_request_duration: Duration::from_secs(30),
+        json_limits: Default::default(),
         metrics: Default::default(),
         raw_switches: Default::default(),
     }

@@ -82,6 +82,7 @@ async fn node() -> Node {
         max_request_duration: Duration::from_secs(30),
         metrics: Default::default(),
         raw_switches: Default::default(),
+        json_limits: Default::default(),
     };
     let init = call(
         &state,

@@ -23,7 +23,10 @@ const SOON: Duration = Duration::from_secs(20);
 fn state() -> AppState {
     let core = Core::new(
         Arc::new(tresor_storage::InMemBackend::new()),
-        CoreOptions::default(),
+        CoreOptions {
+            backends: tresor_engines::registry(),
+            ..CoreOptions::default()
+        },
         Arc::new(SingleNode::default()),
     );
     AppState {
@@ -31,6 +34,8 @@ fn state() -> AppState {
         max_request_size: 0,
         max_request_duration: Duration::from_secs(30),
         metrics: Default::default(),
+        json_limits: Default::default(),
+        raw_switches: Default::default(),
     }
 }
 

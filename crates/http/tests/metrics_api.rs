@@ -32,6 +32,7 @@ fn state(seal: &Arc<TestSeal>, metrics: MetricsSettings) -> AppState {
         core,
         max_request_size: 0,
         max_request_duration: Duration::from_secs(30),
+        json_limits: Default::default(),
         metrics,
         raw_switches: Default::default(),
     }

@@ -12,6 +12,17 @@ pub enum PolicyError {
     /// The text is neither valid HCL nor valid JSON.
     #[error("failed to parse policy: {0}")]
     Syntax(String),
+    /// The text nests deeper than [`crate::MAX_POLICY_DEPTH`] (refused before parsing, so that
+    /// hostile text cannot exhaust the parser's stack).
+    #[error("policy nests deeper than the maximum depth of {limit} (line {line}, column {column})")]
+    TooDeep {
+        /// The depth limit.
+        limit: usize,
+        /// One-based line where the limit was exceeded.
+        line: usize,
+        /// One-based column where the limit was exceeded.
+        column: usize,
+    },
     /// The text parsed but does not have the shape of a policy (unknown key, wrong type, ...).
     #[error("invalid policy: {0}")]
     Structure(String),

@@ -30,6 +30,7 @@ pub use builtin::{
 pub use capability::{Capability, CapabilitySet, UnknownCapability, legacy_policy_capabilities};
 pub use error::PolicyError;
 pub use format::format_hcl;
+pub use parse::MAX_POLICY_DEPTH;
 pub use pattern::PathPattern;
 pub use policy::Policy;
 pub use rule::{ParameterMap, PathRule};

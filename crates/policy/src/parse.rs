@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use tresor_sdk::duration;
+use tresor_sdk::nesting::{Syntax, check_depth};
 
 use crate::capability::legacy_policy_capabilities;
 use crate::rule::ParameterMap;
@@ -34,9 +35,25 @@ pub(crate) fn parse_rules(text: &str) -> Result<Vec<PathRule>, PolicyError> {
     Ok(rules)
 }
 
+/// How deeply policy text may nest, as scored by [`tresor_sdk::nesting`] (brackets, strings,
+/// operators and block labels). Real policies stay far below it: a `path` block holding a list
+/// of capabilities or an `allowed_parameters` map scores under 10. The bound exists because the
+/// HCL parser recurses per level: `x = [[[…]]]` nested 100,000 deep would otherwise overflow
+/// the stack and abort the server. Vault bounds policy text only by the request size; so does
+/// Tresor, apart from this depth.
+pub const MAX_POLICY_DEPTH: usize = 100;
+
 /// The document as JSON, whichever syntax it was written in.
 pub(crate) fn to_json(text: &str) -> Result<Value, PolicyError> {
-    if text.trim_start().starts_with('{') {
+    let json = text.trim_start().starts_with('{');
+    let syntax = if json { Syntax::Json } else { Syntax::Hcl };
+    // Before any recursive parser sees the text (see MAX_POLICY_DEPTH).
+    check_depth(text, syntax, MAX_POLICY_DEPTH).map_err(|e| PolicyError::TooDeep {
+        limit: e.limit,
+        line: e.line,
+        column: e.column,
+    })?;
+    if json {
         serde_json::from_str(text).map_err(|e| PolicyError::Syntax(e.to_string()))
     } else {
         hcl::from_str(text).map_err(|e| PolicyError::Syntax(e.to_string()))

@@ -8,6 +8,7 @@
 pub mod duration;
 pub mod fields;
 mod logical;
+pub mod nesting;
 pub mod path;
 pub mod registry;
 

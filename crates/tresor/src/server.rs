@@ -180,6 +180,17 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+/// The listener's `max_json_*` settings as the http layer's limits.
+fn json_limits(l: &ListenerConfig) -> tresor_http::JsonLimits {
+    let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    tresor_http::JsonLimits {
+        max_depth: size(l.max_json_depth),
+        max_string_value_length: size(l.max_json_string_value_length),
+        max_object_entry_count: size(l.max_json_object_entry_count),
+        max_array_element_count: size(l.max_json_array_element_count),
+    }
+}
+
 /// How listener `l` serves `sys/metrics`, from the `telemetry` blocks (Vault's semantics:
 /// `prometheus_retention_time = 0` turns the Prometheus format off; gauge names carry the host
 /// name unless `disable_hostname`, or every series a `host` label with `enable_hostname_label`;
@@ -420,6 +431,7 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
                 disable_unauthed_generate_root: l.disable_unauthed_generate_root_endpoints,
                 disable_unauthed_rekey: l.disable_unauthed_rekey_endpoints,
             },
+            json_limits: json_limits(&l),
         };
         cluster.set_handlers(raft.clone(), state.clone());
         let router = tresor_http::router(state);
