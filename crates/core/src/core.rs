@@ -12,7 +12,7 @@ use crate::active::{Active, CLUSTER_PATH, ClusterInfo};
 use crate::ceremony::Ceremonies;
 use crate::error::CoreError;
 use crate::ha::HaStatus;
-use crate::join::{PendingChallenges, PendingJoin};
+use crate::join::{ChallengeKeys, PendingJoin};
 use crate::status::{HealthStatus, LeaderStatus, SealStatus, VERSION};
 
 /// Where the seal configuration lives (plaintext, outside the barrier).
@@ -90,8 +90,8 @@ pub struct Core {
     pub(crate) active: RwLock<Option<Arc<Active>>>,
     /// The cluster's name and id, `Some` while unsealed (active or standby).
     pub(crate) cluster: RwLock<Option<ClusterInfo>>,
-    /// Active node: join challenges issued and not yet answered.
-    pub(crate) challenges: Mutex<PendingChallenges>,
+    /// Active node: the per-process secret of its stateless join challenges.
+    pub(crate) challenges: ChallengeKeys,
     /// Joining node: the challenge held until the operator unseals.
     pub(crate) pending_join: Mutex<Option<PendingJoin>>,
     /// The unseal attempt in progress.
@@ -134,7 +134,7 @@ impl Core {
             ha,
             active: RwLock::new(None),
             cluster: RwLock::new(None),
-            challenges: Mutex::new(PendingChallenges::default()),
+            challenges: ChallengeKeys::default(),
             pending_join: Mutex::new(None),
             unseal_progress: Mutex::new(None),
             ceremonies: Mutex::new(Ceremonies::default()),

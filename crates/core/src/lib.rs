@@ -52,7 +52,7 @@ pub use ha::{
     LeaderInfo, SingleNode,
 };
 pub use init::{InitRequest, InitResponse};
-pub use join::{CHALLENGE_TTL, CLUSTER_TLS_PREFIX, JoinChallenge};
+pub use join::{CHALLENGE_TTL, CLUSTER_TLS_PREFIX, JoinChallenge, MAX_SERVER_ID_LEN};
 pub use metrics::{MeteredSeal, metered_seals};
 pub use migration::SealMigration;
 pub use request::{CoreRequest, Method};
