@@ -12,6 +12,7 @@ use tresor_core::HaStatus;
 
 use crate::cert_rotation::CertRotation;
 use crate::ha::RaftHa;
+use crate::revocation::RevocationSync;
 
 /// Re-check interval when Raft reports nothing new (seal and unseal do not show in metrics).
 const POLL: Duration = Duration::from_millis(200);
@@ -25,6 +26,7 @@ pub(crate) async fn run(core: Arc<Core>, ha: Arc<RaftHa>, shutdown: Cancellation
     ));
     let mut rx = ha.raft.raft().metrics();
     let mut rotation = CertRotation::default();
+    let mut revocations = RevocationSync::default();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -33,6 +35,7 @@ pub(crate) async fn run(core: Arc<Core>, ha: Arc<RaftHa>, shutdown: Cancellation
         }
         step(&core, &ha).await;
         if !core.is_sealed() && ha.cluster.has_identity() {
+            revocations.tick(&core, &ha).await;
             rotation.tick(&core, &ha).await;
         }
     }

@@ -12,6 +12,7 @@ mod join_client;
 mod log_rotate;
 mod logging;
 mod seals;
+mod revocation;
 mod server;
 
 fn main() {
