@@ -16,9 +16,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
-use tresor_cluster::{
-    ALPN_CLUSTER_V1, ClusterClient, ClusterError, ClusterIdentity, RevokedCerts,
-};
+use tresor_cluster::{ALPN_CLUSTER_V1, ClusterClient, ClusterError, ClusterIdentity, RevokedCerts};
 
 /// Sends one request with a hand-built rustls client; returns the status or what failed.
 async fn raw_request(config: ClientConfig, addr: &str) -> Result<u16, String> {
@@ -230,10 +228,17 @@ async fn revoked_certificates_are_refused_on_both_ends() {
     // connection on (the set is shared with the running server's verifier).
     let fp = removed_cert.fingerprint().unwrap();
     assert!(revoked.replace([(fp.clone(), "vault-2".to_owned())].into()));
-    assert!(!revoked.replace([(fp, "vault-2".to_owned())].into()), "unchanged");
+    assert!(
+        !revoked.replace([(fp, "vault-2".to_owned())].into()),
+        "unchanged"
+    );
     let refused = call(&removed).await.unwrap_err();
     assert!(is_transport_refusal(&refused), "{refused:?}");
-    assert_eq!(handler.seen(), 1, "the revoked node never reached a handler");
+    assert_eq!(
+        handler.seen(),
+        1,
+        "the revoked node never reached a handler"
+    );
     // Another node's certificate from the same CA still works.
     assert!(call(&node_identity(&ca, "vault-3")).await.is_ok());
     assert_eq!(handler.seen(), 2);

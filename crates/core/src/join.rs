@@ -275,7 +275,10 @@ impl Core {
     pub async fn join_answer(&self, node: JoinAdmission, answer: &str) -> Result<Value, CoreError> {
         check_server_id(&node.server_id)?;
         self.require_active()?;
-        if !self.challenges.check(&node.server_id, answer, Instant::now()) {
+        if !self
+            .challenges
+            .check(&node.server_id, answer, Instant::now())
+        {
             return Err(CoreError::PermissionDenied);
         }
         let root = self.barrier.root_key().map_err(|_| CoreError::Sealed)?;
@@ -488,7 +491,10 @@ mod tests {
         let t0 = Instant::now();
         let answer = answer_for(&keys, &root, "n2", t0);
         assert!(!keys.check("n3", &answer, t0));
-        assert!(!ChallengeKeys::default().check("n2", &answer, t0), "other secret");
+        assert!(
+            !ChallengeKeys::default().check("n2", &answer, t0),
+            "other secret"
+        );
     }
 
     #[test]
@@ -525,6 +531,9 @@ mod tests {
         assert!(check_server_id(&"a".repeat(MAX_SERVER_ID_LEN)).is_ok());
         let err = check_server_id(&"a".repeat(MAX_SERVER_ID_LEN + 1)).unwrap_err();
         assert!(matches!(err, CoreError::InvalidRequest(ref m) if m.contains("too long")));
-        assert!(matches!(check_server_id(""), Err(CoreError::InvalidRequest(_))));
+        assert!(matches!(
+            check_server_id(""),
+            Err(CoreError::InvalidRequest(_))
+        ));
     }
 }

@@ -54,7 +54,11 @@ async fn an_oversized_server_id_is_refused_and_a_normal_one_is_challenged() {
     assert_eq!(code, StatusCode::OK, "{init}");
     let key = init["keys"][0].as_str().unwrap();
     let (code, st) = call(&s, "PUT", "sys/unseal", json!({ "key": key })).await;
-    assert_eq!((code, &st["sealed"]), (StatusCode::OK, &json!(false)), "{st}");
+    assert_eq!(
+        (code, &st["sealed"]),
+        (StatusCode::OK, &json!(false)),
+        "{st}"
+    );
 
     const PATH: &str = "sys/storage/raft/bootstrap/challenge";
     let huge = "x".repeat(20 * 1024 * 1024);

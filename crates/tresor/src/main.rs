@@ -11,8 +11,8 @@ mod ha;
 mod join_client;
 mod log_rotate;
 mod logging;
-mod seals;
 mod revocation;
+mod seals;
 mod server;
 
 fn main() {

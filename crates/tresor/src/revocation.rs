@@ -80,7 +80,11 @@ pub(crate) async fn load(core: &Core) -> Result<RevocationList, CoreError> {
 /// Active node: revokes the certificate issued to `node_id` (if the barrier holds one) and
 /// applies the new list to this node's cluster port at once. Returns whether a certificate
 /// was revoked.
-pub(crate) async fn revoke_node(core: &Core, ha: &RaftHa, node_id: &str) -> Result<bool, CoreError> {
+pub(crate) async fn revoke_node(
+    core: &Core,
+    ha: &RaftHa,
+    node_id: &str,
+) -> Result<bool, CoreError> {
     let Some(bytes) = core.cluster_tls_get(&node_identity_name(node_id)).await? else {
         return Ok(false);
     };
@@ -107,7 +111,10 @@ pub(crate) async fn revoke_node(core: &Core, ha: &RaftHa, node_id: &str) -> Resu
     ha.cluster
         .set_revoked(list.fingerprints())
         .map_err(|e| CoreError::Internal(e.to_string()))?;
-    tracing::info!(node = node_id, "revoked the removed node's cluster certificate");
+    tracing::info!(
+        node = node_id,
+        "revoked the removed node's cluster certificate"
+    );
     Ok(true)
 }
 
@@ -163,7 +170,10 @@ mod tests {
         list.add(entry("n2", "aa", Some(100)), 20);
         list.add(entry("n3", "bb", None), 30);
         assert_eq!(list.entries.len(), 2);
-        assert_eq!(list.fingerprints().get("aa").map(String::as_str), Some("n2"));
+        assert_eq!(
+            list.fingerprints().get("aa").map(String::as_str),
+            Some("n2")
+        );
         list.add(entry("n4", "cc", Some(500)), 101);
         let fps = list.fingerprints();
         assert!(!fps.contains_key("aa"), "expired certificate dropped");
