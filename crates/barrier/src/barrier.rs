@@ -17,8 +17,11 @@ pub const KEYRING_PATH: &str = "core/keyring";
 pub(crate) struct Unsealed {
     pub(crate) root_key: Key32,
     pub(crate) keyring: Keyring,
-    /// Encryptions under the active term since this state was installed.
+    /// Encryptions under the active term (loaded from storage, see `key_usage`, plus those
+    /// made since).
     pub(crate) encryptions: AtomicU64,
+    /// The part of `encryptions` known to be stored at `core/key-usage`.
+    pub(crate) persisted: AtomicU64,
 }
 
 /// The encrypting barrier. Share it as `Arc<Barrier>` (or `Arc<dyn Backend>` for the plaintext
@@ -73,6 +76,7 @@ impl Barrier {
             root_key: root_key.clone(),
             keyring,
             encryptions: AtomicU64::new(0),
+            persisted: AtomicU64::new(0),
         });
         Ok(())
     }
@@ -102,6 +106,7 @@ impl Barrier {
             root_key: current.root_key.clone(),
             keyring,
             encryptions: AtomicU64::new(0),
+            persisted: AtomicU64::new(0),
         });
         Ok(term)
     }
@@ -123,17 +128,29 @@ impl Barrier {
             )));
         }
         let same_term = keyring.active_term() == current.keyring.active_term();
-        let carried = if same_term {
-            current.encryptions.load(Ordering::Relaxed)
+        let (carried, persisted) = if same_term {
+            (
+                current.encryptions.load(Ordering::Relaxed),
+                current.persisted.load(Ordering::Relaxed),
+            )
         } else {
-            0
+            (0, 0)
         };
         self.replace_if_unsealed(Unsealed {
             root_key: current.root_key.clone(),
             keyring,
             encryptions: AtomicU64::new(carried),
+            persisted: AtomicU64::new(persisted),
         });
         Ok(())
+    }
+
+    /// How long ago the active term was installed (zero if its install time is in the
+    /// future, as after a clock step back).
+    pub fn active_term_age(&self) -> Result<std::time::Duration, BarrierError> {
+        let current = self.unsealed()?;
+        let age = time::OffsetDateTime::now_utc() - current.keyring.active().install_time;
+        Ok(age.try_into().unwrap_or_default())
     }
 
     /// The active term, its install time and the encryption count.
@@ -157,6 +174,7 @@ impl Barrier {
             root_key: new_root_key.clone(),
             keyring: current.keyring.clone(),
             encryptions: AtomicU64::new(current.encryptions.load(Ordering::Relaxed)),
+            persisted: AtomicU64::new(current.persisted.load(Ordering::Relaxed)),
         });
         Ok(())
     }

@@ -9,7 +9,7 @@ pub struct KeyStatus {
     pub term: u32,
     /// When the active term was installed, RFC 3339 with nanoseconds.
     pub install_time: String,
-    /// Values encrypted with the active term since this node unsealed or rotated (an
-    /// estimate: kept in memory only, per node).
+    /// Values encrypted with the active term since it was installed (persisted in batches,
+    /// so after a crash it may be behind by at most one batch).
     pub encryptions: u64,
 }

@@ -16,8 +16,10 @@ mod barrier;
 mod envelope;
 mod error;
 mod key_status;
+mod key_usage;
 
 pub use barrier::{Barrier, KEYRING_PATH};
 pub use envelope::FORMAT_VERSION;
 pub use error::BarrierError;
 pub use key_status::KeyStatus;
+pub use key_usage::KEY_USAGE_PATH;

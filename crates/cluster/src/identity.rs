@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::ClusterError;
+use crate::revocation::{RevokedCerts, cert_fingerprint};
 
 /// How long a generated cluster CA is valid.
 pub const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
@@ -57,6 +58,16 @@ impl fmt::Debug for NodeCertificate {
 }
 
 impl NodeCertificate {
+    /// The SHA-256 fingerprint (lowercase hex) of the leaf certificate, as the cluster port's
+    /// revocation check computes it.
+    pub fn fingerprint(&self) -> Result<String, ClusterError> {
+        let certs = parse_certs(&self.cert_pem, "node certificate")?;
+        let leaf = certs
+            .first()
+            .ok_or_else(|| ClusterError::Certificate("node certificate: empty chain".into()))?;
+        Ok(cert_fingerprint(leaf.as_ref()))
+    }
+
     /// Whether the certificate should be replaced at Unix time `now`: once two thirds of its
     /// validity have passed (or it is expired). Certificates of unknown validity (operator
     /// supplied) are never rotated automatically.
@@ -94,6 +105,10 @@ pub struct ClusterIdentity {
     /// This node's certificate, if one was issued.
     #[serde(default)]
     node: Option<NodeCertificate>,
+    /// Certificates refused although the CA signed them (not stored: the holder of the
+    /// identity attaches the cluster's list with [`with_revocations`](Self::with_revocations)).
+    #[serde(skip)]
+    revoked: RevokedCerts,
 }
 
 impl fmt::Debug for ClusterIdentity {
@@ -126,6 +141,7 @@ impl ClusterIdentity {
             ca_not_after: Some(not_after),
             extra_trusted_ca_pems: Vec::new(),
             node: None,
+            revoked: RevokedCerts::default(),
         })
     }
 
@@ -150,6 +166,7 @@ impl ClusterIdentity {
                 not_before: None,
                 not_after: None,
             }),
+            revoked: RevokedCerts::default(),
         };
         identity.trusted_cas()?;
         identity.node_chain()?;
@@ -228,6 +245,20 @@ impl ClusterIdentity {
             node: Some(cert),
             ..self.clone()
         }
+    }
+
+    /// A copy whose TLS configurations refuse the certificates in `revoked` (shared: later
+    /// changes to the set apply to every configuration built from the copy).
+    pub fn with_revocations(&self, revoked: &RevokedCerts) -> Self {
+        Self {
+            revoked: revoked.clone(),
+            ..self.clone()
+        }
+    }
+
+    /// The revoked certificates this identity's TLS configurations refuse.
+    pub fn revocations(&self) -> &RevokedCerts {
+        &self.revoked
     }
 
     /// A copy without the CA key (what a node that only talks, and never issues, should hold).

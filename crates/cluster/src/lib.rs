@@ -7,8 +7,9 @@
 //! side, [`RaftHandler`] on the receiving side); joins and request forwarding will add routes
 //! of their own, combined with a [`ClusterRouter`].
 //!
-//! Both ends must present a certificate signed by the cluster CA: a node without one cannot
-//! talk to the cluster. [`ClusterIdentity`] generates that CA and issues node certificates
+//! Both ends must present a certificate signed by the cluster CA and not revoked
+//! ([`RevokedCerts`]: nodes removed from the cluster): a node without one cannot talk to the
+//! cluster. [`ClusterIdentity`] generates that CA and issues node certificates
 //! (ECDSA P-256 via rcgen) when the operator gives none, and serializes to PEM-in-JSON so the
 //! core can keep it inside the barrier. Certificates can be swapped at runtime on both sides
 //! (`set_identity`). The protocol and certificate lifecycle are described in
@@ -22,6 +23,7 @@ mod identity;
 mod options;
 pub mod protocol;
 mod raft_handler;
+mod revocation;
 mod server;
 mod tls;
 mod transport;
@@ -34,6 +36,7 @@ pub use identity::{CA_VALIDITY, ClusterIdentity, DEFAULT_NODE_CERT_VALIDITY, Nod
 pub use options::{ClientOptions, DEFAULT_MAX_BODY_BYTES, ServerOptions};
 pub use protocol::ALPN_CLUSTER_V1;
 pub use raft_handler::{RaftHandler, parse_raft_route, raft_route};
+pub use revocation::{RevokedCerts, cert_fingerprint};
 pub use server::ClusterServer;
 pub use transport::TlsTransport;
 

@@ -1,5 +1,6 @@
 //! rustls configurations of the cluster port: TLS 1.3 only, ring, ALPN `tresor-cluster/1`,
-//! and peers REQUIRED to present a certificate signed by the cluster CA, in both directions.
+//! and peers REQUIRED to present a certificate signed by the cluster CA and not revoked
+//! ([`RevokedCerts`](crate::RevokedCerts)), in both directions.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
+use crate::revocation::{RevocationClientVerifier, RevocationServerVerifier};
 use crate::{ALPN_CLUSTER_V1, ClusterError, ClusterIdentity};
 
 fn provider() -> Arc<CryptoProvider> {
@@ -28,10 +30,14 @@ impl ClusterIdentity {
     pub fn server_config(&self) -> Result<Arc<ServerConfig>, ClusterError> {
         let provider = provider();
         let (chain, key) = self.node_chain()?;
-        let verifier =
+        let inner =
             WebPkiClientVerifier::builder_with_provider(self.root_store()?, provider.clone())
                 .build()
                 .map_err(|e| ClusterError::Tls(e.to_string()))?;
+        let verifier = Arc::new(RevocationClientVerifier {
+            inner,
+            revoked: self.revocations().clone(),
+        });
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_client_cert_verifier(verifier)
@@ -45,13 +51,18 @@ impl ClusterIdentity {
     pub fn client_config(&self) -> Result<Arc<ClientConfig>, ClusterError> {
         let provider = provider();
         let (chain, key) = self.node_chain()?;
-        let verifier =
+        let inner =
             WebPkiServerVerifier::builder_with_provider(self.root_store()?, provider.clone())
                 .build()
                 .map_err(|e| ClusterError::Tls(e.to_string()))?;
+        let verifier = Arc::new(RevocationServerVerifier {
+            inner,
+            revoked: self.revocations().clone(),
+        });
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
-            .with_webpki_verifier(verifier)
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
             .with_client_auth_cert(chain, key)?;
         config.alpn_protocols = vec![ALPN_CLUSTER_V1.to_vec()];
         Ok(Arc::new(config))

@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
-use tresor_cluster::{ALPN_CLUSTER_V1, ClusterClient, ClusterError, ClusterIdentity};
+use tresor_cluster::{ALPN_CLUSTER_V1, ClusterClient, ClusterError, ClusterIdentity, RevokedCerts};
 
 /// Sends one request with a hand-built rustls client; returns the status or what failed.
 async fn raw_request(config: ClientConfig, addr: &str) -> Result<u16, String> {
@@ -198,4 +198,63 @@ async fn a_node_of_another_ca_cannot_talk_to_or_join_the_cluster() {
 
     rogue.kill().await;
     n1.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_certificates_are_refused_on_both_ends() {
+    let ca = ClusterIdentity::generate_ca("c").unwrap();
+    let revoked = RevokedCerts::new();
+    let server_id = node_identity(&ca, "vault-1").with_revocations(&revoked);
+    let (listener, addr) = bind().await;
+    let handler = Counting::new(Arc::new(PeerCertEcho));
+    let served = serve(listener, addr.clone(), &server_id, handler.clone());
+
+    let removed = node_identity(&ca, "vault-2");
+    let removed_cert = removed.node_cert().unwrap().clone();
+    let call = |id: &ClusterIdentity| {
+        let client = ClusterClient::new(id, client_options()).unwrap();
+        let addr = addr.clone();
+        async move {
+            client
+                .call(&addr, "raft/append_entries", Bytes::from_static(b"{}"))
+                .await
+        }
+    };
+    // Before revocation the node is served.
+    assert!(call(&removed).await.is_ok());
+    assert_eq!(handler.seen(), 1);
+
+    // The server refuses the revoked client certificate at the handshake, from the next
+    // connection on (the set is shared with the running server's verifier).
+    let fp = removed_cert.fingerprint().unwrap();
+    assert!(revoked.replace([(fp.clone(), "vault-2".to_owned())].into()));
+    assert!(
+        !revoked.replace([(fp, "vault-2".to_owned())].into()),
+        "unchanged"
+    );
+    let refused = call(&removed).await.unwrap_err();
+    assert!(is_transport_refusal(&refused), "{refused:?}");
+    assert_eq!(
+        handler.seen(),
+        1,
+        "the revoked node never reached a handler"
+    );
+    // Another node's certificate from the same CA still works.
+    assert!(call(&node_identity(&ca, "vault-3")).await.is_ok());
+    assert_eq!(handler.seen(), 2);
+
+    // The client side refuses a revoked server: vault-3, told that vault-1's certificate is
+    // revoked, will not talk to it.
+    let server_fp = server_id.node_cert().unwrap().fingerprint().unwrap();
+    let client_list = RevokedCerts::new();
+    client_list.replace([(server_fp, "vault-1".to_owned())].into());
+    let wary = node_identity(&ca, "vault-3").with_revocations(&client_list);
+    let refused = call(&wary).await.unwrap_err();
+    assert!(is_transport_refusal(&refused), "{refused:?}");
+    assert_eq!(handler.seen(), 2);
+
+    // Lifting the revocation restores the removed node.
+    revoked.replace(Default::default());
+    assert!(call(&removed).await.is_ok());
+    served.stop().await;
 }

@@ -12,7 +12,7 @@ use crate::active::{Active, CLUSTER_PATH, ClusterInfo};
 use crate::ceremony::Ceremonies;
 use crate::error::CoreError;
 use crate::ha::HaStatus;
-use crate::join::{PendingChallenges, PendingJoin};
+use crate::join::{ChallengeKeys, PendingJoin};
 use crate::status::{HealthStatus, LeaderStatus, SealStatus, VERSION};
 
 /// Where the seal configuration lives (plaintext, outside the barrier).
@@ -101,8 +101,11 @@ pub struct Core {
     pub(crate) active: RwLock<Option<Arc<Active>>>,
     /// The cluster's name and id, `Some` while unsealed (active or standby).
     pub(crate) cluster: RwLock<Option<ClusterInfo>>,
-    /// Active node: join challenges issued and not yet answered.
-    pub(crate) challenges: Mutex<PendingChallenges>,
+    /// Active node: the per-process secret of its stateless join challenges.
+    pub(crate) challenges: ChallengeKeys,
+    /// Active node: when the encryption count was last written, and the test override of
+    /// the rotation limit.
+    pub(crate) key_rotation: Mutex<crate::key_rotation::KeyRotationState>,
     /// Joining node: the challenge held until the operator unseals.
     pub(crate) pending_join: Mutex<Option<PendingJoin>>,
     /// The unseal attempt in progress.
@@ -145,7 +148,8 @@ impl Core {
             ha,
             active: RwLock::new(None),
             cluster: RwLock::new(None),
-            challenges: Mutex::new(PendingChallenges::default()),
+            challenges: ChallengeKeys::default(),
+            key_rotation: Mutex::new(Default::default()),
             pending_join: Mutex::new(None),
             unseal_progress: Mutex::new(None),
             ceremonies: Mutex::new(Ceremonies::default()),
@@ -215,6 +219,7 @@ impl Core {
             .reload_keyring()
             .await
             .map_err(|e| CoreError::Internal(format!("reloading keyring: {e}")))?;
+        self.load_key_usage().await;
         self.complete_migration().await?;
         let active = Active::load(self).await?;
         *self
@@ -238,6 +243,14 @@ impl Core {
             tracing::info!("this node is now a standby");
         }
         was
+    }
+
+    /// Raises the barrier's encryption count to the stored one (errors are logged: a node
+    /// still replicating may not have it yet).
+    async fn load_key_usage(&self) {
+        if let Err(e) = self.barrier.load_key_usage().await {
+            tracing::warn!(error = %e, "could not load the stored encryption count");
+        }
     }
 
     /// The unsealed state, or [`CoreError::Sealed`].
@@ -464,6 +477,7 @@ impl Core {
             .cluster
             .write()
             .map_err(|_| CoreError::Internal("state lock poisoned".into()))? = Some(info);
+        self.load_key_usage().await;
         if self.ha.is_active() {
             if self.has_migration_plan() && !self.try_complete_migration_now().await {
                 // Unsealed; the activation loop writes the migration and loads the active
@@ -502,6 +516,9 @@ impl Core {
     pub async fn seal(&self) -> Result<(), CoreError> {
         let _guard = self.lifecycle.lock().await;
         self.operator_sealed.store(true, Ordering::SeqCst);
+        if self.is_active_node() {
+            self.persist_key_usage().await;
+        }
         self.seal_locked();
         Ok(())
     }

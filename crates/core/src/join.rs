@@ -1,16 +1,17 @@
 //! Joining a node to the cluster: the seal challenge and the core's join state.
 //!
-//! The active node hands a joiner only ciphertext: a random nonce encrypted under the root
-//! key, the seal configuration, the seal-wrapped root key and the encrypted keyring. Only an
-//! operator holding the cluster's unseal keys can rebuild the root key on the joiner, decrypt
-//! the nonce and send it back; the active node compares it in constant time before it issues
-//! the joiner a cluster certificate (itself returned encrypted under the root key).
+//! The active node hands a joiner only ciphertext: a nonce encrypted under the root key, the
+//! seal configuration, the seal-wrapped root key and the encrypted keyring. Only an operator
+//! holding the cluster's unseal keys can rebuild the root key on the joiner, decrypt the
+//! nonce and send it back; the active node checks it in constant time before it issues the
+//! joiner a cluster certificate (itself returned encrypted under the root key). Challenges
+//! are stateless ([`ChallengeKeys`]): the active node keeps nothing per challenge, so the
+//! unauthenticated challenge endpoint cannot grow its memory.
 //!
 //! With an auto seal no operator is involved: the challenge carries the root key wrapped by
 //! each of the cluster's seals, a joiner whose own seal unwraps one answers by itself (see
 //! `Core::auto_unseal`), and a joiner whose seal cannot (another KMS key) is refused.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -18,7 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tresor_barrier::KEYRING_PATH;
-use tresor_crypto::{Key32, aead, ct_eq, random_bytes};
+use tresor_crypto::{Key32, aead, ct_eq};
 use tresor_seal::{SealConfig, WrappedKey};
 use tresor_storage::Backend;
 use zeroize::Zeroizing;
@@ -31,8 +32,6 @@ use crate::ha::JoinAdmission;
 pub const CHALLENGE_TTL: Duration = Duration::from_secs(300);
 /// Barrier prefix of the cluster CA (`ca`) and issued node identities (`node/<id>`).
 pub const CLUSTER_TLS_PREFIX: &str = "core/cluster-tls/";
-/// Most challenges kept at once (the challenge endpoint is unauthenticated).
-const MAX_PENDING: usize = 256;
 /// Length of the challenge nonce.
 const NONCE_LEN: usize = 32;
 
@@ -122,45 +121,108 @@ pub(crate) fn open_identity(
         .map_err(|_| CoreError::invalid("node identity does not decrypt with this seal's keys"))
 }
 
-/// Challenges the active node issued and not yet answered.
-#[derive(Default)]
-pub(crate) struct PendingChallenges {
-    by_server: HashMap<String, (Zeroizing<Vec<u8>>, Instant)>,
+/// Longest `server_id` a join accepts (the challenge endpoint is unauthenticated).
+pub const MAX_SERVER_ID_LEN: usize = 16 * 1024;
+
+/// Refuses an empty or oversized `server_id`.
+pub(crate) fn check_server_id(server_id: &str) -> Result<(), CoreError> {
+    if server_id.is_empty() {
+        return Err(CoreError::invalid("missing server_id"));
+    }
+    if server_id.len() > MAX_SERVER_ID_LEN {
+        return Err(CoreError::invalid(format!(
+            "server_id is too long: {} bytes, the limit is {MAX_SERVER_ID_LEN}",
+            server_id.len()
+        )));
+    }
+    Ok(())
 }
 
-impl PendingChallenges {
-    /// Remembers `nonce` as the expected answer of `server_id` (replacing an earlier one).
-    pub(crate) fn insert(&mut self, server_id: &str, nonce: Zeroizing<Vec<u8>>, now: Instant) {
-        self.by_server
-            .retain(|_, (_, at)| now.duration_since(*at) < CHALLENGE_TTL);
-        if self.by_server.len() >= MAX_PENDING
-            && let Some(oldest) = self
-                .by_server
-                .iter()
-                .min_by_key(|(_, (_, at))| *at)
-                .map(|(id, _)| id.clone())
-        {
-            self.by_server.remove(&oldest);
+/// Length of the expiry stamp that precedes the nonce in a challenge's plaintext.
+const EXPIRY_LEN: usize = 8;
+
+/// The active node's stateless join challenges.
+///
+/// Nothing is stored per challenge: the nonce of a challenge is derived with HKDF-SHA256 from
+/// a random per-process secret, the joiner's `server_id` and the challenge's expiry, and the
+/// expiry travels inside the challenge's plaintext (`expiry || nonce`, encrypted and
+/// authenticated under the root key). The joiner's answer is that plaintext; the active node
+/// re-derives the nonce from the expiry it carries and compares in constant time. Forging an
+/// answer needs the secret (for another expiry) or the root key (to read the plaintext), so
+/// memory stays constant whatever the unauthenticated endpoint is sent.
+///
+/// Answers are *time-bounded*, not single use: an answer is accepted until its challenge
+/// expires ([`CHALLENGE_TTL`] after issue) or this process ends. Replaying it within that
+/// window admits the same `server_id` again, which only a node that could answer anyway (it
+/// holds the root key) can produce.
+pub(crate) struct ChallengeKeys {
+    secret: Key32,
+    /// Expiries count milliseconds from here (monotonic; the secret lives no longer).
+    epoch: Instant,
+}
+
+impl Default for ChallengeKeys {
+    fn default() -> Self {
+        ChallengeKeys {
+            secret: Key32::generate(),
+            epoch: Instant::now(),
         }
-        self.by_server.insert(server_id.to_owned(), (nonce, now));
+    }
+}
+
+impl ChallengeKeys {
+    fn millis(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Whether `answer` (base64) is the unexpired nonce of `server_id`; a correct answer
-    /// consumes the challenge, a wrong one leaves it for another try.
-    pub(crate) fn check(&mut self, server_id: &str, answer: &str, now: Instant) -> bool {
-        let Some((nonce, at)) = self.by_server.get(server_id) else {
+    fn nonce(&self, server_id: &str, expiry: u64) -> Result<Zeroizing<[u8; NONCE_LEN]>, CoreError> {
+        let hk = hkdf::Hkdf::<sha2::Sha256>::new(None, self.secret.as_bytes());
+        let mut info = Vec::with_capacity(32 + EXPIRY_LEN + server_id.len());
+        info.extend_from_slice(b"tresor/join/nonce/");
+        info.extend_from_slice(&expiry.to_be_bytes());
+        info.extend_from_slice(server_id.as_bytes());
+        let mut out = Zeroizing::new([0u8; NONCE_LEN]);
+        hk.expand(&info, &mut out[..])
+            .map_err(|e| CoreError::Internal(format!("deriving join nonce: {e}")))?;
+        Ok(out)
+    }
+
+    /// The plaintext of a challenge for `server_id` issued at `now`: `expiry || nonce`.
+    pub(crate) fn issue(
+        &self,
+        server_id: &str,
+        now: Instant,
+    ) -> Result<Zeroizing<Vec<u8>>, CoreError> {
+        let expiry = self
+            .millis(now)
+            .saturating_add(u64::try_from(CHALLENGE_TTL.as_millis()).unwrap_or(u64::MAX));
+        let nonce = self.nonce(server_id, expiry)?;
+        let mut plain = Zeroizing::new(Vec::with_capacity(EXPIRY_LEN + NONCE_LEN));
+        plain.extend_from_slice(&expiry.to_be_bytes());
+        plain.extend_from_slice(&nonce[..]);
+        Ok(plain)
+    }
+
+    /// Whether `answer` (base64 of a challenge's plaintext) answers an unexpired challenge
+    /// this process issued to `server_id`.
+    pub(crate) fn check(&self, server_id: &str, answer: &str, now: Instant) -> bool {
+        let Ok(given) = STANDARD.decode(answer).map(Zeroizing::new) else {
             return false;
         };
-        if now.duration_since(*at) >= CHALLENGE_TTL {
-            self.by_server.remove(server_id);
+        if given.len() != EXPIRY_LEN + NONCE_LEN {
             return false;
         }
-        let given = STANDARD.decode(answer).unwrap_or_default();
-        let ok = ct_eq(nonce, &given);
-        if ok {
-            self.by_server.remove(server_id);
+        let (stamp, nonce) = given.split_at(EXPIRY_LEN);
+        let mut raw = [0u8; EXPIRY_LEN];
+        raw.copy_from_slice(stamp);
+        let expiry = u64::from_be_bytes(raw);
+        if self.millis(now) >= expiry {
+            return false;
         }
-        ok
+        match self.nonce(server_id, expiry) {
+            Ok(expected) => ct_eq(&expected[..], nonce),
+            Err(_) => false,
+        }
     }
 }
 
@@ -174,9 +236,7 @@ pub(crate) struct PendingJoin {
 impl Core {
     /// Active node: issues a seal challenge to joining node `server_id`.
     pub async fn join_challenge(&self, server_id: &str) -> Result<JoinChallenge, CoreError> {
-        if server_id.is_empty() {
-            return Err(CoreError::invalid("missing server_id"));
-        }
+        check_server_id(server_id)?;
         self.require_active()?;
         let root = self.barrier.root_key().map_err(|_| CoreError::Sealed)?;
         let seal_config = self.seal_config().await?.ok_or(CoreError::NotInitialized)?;
@@ -199,9 +259,8 @@ impl Core {
             .get(KEYRING_PATH)
             .await?
             .ok_or_else(|| CoreError::Internal("keyring missing from storage".into()))?;
-        let nonce = Zeroizing::new(random_bytes(NONCE_LEN));
-        let challenge = seal_challenge(&root, server_id, &nonce)?;
-        lock(&self.challenges).insert(server_id, nonce, Instant::now());
+        let plain = self.challenges.issue(server_id, Instant::now())?;
+        let challenge = seal_challenge(&root, server_id, &plain)?;
         Ok(JoinChallenge {
             challenge,
             seal_config,
@@ -214,8 +273,12 @@ impl Core {
     /// Active node: checks a joiner's answer and admits it (certificate, Raft membership).
     /// Returns `{"identity": <sealed node identity>, "peers": [...]}`.
     pub async fn join_answer(&self, node: JoinAdmission, answer: &str) -> Result<Value, CoreError> {
+        check_server_id(&node.server_id)?;
         self.require_active()?;
-        if !lock(&self.challenges).check(&node.server_id, answer, Instant::now()) {
+        if !self
+            .challenges
+            .check(&node.server_id, answer, Instant::now())
+        {
             return Err(CoreError::PermissionDenied);
         }
         let root = self.barrier.root_key().map_err(|_| CoreError::Sealed)?;
@@ -376,6 +439,7 @@ pub(crate) async fn unwrap_with(kek: &Key32, wrapped: &WrappedKey) -> Result<Key
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tresor_crypto::random_bytes;
 
     #[test]
     fn challenge_opens_only_with_the_same_root_key_and_server() {
@@ -402,35 +466,74 @@ mod tests {
         assert!(open_identity(&Key32::generate(), "n2", &sealed).is_err());
     }
 
-    #[test]
-    fn pending_challenges_accept_only_the_right_unexpired_answer_once() {
-        let mut p = PendingChallenges::default();
-        let t0 = Instant::now();
-        let nonce = random_bytes(NONCE_LEN);
-        p.insert("n2", Zeroizing::new(nonce.clone()), t0);
-        assert!(!p.check("n2", &STANDARD.encode([0u8; NONCE_LEN]), t0));
-        assert!(!p.check("n3", &STANDARD.encode(&nonce), t0));
-        assert!(p.check("n2", &STANDARD.encode(&nonce), t0));
-        assert!(!p.check("n2", &STANDARD.encode(&nonce), t0), "consumed");
-        p.insert("n2", Zeroizing::new(nonce.clone()), t0);
-        assert!(!p.check("n2", &STANDARD.encode(&nonce), t0 + CHALLENGE_TTL));
+    /// Issues a challenge for `id` at `t` and opens it as a joiner holding `root` would.
+    fn answer_for(keys: &ChallengeKeys, root: &Key32, id: &str, t: Instant) -> String {
+        let plain = keys.issue(id, t).unwrap();
+        let sealed = seal_challenge(root, id, &plain).unwrap();
+        open_challenge(root, id, &sealed).unwrap()
     }
 
     #[test]
-    fn pending_challenges_are_bounded_and_drop_the_oldest() {
-        let mut p = PendingChallenges::default();
+    fn a_challenge_answer_is_accepted_until_it_expires() {
+        let keys = ChallengeKeys::default();
+        let root = Key32::generate();
         let t0 = Instant::now();
-        let first = random_bytes(NONCE_LEN);
-        p.insert("first", Zeroizing::new(first.clone()), t0);
-        for i in 0..MAX_PENDING {
-            let at = t0 + Duration::from_millis(1 + i as u64);
-            p.insert(
-                &format!("n{i}"),
-                Zeroizing::new(random_bytes(NONCE_LEN)),
-                at,
-            );
+        let answer = answer_for(&keys, &root, "n2", t0);
+        assert!(keys.check("n2", &answer, t0));
+        assert!(keys.check("n2", &answer, t0 + CHALLENGE_TTL - Duration::from_millis(1)));
+        assert!(!keys.check("n2", &answer, t0 + CHALLENGE_TTL), "expired");
+    }
+
+    #[test]
+    fn a_challenge_answer_is_refused_for_another_server_id_or_process() {
+        let keys = ChallengeKeys::default();
+        let root = Key32::generate();
+        let t0 = Instant::now();
+        let answer = answer_for(&keys, &root, "n2", t0);
+        assert!(!keys.check("n3", &answer, t0));
+        assert!(
+            !ChallengeKeys::default().check("n2", &answer, t0),
+            "other secret"
+        );
+    }
+
+    #[test]
+    fn a_tampered_challenge_answer_is_refused() {
+        let keys = ChallengeKeys::default();
+        let root = Key32::generate();
+        let t0 = Instant::now();
+        let answer = answer_for(&keys, &root, "n2", t0);
+        let raw = STANDARD.decode(&answer).unwrap();
+        // Every flipped bit is refused: in the expiry (extending it) and in the nonce.
+        for i in 0..raw.len() {
+            let mut bad = raw.clone();
+            bad[i] ^= 1;
+            assert!(!keys.check("n2", &STANDARD.encode(&bad), t0), "byte {i}");
         }
-        assert_eq!(p.by_server.len(), MAX_PENDING);
-        assert!(!p.check("first", &STANDARD.encode(&first), t0));
+        // A later expiry with the old nonce is refused too.
+        let mut later = raw.clone();
+        later[..EXPIRY_LEN].copy_from_slice(&u64::MAX.to_be_bytes());
+        assert!(!keys.check("n2", &STANDARD.encode(&later), t0));
+        assert!(!keys.check("n2", &STANDARD.encode(&raw[..EXPIRY_LEN + 1]), t0));
+        assert!(!keys.check("n2", "", t0));
+        assert!(!keys.check("n2", "not base64!", t0));
+        // The sealed challenge itself is authenticated: a flipped byte does not open.
+        let sealed = seal_challenge(&root, "n2", &keys.issue("n2", t0).unwrap()).unwrap();
+        let mut blob = STANDARD.decode(&sealed).unwrap();
+        let last = blob.len() - 1;
+        blob[last] ^= 1;
+        assert!(open_challenge(&root, "n2", &STANDARD.encode(&blob)).is_err());
+    }
+
+    #[test]
+    fn server_ids_are_bounded() {
+        assert!(check_server_id("n2").is_ok());
+        assert!(check_server_id(&"a".repeat(MAX_SERVER_ID_LEN)).is_ok());
+        let err = check_server_id(&"a".repeat(MAX_SERVER_ID_LEN + 1)).unwrap_err();
+        assert!(matches!(err, CoreError::InvalidRequest(ref m) if m.contains("too long")));
+        assert!(matches!(
+            check_server_id(""),
+            Err(CoreError::InvalidRequest(_))
+        ));
     }
 }

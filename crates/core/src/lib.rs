@@ -30,6 +30,7 @@ mod error;
 mod ha;
 mod init;
 mod join;
+mod key_rotation;
 mod metrics;
 mod migration;
 pub mod mounts;
@@ -52,7 +53,11 @@ pub use ha::{
     LeaderInfo, SingleNode,
 };
 pub use init::{InitRequest, InitResponse};
-pub use join::{CHALLENGE_TTL, CLUSTER_TLS_PREFIX, JoinChallenge};
+pub use join::{CHALLENGE_TTL, CLUSTER_TLS_PREFIX, JoinChallenge, MAX_SERVER_ID_LEN};
+pub use key_rotation::{
+    FLUSH_BATCH, FLUSH_INTERVAL, MAX_MAX_OPERATIONS, MIN_INTERVAL, MIN_MAX_OPERATIONS,
+    ROTATION_CONFIG_PATH, RotationConfig, RotationReason,
+};
 pub use metrics::{MeteredSeal, metered_seals};
 pub use migration::SealMigration;
 pub use pipeline::audit::{AuditBroker, AuditError, AuditRequest, NoAudit};

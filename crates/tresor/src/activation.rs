@@ -3,7 +3,7 @@
 //! its cluster identity from the barrier and then takes part in elections.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use tresor_core::Core;
@@ -12,9 +12,13 @@ use tresor_core::HaStatus;
 
 use crate::cert_rotation::CertRotation;
 use crate::ha::RaftHa;
+use crate::revocation::RevocationSync;
 
 /// Re-check interval when Raft reports nothing new (seal and unseal do not show in metrics).
 const POLL: Duration = Duration::from_millis(200);
+
+/// How often the active node runs the key rotation check (count writes, rotation by use).
+const KEY_ROTATION_CHECK: Duration = Duration::from_secs(1);
 
 /// Runs until `shutdown`.
 pub(crate) async fn run(core: Arc<Core>, ha: Arc<RaftHa>, shutdown: CancellationToken) {
@@ -25,15 +29,30 @@ pub(crate) async fn run(core: Arc<Core>, ha: Arc<RaftHa>, shutdown: Cancellation
     ));
     let mut rx = ha.raft.raft().metrics();
     let mut rotation = CertRotation::default();
+    let mut revocations = RevocationSync::default();
+    let mut last_key_check: Option<Instant> = None;
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => {
+                if core.is_active_node() {
+                    core.persist_key_usage().await;
+                }
+                return;
+            }
             r = rx.changed() => if r.is_err() { return },
             _ = tokio::time::sleep(POLL) => {},
         }
         step(&core, &ha).await;
         if !core.is_sealed() && ha.cluster.has_identity() {
+            revocations.tick(&core, &ha).await;
             rotation.tick(&core, &ha).await;
+        }
+        if core.is_active_node() && last_key_check.is_none_or(|t| t.elapsed() >= KEY_ROTATION_CHECK)
+        {
+            last_key_check = Some(Instant::now());
+            if let Err(e) = core.key_rotation_tick().await {
+                tracing::warn!(error = %e, "key rotation check failed; will retry");
+            }
         }
     }
 }

@@ -34,7 +34,7 @@ fn due(identities: &[(String, ClusterIdentity)], now: i64) -> Vec<&str> {
         .collect()
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tresor_cluster::{
     ClientOptions, ClusterClient, ClusterError, ClusterHandler, ClusterIdentity, ClusterRequest,
-    ClusterRouter, ClusterServer, RaftHandler, ServerOptions, TlsTransport,
+    ClusterRouter, ClusterServer, RaftHandler, RevokedCerts, ServerOptions, TlsTransport,
 };
 use tresor_core::{ForwardedRequest, ForwardedResponse};
 use tresor_http::AppState;
@@ -42,6 +42,11 @@ pub(crate) struct ClusterNode {
     contacts: Mutex<HashMap<String, Instant>>,
     /// Set once this node learns it was removed from the cluster.
     removed: Arc<AtomicBool>,
+    /// Certificates of removed nodes, refused by both the server and the client (shared with
+    /// every installed identity's TLS verifiers).
+    revoked: RevokedCerts,
+    /// The identity installed last (with `revoked` attached).
+    identity: Mutex<Option<ClusterIdentity>>,
 }
 
 impl ClusterNode {
@@ -61,7 +66,31 @@ impl ClusterNode {
             shutdown,
             contacts: Mutex::new(HashMap::new()),
             removed: Arc::new(AtomicBool::new(false)),
+            revoked: RevokedCerts::new(),
+            identity: Mutex::new(None),
         })
+    }
+
+    /// Replaces the revoked certificates (fingerprint → node id). When the set changes, open
+    /// connections are closed (server) and dropped (client), so that a revoked peer cannot
+    /// keep talking on a connection made before; new handshakes see the new set. Returns
+    /// whether it changed.
+    pub(crate) fn set_revoked(
+        &self,
+        entries: HashMap<String, String>,
+    ) -> Result<bool, ClusterError> {
+        if !self.revoked.replace(entries) {
+            return Ok(false);
+        }
+        let current = self
+            .identity
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(identity) = current {
+            self.install(&identity)?;
+        }
+        Ok(true)
     }
 
     /// When `node_id` last answered a Raft RPC from this node.
@@ -124,6 +153,7 @@ impl ClusterNode {
     /// Installs (or replaces) this node's certificates on the transport and the server, and
     /// starts the server on first use.
     pub(crate) fn install(&self, identity: &ClusterIdentity) -> Result<(), ClusterError> {
+        let identity = &identity.with_revocations(&self.revoked);
         {
             let mut t = self.transport.write().unwrap_or_else(|e| e.into_inner());
             match t.as_ref() {
@@ -154,6 +184,7 @@ impl ClusterNode {
                 }
             }
         }
+        *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = Some(identity.clone());
         self.installed.store(true, Ordering::Release);
         Ok(())
     }

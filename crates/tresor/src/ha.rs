@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 use crate::autopilot::{self, Autopilot};
 use crate::cluster::{ClusterNode, REMOVED_MARKER, host_of, strip_scheme};
 use crate::join_client::{JoinClient, JoinTarget};
+use crate::revocation;
 
 /// How long `sys/step-down` keeps the old leader from sending heartbeats and campaigning.
 pub(crate) const STEP_DOWN_HOLD: Duration = Duration::from_secs(5);
@@ -184,7 +185,9 @@ impl RaftHa {
         self.electing.load(Ordering::Acquire)
     }
 
-    /// Leader: removes `server_id` from the configuration and tells it so (best effort).
+    /// Leader: removes `server_id` from the configuration, tells it so (best effort, bounded
+    /// by the notice timeout) and then revokes its cluster certificate, so that it can no
+    /// longer talk to any node's cluster port.
     pub(crate) async fn remove_and_notify(&self, server_id: &str) -> Result<(), CoreError> {
         let addr = self
             .raft
@@ -196,10 +199,18 @@ impl RaftHa {
         if server_id == self.raft.node_id() {
             self.mark_removed();
         } else if let Some(addr) = addr {
-            let cluster = self.cluster.clone();
-            let id = server_id.to_owned();
-            tokio::spawn(async move { cluster.notify_removed(&id, &addr).await });
+            // The notice needs the node's certificate: deliver it before the revocation.
+            self.cluster.notify_removed(server_id, &addr).await;
         }
+        let core = self.core()?;
+        revocation::revoke_node(&core, self, server_id)
+            .await
+            .map_err(|e| {
+                tracing::error!(node = server_id, error = %e, "revoking the removed node's certificate failed");
+                CoreError::Internal(format!(
+                    "peer {server_id} was removed but revoking its cluster certificate failed: {e}"
+                ))
+            })?;
         Ok(())
     }
 

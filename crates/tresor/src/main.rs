@@ -11,6 +11,7 @@ mod ha;
 mod join_client;
 mod log_rotate;
 mod logging;
+mod revocation;
 mod seals;
 mod server;
 

@@ -288,3 +288,64 @@ fn dev_three_node_starts_an_unsealed_cluster() {
     child.kill().ok();
     child.wait().ok();
 }
+
+#[test]
+fn a_removed_nodes_certificate_is_refused_and_a_rejoin_gets_a_new_one() {
+    let mut c = Cluster::start(3);
+    let leader = c.wait_leader(None, Duration::from_secs(10));
+    let r = c.post(leader, "sys/mounts/secret", json!({"type": "kv"}));
+    assert_eq!(r.status(), 204, "{}", r.text().unwrap());
+    let victim = (0..3).find(|i| *i != leader).unwrap();
+    let other = (0..3).find(|i| *i != leader && *i != victim).unwrap();
+    // Control: the victim forwards over the cluster port with its certificate.
+    let r = c.put(victim, "secret/before", json!({"v": "1"}));
+    assert_eq!(r.status(), 204, "{}", r.text().unwrap());
+
+    let id = c.nodes[victim].name.clone();
+    let r = c.post(
+        leader,
+        "sys/storage/raft/remove-peer",
+        json!({ "server_id": id }),
+    );
+    assert_eq!(r.status(), 204, "{}", r.text().unwrap());
+
+    // The removed node still runs and still holds its certificate: a request through it is
+    // forwarded with that certificate, which the leader's cluster port now refuses.
+    const REFUSED: &str = "refused a revoked cluster certificate";
+    c.wait_for(
+        "the leader to refuse the removed node's certificate",
+        Duration::from_secs(20),
+        |c| {
+            let status = c.put(victim, "secret/after", json!({"v": "2"})).status();
+            assert_ne!(status, 204, "a write through the removed node was served");
+            c.nodes[leader].log().contains(REFUSED).then_some(())
+        },
+    );
+    let refusal = c.nodes[leader]
+        .log()
+        .lines()
+        .find(|l| l.contains(REFUSED))
+        .unwrap()
+        .to_owned();
+    assert!(refusal.contains(&id), "{refusal}");
+    assert_eq!(read_secret(&c, leader, "after"), None);
+    // The remaining member is unaffected.
+    let r = c.put(other, "secret/still", json!({"v": "3"}));
+    assert_eq!(r.status(), 204, "{}", r.text().unwrap());
+
+    // Joining again (fresh data, the cluster's keys) issues a new certificate that works.
+    c.nodes[victim].kill9();
+    c.nodes[victim].wipe_data();
+    let leader_addr = c.nodes[leader].addr.clone();
+    c.nodes[victim].write_config(&[leader_addr]);
+    let http = c.http.clone();
+    c.nodes[victim].spawn(&http);
+    c.wait_for_challenge(victim);
+    c.unseal(victim);
+    c.wait_for(
+        "a write through the rejoined node",
+        Duration::from_secs(30),
+        |c| (c.put(victim, "secret/rejoined", json!({"v": "4"})).status() == 204).then_some(()),
+    );
+    assert_eq!(read_secret(&c, leader, "rejoined"), Some(json!("4")));
+}

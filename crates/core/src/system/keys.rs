@@ -1,6 +1,6 @@
-//! `sys/key-status` and `sys/rotate`.
+//! `sys/key-status`, `sys/rotate` and `sys/rotate/config`.
 
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use tresor_sdk::{Operation, Response};
 
 use crate::core::Core;
@@ -26,11 +26,23 @@ pub(super) async fn rotate(core: &Core, op: Operation) -> Result<Option<Response
     if !matches!(op, Operation::Update | Operation::Create) {
         return super::unsupported();
     }
-    let term = core
-        .barrier
-        .rotate()
-        .await
-        .map_err(|e| CoreError::Internal(format!("failed to rotate the keyring: {e}")))?;
+    let term = core.rotate_keyring().await?;
     tracing::info!(term, "keyring rotated");
     Ok(None)
+}
+
+/// `sys/rotate/config` and `sys/rotate/keyring/config`: automatic rotation by use or age.
+pub(super) async fn rotate_config(
+    core: &Core,
+    op: Operation,
+    data: &Map<String, Value>,
+) -> Result<Option<Response>, CoreError> {
+    match op {
+        Operation::Read => Ok(data_response(core.rotation_config().await?.to_json())),
+        Operation::Update | Operation::Create => {
+            core.update_rotation_config(data).await?;
+            Ok(None)
+        }
+        _ => super::unsupported(),
+    }
 }

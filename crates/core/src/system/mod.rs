@@ -117,6 +117,9 @@ pub(crate) async fn handle(
         ["capabilities-accessor"] => capabilities::for_accessor(active, op, data).await,
         ["key-status"] => keys::key_status(core, op),
         ["rotate"] | ["rotate", "keyring"] => keys::rotate(core, op).await,
+        ["rotate", "config"] | ["rotate", "keyring", "config"] => {
+            keys::rotate_config(core, op, data).await
+        }
         ["wrapping", "wrap"] => match op {
             // The body becomes the response's data; the core wraps it (and refuses the request
             // when no wrap TTL was given).
