@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -45,12 +44,7 @@ async fn rotate_config_reads_validates_and_stores() {
         CoreOptions::default(),
         Arc::new(SingleNode::default()),
     );
-    let s = AppState {
-        core,
-        max_request_size: 0,
-        max_request_duration: Duration::from_secs(30),
-        metrics: Default::default(),
-    };
+    let s = AppState::new(core);
     let (_, init) = call(
         &s,
         "",
