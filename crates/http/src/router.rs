@@ -207,21 +207,23 @@ fn redirect(clean: &str, query: Option<&str>) -> Response {
     }
 }
 
-/// Stage 1 of the pipeline: the request path made canonical, or the answer that refuses it.
-fn canonical_path(uri: &axum::http::Uri) -> Result<CanonicalPath, Response> {
-    match canonicalize(uri.path()) {
-        Verdict::Canonical(path) => Ok(path),
-        Verdict::Redirect(clean) => Err(redirect(&clean, uri.query())),
-        Verdict::NotApi => Err(ApiError::bare(StatusCode::NOT_FOUND).into_response()),
-        Verdict::Invalid(reason) => Err(ApiError::bad_request(reason).into_response()),
+/// The answer to a request path that is not canonical (stage 1 of the pipeline).
+fn refuse_path(verdict: Verdict, query: Option<&str>) -> Response {
+    match verdict {
+        Verdict::Redirect(clean) => redirect(&clean, query),
+        Verdict::Invalid(reason) => ApiError::bad_request(reason).into_response(),
+        Verdict::NotApi | Verdict::Canonical(_) => {
+            ApiError::bare(StatusCode::NOT_FOUND).into_response()
+        }
     }
 }
 
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let path = match canonical_path(&parts.uri) {
-        Ok(path) => path,
-        Err(refusal) => return refusal,
+    // Stage 1: the canonical path, or the answer that refuses it.
+    let path = match canonicalize(parts.uri.path()) {
+        Verdict::Canonical(path) => path,
+        other => return refuse_path(other, parts.uri.query()),
     };
     let path_and_query = parts
         .uri

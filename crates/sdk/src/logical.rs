@@ -214,8 +214,8 @@ pub struct Response {
     /// What kind of answer this is (a body can come with a "not found", as Vault answers a
     /// deleted KV v2 version); the http layer picks the status code.
     pub status: ResponseStatus,
-    /// A secret that gets a lease (dynamic credentials).
-    pub secret: Option<Secret>,
+    /// A secret that gets a lease (dynamic credentials); boxed, as most responses have none.
+    pub secret: Option<Box<Secret>>,
 }
 
 impl Response {
