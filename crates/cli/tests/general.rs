@@ -366,7 +366,7 @@ async fn secrets_commands() {
     let l = srv.last();
     assert_eq!(
         (l.method.as_str(), l.path.as_str()),
-        ("POST", "/v1/sys/mounts/kv2/")
+        ("POST", "/v1/sys/mounts/kv2")
     );
     assert_eq!(
         l.body,
@@ -376,7 +376,7 @@ async fn secrets_commands() {
         )
     );
     cli(&env, &["secrets", "enable", "-version=2", "kv"]).await;
-    assert_eq!(srv.last().path, "/v1/sys/mounts/kv/");
+    assert_eq!(srv.last().path, "/v1/sys/mounts/kv");
     assert_eq!(srv.last().body.unwrap()["options"], json!({"version": "2"}));
     let o = cli(&env, &["secrets", "list"]).await;
     assert_eq!(
@@ -413,7 +413,7 @@ async fn secrets_commands() {
     );
     assert_eq!(
         (srv.last().method.as_str(), srv.last().path.as_str()),
-        ("DELETE", "/v1/sys/mounts/kv2/")
+        ("DELETE", "/v1/sys/mounts/kv2")
     );
 }
 

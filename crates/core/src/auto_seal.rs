@@ -238,7 +238,7 @@ impl Core {
         self.barrier
             .unseal(&root)
             .await
-            .map_err(|e| CoreError::Internal(format!("failed to unseal barrier: {e}")))?;
+            .map_err(CoreError::barrier("failed to unseal barrier"))?;
         if let Err(e) = self.after_unseal().await {
             self.barrier.seal();
             return Err(e);

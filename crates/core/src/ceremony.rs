@@ -331,7 +331,7 @@ impl Core {
             .tokens
             .create_root(None)
             .await
-            .map_err(|e| CoreError::Internal(format!("creating the root token: {e}")))?;
+            .map_err(CoreError::token("creating the root token"))?;
         let encoded = tresor_seal::root_token_encode(&token.id, &otp)
             .map_err(|e| CoreError::Internal(format!("encoding the root token: {e}")))?;
         tracing::warn!("a new root token was generated");

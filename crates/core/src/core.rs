@@ -218,7 +218,7 @@ impl Core {
         self.barrier
             .reload_keyring()
             .await
-            .map_err(|e| CoreError::Internal(format!("reloading keyring: {e}")))?;
+            .map_err(CoreError::barrier("reloading keyring"))?;
         self.load_key_usage().await;
         self.complete_migration().await?;
         let active = Active::load(self).await?;

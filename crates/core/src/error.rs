@@ -56,6 +56,26 @@ pub enum CoreError {
     /// The lease of a response could not be registered (HTTP 500).
     #[error(transparent)]
     Lease(#[from] crate::pipeline::lease::LeaseError),
+    /// The barrier failed underneath a lifecycle step (its storage, or a key that does not
+    /// decrypt); the cause is kept.
+    #[error("{context}: {source}")]
+    Barrier {
+        /// What the core was doing.
+        context: &'static str,
+        /// Why the barrier failed.
+        #[source]
+        source: tresor_barrier::BarrierError,
+    },
+    /// The token store failed underneath a lifecycle step (creating a root token); the cause
+    /// is kept.
+    #[error("{context}: {source}")]
+    Token {
+        /// What the core was doing.
+        context: &'static str,
+        /// Why the token store failed.
+        #[source]
+        source: tresor_token::TokenError,
+    },
     /// A bug or an unexpected state (HTTP 500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -65,6 +85,34 @@ impl CoreError {
     /// Shorthand for [`CoreError::InvalidRequest`].
     pub fn invalid(msg: impl Into<String>) -> Self {
         CoreError::InvalidRequest(msg.into())
+    }
+
+    /// Whether the failure is transient and the request may be retried as it is (a storage
+    /// layer that is unavailable, wherever it surfaced).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            CoreError::Standby { .. } | CoreError::LeadershipUnconfirmed => true,
+            CoreError::Storage(s) => s.is_retriable(),
+            CoreError::Barrier {
+                source: tresor_barrier::BarrierError::Storage(s),
+                ..
+            } => s.is_retriable(),
+            CoreError::Token {
+                source: tresor_token::TokenError::Storage(s),
+                ..
+            } => s.is_retriable(),
+            _ => false,
+        }
+    }
+
+    /// A barrier failure while `context`.
+    pub(crate) fn barrier(context: &'static str) -> impl FnOnce(tresor_barrier::BarrierError) -> Self {
+        move |source| CoreError::Barrier { context, source }
+    }
+
+    /// A token store failure while `context`.
+    pub(crate) fn token(context: &'static str) -> impl FnOnce(tresor_token::TokenError) -> Self {
+        move |source| CoreError::Token { context, source }
     }
 }
 
@@ -95,5 +143,30 @@ impl From<LogicalError> for CoreError {
 impl From<serde_json::Error> for CoreError {
     fn from(e: serde_json::Error) -> Self {
         CoreError::Internal(format!("encoding: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn a_storage_outage_stays_retriable_through_every_layer() {
+        let down = || StorageError::Unavailable("raft: no quorum".into());
+        assert!(CoreError::from(down()).is_retriable());
+        let barrier = CoreError::barrier("reloading keyring")(down().into());
+        assert!(barrier.is_retriable());
+        assert!(barrier.source().is_some(), "the cause is kept");
+        let token = CoreError::token("creating the root token")(down().into());
+        assert!(token.is_retriable());
+        assert!(token.to_string().contains("no quorum"), "{token}");
+        let logical = CoreError::from(LogicalError::from(tresor_token::TokenError::Storage(down())));
+        assert!(logical.is_retriable());
+        assert!(!CoreError::Internal("bug".into()).is_retriable());
+        let bad_key = CoreError::barrier("failed to unseal barrier")(
+            tresor_barrier::BarrierError::InvalidKey,
+        );
+        assert!(!bad_key.is_retriable());
     }
 }

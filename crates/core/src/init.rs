@@ -205,7 +205,7 @@ impl Core {
         self.barrier
             .unseal(&root_key)
             .await
-            .map_err(|e| CoreError::Internal(format!("opening the new barrier: {e}")))?;
+            .map_err(CoreError::barrier("opening the new barrier"))?;
 
         let setup = async {
             let cluster_name = self.opts.cluster_name.clone();
@@ -215,7 +215,7 @@ impl Core {
                 .tokens
                 .create_root(root_token_id)
                 .await
-                .map_err(|e| CoreError::Internal(format!("creating the root token: {e}")))?;
+                .map_err(CoreError::token("creating the root token"))?;
             Ok::<_, CoreError>(root.id.clone())
         };
         let result = setup.await;

@@ -163,7 +163,7 @@ impl Core {
             .barrier
             .rotate()
             .await
-            .map_err(|e| CoreError::Internal(format!("failed to rotate the keyring: {e}")))?;
+            .map_err(CoreError::barrier("failed to rotate the keyring"))?;
         self.persist_key_usage().await;
         Ok(term)
     }

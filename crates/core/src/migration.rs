@@ -258,7 +258,7 @@ impl Core {
         self.barrier
             .unseal(&root)
             .await
-            .map_err(|e| CoreError::Internal(format!("failed to unseal barrier: {e}")))?;
+            .map_err(CoreError::barrier("failed to unseal barrier"))?;
         lock(&self.migration).plan = Some(plan);
         if let Some(kek) = to_shamir_kek {
             self.shamir.set_kek(kek);

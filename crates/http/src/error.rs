@@ -47,9 +47,7 @@ impl From<CoreError> for ApiError {
             CoreError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             CoreError::UnsupportedPath => StatusCode::NOT_FOUND,
             CoreError::UnsupportedOperation => StatusCode::METHOD_NOT_ALLOWED,
-            CoreError::Standby { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            CoreError::LeadershipUnconfirmed => StatusCode::SERVICE_UNAVAILABLE,
-            CoreError::Storage(s) if s.is_retriable() => StatusCode::SERVICE_UNAVAILABLE,
+            e if e.is_retriable() => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {

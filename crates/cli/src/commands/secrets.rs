@@ -20,8 +20,15 @@ Subcommands:
     move SRC DST
 ";
 
+/// A mount path as shown and as `sys/remount` takes it: `secret/`.
 fn mount_path(p: &str) -> String {
     format!("{}/", p.trim_matches('/'))
+}
+
+/// A mount path inside a request path: `secret` (a write to `sys/mounts/secret/` names a
+/// directory, which the server refuses).
+fn mount_name(p: &str) -> &str {
+    p.trim_matches('/')
 }
 
 /// The mount config and options shared by `enable` and `tune`.
@@ -154,7 +161,7 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Result<i32, CliEr
             let path = mount_path(p.str("path").unwrap_or(kind));
             let (_, client) = ctx.connect(&p)?;
             client
-                .post(&format!("sys/mounts/{path}"), &body)
+                .post(&format!("sys/mounts/{}", mount_name(&path)), &body)
                 .await
                 .map_err(|e| e.context("Error enabling"))?;
             let shown = body
@@ -172,7 +179,7 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Result<i32, CliEr
             let path = mount_path(&p.positionals[0]);
             let (_, client) = ctx.connect(&p)?;
             client
-                .delete(&format!("sys/mounts/{path}"))
+                .delete(&format!("sys/mounts/{}", mount_name(&path)))
                 .await
                 .map_err(|e| e.context(format!("Error disabling secrets engine at {path}")))?;
             ctx.print(&format!(
