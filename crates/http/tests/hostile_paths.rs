@@ -380,3 +380,30 @@ async fn raw_endpoints_are_matched_exactly_and_declare_sudo() {
     .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn listener_switches_turn_the_unauthenticated_ceremonies_off() {
+    let mut n = node().await;
+    let before = call(&n.state, "GET", "/v1/sys/generate-root/attempt", None, None).await;
+    assert_eq!(before.status, StatusCode::OK, "served by default, as Vault");
+    n.state.raw_switches = tresor_http::RawSwitches {
+        disable_unauthed_generate_root: true,
+        disable_unauthed_rekey: true,
+    };
+    for (method, uri) in [
+        ("GET", "/v1/sys/generate-root/attempt"),
+        ("PUT", "/v1/sys/generate-root/attempt"),
+        ("DELETE", "/v1/sys/generate-root/attempt"),
+        ("PUT", "/v1/sys/generate-root/update"),
+        ("GET", "/v1/sys/rekey/init"),
+        ("PUT", "/v1/sys/rekey/init"),
+        ("PUT", "/v1/sys/rekey/update"),
+        ("GET", "/v1/sys/rekey-recovery-key/init"),
+    ] {
+        // Even the root token gets the answer of an endpoint that does not exist.
+        let a = call(&n.state, method, uri, Some(&n.root), Some(json!({}))).await;
+        assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+    }
+    let a = call(&n.state, "GET", "/v1/sys/seal-status", None, None).await;
+    assert_eq!(a.status, StatusCode::OK, "other raw endpoints are untouched");
+}
