@@ -26,6 +26,8 @@ pub(crate) const STEP_DOWN_HOLD: Duration = Duration::from_secs(5);
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(120);
 /// Pause between rounds of join attempts.
 pub(crate) const RETRY_JOIN_INTERVAL: Duration = Duration::from_secs(1);
+/// How long init waits for the one-node cluster it formed to elect this node.
+const INIT_LEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Barrier name (under `core/cluster-tls/`) of the cluster CA.
 pub(crate) const CA_NAME: &str = "ca";
 
@@ -335,6 +337,31 @@ impl HaStatus for RaftHa {
             })
     }
 
+    async fn prepare_init(&self) -> Result<(), CoreError> {
+        if self
+            .joining
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
+            return Err(CoreError::invalid(
+                "this node is joining a cluster; unseal it with the cluster's keys instead",
+            ));
+        }
+        if self.raft.is_bootstrapped().await.map_err(map_raft)? {
+            return Ok(());
+        }
+        // A node waiting in retry_join is initialized by the operator: it forms the cluster,
+        // and its own retry_join stops (the node is bootstrapped, then initialized).
+        tracing::info!("init on a node outside any raft cluster: forming a one-node cluster");
+        self.raft.bootstrap_single().await.map_err(map_raft)?;
+        self.raft
+            .wait_for_leader(INIT_LEADER_TIMEOUT)
+            .await
+            .map_err(map_raft)?;
+        Ok(())
+    }
+
     async fn join(&self, params: JoinParams) -> Result<(), CoreError> {
         let core = self.core()?;
         if core.is_initialized().await? {
@@ -490,7 +517,11 @@ impl RaftHa {
         tokio::spawn(async move {
             loop {
                 let Ok(core) = self.core() else { return };
-                if core.has_pending_join() || core.is_initialized().await.unwrap_or(false) {
+                if core.has_pending_join()
+                    || self.raft.is_bootstrapped().await.unwrap_or(false)
+                    || core.is_initialized().await.unwrap_or(false)
+                {
+                    tracing::info!("retry_join stops: this node is in a raft cluster");
                     return;
                 }
                 let mut clients = Vec::new();
@@ -520,6 +551,12 @@ impl RaftHa {
         client: JoinClient,
         challenge: JoinChallenge,
     ) -> Result<(), CoreError> {
+        // Init on this node formed a cluster of its own after the challenge was fetched.
+        if self.raft.is_bootstrapped().await.map_err(map_raft)? {
+            return Err(CoreError::invalid(
+                "node is already a member of a raft cluster",
+            ));
+        }
         core.set_pending_join(self.raft.node_id(), challenge)
             .await?;
         *self.joining.lock().unwrap_or_else(|e| e.into_inner()) = Some(client);
