@@ -128,27 +128,17 @@ impl RaftHa {
     /// Leader: makes sure the cluster CA and this node's identity exist in the barrier, and
     /// installs the identity.
     pub(crate) async fn ensure_leader_identity(&self, core: &Core) -> Result<(), CoreError> {
-        let ca = match core.cluster_tls_get(CA_NAME).await? {
-            Some(b) => serde_json::from_slice::<ClusterIdentity>(&b)?,
-            None => {
-                let ca = ClusterIdentity::generate_ca("tresor-cluster").map_err(internal)?;
-                core.cluster_tls_put(CA_NAME, serde_json::to_vec(&ca)?)
-                    .await?;
-                ca
-            }
-        };
+        let ca = cluster_ca(core).await?;
         let node_id = self.raft.node_id().to_owned();
         let name = node_identity_name(&node_id);
-        let identity = match core.cluster_tls_get(&name).await? {
-            Some(b) => serde_json::from_slice::<ClusterIdentity>(&b)?,
-            None => {
-                let hosts = vec![host_of(&self.raft.node_info().cluster_addr)];
+        let hosts = vec![host_of(&self.raft.node_info().cluster_addr)];
+        let (bytes, _) = core
+            .cluster_tls_get_or_create(&name, || {
                 let id = ca.issue_node_identity(&node_id, &hosts).map_err(internal)?;
-                core.cluster_tls_put(&name, serde_json::to_vec(&id)?)
-                    .await?;
-                id
-            }
-        };
+                Ok(serde_json::to_vec(&id)?)
+            })
+            .await?;
+        let identity: ClusterIdentity = serde_json::from_slice(&bytes)?;
         self.cluster.install(&identity).map_err(internal)?;
         Ok(())
     }
@@ -231,6 +221,21 @@ impl RaftHa {
             .iter()
             .any(|m| m.voter && m.node_id != self.raft.node_id())
     }
+}
+
+/// The cluster CA, created (once, see [`Core::cluster_tls_get_or_create`]) if the cluster has
+/// none yet. Active node only when it must be created.
+pub(crate) async fn cluster_ca(core: &Core) -> Result<ClusterIdentity, CoreError> {
+    let (bytes, created) = core
+        .cluster_tls_get_or_create(CA_NAME, || {
+            let ca = ClusterIdentity::generate_ca("tresor-cluster").map_err(internal)?;
+            Ok(serde_json::to_vec(&ca)?)
+        })
+        .await?;
+    if created {
+        tracing::info!("cluster CA created");
+    }
+    Ok(serde_json::from_slice(&bytes)?)
 }
 
 fn map_raft(e: RaftError) -> CoreError {
@@ -409,14 +414,8 @@ impl HaStatus for RaftHa {
     async fn admit(&self, node: JoinAdmission) -> Result<AdmittedNode, CoreError> {
         let core = self.core()?;
         // A join can arrive right after this node became active, before the activation task
-        // created the cluster CA: create it now rather than refusing the joiner.
-        if core.cluster_tls_get(CA_NAME).await?.is_none() {
-            self.ensure_leader_identity(&core).await?;
-        }
-        let ca: ClusterIdentity = match core.cluster_tls_get(CA_NAME).await? {
-            Some(b) => serde_json::from_slice(&b)?,
-            None => return Err(CoreError::Internal("cluster CA not created yet".into())),
-        };
+        // created the cluster CA: both get (or create) the one CA under the core's lock.
+        let ca = cluster_ca(&core).await?;
         let hosts = vec![host_of(&node.cluster_addr)];
         let identity = ca
             .issue_node_identity(&node.server_id, &hosts)
