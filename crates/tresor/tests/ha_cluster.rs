@@ -425,4 +425,27 @@ fn init_on_any_node_of_an_all_retry_join_cluster_forms_the_cluster_there() {
             |c| (read_secret(c, i, "formed") == Some(json!("here"))).then_some(()),
         );
     }
+
+    // An unsealed standby answers sys/metrics with its own metrics once the active node
+    // accepted the token; never "sealed".
+    let r = c.get(0, "sys/metrics");
+    let status = r.status();
+    let body: Value = r.json().unwrap();
+    assert_eq!(status, 200, "{body}");
+    let gauge = |suffix: &str| {
+        body["Gauges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["Name"].as_str().is_some_and(|n| n.ends_with(suffix)))
+            .and_then(|g| g["Value"].as_f64())
+    };
+    assert_eq!(gauge("core.unsealed"), Some(1.0), "{body}");
+    assert_eq!(
+        gauge("core.active"),
+        Some(0.0),
+        "this node's own metrics: {body}"
+    );
+    let r = c.http.get(c.url(0, "sys/metrics")).send().unwrap();
+    assert_eq!(r.status(), 403, "no token: {}", r.text().unwrap());
 }
