@@ -47,6 +47,16 @@ pub(crate) fn is_loopback(address: &str) -> bool {
     host == "localhost" || host == "::1" || host.starts_with("127.")
 }
 
+/// The certificates of the operating system's trust store (`SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` override its location). Unreadable or unusable entries are skipped.
+fn os_trust_store() -> Vec<Certificate> {
+    rustls_native_certs::load_native_certs()
+        .certs
+        .iter()
+        .filter_map(|der| Certificate::from_der(der).ok())
+        .collect()
+}
+
 fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, CliError> {
     std::fs::read(path)
         .map_err(|e| CliError::io(format!("Error reading {what} {}", path.display()), e))
@@ -59,6 +69,14 @@ impl Client {
         let mut b = reqwest::Client::builder()
             .use_rustls_tls()
             .timeout(Duration::from_secs(60));
+        // Reqwest's built-in roots are a copy of the web PKI's, not the machine's: trust the OS
+        // trust store instead (Vault's default), or only the CA file when one is named.
+        b = b.tls_built_in_root_certs(false);
+        if s.ca_cert.is_none() {
+            for c in os_trust_store() {
+                b = b.add_root_certificate(c);
+            }
+        }
         if let Some(ca) = &s.ca_cert {
             let pem = read_file(ca, "CA certificate")?;
             let certs = Certificate::from_pem_bundle(&pem).map_err(tls_err)?;
@@ -68,7 +86,6 @@ impl Client {
                     ca.display()
                 )));
             }
-            b = b.tls_built_in_root_certs(false);
             for c in certs {
                 b = b.add_root_certificate(c);
             }

@@ -114,6 +114,8 @@ pub struct Core {
     pub(crate) ceremonies: Mutex<Ceremonies>,
     /// Serializes init/unseal/seal so they never interleave.
     pub(crate) lifecycle: tokio::sync::Mutex<()>,
+    /// Serializes [`Core::cluster_tls_get_or_create`]: one cluster CA, created once.
+    pub(crate) cluster_tls: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Core {
@@ -154,6 +156,7 @@ impl Core {
             unseal_progress: Mutex::new(None),
             ceremonies: Mutex::new(Ceremonies::default()),
             lifecycle: tokio::sync::Mutex::new(()),
+            cluster_tls: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -127,6 +127,14 @@ pub trait HaStatus: Send + Sync + 'static {
     async fn forward(&self, _req: ForwardedRequest) -> Result<ForwardedResponse, CoreError> {
         Err(CoreError::Standby { leader: None })
     }
+    /// Called by `sys/init` (under the core's lifecycle lock, after it found the node
+    /// uninitialized and not joining): makes this node's storage writable. A Raft node that
+    /// was never part of a cluster (for example one waiting in `retry_join` for a leader)
+    /// forms a one-member cluster here, as Vault does for the node an operator initializes;
+    /// the other nodes then join it.
+    async fn prepare_init(&self) -> Result<(), CoreError> {
+        Ok(())
+    }
     /// Starts joining the cluster at `params.leader_api_addr` (fetches the seal challenge).
     async fn join(&self, _params: JoinParams) -> Result<(), CoreError> {
         Err(CoreError::invalid(

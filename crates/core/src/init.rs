@@ -92,6 +92,12 @@ impl Core {
         if self.seal_config().await?.is_some() {
             return Err(CoreError::AlreadyInitialized);
         }
+        if self.has_pending_join() {
+            return Err(CoreError::invalid(
+                "this node is joining a cluster; unseal it with the cluster's keys instead",
+            ));
+        }
+        self.ha.prepare_init().await?;
         let auto = self.seals.clone();
         if auto.is_none()
             && (req.recovery_shares.unwrap_or(0) != 0

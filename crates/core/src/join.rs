@@ -364,6 +364,29 @@ impl Core {
             .await?)
     }
 
+    /// Reads `core/cluster-tls/<name>`, or, when it is absent, stores what `create` makes and
+    /// returns that (active node only). Calls on one node are serialized, so two callers that
+    /// both find the entry missing (the activation task and a join admitted at the same moment)
+    /// never store two different values: the second one finds the first one's. Returns the
+    /// stored bytes and whether this call created them.
+    pub async fn cluster_tls_get_or_create<F>(
+        &self,
+        name: &str,
+        create: F,
+    ) -> Result<(Vec<u8>, bool), CoreError>
+    where
+        F: FnOnce() -> Result<Vec<u8>, CoreError> + Send,
+    {
+        let _guard = self.cluster_tls.lock().await;
+        if let Some(existing) = self.cluster_tls_get(name).await? {
+            return Ok((existing, false));
+        }
+        self.require_active()?;
+        let value = create()?;
+        self.cluster_tls_put(name, value.clone()).await?;
+        Ok((value, true))
+    }
+
     /// Whether this node holds a join challenge and waits for its unseal keys.
     pub fn has_pending_join(&self) -> bool {
         lock(&self.pending_join).is_some()

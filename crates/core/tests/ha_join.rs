@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -202,4 +202,69 @@ async fn challenges_need_an_active_node_and_answers_must_match() {
     assert!(matches!(wrong, Err(CoreError::PermissionDenied)));
     let v: Value = serde_json::to_value(leader_core.join_challenge("n3").await.unwrap()).unwrap();
     assert_eq!(v["seal_config"]["secret_threshold"], 2);
+}
+
+/// A store whose reads yield to the scheduler before they return what they read, so that
+/// concurrent callers interleave at every read (as two tasks of a node do when Raft reads
+/// take time).
+struct YieldingReads(InMemBackend);
+
+#[async_trait::async_trait]
+impl Backend for YieldingReads {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, tresor_storage::StorageError> {
+        let value = self.0.get(key).await;
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+        value
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, tresor_storage::StorageError> {
+        self.0.list(prefix).await
+    }
+    async fn apply(&self, ops: Vec<Op>) -> Result<(), tresor_storage::StorageError> {
+        self.0.apply(ops).await
+    }
+}
+
+/// The activation task and a join admitted at the same moment both ask for the cluster CA
+/// of a cluster that has none yet: exactly one is created, and both get that one.
+#[tokio::test]
+async fn concurrent_get_or_create_of_the_cluster_ca_creates_it_once() {
+    let ha = Arc::new(Scripted::default());
+    ha.active.store(true, Ordering::SeqCst);
+    let physical = Arc::new(YieldingReads(InMemBackend::new()));
+    let core = Core::new(physical, CoreOptions::default(), ha);
+    let init = core.init(InitRequest::shamir(1, 1)).await.unwrap();
+    core.unseal(Some(&init.keys[0]), false).await.unwrap();
+    assert!(core.is_active_node());
+
+    let created = AtomicUsize::new(0);
+    let make = |label: &'static str| {
+        let created = &created;
+        let core = &core;
+        async move {
+            core.cluster_tls_get_or_create("ca", || {
+                created.fetch_add(1, Ordering::SeqCst);
+                Ok(label.as_bytes().to_vec())
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let (a, b) = tokio::join!(make("CA made by activation"), make("CA made by admission"));
+    assert_eq!(
+        created.load(Ordering::SeqCst),
+        1,
+        "the CA was created twice"
+    );
+    assert_eq!(a.0, b.0, "the two callers got different CAs");
+    assert!(a.1 != b.1, "exactly one caller created it");
+    assert_eq!(core.cluster_tls_get("ca").await.unwrap(), Some(a.0.clone()));
+
+    // Later calls find it and create nothing.
+    let (again, fresh) = core
+        .cluster_tls_get_or_create("ca", || panic!("must not be called"))
+        .await
+        .unwrap();
+    assert_eq!((again, fresh), (a.0, false));
 }

@@ -5,7 +5,9 @@
 //!
 //! Authentication as Vault: a token with `read` on `sys/metrics`, unless the listener's
 //! `telemetry { unauthenticated_metrics_access = true }` allows anyone (then the endpoint also
-//! answers while the node is sealed). With `prometheus_retention_time = 0` the Prometheus
+//! answers while the node is sealed). An unsealed standby has the active node check the token
+//! (a forwarded `sys/capabilities-self`) and answers with its own metrics; with no active node
+//! reachable it answers a clear, retriable 503, never "sealed". With `prometheus_retention_time = 0` the Prometheus
 //! format is refused with Vault's 400 `prometheus is not enabled`.
 
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -87,6 +89,58 @@ fn raw(status: StatusCode, content_type: &'static str, body: String) -> Response
     (status, [("content-type", content_type)], body).into_response()
 }
 
+/// The standby's answer when no active node could check the token (retriable).
+pub(crate) const STANDBY_CANNOT_CHECK: &str = "this standby cannot check the token for sys/metrics: no active node answered; retry, \
+     ask the active node, or set unauthenticated_metrics_access on this listener";
+
+/// Standby: asks the active node (over the cluster port) what the request's token may do on
+/// `sys/metrics`; `read` (or `root`) lets this node answer.
+async fn check_on_active_node(state: &AppState, req: &ApiRequest) -> Result<(), ApiError> {
+    let body = axum::body::Bytes::from_static(br#"{"paths":["sys/metrics"]}"#);
+    let fwd = crate::forward::to_forwarded(
+        &Method::POST,
+        "/v1/sys/capabilities-self",
+        &req.headers,
+        &body,
+    );
+    let unavailable = || ApiError::new(StatusCode::SERVICE_UNAVAILABLE, STANDBY_CANNOT_CHECK);
+    let resp = state.core.ha().forward(fwd).await.map_err(|e| {
+        tracing::debug!(error = %e, "checking a sys/metrics token on the active node failed");
+        unavailable()
+    })?;
+    match resp.status {
+        200 => {
+            let caps = capabilities_in(&resp.body);
+            if caps.iter().any(|c| c == "read" || c == "root") {
+                Ok(())
+            } else {
+                Err(ApiError::from(tresor_core::CoreError::PermissionDenied))
+            }
+        }
+        400 | 403 => Err(ApiError::from(tresor_core::CoreError::PermissionDenied)),
+        _ => Err(unavailable()),
+    }
+}
+
+/// The `capabilities` list of a `sys/capabilities-self` answer (under `data`, or at the top
+/// level as Vault also returns it); empty when absent or malformed.
+fn capabilities_in(body: &[u8]) -> Vec<String> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    let list = v
+        .get("data")
+        .and_then(|d| d.get("capabilities"))
+        .or_else(|| v.get("capabilities"));
+    list.and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Handles `sys/metrics`; `None` for any other path.
 pub(crate) async fn handle(state: &AppState, req: &ApiRequest) -> Option<Response> {
     if req.path.as_str() != PATH {
@@ -105,11 +159,17 @@ async fn serve(state: &AppState, req: &ApiRequest) -> Result<Response, ApiError>
     }
     let settings = &state.metrics;
     if !settings.unauthenticated_access {
-        state
-            .core
-            .check_metrics_access(req.token().as_deref())
-            .await
-            .map_err(ApiError::from)?;
+        if state.core.is_standby() && !req.headers.contains_key(crate::forward::FORWARDED_HEADER) {
+            // An unsealed standby has no token store: the active node checks the token, and
+            // this node then answers with its own metrics.
+            check_on_active_node(state, req).await?;
+        } else {
+            state
+                .core
+                .check_metrics_access(req.token().as_deref())
+                .await
+                .map_err(ApiError::from)?;
+        }
     }
     let format = requested_format(req.query.get("format").map(String::as_str), &req.headers);
     let core = &state.core;
@@ -154,6 +214,18 @@ mod tests {
             h.append("accept", v.parse().unwrap());
         }
         h
+    }
+
+    #[test]
+    fn capabilities_are_read_from_data_or_the_top_level() {
+        let body = br#"{"data":{"capabilities":["read","list"],"sys/metrics":["read","list"]}}"#;
+        assert_eq!(capabilities_in(body), vec!["read", "list"]);
+        assert_eq!(
+            capabilities_in(br#"{"capabilities":["root"]}"#),
+            vec!["root"]
+        );
+        assert!(capabilities_in(br#"{"data":{}}"#).is_empty());
+        assert!(capabilities_in(b"not json").is_empty());
     }
 
     #[test]

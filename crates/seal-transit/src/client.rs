@@ -68,7 +68,9 @@ impl TransitClient {
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.request)
             .redirect(reqwest::redirect::Policy::none());
-        if settings.tls.is_customized() {
+        // TLS settings or an https address: the configured CA, or the OS trust store (never
+        // reqwest's built-in web PKI roots).
+        if settings.tls.is_customized() || !settings.address.starts_with("http://") {
             builder = builder.use_preconfigured_tls(client_config(&settings.tls)?);
         }
         if is_loopback(&settings.address) {

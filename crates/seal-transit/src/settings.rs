@@ -42,7 +42,7 @@ pub const ENV_SKIP_VERIFY: &str = "VAULT_SKIP_VERIFY";
 /// The mount of the transit engine when none is configured.
 pub const DEFAULT_MOUNT_PATH: &str = "transit/";
 
-/// How to reach the transit server over TLS. All empty: the public web PKI roots, the address's
+/// How to reach the transit server over TLS. All empty: the OS trust store, the address's
 /// host name, no client certificate.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsSettings {

@@ -1,5 +1,5 @@
-//! The rustls client configuration for the `tls_*` options: the trusted CA (or the public web
-//! PKI roots), an optional client certificate, the name to verify the server's certificate
+//! The rustls client configuration for the `tls_*` options: the trusted CA (or the operating
+//! system's trust store), an optional client certificate, the name to verify the server's certificate
 //! against, and, for tests only, no verification at all.
 
 use std::fmt;
@@ -14,8 +14,18 @@ use zeroize::Zeroizing;
 
 use crate::{TlsSettings, TransitError};
 
-/// The client configuration for `tls`. Reads the PEM files it names.
+/// The client configuration for `tls`. Reads the PEM files it names; without a CA, trusts
+/// the operating system's trust store.
 pub(crate) fn client_config(tls: &TlsSettings) -> Result<ClientConfig, TransitError> {
+    client_config_with(tls, os_trust_store)
+}
+
+/// [`client_config`] with the trust store's certificates from `os_roots` (read only when no CA
+/// is configured).
+fn client_config_with(
+    tls: &TlsSettings,
+    os_roots: impl FnOnce() -> Vec<CertificateDer<'static>>,
+) -> Result<ClientConfig, TransitError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     match &tls.ca_cert {
@@ -28,7 +38,17 @@ pub(crate) fn client_config(tls: &TlsSettings) -> Result<ClientConfig, TransitEr
                     .map_err(|e| tls_error(path, &format!("invalid CA certificate: {e}")))?;
             }
         }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        None => {
+            let (added, ignored) = roots.add_parsable_certificates(os_roots());
+            tracing::debug!(added, ignored, "transit seal trusts the OS trust store");
+            if added == 0 {
+                return Err(TransitError::Tls(
+                    "the operating system's trust store holds no usable certificate; set \
+                     tls_ca_cert to the CA of the transit server"
+                        .into(),
+                ));
+            }
+        }
     }
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
@@ -64,6 +84,17 @@ pub(crate) fn client_config(tls: &TlsSettings) -> Result<ClientConfig, TransitEr
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// The certificates of the operating system's trust store (`SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` override its location, as for OpenSSL). Unreadable entries are logged and
+/// skipped.
+fn os_trust_store() -> Vec<CertificateDer<'static>> {
+    let found = rustls_native_certs::load_native_certs();
+    for e in &found.errors {
+        tracing::warn!(error = %e, "reading the OS trust store");
+    }
+    found.certs
 }
 
 fn read(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, TransitError> {
@@ -162,10 +193,23 @@ mod tests {
     }
 
     #[test]
-    fn defaults_use_public_roots() {
-        let config = client_config(&TlsSettings::default()).unwrap();
+    fn defaults_use_the_os_trust_store() {
+        let os = rcgen::generate_simple_self_signed(vec!["os.test".into()]).unwrap();
+        let der = os.cert.der().clone();
+        let config = client_config_with(&TlsSettings::default(), || vec![der]).unwrap();
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
         assert!(!config.client_auth_cert_resolver.has_certs());
+        // An empty store is refused with a hint, not left to fail every handshake.
+        let err = client_config_with(&TlsSettings::default(), Vec::new).unwrap_err();
+        assert!(err.to_string().contains("tls_ca_cert"), "{err}");
+        // A configured CA replaces the store (which is then not read).
+        let dir = tempfile::tempdir().unwrap();
+        let ca = rcgen::generate_simple_self_signed(vec!["ca.test".into()]).unwrap();
+        let tls = TlsSettings {
+            ca_cert: Some(write(&dir, "ca.pem", &ca.cert.pem())),
+            ..TlsSettings::default()
+        };
+        client_config_with(&tls, || panic!("the OS store must not be read")).unwrap();
     }
 
     #[test]

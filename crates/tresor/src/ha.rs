@@ -26,6 +26,8 @@ pub(crate) const STEP_DOWN_HOLD: Duration = Duration::from_secs(5);
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(120);
 /// Pause between rounds of join attempts.
 pub(crate) const RETRY_JOIN_INTERVAL: Duration = Duration::from_secs(1);
+/// How long init waits for the one-node cluster it formed to elect this node.
+const INIT_LEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Barrier name (under `core/cluster-tls/`) of the cluster CA.
 pub(crate) const CA_NAME: &str = "ca";
 
@@ -126,27 +128,17 @@ impl RaftHa {
     /// Leader: makes sure the cluster CA and this node's identity exist in the barrier, and
     /// installs the identity.
     pub(crate) async fn ensure_leader_identity(&self, core: &Core) -> Result<(), CoreError> {
-        let ca = match core.cluster_tls_get(CA_NAME).await? {
-            Some(b) => serde_json::from_slice::<ClusterIdentity>(&b)?,
-            None => {
-                let ca = ClusterIdentity::generate_ca("tresor-cluster").map_err(internal)?;
-                core.cluster_tls_put(CA_NAME, serde_json::to_vec(&ca)?)
-                    .await?;
-                ca
-            }
-        };
+        let ca = cluster_ca(core).await?;
         let node_id = self.raft.node_id().to_owned();
         let name = node_identity_name(&node_id);
-        let identity = match core.cluster_tls_get(&name).await? {
-            Some(b) => serde_json::from_slice::<ClusterIdentity>(&b)?,
-            None => {
-                let hosts = vec![host_of(&self.raft.node_info().cluster_addr)];
+        let hosts = vec![host_of(&self.raft.node_info().cluster_addr)];
+        let (bytes, _) = core
+            .cluster_tls_get_or_create(&name, || {
                 let id = ca.issue_node_identity(&node_id, &hosts).map_err(internal)?;
-                core.cluster_tls_put(&name, serde_json::to_vec(&id)?)
-                    .await?;
-                id
-            }
-        };
+                Ok(serde_json::to_vec(&id)?)
+            })
+            .await?;
+        let identity: ClusterIdentity = serde_json::from_slice(&bytes)?;
         self.cluster.install(&identity).map_err(internal)?;
         Ok(())
     }
@@ -229,6 +221,21 @@ impl RaftHa {
             .iter()
             .any(|m| m.voter && m.node_id != self.raft.node_id())
     }
+}
+
+/// The cluster CA, created (once, see [`Core::cluster_tls_get_or_create`]) if the cluster has
+/// none yet. Active node only when it must be created.
+pub(crate) async fn cluster_ca(core: &Core) -> Result<ClusterIdentity, CoreError> {
+    let (bytes, created) = core
+        .cluster_tls_get_or_create(CA_NAME, || {
+            let ca = ClusterIdentity::generate_ca("tresor-cluster").map_err(internal)?;
+            Ok(serde_json::to_vec(&ca)?)
+        })
+        .await?;
+    if created {
+        tracing::info!("cluster CA created");
+    }
+    Ok(serde_json::from_slice(&bytes)?)
 }
 
 fn map_raft(e: RaftError) -> CoreError {
@@ -335,6 +342,31 @@ impl HaStatus for RaftHa {
             })
     }
 
+    async fn prepare_init(&self) -> Result<(), CoreError> {
+        if self
+            .joining
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
+            return Err(CoreError::invalid(
+                "this node is joining a cluster; unseal it with the cluster's keys instead",
+            ));
+        }
+        if self.raft.is_bootstrapped().await.map_err(map_raft)? {
+            return Ok(());
+        }
+        // A node waiting in retry_join is initialized by the operator: it forms the cluster,
+        // and its own retry_join stops (the node is bootstrapped, then initialized).
+        tracing::info!("init on a node outside any raft cluster: forming a one-node cluster");
+        self.raft.bootstrap_single().await.map_err(map_raft)?;
+        self.raft
+            .wait_for_leader(INIT_LEADER_TIMEOUT)
+            .await
+            .map_err(map_raft)?;
+        Ok(())
+    }
+
     async fn join(&self, params: JoinParams) -> Result<(), CoreError> {
         let core = self.core()?;
         if core.is_initialized().await? {
@@ -382,14 +414,8 @@ impl HaStatus for RaftHa {
     async fn admit(&self, node: JoinAdmission) -> Result<AdmittedNode, CoreError> {
         let core = self.core()?;
         // A join can arrive right after this node became active, before the activation task
-        // created the cluster CA: create it now rather than refusing the joiner.
-        if core.cluster_tls_get(CA_NAME).await?.is_none() {
-            self.ensure_leader_identity(&core).await?;
-        }
-        let ca: ClusterIdentity = match core.cluster_tls_get(CA_NAME).await? {
-            Some(b) => serde_json::from_slice(&b)?,
-            None => return Err(CoreError::Internal("cluster CA not created yet".into())),
-        };
+        // created the cluster CA: both get (or create) the one CA under the core's lock.
+        let ca = cluster_ca(&core).await?;
         let hosts = vec![host_of(&node.cluster_addr)];
         let identity = ca
             .issue_node_identity(&node.server_id, &hosts)
@@ -490,7 +516,11 @@ impl RaftHa {
         tokio::spawn(async move {
             loop {
                 let Ok(core) = self.core() else { return };
-                if core.has_pending_join() || core.is_initialized().await.unwrap_or(false) {
+                if core.has_pending_join()
+                    || self.raft.is_bootstrapped().await.unwrap_or(false)
+                    || core.is_initialized().await.unwrap_or(false)
+                {
+                    tracing::info!("retry_join stops: this node is in a raft cluster");
                     return;
                 }
                 let mut clients = Vec::new();
@@ -520,6 +550,12 @@ impl RaftHa {
         client: JoinClient,
         challenge: JoinChallenge,
     ) -> Result<(), CoreError> {
+        // Init on this node formed a cluster of its own after the challenge was fetched.
+        if self.raft.is_bootstrapped().await.map_err(map_raft)? {
+            return Err(CoreError::invalid(
+                "node is already a member of a raft cluster",
+            ));
+        }
         core.set_pending_join(self.raft.node_id(), challenge)
             .await?;
         *self.joining.lock().unwrap_or_else(|e| e.into_inner()) = Some(client);

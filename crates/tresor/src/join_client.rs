@@ -26,10 +26,25 @@ impl JoinClient {
         let mut b = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(3));
-        if let Some(ca) = params.leader_ca_cert.as_deref().filter(|c| !c.is_empty()) {
-            let cert = reqwest::Certificate::from_pem(ca.as_bytes())
-                .map_err(|e| bad(format!("leader_ca_cert: {e}")))?;
-            b = b.add_root_certificate(cert);
+        // The leader's CA when given (only it), else the OS trust store, as Vault does; never
+        // reqwest's built-in copy of the web PKI roots.
+        b = b.tls_built_in_root_certs(false);
+        match params.leader_ca_cert.as_deref().filter(|c| !c.is_empty()) {
+            Some(ca) => {
+                let certs = reqwest::Certificate::from_pem_bundle(ca.as_bytes())
+                    .map_err(|e| bad(format!("leader_ca_cert: {e}")))?;
+                if certs.is_empty() {
+                    return Err(bad("leader_ca_cert: no certificate in the PEM text"));
+                }
+                for cert in certs {
+                    b = b.add_root_certificate(cert);
+                }
+            }
+            None => {
+                for cert in os_trust_store() {
+                    b = b.add_root_certificate(cert);
+                }
+            }
         }
         if let (Some(cert), Some(key)) = (&params.leader_client_cert, &params.leader_client_key) {
             let pem = zeroize::Zeroizing::new(format!("{cert}\n{key}"));
@@ -63,17 +78,22 @@ impl JoinClient {
 
     async fn post(&self, path: &str, body: Value) -> Result<Value, CoreError> {
         let url = format!("{}/v1/{path}", self.leader);
-        let resp =
-            self.http
-                .post(&url)
-                .json(&body)
-                .send()
-                .await
-                .map_err(|e| CoreError::Standby {
-                    leader: Some(format!("{}: {e}", self.leader)),
-                })?;
+        let unreachable = |e: reqwest::Error| {
+            CoreError::invalid(format!(
+                "cannot reach {}: {}",
+                self.leader,
+                describe_request_error(&e)
+            ))
+        };
+        let resp = self
+            .http
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(unreachable)?;
         let status = resp.status();
-        let text = resp.text().await.map_err(bad)?;
+        let text = resp.text().await.map_err(unreachable)?;
         if !status.is_success() {
             return Err(CoreError::invalid(format!(
                 "leader {} answered {status}: {text}",
@@ -113,6 +133,50 @@ impl JoinClient {
             .map(str::to_owned)
             .ok_or_else(|| CoreError::Internal("leader sent no node identity".into()))
     }
+}
+
+/// The certificates of the operating system's trust store (`SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` override its location). Unreadable or unusable entries are logged and
+/// skipped.
+fn os_trust_store() -> Vec<reqwest::Certificate> {
+    let found = rustls_native_certs::load_native_certs();
+    for e in &found.errors {
+        tracing::warn!(error = %e, "reading the OS trust store");
+    }
+    found
+        .certs
+        .iter()
+        .filter_map(|der| reqwest::Certificate::from_der(der).ok())
+        .collect()
+}
+
+/// Why a request to a leader failed, for the log: what kind of failure (timeout, TLS
+/// certificate, connection) and then every cause in the error's source chain.
+fn describe_request_error(e: &reqwest::Error) -> String {
+    let mut causes: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        // Wrappers often repeat their inner error's text; keep each cause once.
+        if !causes.iter().any(|c| c.contains(&text)) {
+            causes.push(text);
+        }
+        next = err.source();
+    }
+    let chain = causes.join(": ");
+    let lower = chain.to_ascii_lowercase();
+    let kind = if e.is_timeout() || lower.contains("timed out") {
+        "timed out"
+    } else if lower.contains("certificate") || lower.contains("tls") {
+        "TLS handshake failed"
+    } else if lower.contains("connection refused") {
+        "connection refused"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    format!("{kind}: {chain}")
 }
 
 /// `leader_tls_servername`: the leader is still reached at the address of `leader_api_addr`,
@@ -246,6 +310,72 @@ impl JoinTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn me() -> NodeInfo {
+        NodeInfo {
+            node_id: "n2".into(),
+            api_addr: "http://127.0.0.1:1".into(),
+            cluster_addr: "https://127.0.0.1:2".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_named_with_the_address() {
+        // A port that was just free: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let params = JoinParams {
+            leader_api_addr: format!("http://127.0.0.1:{port}"),
+            ..JoinParams::default()
+        };
+        let err = JoinClient::new(&params, me())
+            .unwrap()
+            .challenge()
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+        assert!(err.contains("connection refused"), "{err}");
+        assert!(!err.contains("not active"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_untrusted_certificate_is_named_as_the_cause() {
+        // A TLS listener whose self-signed certificate is in no trust store given here.
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+        let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (c, k) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&c, cert.cert.pem()).unwrap();
+        std::fs::write(&k, cert.key_pair.serialize_pem()).unwrap();
+        let tls = tresor_http::load_server_config(&c, &k, false, None, false).unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let _ = acceptor.accept(sock).await;
+            }
+        });
+        let params = JoinParams {
+            leader_api_addr: format!("https://{addr}"),
+            leader_ca_cert: Some(other.cert.pem()),
+            ..JoinParams::default()
+        };
+        let err = JoinClient::new(&params, me())
+            .unwrap()
+            .challenge()
+            .await
+            .unwrap_err()
+            .to_string();
+        server.abort();
+        assert!(err.contains("TLS handshake failed"), "{err}");
+        assert!(err.contains("certificate"), "{err}");
+        assert!(err.contains(&addr.to_string()), "{err}");
+    }
 
     #[test]
     fn servername_keeps_the_address_and_changes_the_name() {

@@ -349,3 +349,103 @@ fn a_removed_nodes_certificate_is_refused_and_a_rejoin_gets_a_new_one() {
     );
     assert_eq!(read_secret(&c, leader, "rejoined"), Some(json!("4")));
 }
+
+/// Seed 002's formation: every node carries `retry_join` blocks for the two others. Init on
+/// any one of them (here the second) forms the cluster there; the others join it once it is
+/// unsealed, and the joined nodes serve the data written through the first.
+#[test]
+fn init_on_any_node_of_an_all_retry_join_cluster_forms_the_cluster_there() {
+    let places: Vec<cluster_common::Place> =
+        (0..3).map(|_| cluster_common::Place::loopback()).collect();
+    let addrs: Vec<String> = places
+        .iter()
+        .map(|p| format!("http://{}:{}", p.ip, p.port))
+        .collect();
+    let http = cluster_common::client_with_timeout(Duration::from_secs(30));
+    let mut nodes: Vec<Node> = places
+        .into_iter()
+        .enumerate()
+        .map(|(i, place)| {
+            let others = (0..3).filter(|&j| j != i).map(|j| addrs[j].clone());
+            Node::new_at(&format!("node-{}", i + 1), place, others.collect())
+        })
+        .collect();
+    for n in &mut nodes {
+        n.spawn(&http);
+    }
+    let first = 1;
+    let r = http
+        .put(format!("{}/v1/sys/init", addrs[first]))
+        .json(&json!({"secret_shares": 3, "secret_threshold": 2}))
+        .send()
+        .unwrap();
+    let status = r.status();
+    let v: Value = r.json().unwrap();
+    assert_eq!(status, 200, "{v}");
+    let init = common::Init {
+        keys: common::strings(&v["keys"]),
+        keys_base64: common::strings(&v["keys_base64"]),
+        root_token: v["root_token"].as_str().unwrap().to_owned(),
+    };
+    let c = Cluster {
+        token: init.root_token.clone(),
+        init,
+        nodes,
+        http,
+        probe: cluster_common::client_with_timeout(Duration::from_secs(2)),
+        net: None,
+    };
+    // The others are still waiting for a leader, uninitialized.
+    for i in [0, 2] {
+        assert_eq!(c.seal_status(i)["initialized"], false, "node {i}");
+    }
+    c.unseal(first);
+    c.wait_for(
+        "the initialized node to be active",
+        Duration::from_secs(20),
+        |c| (c.get(first, "sys/health").status() == 200).then_some(()),
+    );
+    let r = c.post(first, "sys/mounts/secret", json!({"type": "kv"}));
+    assert_eq!(r.status(), 204, "{}", r.text().unwrap());
+    let r = c.put(first, "secret/formed", json!({"v": "here"}));
+    assert_eq!(r.status(), 204, "{}", r.text().unwrap());
+    for i in [0, 2] {
+        c.wait_for_challenge(i);
+        c.unseal(i);
+    }
+    c.wait_for("3 voters", Duration::from_secs(30), |c| {
+        let s = c.servers(first);
+        (s.len() == 3 && s.iter().all(|x| x["voter"] == true)).then_some(())
+    });
+    assert_eq!(c.wait_leader(None, Duration::from_secs(10)), first);
+    for i in [0, 2] {
+        c.wait_for(
+            "the joined node to serve the data",
+            Duration::from_secs(20),
+            |c| (read_secret(c, i, "formed") == Some(json!("here"))).then_some(()),
+        );
+    }
+
+    // An unsealed standby answers sys/metrics with its own metrics once the active node
+    // accepted the token; never "sealed".
+    let r = c.get(0, "sys/metrics");
+    let status = r.status();
+    let body: Value = r.json().unwrap();
+    assert_eq!(status, 200, "{body}");
+    let gauge = |suffix: &str| {
+        body["Gauges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["Name"].as_str().is_some_and(|n| n.ends_with(suffix)))
+            .and_then(|g| g["Value"].as_f64())
+    };
+    assert_eq!(gauge("core.unsealed"), Some(1.0), "{body}");
+    assert_eq!(
+        gauge("core.active"),
+        Some(0.0),
+        "this node's own metrics: {body}"
+    );
+    let r = c.http.get(c.url(0, "sys/metrics")).send().unwrap();
+    assert_eq!(r.status(), 403, "no token: {}", r.text().unwrap());
+}

@@ -85,6 +85,34 @@ disable_mlock = true
     );
     // A client that does not trust the certificate fails.
     assert!(reqwest::blocking::Client::new().get(&url).send().is_err());
+
+    // The CLI trusts the OS trust store (here the file SSL_CERT_FILE names, as OpenSSL reads
+    // it), like curl and Vault's CLI: with the certificate there, `status` answers.
+    let cli_status = |store: Option<&str>| {
+        let mut cmd = Command::new(common::bin());
+        cmd.arg("status")
+            .env("VAULT_ADDR", format!("https://127.0.0.1:{port}"))
+            .env_remove("VAULT_CACERT")
+            .env_remove("VAULT_CAPATH")
+            .env_remove("VAULT_SKIP_VERIFY")
+            .env_remove("SSL_CERT_DIR");
+        match store {
+            Some(file) => cmd.env("SSL_CERT_FILE", file),
+            None => cmd.env("SSL_CERT_FILE", dir.path().join("empty.pem")),
+        };
+        let out = cmd.output().unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    std::fs::write(dir.path().join("empty.pem"), "").unwrap();
+    let trusted = cli_status(Some(&cert));
+    assert!(trusted.contains("Initialized"), "{trusted}");
+    assert!(!trusted.contains("certificate"), "{trusted}");
+    let untrusted = cli_status(None);
+    assert!(untrusted.contains("UnknownIssuer"), "{untrusted}");
     child.kill().ok();
     child.wait().ok();
 }
