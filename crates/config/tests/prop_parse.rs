@@ -7,27 +7,10 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use tresor_config::{ConfigError, parse_str};
 
-/// `cases` cases (unless `PROPTEST_CASES` says otherwise) with a printed, replayable seed.
 fn config(cases: u32) -> ProptestConfig {
-    let mut c = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        c.cases = cases;
-    }
-    let seed = match c.rng_seed {
-        RngSeed::Fixed(seed) => seed,
-        RngSeed::Random => {
-            use std::hash::{BuildHasher, Hasher};
-            std::collections::hash_map::RandomState::new()
-                .build_hasher()
-                .finish()
-        }
-    };
-    eprintln!("proptest seed {seed}: replay with PROPTEST_RNG_SEED={seed}");
-    c.rng_seed = RngSeed::Fixed(seed);
-    c
+    tresor_testkit::props::seeded_config(cases)
 }
 
 /// Valid configurations to mutate.
@@ -81,32 +64,11 @@ const TOKENS: &[&str] = &[
 ];
 
 fn mutated() -> impl Strategy<Value = String> {
-    let edit = (
-        any::<usize>(),
-        0usize..4,
-        prop::sample::select(TOKENS),
-        1usize..4,
-    );
-    (
-        prop::sample::select(SEEDS),
-        prop::collection::vec(edit, 0..12),
-    )
-        .prop_map(|(seed, edits)| {
-            let mut text: Vec<char> = seed.chars().collect();
-            for (at, delete, token, times) in edits {
-                let at = at % (text.len() + 1);
-                let end = (at + delete).min(text.len());
-                text.splice(at..end, token.repeat(times).chars());
-            }
-            text.into_iter().collect()
-        })
+    tresor_testkit::props::mutated(SEEDS, TOKENS)
 }
 
 fn noise() -> impl Strategy<Value = String> {
-    prop_oneof![
-        prop::collection::vec(prop::sample::select(TOKENS), 0..60).prop_map(|t| t.concat()),
-        any::<String>(),
-    ]
+    tresor_testkit::props::noise(TOKENS)
 }
 
 /// Parses (and validates what parses) on a worker-sized stack; checks the error's naming.

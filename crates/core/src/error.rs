@@ -106,7 +106,9 @@ impl CoreError {
     }
 
     /// A barrier failure while `context`.
-    pub(crate) fn barrier(context: &'static str) -> impl FnOnce(tresor_barrier::BarrierError) -> Self {
+    pub(crate) fn barrier(
+        context: &'static str,
+    ) -> impl FnOnce(tresor_barrier::BarrierError) -> Self {
         move |source| CoreError::Barrier { context, source }
     }
 
@@ -161,7 +163,9 @@ mod tests {
         let token = CoreError::token("creating the root token")(down().into());
         assert!(token.is_retriable());
         assert!(token.to_string().contains("no quorum"), "{token}");
-        let logical = CoreError::from(LogicalError::from(tresor_token::TokenError::Storage(down())));
+        let logical = CoreError::from(LogicalError::from(
+            tresor_token::TokenError::Storage(down()),
+        ));
         assert!(logical.is_retriable());
         assert!(!CoreError::Internal("bug".into()).is_retriable());
         let bad_key = CoreError::barrier("failed to unseal barrier")(

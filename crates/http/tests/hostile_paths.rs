@@ -405,5 +405,9 @@ async fn listener_switches_turn_the_unauthenticated_ceremonies_off() {
         assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
     }
     let a = call(&n.state, "GET", "/v1/sys/seal-status", None, None).await;
-    assert_eq!(a.status, StatusCode::OK, "other raw endpoints are untouched");
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "other raw endpoints are untouched"
+    );
 }

@@ -18,7 +18,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 use tresor_core::{Core, CoreOptions, InitRequest, SingleNode};
@@ -26,24 +25,8 @@ use tresor_http::json_limits::{JsonLimitError, JsonLimits, check};
 use tresor_http::{AppState, router};
 use tresor_seal::{Seal, TestSeal};
 
-/// `cases` cases (unless `PROPTEST_CASES` says otherwise) with a printed, replayable seed.
 fn config(cases: u32) -> ProptestConfig {
-    let mut c = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        c.cases = cases;
-    }
-    let seed = match c.rng_seed {
-        RngSeed::Fixed(seed) => seed,
-        RngSeed::Random => {
-            use std::hash::{BuildHasher, Hasher};
-            std::collections::hash_map::RandomState::new()
-                .build_hasher()
-                .finish()
-        }
-    };
-    eprintln!("proptest seed {seed}: replay with PROPTEST_RNG_SEED={seed}");
-    c.rng_seed = RngSeed::Fixed(seed);
-    c
+    tresor_testkit::props::seeded_config(cases)
 }
 
 /// The shape of a value, computed recursively (the reference).

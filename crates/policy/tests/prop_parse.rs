@@ -7,27 +7,10 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use tresor_policy::{MAX_POLICY_DEPTH, Policy, PolicyError, format_hcl};
 
-/// `cases` cases (unless `PROPTEST_CASES` says otherwise) with a printed, replayable seed.
 fn config(cases: u32) -> ProptestConfig {
-    let mut c = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        c.cases = cases;
-    }
-    let seed = match c.rng_seed {
-        RngSeed::Fixed(seed) => seed,
-        RngSeed::Random => {
-            use std::hash::{BuildHasher, Hasher};
-            std::collections::hash_map::RandomState::new()
-                .build_hasher()
-                .finish()
-        }
-    };
-    eprintln!("proptest seed {seed}: replay with PROPTEST_RNG_SEED={seed}");
-    c.rng_seed = RngSeed::Fixed(seed);
-    c
+    tresor_testkit::props::seeded_config(cases)
 }
 
 /// Valid policies, HCL and JSON, to mutate.
@@ -82,36 +65,12 @@ const TOKENS: &[&str] = &[
     "...",
 ];
 
-/// A text and a list of edits (position, delete count, inserted token) applied to it.
 fn mutated() -> impl Strategy<Value = String> {
-    let edit = (
-        any::<usize>(),
-        0usize..4,
-        prop::sample::select(TOKENS),
-        1usize..4,
-    );
-    (
-        prop::sample::select(SEEDS),
-        prop::collection::vec(edit, 0..12),
-    )
-        .prop_map(|(seed, edits)| {
-            let mut text: Vec<char> = seed.chars().collect();
-            for (at, delete, token, times) in edits {
-                let at = at % (text.len() + 1);
-                let end = (at + delete).min(text.len());
-                text.splice(at..end, token.repeat(times).chars());
-            }
-            text.into_iter().collect()
-        })
+    tresor_testkit::props::mutated(SEEDS, TOKENS)
 }
 
-/// Random text over the characters that matter, plus arbitrary ones.
 fn noise() -> impl Strategy<Value = String> {
-    prop_oneof![
-        prop::collection::vec(prop::sample::select(TOKENS), 0..60).prop_map(|t| t.concat()),
-        any::<String>(),
-        "[a-z\\[\\]{}()\"=,:!#$%<>/* \n-]{0,200}",
-    ]
+    tresor_testkit::props::noise(TOKENS)
 }
 
 fn parse_checked(text: &str) {

@@ -1,7 +1,7 @@
 //! Property tests of the canonicalizer: no input panics, every canonical path is a fixed
 //! point, redirects lead to clean paths, and decoding never smuggles a separator or a
-//! relative segment past the check. A failure prints the minimal input; run it again by
-//! pasting that input into a unit test, or replay the random run with `PROPTEST_RNG_SEED`.
+//! relative segment past the check. Every run prints its seed; `PROPTEST_RNG_SEED=<seed>
+//! cargo test -p tresor-sdk --test canonical_path_props` replays it.
 
 use proptest::prelude::*;
 use tresor_sdk::path::{CanonicalPath, Verdict, canonicalize, clean};
@@ -28,11 +28,7 @@ fn raw_path() -> impl Strategy<Value = String> {
 }
 
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 2000,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+    tresor_testkit::props::seeded_config(2000)
 }
 
 proptest! {

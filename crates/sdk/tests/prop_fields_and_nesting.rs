@@ -7,29 +7,12 @@
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use serde_json::{Map, Value};
 use tresor_sdk::fields;
 use tresor_sdk::nesting::{Syntax, check_depth, depth};
 
-/// `cases` cases (unless `PROPTEST_CASES` says otherwise) with a printed, replayable seed.
 fn config(cases: u32) -> ProptestConfig {
-    let mut c = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        c.cases = cases;
-    }
-    let seed = match c.rng_seed {
-        RngSeed::Fixed(seed) => seed,
-        RngSeed::Random => {
-            use std::hash::{BuildHasher, Hasher};
-            std::collections::hash_map::RandomState::new()
-                .build_hasher()
-                .finish()
-        }
-    };
-    eprintln!("proptest seed {seed}: replay with PROPTEST_RNG_SEED={seed}");
-    c.rng_seed = RngSeed::Fixed(seed);
-    c
+    tresor_testkit::props::seeded_config(cases)
 }
 
 fn json_value() -> impl Strategy<Value = Value> {

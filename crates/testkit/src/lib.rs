@@ -1,0 +1,6 @@
+//! Test support shared by Tresor's crates (dev-dependency only, never shipped).
+//!
+//! - [`props`]: property tests with printed, replayable seeds, and the mutation strategies
+//!   the parser tests (policies, configs, JSON limits) feed hostile text with.
+
+pub mod props;
