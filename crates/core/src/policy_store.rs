@@ -97,6 +97,13 @@ impl PolicyStore {
         if is_reserved(name) || name == "default" {
             return Err(CoreError::invalid(format!("cannot delete {name:?} policy")));
         }
+        // No stored policy has such a name (writes refuse it); deleting `root/` must not
+        // look like a success.
+        if name.contains('/') {
+            return Err(CoreError::invalid(format!(
+                "policy name {name:?} contains invalid characters"
+            )));
+        }
         self.view.delete(name).await?;
         if let Ok(mut c) = self.cache.write() {
             c.remove(name);

@@ -411,3 +411,32 @@ async fn listener_switches_turn_the_unauthenticated_ceremonies_off() {
         "other raw endpoints are untouched"
     );
 }
+
+#[tokio::test]
+async fn deleting_a_policy_directory_is_refused_not_reported_done() {
+    let n = node().await;
+    let r = Some(n.root.as_str());
+    for uri in [
+        "/v1/sys/policies/acl/root/",
+        "/v1/sys/policies/acl/default/",
+    ] {
+        let a = call(&n.state, "DELETE", uri, r, None).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{uri}: {}", a.body);
+    }
+    // Reading a mount's tune through a deeper path finds the mount that serves it.
+    let a = call(&n.state, "GET", "/v1/sys/mounts/secret/x/tune", r, None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let a = call(
+        &n.state,
+        "POST",
+        "/v1/sys/mounts/secret/x/tune",
+        r,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        a.status,
+        StatusCode::BAD_REQUEST,
+        "a write tunes only a mount named exactly"
+    );
+}

@@ -216,7 +216,13 @@ pub(super) async fn tune(
         active.mounts_snapshot()
     };
     let sys_entry;
-    let entry = match table.entries.get(&path) {
+    // A read finds the mount that serves the path (longest prefix), as Vault reads it; a
+    // write tunes only the mount named exactly.
+    let found = match op {
+        Operation::Read => table.route(&path).map(|(e, _)| e),
+        _ => table.entries.get(&path),
+    };
+    let entry = match found {
         Some(e) => e,
         None if !auth_table && path == "sys/" => {
             sys_entry = new_entry("sys/", "system", "");
