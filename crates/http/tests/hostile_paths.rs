@@ -7,16 +7,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use serde_json::{Value, json};
-use tower::ServiceExt;
-use tresor_core::{Core, CoreOptions, SingleNode};
-use tresor_http::{AppState, router};
+use axum::http::StatusCode;
+use common::{Answer, call};
+use serde_json::json;
+use tresor_http::AppState;
 
 const LIMITED: &str = r#"
 path "secret/*" { capabilities = ["create", "read", "update", "delete", "list"] }
@@ -32,78 +28,8 @@ struct Node {
     limited: String,
 }
 
-struct Answer {
-    status: StatusCode,
-    location: Option<String>,
-    body: Value,
-}
-
-async fn call(
-    state: &AppState,
-    method: &str,
-    uri: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Answer {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        req = req.header("x-vault-token", t);
-    }
-    let req = req
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .unwrap();
-    let resp = router(state.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let location = resp
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Answer {
-        status,
-        location,
-        body,
-    }
-}
-
 async fn node() -> Node {
-    let core = Core::new(
-        Arc::new(tresor_storage::InMemBackend::new()),
-        CoreOptions {
-            backends: tresor_engines::registry(),
-            ..CoreOptions::default()
-        },
-        Arc::new(SingleNode::default()),
-    );
-    let state = AppState {
-        core,
-        max_request_size: 0,
-        max_request_duration: Duration::from_secs(30),
-        metrics: Default::default(),
-        raw_switches: Default::default(),
-        json_limits: Default::default(),
-    };
-    let init = call(
-        &state,
-        "PUT",
-        "/v1/sys/init",
-        None,
-        Some(json!({"secret_shares": 1, "secret_threshold": 1})),
-    )
-    .await;
-    assert_eq!(init.status, StatusCode::OK, "{}", init.body);
-    let key = init.body["keys_base64"][0].as_str().unwrap().to_owned();
-    let root = init.body["root_token"].as_str().unwrap().to_owned();
-    let unseal = call(
-        &state,
-        "PUT",
-        "/v1/sys/unseal",
-        None,
-        Some(json!({"key": key})),
-    )
-    .await;
-    assert_eq!(unseal.status, StatusCode::OK, "{}", unseal.body);
+    let (state, root) = common::unsealed_node().await;
     let r = Some(root.as_str());
     let mount = json!({"type": "kv", "options": {"version": "2"}});
     let a = call(&state, "POST", "/v1/sys/mounts/secret", r, Some(mount)).await;

@@ -3,56 +3,21 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
+mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
-use tower::ServiceExt;
-use tresor_core::{Core, CoreOptions, MAX_SERVER_ID_LEN, SingleNode};
-use tresor_http::{AppState, router};
+use tresor_core::MAX_SERVER_ID_LEN;
+use tresor_http::AppState;
 
 async fn call(state: &AppState, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(format!("/v1/{path}"))
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let resp = router(state.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let v = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap()
-    };
-    (status, v)
+    let a = common::call(state, method, &format!("/v1/{path}"), None, Some(body)).await;
+    (a.status, a.body)
 }
 
 #[tokio::test]
 async fn an_oversized_server_id_is_refused_and_a_normal_one_is_challenged() {
-    let core = Core::new(
-        Arc::new(tresor_storage::InMemBackend::new()),
-        CoreOptions::default(),
-        Arc::new(SingleNode::default()),
-    );
-    let s = AppState::new(core);
-    let (code, init) = call(
-        &s,
-        "PUT",
-        "sys/init",
-        json!({"secret_shares": 1, "secret_threshold": 1}),
-    )
-    .await;
-    assert_eq!(code, StatusCode::OK, "{init}");
-    let key = init["keys"][0].as_str().unwrap();
-    let (code, st) = call(&s, "PUT", "sys/unseal", json!({ "key": key })).await;
-    assert_eq!(
-        (code, &st["sealed"]),
-        (StatusCode::OK, &json!(false)),
-        "{st}"
-    );
+    let (s, _root) = common::unsealed_node().await;
 
     const PATH: &str = "sys/storage/raft/bootstrap/challenge";
     let huge = "x".repeat(20 * 1024 * 1024);

@@ -3,15 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
+mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
-use tower::ServiceExt;
-use tresor_core::{Core, CoreOptions, SingleNode};
-use tresor_http::{AppState, router};
+use tresor_http::AppState;
 
 async fn call(
     state: &AppState,
@@ -20,42 +16,14 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(format!("/v1/{path}"))
-        .header("X-Vault-Token", token)
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .unwrap();
-    let resp = router(state.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let v = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap()
-    };
-    (status, v)
+    let token = Some(token).filter(|t| !t.is_empty());
+    let a = common::call(state, method, &format!("/v1/{path}"), token, body).await;
+    (a.status, a.body)
 }
 
 #[tokio::test]
 async fn rotate_config_reads_validates_and_stores() {
-    let core = Core::new(
-        Arc::new(tresor_storage::InMemBackend::new()),
-        CoreOptions::default(),
-        Arc::new(SingleNode::default()),
-    );
-    let s = AppState::new(core);
-    let (_, init) = call(
-        &s,
-        "",
-        "PUT",
-        "sys/init",
-        Some(json!({"secret_shares": 1, "secret_threshold": 1})),
-    )
-    .await;
-    let key = init["keys"][0].as_str().unwrap().to_owned();
-    let token = init["root_token"].as_str().unwrap().to_owned();
-    call(&s, "", "PUT", "sys/unseal", Some(json!({ "key": key }))).await;
+    let (s, token) = common::unsealed_node().await;
 
     let (code, body) = call(&s, &token, "GET", "sys/rotate/config", None).await;
     assert_eq!(code, StatusCode::OK, "{body}");
