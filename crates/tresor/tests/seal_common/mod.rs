@@ -552,16 +552,7 @@ pub fn not_processed(status: u16, body: &str) -> bool {
 /// A port free on every address of `hosts` (loopback addresses), so that nodes on several
 /// addresses can share one API port (as `auto_join_port` requires).
 pub fn free_port_on(hosts: &[&str]) -> u16 {
-    for _ in 0..50 {
-        let port = free_port();
-        let all_free = hosts
-            .iter()
-            .all(|h| std::net::TcpListener::bind((*h, port)).is_ok());
-        if all_free {
-            return port;
-        }
-    }
-    panic!("no port free on all of {hosts:?}");
+    tresor_testkit::ports::free_port_on(hosts)
 }
 
 pub fn tail(s: &str, lines: usize) -> String {
