@@ -1,6 +1,6 @@
 //! A moto_server (local AWS) per test, and a KMS admin client for it.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,8 +35,7 @@ fn moto_path() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    tresor_testkit::ports::free_port()
 }
 
 impl Moto {
