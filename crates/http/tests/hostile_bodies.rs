@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -27,12 +26,8 @@ fn state(limits: JsonLimits) -> AppState {
         Arc::new(SingleNode::default()),
     );
     AppState {
-        core,
-        max_request_size: 0,
-        max_request_duration: Duration::from_secs(30),
-        metrics: Default::default(),
         json_limits: limits,
-        raw_switches: Default::default(),
+        ..AppState::new(core)
     }
 }
 

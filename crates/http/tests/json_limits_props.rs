@@ -12,7 +12,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -262,14 +261,7 @@ fn app_state() -> AppState {
         },
         Arc::new(SingleNode::default()),
     );
-    AppState {
-        core,
-        max_request_size: 0,
-        max_request_duration: Duration::from_secs(30),
-        metrics: Default::default(),
-        json_limits: JsonLimits::default(),
-        raw_switches: Default::default(),
-    }
+    AppState::new(core)
 }
 
 async fn put(s: &AppState, path: &str, token: &str, body: String) -> (StatusCode, Vec<u8>) {

@@ -54,6 +54,21 @@ pub enum Method {
     Delete,
 }
 
+impl Method {
+    /// The operation the method stands for where no existence check decides create vs
+    /// update: a PUT/POST is an update (the `sys/` backend has no existence check, as
+    /// OpenBao's; a path nothing serves has none either).
+    pub(crate) fn operation(self) -> Operation {
+        match self {
+            Method::Get => Operation::Read,
+            Method::List => Operation::List,
+            Method::Patch => Operation::Patch,
+            Method::Delete => Operation::Delete,
+            Method::Write => Operation::Update,
+        }
+    }
+}
+
 /// A logical request as the http layer hands it over.
 #[derive(Clone, Debug)]
 pub struct CoreRequest {
@@ -128,14 +143,13 @@ impl Core {
                 .await;
         }
 
-        let routed = match active.route(path.clone()) {
+        let routed = match active.route(path) {
             Ok(routed) => routed,
-            Err(CoreError::UnsupportedPath) => {
+            Err(path) => {
                 return Err(self
                     .refuse_unrouted(&active, method, &path, &data, token.as_deref(), wrap_ttl)
                     .await);
             }
-            Err(e) => return Err(e),
         };
         let unauthenticated = match &routed.target {
             Target::Backend { backend, .. } => backend
@@ -176,19 +190,16 @@ impl Core {
         let rel = routed.relative();
         let (operation, sudo) = match backend_req.as_mut() {
             None => (
-                system::operation(method),
+                method.operation(),
                 system::ROOT_PATHS.iter().any(|p| matches_pattern(p, rel)),
             ),
             Some((backend, request)) => {
                 request.operation = match method {
-                    Method::Get => Operation::Read,
-                    Method::List => Operation::List,
-                    Method::Patch => Operation::Patch,
-                    Method::Delete => Operation::Delete,
                     Method::Write => match backend.exists(request).await? {
                         Some(false) => Operation::Create,
                         _ => Operation::Update,
                     },
+                    other => other.operation(),
                 };
                 let sudo = backend.root_paths().iter().any(|p| matches_pattern(p, rel));
                 (request.operation, sudo)
@@ -307,7 +318,7 @@ impl Core {
         let ask = Ask {
             path: path.as_str(),
             // No backend decides create vs update on a path nothing serves.
-            operation: system::operation(method),
+            operation: method.operation(),
             sudo: false,
             data,
             wrap_ttl,

@@ -6,7 +6,6 @@ use tresor_sdk::{CanonicalPath, LogicalBackend, MountInfo};
 use tresor_storage::View;
 
 use crate::active::Active;
-use crate::error::CoreError;
 
 /// `sys/` paths whose last part is a policy name: names are case-insensitive, so the path is
 /// lower-cased there before any decision is made on it.
@@ -55,8 +54,9 @@ pub(crate) fn normalize_policy_name(path: CanonicalPath) -> CanonicalPath {
 }
 
 impl Active {
-    /// Resolves a canonical path to its backend (longest mount prefix).
-    pub(crate) fn route(&self, path: CanonicalPath) -> Result<Routed, CoreError> {
+    /// Resolves a canonical path to its backend (longest mount prefix); a path nothing
+    /// serves comes back as the error, for the ACL to answer first.
+    pub(crate) fn route(&self, path: CanonicalPath) -> Result<Routed, CanonicalPath> {
         let text = path.as_str();
         if text.starts_with("sys/") || text == "sys" {
             let path = normalize_policy_name(path);
@@ -69,10 +69,9 @@ impl Active {
         }
         if let Some(rest) = text.strip_prefix("auth/") {
             let table = self.auth_snapshot();
-            let (entry, rel) = table.route(rest).ok_or(CoreError::UnsupportedPath)?;
-            if entry.kind != "token" {
-                return Err(CoreError::UnsupportedPath);
-            }
+            let Some((entry, rel)) = table.route(rest).filter(|(e, _)| e.kind == "token") else {
+                return Err(path);
+            };
             let mount_len = text.len() - rel.len();
             let mut mount = self.mount_info(entry);
             mount.path = format!("auth/{}", entry.path);
@@ -87,11 +86,13 @@ impl Active {
             });
         }
         let table = self.mounts_snapshot();
-        let (entry, rel) = table.route(text).ok_or(CoreError::UnsupportedPath)?;
+        let Some((entry, rel, backend)) = table
+            .route(text)
+            .and_then(|(entry, rel)| Some((entry, rel, self.backend(&entry.uuid)?)))
+        else {
+            return Err(path);
+        };
         let mount_len = text.len() - rel.len();
-        let backend = self
-            .backend(&entry.uuid)
-            .ok_or(CoreError::UnsupportedPath)?;
         Ok(Routed {
             target: Target::Backend {
                 backend,

@@ -16,7 +16,6 @@ use tresor_sdk::{Auth, Operation, Response};
 use crate::active::Active;
 use crate::core::Core;
 use crate::error::CoreError;
-use crate::pipeline::Method;
 
 /// `sys/` paths that need `sudo` in addition to the capability (relative to `sys/`).
 pub(crate) const ROOT_PATHS: &[&str] = &[
@@ -44,19 +43,6 @@ pub(crate) const ROOT_PATHS: &[&str] = &[
 /// `sys/` paths that skip the ACL check (they filter their answer by the caller's ACL
 /// themselves, as Vault's unauthenticated `sys/internal/ui/mounts` does).
 pub(crate) const ACL_EXEMPT_PATHS: &[&str] = &["internal/ui/mounts", "internal/ui/mounts/*"];
-
-/// The operation a `sys/` request performs. A PUT/POST is always an `update` here: no
-/// `sys/` path has an existence check (OpenBao asks for `update` to write a policy, new or
-/// not).
-pub(crate) fn operation(method: Method) -> Operation {
-    match method {
-        Method::Get => Operation::Read,
-        Method::List => Operation::List,
-        Method::Patch => Operation::Patch,
-        Method::Delete => Operation::Delete,
-        Method::Write => Operation::Update,
-    }
-}
 
 /// Dispatches a `sys/` request (already authorized).
 pub(crate) async fn handle(
