@@ -23,6 +23,9 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-$CPUS}"
 TEST_THREADS="${TRESOR_TEST_THREADS:-$CPUS}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+# Incremental compilation state is several GB on a cold build and buys nothing on a clean
+# clone; a CI run once ran out of disk with it. Set CARGO_INCREMENTAL=1 to keep it locally.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 PASSED=0
 FAILED=0
