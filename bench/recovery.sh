@@ -20,10 +20,16 @@
 #             node (SIGTERM), start it again, time until it answers and until it is unsealed
 #             and serves a read (unseal sent the moment it answers).
 #             Tresor and OpenBao only.
+#   snapshot  1 node: fill SNAP_MIB MiB of SNAP_VALUE-byte secrets (as cold), then time
+#             `GET sys/storage/raft/snapshot` into a file and `POST sys/storage/raft/snapshot`
+#             of that file back (curl streams both ways; a secret written after the save must
+#             be gone after the restore). Records the archive size, both durations and the
+#             node's peak RSS during each (VmRSS sampled every 50 ms). Tresor and OpenBao only.
 #
 # Environment: SYSTEMS (default "tresor openbao etcd"), RUNS (failover/restart runs, default 5),
 # RSS_SECRETS (default 100000), COLD_MIB (default 1024), COLD_VALUE (default 4096),
-# COLD_MAX_SECS (bound of the cold fill, default 3600), CONC (writers, default 32).
+# COLD_MAX_SECS (bound of the cold fill, default 3600), CONC (writers, default 32),
+# SNAP_MIB (default 100), SNAP_VALUE (default 4096).
 # Results: target/bench/recovery/<system>-<scenario>.json and summary.json (this run's only).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -36,6 +42,8 @@ COLD_MIB="${COLD_MIB:-1024}"
 COLD_VALUE="${COLD_VALUE:-4096}"
 COLD_MAX_SECS="${COLD_MAX_SECS:-3600}"
 CONC="${CONC:-32}"
+SNAP_MIB="${SNAP_MIB:-100}"
+SNAP_VALUE="${SNAP_VALUE:-4096}"
 BENCH="$ROOT/target/release/tresor-bench"
 [[ -x "$BENCH" ]] || { echo "no $BENCH: build first (see the header of $0)" >&2; exit 1; }
 
@@ -141,27 +149,34 @@ scenario_rss() {
 # disk_bytes I: bytes node I's data directory occupies on disk (allocated blocks).
 disk_bytes() { du -s --block-size=1 "$(bc_node_dir "$1")/data" 2>/dev/null | cut -f1; }
 
+# fill_to MIB VALUE TAG: writes fresh VALUE-byte secrets to node 0 until MIB MiB of them are
+# written and its data directory occupies at least that much on disk (file sizes alone
+# overstate it: redb grows its files ahead of use). Prints the bytes written.
+fill_to() {
+    local mib="$1" value="$2" tag="$3" target=$(($1 * 1024 * 1024)) written=0 round=0 chunk
+    local deadline=$((SECONDS + COLD_MAX_SECS))
+    while ((written < target)) || (($(disk_bytes 0) < target)); do
+        ((SECONDS < deadline)) || bc_die "$tag fill: ${COLD_MAX_SECS}s passed with $written bytes written"
+        chunk=$(((target - written + value - 1) / value))
+        ((chunk < 1000)) && chunk=1000
+        ((chunk > 50000)) && chunk=50000
+        round=$((round + 1))
+        fill "$chunk" "$tag-$round" "$value" "${BC_ADDR[0]}"
+        written=$((written + chunk * value))
+        bc_log "$tag fill round $round: $chunk secrets; $((written >> 20)) MiB written, data dir $(($(disk_bytes 0) >> 20)) MiB on disk"
+    done
+    echo "$written"
+}
+
 scenario_cold() {
-    local system="$1" target=$((COLD_MIB * 1024 * 1024)) written=0 round=0 chunk
-    local deadline=$((SECONDS + COLD_MAX_SECS)) t0 t_answer t_serving fill_start
+    local system="$1" written t0 t_answer t_serving fill_start
     if [[ "$system" == etcd ]]; then
         bc_log "cold start: etcd skipped (Tresor and OpenBao only)"
         return 0
     fi
     bc_start "$system" 1 cold
     fill_start=$SECONDS
-    # Full when the secrets written add up to COLD_MIB and the directory occupies as much on
-    # disk (file sizes alone overstate it: redb grows its files ahead of use).
-    while ((written < target)) || (($(disk_bytes 0) < target)); do
-        ((SECONDS < deadline)) || bc_die "cold fill: ${COLD_MAX_SECS}s passed with $written bytes written"
-        chunk=$(((target - written + COLD_VALUE - 1) / COLD_VALUE))
-        ((chunk < 1000)) && chunk=1000
-        ((chunk > 50000)) && chunk=50000
-        round=$((round + 1))
-        fill "$chunk" "cold-$round" "$COLD_VALUE" "${BC_ADDR[0]}"
-        written=$((written + chunk * COLD_VALUE))
-        bc_log "$system cold fill round $round: $chunk secrets; $((written >> 20)) MiB written, data dir $(($(disk_bytes 0) >> 20)) MiB on disk"
-    done
+    written="$(fill_to "$COLD_MIB" "$COLD_VALUE" "$system-cold")"
     local fill_secs=$((SECONDS - fill_start)) rss_before bytes disk
     rss_before="$(bc_rss_kib 0)"
     bc_stop_node 0
@@ -181,11 +196,68 @@ scenario_cold() {
     bc_stop
 }
 
+# peak_rss_while PIDFILE_OUT CMD...: runs CMD while sampling node 0's VmRSS every 50 ms; writes
+# the highest sample (KiB) to PIDFILE_OUT. Returns CMD's status.
+peak_rss_while() {
+    local out="$1" pid="${BC_PID[0]}" sampler rc=0
+    shift
+    (
+        peak=0
+        while kill -0 "$pid" 2>/dev/null; do
+            v="$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)"
+            ((${v:-0} > peak)) && peak="$v" && echo "$peak" >"$out"
+            sleep 0.05
+        done
+    ) &
+    sampler=$!
+    "$@" || rc=$?
+    sleep 0.1
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+    return "$rc"
+}
+
+scenario_snapshot() {
+    local system="$1" written file code t0 save_ms restore_ms size rss_idle
+    if [[ "$system" == etcd ]]; then
+        bc_log "snapshot: etcd skipped (Tresor and OpenBao only)"
+        return 0
+    fi
+    bc_start "$system" 1 snapshot
+    written="$(fill_to "$SNAP_MIB" "$SNAP_VALUE" "$system-snap")"
+    rss_idle="$(bc_rss_kib 0)"
+    file="$BC_DIR/$system.snap"
+    t0="$(bc_now_ms)"
+    code="$(peak_rss_while "$BC_DIR/save.rss" curl --silent --show-error --max-time 3600 \
+        -H "X-Vault-Token: $BC_TOKEN" -o "$file" --write-out '%{http_code}' \
+        "${BC_ADDR[0]}/v1/sys/storage/raft/snapshot")"
+    save_ms=$(($(bc_now_ms) - t0))
+    [[ "$code" == 200 ]] || bc_die "snapshot save answered $code"
+    size="$(stat -c %s "$file")"
+    bc_log "$system snapshot save: $((size >> 20)) MiB in $save_ms ms, peak RSS $(($(cat "$BC_DIR/save.rss") >> 10)) MiB"
+    bc_write 0 after-snapshot || bc_die "write after the save refused"
+    t0="$(bc_now_ms)"
+    code="$(peak_rss_while "$BC_DIR/restore.rss" curl --silent --show-error --max-time 3600 \
+        -X POST -H "X-Vault-Token: $BC_TOKEN" -H 'Content-Type: application/octet-stream' \
+        -T "$file" --output /dev/null --write-out '%{http_code}' \
+        "${BC_ADDR[0]}/v1/sys/storage/raft/snapshot")"
+    restore_ms=$(($(bc_now_ms) - t0))
+    [[ "$code" == 2?? ]] || bc_die "snapshot restore answered $code"
+    bc_wait "node 1 to serve after the restore" bc_serving 0
+    ! bc_read 0 after-snapshot || bc_die "the secret written after the save survived the restore"
+    bc_log "$system snapshot restore: $restore_ms ms, peak RSS $(($(cat "$BC_DIR/restore.rss") >> 10)) MiB"
+    printf '{"system":"%s","scenario":"snapshot","written_bytes":%s,"size_bytes":%s,"save_ms":%s,"restore_ms":%s,"rss_idle_kib":%s,"peak_rss_save_kib":%s,"peak_rss_restore_kib":%s}\n' \
+        "$system" "$written" "$size" "$save_ms" "$restore_ms" "$rss_idle" \
+        "$(cat "$BC_DIR/save.rss")" "$(cat "$BC_DIR/restore.rss")" >"$OUT/$system-snapshot.json"
+    rm -f "$file"
+    bc_stop
+}
+
 failures=0
 for scenario in $SCENARIOS; do
     case "$scenario" in
-    failover | restart | rss | cold) ;;
-    *) bc_die "unknown scenario '$scenario' (failover restart rss cold)" ;;
+    failover | restart | rss | cold | snapshot) ;;
+    *) bc_die "unknown scenario '$scenario' (failover restart rss cold snapshot)" ;;
     esac
     for system in $SYSTEMS; do
         rm -f "$OUT/$system-$scenario.json"
@@ -236,6 +308,9 @@ for system, all_runs in res.items():
     if "cold" in r:
         x = r["cold"]
         print(f"{system:<8} cold start with {x['written_bytes'] / 2**20:.0f} MiB of secrets ({x['disk_bytes'] / 2**20:.0f} MiB on disk): answers after {x['answer_ms']} ms, unsealed+serving after {x['serving_ms']} ms")
+    if "snapshot" in r:
+        x = r["snapshot"]
+        print(f"{system:<8} snapshot of {x['written_bytes'] / 2**20:.0f} MiB of secrets: {x['size_bytes'] / 2**20:.1f} MiB archive, save {x['save_ms']} ms (peak RSS {x['peak_rss_save_kib'] / 1024:.0f} MiB), restore {x['restore_ms']} ms (peak RSS {x['peak_rss_restore_kib'] / 1024:.0f} MiB), idle RSS {x['rss_idle_kib'] / 1024:.0f} MiB")
 with open(os.path.join(out, "summary.json"), "w") as f:
     json.dump(res, f, indent=1)
 print(f"results: {out}/summary.json")
