@@ -12,7 +12,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod awskms_common;
-mod common;
+use tresor_testkit::process;
 mod seal_common;
 
 use std::time::Duration;
@@ -123,7 +123,7 @@ fn a_node_discovers_its_leader_by_ec2_tag_joins_and_unseals_through_kms() {
     // The joiner discovers the leader and keeps asking it for a challenge, which an
     // uninitialized leader cannot give.
     let leader_url = format!("https://{LEADER_IP}:{port}");
-    common::wait_for("a join attempt at the discovered leader", WAIT, || {
+    process::wait_for("a join attempt at the discovered leader", WAIT, || {
         plain(&joiner.log())
             .lines()
             .any(|l| l.contains("join attempt failed") && l.contains(&leader_url))
@@ -151,7 +151,7 @@ fn a_node_discovers_its_leader_by_ec2_tag_joins_and_unseals_through_kms() {
         (json!("awskms"), json!(true), json!(false)),
         "{st}"
     );
-    let joined = common::wait_for("node-b as a voter", JOIN_WAIT, || {
+    let joined = process::wait_for("node-b as a voter", JOIN_WAIT, || {
         servers(&leader, &token).filter(|s| s.len() == 2 && s.iter().all(|(_, _, voter)| *voter))
     });
     let b = joined
@@ -175,7 +175,7 @@ fn a_node_discovers_its_leader_by_ec2_tag_joins_and_unseals_through_kms() {
 
     // A write on the leader reads back through the joiner.
     leader.write_marker(&token, "auto-joined");
-    common::wait_for("the marker through node-b", WAIT, || {
+    process::wait_for("the marker through node-b", WAIT, || {
         joiner.has_marker(&token, "auto-joined").then_some(())
     });
 

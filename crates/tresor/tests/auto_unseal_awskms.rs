@@ -14,7 +14,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod awskms_common;
-mod common;
+use tresor_testkit::process;
 mod seal_common;
 
 use std::time::{Duration, Instant};
@@ -92,7 +92,7 @@ fn awskms_cluster(seal: &str) -> (Vec<SealNode>, Vec<String>, String) {
     for n in &nodes[1..] {
         n.wait_unsealed(WAIT);
     }
-    common::wait_for("three voters", WAIT, || {
+    process::wait_for("three voters", WAIT, || {
         (voters(&nodes[0], &token) == Some(3)).then_some(())
     });
     (nodes, recovery, token)
@@ -112,7 +112,7 @@ fn three_node_cluster_unseals_itself_after_kill9_and_a_kms_outage() {
         node.kill9();
         node.spawn();
         node.wait_unsealed(WAIT);
-        common::wait_for("the cluster to serve again", WAIT, || {
+        process::wait_for("the cluster to serve again", WAIT, || {
             node.has_marker(&token, "before-restarts").then_some(())
         });
         let st = node.seal_status();
@@ -129,7 +129,7 @@ fn three_node_cluster_unseals_itself_after_kill9_and_a_kms_outage() {
     let log_before = node.log().len();
     node.spawn();
     assert_eq!(node.health(), Some(503));
-    common::wait_for("the retry log line", WAIT, || {
+    process::wait_for("the retry log line", WAIT, || {
         let log = node.log();
         let new = &log[log_before.min(log.len())..];
         (new.contains("auto-unseal failed") && new.contains("retrying in")).then_some(())
@@ -145,7 +145,7 @@ fn three_node_cluster_unseals_itself_after_kill9_and_a_kms_outage() {
     // KMS answers again: the node unseals by itself.
     kms.resume();
     nodes[2].wait_unsealed(Duration::from_secs(60));
-    common::wait_for("node 3 to serve again", WAIT, || {
+    process::wait_for("node 3 to serve again", WAIT, || {
         nodes[2].has_marker(&token, "before-restarts").then_some(())
     });
 
@@ -192,7 +192,7 @@ fn shamir_to_awskms_and_back_on_a_three_node_cluster() {
         wait_status(n, "a join challenge", |s| s["initialized"] == true);
         n.unseal(&keys[..2], false);
     }
-    common::wait_for("three voters", WAIT, || {
+    process::wait_for("three voters", WAIT, || {
         (voters(&nodes[0], &token) == Some(3)).then_some(())
     });
 
@@ -236,10 +236,10 @@ fn shamir_to_awskms_and_back_on_a_three_node_cluster() {
         n.spawn();
         n.wait_unsealed(WAIT);
     }
-    common::wait_for("Shamir-era data through node 3", WAIT, || {
+    process::wait_for("Shamir-era data through node 3", WAIT, || {
         nodes[2].has_marker(&token, "shamir-era").then_some(())
     });
-    let active = common::wait_for("an active node", WAIT, || {
+    let active = process::wait_for("an active node", WAIT, || {
         nodes.iter().position(|n| n.health() == Some(200))
     });
     nodes[active].write_marker(&token, "awskms-era");
@@ -280,7 +280,7 @@ fn shamir_to_awskms_and_back_on_a_three_node_cluster() {
     assert_eq!(nodes[2].health(), Some(503));
     nodes[2].unseal(&keys[1..], false);
     nodes[2].wait_unsealed(WAIT);
-    common::wait_for("data of both eras", WAIT, || {
+    process::wait_for("data of both eras", WAIT, || {
         (nodes[2].has_marker(&token, "shamir-era") && nodes[2].has_marker(&token, "awskms-era"))
             .then_some(())
     });
@@ -380,7 +380,7 @@ fn two_kms_keys_either_one_unseals_and_the_degraded_set_is_reported() {
         assert_eq!(body["seal_degraded"], true, "{body}");
         // The KMS is back: a later check (within ~10 s) clears the hint.
         kms[down].resume();
-        common::wait_for("the seal set healthy again", WAIT, || {
+        process::wait_for("the seal set healthy again", WAIT, || {
             (health(&node).1["seal_degraded"] == false).then_some(())
         });
         assert_eq!(seal_flags(&node.seal_status()), [json!(true), json!(true)]);

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use tresor_testkit::process;
 mod seal_common;
 
 use std::time::Duration;
@@ -48,7 +48,7 @@ fn single_node_unseals_itself_after_restarts_and_an_hsm_outage() {
     node.configure(&hsm.stanza_with("tresor", "root-key", false, false), None);
     node.spawn();
     assert_eq!(node.health(), Some(503));
-    common::wait_for("the retry log line", UNSEAL, || {
+    process::wait_for("the retry log line", UNSEAL, || {
         let log = node.log();
         (log.contains("auto-unseal failed") && log.contains("retrying in")).then_some(())
     });
@@ -95,7 +95,7 @@ fn three_nodes_sharing_a_token_unseal_themselves() {
     for n in &nodes[1..] {
         n.wait_unsealed(UNSEAL);
     }
-    common::wait_for("three voters", UNSEAL, || {
+    process::wait_for("three voters", UNSEAL, || {
         let r = nodes[0].send("GET", "sys/storage/raft/configuration", Some(&token), None);
         let v: Value = r.json().ok()?;
         let servers = v["data"]["config"]["servers"].as_array()?.clone();
@@ -107,7 +107,7 @@ fn three_nodes_sharing_a_token_unseal_themselves() {
         node.spawn();
         node.wait_unsealed(UNSEAL);
         // Some node is active and serves the data (forwarded if this one is a standby).
-        common::wait_for("the cluster to serve again", UNSEAL, || {
+        process::wait_for("the cluster to serve again", UNSEAL, || {
             node.has_marker(&token, "cluster").then_some(())
         });
         assert_eq!(node.seal_status()["type"], "pkcs11");

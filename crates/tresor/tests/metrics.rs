@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod awskms_common;
-mod common;
+use tresor_testkit::process;
 mod seal_common;
 
 use std::time::Duration;
@@ -109,7 +109,7 @@ fn metrics_follow_a_kms_outage_and_need_a_token_unless_unauthenticated() {
     let key = moto.create_key();
     let mut kms = FaultProxy::start(moto.addr());
     let mut node = SealNode::new("metrics", None);
-    let (metrics_port, metrics_cluster_port) = (common::free_port(), common::free_port());
+    let (metrics_port, metrics_cluster_port) = (process::free_port(), process::free_port());
     node.configure(
         &extra_config(
             &stanza(&kms.endpoint(), &key, false),

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use tresor_testkit::process;
 mod seal_common;
 
 use std::time::Duration;
@@ -66,7 +66,7 @@ fn shamir_to_pkcs11_and_back_on_a_three_node_cluster() {
         wait_status(n, "a join challenge", |s| s["initialized"] == true);
         n.unseal(&keys[..2], false);
     }
-    common::wait_for("three voters", WAIT, || {
+    process::wait_for("three voters", WAIT, || {
         (voters(&nodes[0], &token) == Some(3)).then_some(())
     });
 
@@ -111,7 +111,7 @@ fn shamir_to_pkcs11_and_back_on_a_three_node_cluster() {
         n.spawn();
         n.wait_unsealed(WAIT);
     }
-    common::wait_for("data through node 3", WAIT, || {
+    process::wait_for("data through node 3", WAIT, || {
         nodes[2].has_marker(&token, "shamir-era").then_some(())
     });
     nodes[0].write_marker(&token, "pkcs11-era");
@@ -157,7 +157,7 @@ fn shamir_to_pkcs11_and_back_on_a_three_node_cluster() {
     });
     nodes[2].unseal(&keys[1..], false);
     nodes[2].wait_unsealed(WAIT);
-    common::wait_for("data after both migrations", WAIT, || {
+    process::wait_for("data after both migrations", WAIT, || {
         (nodes[1].has_marker(&token, "shamir-era") && nodes[1].has_marker(&token, "pkcs11-era"))
             .then_some(())
     });

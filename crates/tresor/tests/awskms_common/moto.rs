@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::free_port;
+use tresor_testkit::ports::free_port;
 
 /// A running moto_server.
 pub struct Moto {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 
-use crate::common::{bin, free_port, strings, wait_for};
+use tresor_testkit::process::{bin, free_port, strings, wait_for};
 
 /// The user PIN of every test token.
 pub const PIN: &str = "1234";
