@@ -535,10 +535,7 @@ impl Cluster {
     }
 }
 
-pub fn tail(s: &str, lines: usize) -> String {
-    let all: Vec<&str> = s.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
+pub use crate::process::tail;
 
 /// Samples `sys/health` of every node in a loop on a background thread and remembers every
 /// round in which more than one node answered 200 (two active nodes: split brain).

@@ -6,9 +6,16 @@
 //! - [`process`]: one `tresor server` child process on loopback, driven over HTTP.
 //! - [`cluster`]: several node processes forming one Raft cluster through `retry_join`, on
 //!   loopback or each in its own network namespace ([`netns`]).
+//! - [`seal_node`]: server processes with `seal` stanzas (auto-unseal, migration tests).
+//! - [`softhsm`]: SoftHSM2 tokens for PKCS#11; [`moto`]: a local AWS (KMS, EC2) server;
+//!   [`fault_proxy`]: a TCP proxy whose stop is an outage.
 
 pub mod ports;
 pub mod props;
 pub mod cluster;
+pub mod fault_proxy;
+pub mod moto;
 pub mod netns;
 pub mod process;
+pub mod seal_node;
+pub mod softhsm;

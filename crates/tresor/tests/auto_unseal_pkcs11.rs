@@ -7,13 +7,13 @@
 #![allow(clippy::unwrap_used)]
 
 use tresor_testkit::process;
-mod seal_common;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use seal_common::{Hsm, SealNode};
+use tresor_testkit::seal_node::SealNode;
+use tresor_testkit::softhsm::Hsm;
 
 const UNSEAL: Duration = Duration::from_secs(30);
 
@@ -65,7 +65,7 @@ fn single_node_unseals_itself_after_restarts_and_an_hsm_outage() {
             .unwrap()["required"],
         2
     );
-    let new_root = seal_common::generate_root(&node, &recovery[..2]);
+    let new_root = generate_root(&node, &recovery[..2]);
     let me = node.send(
         "GET",
         "auth/token/lookup-self",
@@ -112,4 +112,28 @@ fn three_nodes_sharing_a_token_unseal_themselves() {
         });
         assert_eq!(node.seal_status()["type"], "pkcs11");
     }
+}
+
+/// Runs generate-root on `node` with `keys` (recovery keys with an auto seal, unseal keys with
+/// Shamir) and returns the new root token.
+fn generate_root(node: &SealNode, keys: &[String]) -> String {
+    let r = node.send("PUT", "sys/generate-root/attempt", None, Some(json!({})));
+    let init: Value = r.json().unwrap();
+    let otp = init["otp"].as_str().unwrap().to_owned();
+    let nonce = init["nonce"].as_str().unwrap().to_owned();
+    let mut last = Value::Null;
+    for k in keys {
+        let r = node.send(
+            "PUT",
+            "sys/generate-root/update",
+            None,
+            Some(json!({ "key": k, "nonce": nonce })),
+        );
+        assert_eq!(r.status(), 200);
+        last = r.json().unwrap();
+    }
+    assert_eq!(last["complete"], true, "{last}");
+    tresor_seal::root_token_decode(last["encoded_token"].as_str().unwrap(), &otp)
+        .unwrap()
+        .to_string()
 }

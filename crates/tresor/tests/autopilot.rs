@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use tresor_testkit::cluster;
-use tresor_testkit::process;
 
 use std::time::Duration;
 

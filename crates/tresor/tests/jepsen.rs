@@ -18,7 +18,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use tresor_testkit::cluster;
-use tresor_testkit::process;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -10,16 +10,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod awskms_common;
 use tresor_testkit::process;
-mod seal_common;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use awskms_common::{FaultProxy, Moto, stanza};
-use seal_common::SealNode;
+use tresor_testkit::fault_proxy::FaultProxy;
+use tresor_testkit::moto::{Moto, stanza};
+use tresor_testkit::seal_node;
+use tresor_testkit::seal_node::SealNode;
 
 const WAIT: Duration = Duration::from_secs(45);
 
@@ -61,7 +61,7 @@ impl Scraper {
     fn new(port: u16) -> Scraper {
         Scraper {
             url: format!("http://127.0.0.1:{port}/v1/sys/metrics?format=prometheus"),
-            http: seal_common::client(Duration::from_secs(10)),
+            http: seal_node::client(Duration::from_secs(10)),
         }
     }
 
@@ -88,7 +88,7 @@ impl Scraper {
             assert!(
                 std::time::Instant::now() < deadline,
                 "timed out waiting for {what}; last scrape:\n{last}\nlog:\n{}",
-                seal_common::tail(&node.log(), 40)
+                seal_node::tail(&node.log(), 40)
             );
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -1,6 +1,8 @@
 //! One moto_server process on a free loopback port, killed on drop: KMS over its JSON API,
 //! and EC2 instances (for auto-join discovery) over the Query API.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // test support panics on setup failure
+
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -8,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use tresor_testkit::ports::free_port;
+use crate::ports::free_port;
 
 /// A running moto_server.
 pub struct Moto {
@@ -187,4 +189,14 @@ impl Drop for Moto {
         self.child.kill().ok();
         self.child.wait().ok();
     }
+}
+
+/// A `seal "awskms"` stanza for `kms_key_id` reached at `endpoint`, with static dummy
+/// credentials (the default credential chain is never consulted) in us-east-1.
+pub fn stanza(endpoint: &str, kms_key_id: &str, disabled: bool) -> String {
+    format!(
+        "seal \"awskms\" {{\n  region = \"us-east-1\"\n  kms_key_id = \"{kms_key_id}\"\n  \
+         endpoint = \"{endpoint}\"\n  access_key = \"test\"\n  secret_key = \"test\"\n  \
+         disabled = \"{disabled}\"\n}}\n"
+    )
 }
