@@ -325,6 +325,81 @@ impl Cluster {
         c
     }
 
+    /// Seed 002's formation: `n` nodes whose configs all carry `retry_join` blocks for the
+    /// others. `sys/init` on node `init_on` forms the cluster there (3 shares, threshold 2);
+    /// it is unsealed, then every other node once it holds a join challenge; returns when all
+    /// `n` are voters.
+    pub fn form_all_retry_join(n: usize, init_on: usize) -> Cluster {
+        let http = client();
+        let places: Vec<Place> = (0..n).map(|_| Place::loopback()).collect();
+        let addrs: Vec<String> = places
+            .iter()
+            .map(|p| format!("http://{}:{}", p.ip, p.port))
+            .collect();
+        let mut nodes: Vec<Node> = places
+            .into_iter()
+            .enumerate()
+            .map(|(i, place)| {
+                let others = (0..n).filter(|&j| j != i).map(|j| addrs[j].clone());
+                Node::new_at(&format!("node-{}", i + 1), place, others.collect())
+            })
+            .collect();
+        for node in &mut nodes {
+            node.spawn(&http);
+        }
+        let r = http
+            .put(format!("{}/v1/sys/init", addrs[init_on]))
+            .json(&json!({"secret_shares": 3, "secret_threshold": 2}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "init on node {init_on}");
+        let v: Value = r.json().unwrap();
+        let init = Init {
+            keys: strings(&v["keys"]),
+            keys_base64: strings(&v["keys_base64"]),
+            root_token: v["root_token"].as_str().unwrap().to_owned(),
+        };
+        let c = Cluster {
+            token: init.root_token.clone(),
+            init,
+            nodes,
+            http,
+            probe: client_with_timeout(Duration::from_secs(2)),
+            net: None,
+        };
+        c.unseal(init_on);
+        c.wait_for(
+            "the initialized node to be active",
+            Duration::from_secs(20),
+            |c| (c.get(init_on, "sys/health").status() == 200).then_some(()),
+        );
+        for i in (0..n).filter(|&i| i != init_on) {
+            c.wait_for_challenge(i);
+            c.unseal(i);
+        }
+        c.wait_for(&format!("{n} voters"), Duration::from_secs(30), |c| {
+            let s = c.servers(init_on);
+            (s.len() == n && s.iter().all(|x| x["voter"] == true)).then_some(())
+        });
+        c
+    }
+
+    /// Runs the `tresor` CLI with `args` against node `i` (`VAULT_ADDR`, and `VAULT_TOKEN`
+    /// with the root token), with an empty environment otherwise.
+    pub fn cli(&self, i: usize, args: &[&str]) -> std::process::Output {
+        let home = self.nodes[i].dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        Command::new(bin())
+            .args(args)
+            .env_clear()
+            .env("HOME", &home)
+            .env("VAULT_ADDR", &self.nodes[i].addr)
+            .env("VAULT_TOKEN", &self.token)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the tresor CLI")
+    }
+
     /// Starts a node joining node 0 and unseals it with the cluster's keys.
     pub fn add_node(&mut self, name: &str) -> usize {
         let leader = self.nodes[0].addr.clone();
