@@ -16,7 +16,16 @@ use crate::ports::free_port;
 pub struct Moto {
     child: Child,
     addr: SocketAddr,
-    http: reqwest::blocking::Client,
+}
+
+/// A blocking client for moto's APIs, made per call: a blocking client must not be created
+/// or dropped on an async runtime's thread, and async tests use [`Moto::start`] too.
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .unwrap()
 }
 
 /// `.tools/venv/bin/moto_server` of the workspace (installed by `scripts/ci-deps.sh`), or
@@ -44,11 +53,6 @@ impl Moto {
     /// may be taken by someone else before moto binds it).
     pub fn start() -> Moto {
         let path = moto_path();
-        let http = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .no_proxy()
-            .build()
-            .unwrap();
         for _ in 0..5 {
             let port = free_port();
             let child = Command::new(&path)
@@ -61,9 +65,8 @@ impl Moto {
             let mut moto = Moto {
                 child,
                 addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                http: http.clone(),
             };
-            if moto.wait_ready(Duration::from_secs(60)) {
+            if moto.wait_ready(Duration::from_secs(90)) {
                 return moto;
             }
         }
@@ -84,6 +87,12 @@ impl Moto {
         false
     }
 
+    /// Kills the server and reaps it (also done on drop).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// moto's own address (the proxies forward here).
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -97,8 +106,7 @@ impl Moto {
     /// One KMS JSON API call (moto does not check the signature; the credential scope in the
     /// Authorization header selects the region).
     pub fn kms(&self, action: &str, body: Value) -> Value {
-        let r = self
-            .http
+        let r = http()
             .post(self.endpoint())
             .header("Content-Type", "application/x-amz-json-1.1")
             .header("X-Amz-Target", format!("TrentService.{action}"))
@@ -121,8 +129,7 @@ impl Moto {
     pub fn ec2(&self, params: &[(&str, &str)]) -> String {
         let mut form = params.to_vec();
         form.push(("Version", "2016-11-15"));
-        let r = self
-            .http
+        let r = http()
             .post(self.endpoint())
             .header(
                 "Authorization",

@@ -28,6 +28,8 @@ pub struct Hsm {
     pub dir: tempfile::TempDir,
     pub conf: PathBuf,
     pub token_dir: PathBuf,
+    /// The initialized tokens: label and the slot SoftHSM assigned.
+    pub slots: Vec<(String, u64)>,
 }
 
 impl Hsm {
@@ -47,31 +49,38 @@ impl Hsm {
             ),
         )
         .unwrap();
-        let hsm = Hsm {
+        let mut hsm = Hsm {
             dir,
             conf,
             token_dir,
+            slots: Vec::new(),
         };
         for label in labels {
-            hsm.init_token(label);
+            let slot = hsm.init_token(label);
+            hsm.slots.push(((*label).to_owned(), slot));
         }
         hsm
     }
 
-    /// `softhsm2-util --init-token --free --label <label>`.
-    pub fn init_token(&self, label: &str) {
+    /// `softhsm2-util --init-token --free --label <label>`; returns the slot it was assigned.
+    pub fn init_token(&self, label: &str) -> u64 {
         let out = Command::new("softhsm2-util")
             .args(["--init-token", "--free", "--label", label])
             .args(["--pin", PIN, "--so-pin", SO_PIN])
             .env("SOFTHSM2_CONF", &self.conf)
             .output()
             .expect("run softhsm2-util (install softhsm2)");
+        let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
-            "softhsm2-util: {}{}",
-            String::from_utf8_lossy(&out.stdout),
+            "softhsm2-util: {stdout}{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        stdout
+            .split_whitespace()
+            .last()
+            .and_then(|slot| slot.parse().ok())
+            .unwrap_or_else(|| panic!("no slot number in softhsm2-util's output: {stdout}"))
     }
 
     /// Moves every key object out of the token directory: a node started now finds its token
