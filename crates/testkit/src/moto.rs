@@ -52,11 +52,18 @@ impl Moto {
     /// Starts moto_server and waits until it accepts connections (a few tries: the free port
     /// may be taken by someone else before moto binds it).
     pub fn start() -> Moto {
+        Moto::start_with_env(&[])
+    }
+
+    /// Like [`Moto::start`], with extra environment for the moto process (for example
+    /// `INITIAL_NO_AUTH_ACTION_COUNT`).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
         let path = moto_path();
         for _ in 0..5 {
             let port = free_port();
             let child = Command::new(&path)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
