@@ -10,12 +10,12 @@
 //! - [`softhsm`]: SoftHSM2 tokens for PKCS#11; [`moto`]: a local AWS (KMS, EC2) server;
 //!   [`fault_proxy`]: a TCP proxy whose stop is an outage.
 
-pub mod ports;
-pub mod props;
 pub mod cluster;
 pub mod fault_proxy;
 pub mod moto;
 pub mod netns;
+pub mod ports;
 pub mod process;
+pub mod props;
 pub mod seal_node;
 pub mod softhsm;

@@ -22,7 +22,10 @@ pub fn bin() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("the test executable's path");
-    let mut dir = exe.parent().expect("the test executable's directory").to_path_buf();
+    let mut dir = exe
+        .parent()
+        .expect("the test executable's directory")
+        .to_path_buf();
     if dir.ends_with("deps") {
         dir.pop();
     }

@@ -355,8 +355,7 @@ fn a_removed_nodes_certificate_is_refused_and_a_rejoin_gets_a_new_one() {
 /// unsealed, and the joined nodes serve the data written through the first.
 #[test]
 fn init_on_any_node_of_an_all_retry_join_cluster_forms_the_cluster_there() {
-    let places: Vec<cluster::Place> =
-        (0..3).map(|_| cluster::Place::loopback()).collect();
+    let places: Vec<cluster::Place> = (0..3).map(|_| cluster::Place::loopback()).collect();
     let addrs: Vec<String> = places
         .iter()
         .map(|p| format!("http://{}:{}", p.ip, p.port))

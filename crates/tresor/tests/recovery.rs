@@ -28,7 +28,11 @@ fn write_secrets(c: &Cluster, i: usize) {
     let r = c.post(i, "sys/mounts/secret", json!({"type": "kv"}));
     assert_eq!(r.status(), 204, "{}", r.text().unwrap());
     for k in 0..SECRETS {
-        let r = c.put(i, &format!("secret/s{k}"), json!({"v": format!("value-{k}")}));
+        let r = c.put(
+            i,
+            &format!("secret/s{k}"),
+            json!({"v": format!("value-{k}")}),
+        );
         assert_eq!(r.status(), 204, "{}", r.text().unwrap());
     }
 }
