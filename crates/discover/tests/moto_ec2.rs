@@ -3,10 +3,7 @@
 //! contacted.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::IpAddr;
 
 use aws_credential_types::Credentials;
 use tresor_discover::{DiscoverError, DiscoverOptions, Ec2Client, discover_with};
@@ -14,80 +11,20 @@ use tresor_discover::{DiscoverError, DiscoverOptions, Ec2Client, discover_with};
 /// An AMI moto ships with.
 const AMI: &str = "ami-12c6146b";
 
-/// A running moto_server, killed on drop.
-struct Moto {
-    child: Child,
-    addr: SocketAddr,
-}
-
-fn moto_path() -> PathBuf {
-    let path = std::env::var_os("TRESOR_MOTO_SERVER").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../.tools/venv/bin/moto_server"
-            ))
-        },
-        PathBuf::from,
-    );
-    assert!(
-        path.exists(),
-        "moto_server not found at {}: run `bash scripts/ci-deps.sh` to install it \
-         (or set TRESOR_MOTO_SERVER)",
-        path.display()
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    tresor_testkit::ports::free_port()
-}
+/// A running moto_server (from `tresor-testkit`), killed on drop.
+struct Moto(tresor_testkit::moto::Moto);
 
 impl Moto {
     fn start() -> Moto {
-        Moto::start_with_env(&[])
+        Moto(tresor_testkit::moto::Moto::start())
     }
 
     fn start_with_env(env: &[(&str, &str)]) -> Moto {
-        let path = moto_path();
-        // A port found free may be taken before moto binds it: try a few.
-        for _ in 0..5 {
-            let port = free_port();
-            let child = Command::new(&path)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .envs(env.iter().copied())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let mut moto = Moto {
-                child,
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            };
-            if moto.wait_ready(Duration::from_secs(90)) {
-                return moto;
-            }
-        }
-        panic!("moto_server did not start");
-    }
-
-    fn wait_ready(&mut self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
+        Moto(tresor_testkit::moto::Moto::start_with_env(env))
     }
 
     fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.0.endpoint()
     }
 
     /// A signed EC2 client with dummy credentials (moto accepts any unless told to check).
@@ -124,13 +61,6 @@ impl Moto {
         let body = response.text().await.unwrap();
         assert!(status.is_success(), "{status}: {body}");
         body
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -284,7 +214,7 @@ async fn follows_next_token_across_pages_and_reads_the_endpoint_from_env() {
 
 #[tokio::test]
 async fn an_unreachable_endpoint_is_reported_as_unavailable() {
-    let port = free_port();
+    let port = tresor_testkit::ports::free_port();
     let options = DiscoverOptions {
         env: &no_env,
         page_size: None,

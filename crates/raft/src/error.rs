@@ -40,6 +40,14 @@ pub enum RaftError {
     /// An RPC could not be delivered or its payload not decoded.
     #[error("raft rpc failed: {0}")]
     Rpc(String),
+    /// A `peers.json` recovery file could not be applied.
+    #[error("peers.json recovery file {path}: {reason}")]
+    PeersJson {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl From<redb::Error> for RaftError {

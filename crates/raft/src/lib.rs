@@ -25,6 +25,8 @@
 //!   log down to `trailing_logs` entries behind it.
 //! - Peers: RPCs go through a [`Transport`]; incoming ones are served by
 //!   [`RaftStore::handle_rpc`]. [`InProcessNetwork`] wires nodes of one process for tests.
+//! - Quorum-loss recovery: a `peers.json` in `<data_dir>/raft/` (Vault's place) or
+//!   `<data_dir>/` rewrites the membership before Raft starts; see [`peers_json`].
 //! - Node ids: the Vault-style string id maps to openraft's `u64` by [`node_id_of`].
 //!
 //! Leadership transfer is not offered by openraft 0.9; the server implements `sys/step-down`
@@ -44,6 +46,7 @@ mod group_commit;
 mod inprocess;
 mod log_store;
 mod options;
+pub mod peers_json;
 mod read_barrier;
 mod snapshot_file;
 mod state_machine;

@@ -189,6 +189,33 @@ impl LogStore {
         self.commit_meta(None, Durability::Immediate).await
     }
 
+    /// Appends one entry and stores `vote` in one durable transaction, outside openraft (before
+    /// it starts): the `peers.json` recovery.
+    pub(crate) async fn append_recovery(
+        &self,
+        entry: Entry<TypeConfig>,
+        vote: Vote<NodeId>,
+    ) -> Result<(), RaftError> {
+        let bytes = encode(&entry)?;
+        let vote = encode(&vote)?;
+        let index = entry.log_id.index;
+        let size = bytes.len();
+        let db = self.db.clone();
+        run_blocking(move || {
+            let mut txn = db.begin_write()?;
+            txn.set_durability(Durability::Immediate);
+            {
+                txn.open_table(LOGS)?.insert(index, bytes.as_slice())?;
+                txn.open_table(META)?.insert(KEY_VOTE, vote.as_slice())?;
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await?;
+        self.recent().appended(vec![(entry, size)]);
+        Ok(())
+    }
+
     /// How many entries the log table holds (compaction checks and metrics).
     pub(crate) async fn entry_count(&self) -> Result<u64, RaftError> {
         let db = self.db.clone();

@@ -59,11 +59,13 @@ impl RaftStore {
     ) -> Result<Arc<RaftStore>, RaftError> {
         let config = opts.openraft_config()?;
         std::fs::create_dir_all(&opts.data_dir)?;
-        let log = LogStore::open(&opts.data_dir.join(LOG_FILE))?;
-        let sm = StateMachine::open(
+        let mut log = LogStore::open(&opts.data_dir.join(LOG_FILE))?;
+        let mut sm = StateMachine::open(
             &opts.data_dir.join(STATE_FILE),
             opts.data_dir.join(SNAPSHOT_DIR),
         )?;
+        crate::peers_json::recover_if_present(&opts.data_dir, &opts.node_id, &mut log, &mut sm)
+            .await?;
         let state_db = sm.db();
         let id = node_id_of(&opts.node_id);
         let info = NodeInfo {

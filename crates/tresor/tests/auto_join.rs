@@ -11,16 +11,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod awskms_common;
-mod common;
-mod seal_common;
+use tresor_testkit::process;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use awskms_common::{Moto, stanza};
-use seal_common::{ListenerTls, SealNode};
+use tresor_testkit::moto::{Moto, stanza};
+use tresor_testkit::seal_node;
+use tresor_testkit::seal_node::{ListenerTls, SealNode};
 
 const WAIT: Duration = Duration::from_secs(30);
 /// Joining waits for discovery (re-run at most every 10 s) and autopilot's promotion.
@@ -108,7 +107,7 @@ fn a_node_discovers_its_leader_by_ec2_tag_joins_and_unseals_through_kms() {
 
     let certs = tempfile::tempdir().unwrap();
     let tls = ListenerTls::self_signed(certs.path(), &[LEADER_IP, JOINER_IP]);
-    let port = seal_common::free_port_on(&[LEADER_IP, JOINER_IP]);
+    let port = seal_node::free_port_on(&[LEADER_IP, JOINER_IP]);
     let mut leader = SealNode::at("node-a", LEADER_IP, port, Some(tls.clone()));
     let mut joiner = SealNode::at("node-b", JOINER_IP, port, Some(tls.clone()));
     assert_eq!(joiner.addr, format!("https://{JOINER_IP}:{port}"));
@@ -123,7 +122,7 @@ fn a_node_discovers_its_leader_by_ec2_tag_joins_and_unseals_through_kms() {
     // The joiner discovers the leader and keeps asking it for a challenge, which an
     // uninitialized leader cannot give.
     let leader_url = format!("https://{LEADER_IP}:{port}");
-    common::wait_for("a join attempt at the discovered leader", WAIT, || {
+    process::wait_for("a join attempt at the discovered leader", WAIT, || {
         plain(&joiner.log())
             .lines()
             .any(|l| l.contains("join attempt failed") && l.contains(&leader_url))
@@ -151,7 +150,7 @@ fn a_node_discovers_its_leader_by_ec2_tag_joins_and_unseals_through_kms() {
         (json!("awskms"), json!(true), json!(false)),
         "{st}"
     );
-    let joined = common::wait_for("node-b as a voter", JOIN_WAIT, || {
+    let joined = process::wait_for("node-b as a voter", JOIN_WAIT, || {
         servers(&leader, &token).filter(|s| s.len() == 2 && s.iter().all(|(_, _, voter)| *voter))
     });
     let b = joined
@@ -175,7 +174,7 @@ fn a_node_discovers_its_leader_by_ec2_tag_joins_and_unseals_through_kms() {
 
     // A write on the leader reads back through the joiner.
     leader.write_marker(&token, "auto-joined");
-    common::wait_for("the marker through node-b", WAIT, || {
+    process::wait_for("the marker through node-b", WAIT, || {
         joiner.has_marker(&token, "auto-joined").then_some(())
     });
 
@@ -186,7 +185,7 @@ fn a_node_discovers_its_leader_by_ec2_tag_joins_and_unseals_through_kms() {
         .lines()
         .filter(|l| l.contains("auto_join discovery ran"))
         .collect();
-    assert!(!runs.is_empty(), "{}", seal_common::tail(&log, 40));
+    assert!(!runs.is_empty(), "{}", seal_node::tail(&log, 40));
     assert!(
         runs.iter().all(|l| l.trim_end().ends_with("found=1")),
         "{runs:#?}"
@@ -194,7 +193,7 @@ fn a_node_discovers_its_leader_by_ec2_tag_joins_and_unseals_through_kms() {
     assert!(
         log.contains("join challenge received"),
         "{}",
-        seal_common::tail(&log, 40)
+        seal_node::tail(&log, 40)
     );
     let attempts: Vec<&str> = log
         .lines()

@@ -13,16 +13,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod awskms_common;
-mod common;
-mod seal_common;
+use tresor_testkit::process;
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use awskms_common::{FaultProxy, Moto, stanza};
-use seal_common::SealNode;
+use tresor_testkit::fault_proxy::FaultProxy;
+use tresor_testkit::moto::{Moto, stanza};
+use tresor_testkit::seal_node;
+use tresor_testkit::seal_node::SealNode;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -45,7 +45,7 @@ fn wait_status(node: &SealNode, what: &str, f: impl Fn(&Value) -> bool) -> Value
             Instant::now() < deadline,
             "{}: timed out waiting for {what}; last status {st}; log:\n{}",
             node.name,
-            seal_common::tail(&node.log(), 40)
+            seal_node::tail(&node.log(), 40)
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -92,7 +92,7 @@ fn awskms_cluster(seal: &str) -> (Vec<SealNode>, Vec<String>, String) {
     for n in &nodes[1..] {
         n.wait_unsealed(WAIT);
     }
-    common::wait_for("three voters", WAIT, || {
+    process::wait_for("three voters", WAIT, || {
         (voters(&nodes[0], &token) == Some(3)).then_some(())
     });
     (nodes, recovery, token)
@@ -112,7 +112,7 @@ fn three_node_cluster_unseals_itself_after_kill9_and_a_kms_outage() {
         node.kill9();
         node.spawn();
         node.wait_unsealed(WAIT);
-        common::wait_for("the cluster to serve again", WAIT, || {
+        process::wait_for("the cluster to serve again", WAIT, || {
             node.has_marker(&token, "before-restarts").then_some(())
         });
         let st = node.seal_status();
@@ -129,7 +129,7 @@ fn three_node_cluster_unseals_itself_after_kill9_and_a_kms_outage() {
     let log_before = node.log().len();
     node.spawn();
     assert_eq!(node.health(), Some(503));
-    common::wait_for("the retry log line", WAIT, || {
+    process::wait_for("the retry log line", WAIT, || {
         let log = node.log();
         let new = &log[log_before.min(log.len())..];
         (new.contains("auto-unseal failed") && new.contains("retrying in")).then_some(())
@@ -145,7 +145,7 @@ fn three_node_cluster_unseals_itself_after_kill9_and_a_kms_outage() {
     // KMS answers again: the node unseals by itself.
     kms.resume();
     nodes[2].wait_unsealed(Duration::from_secs(60));
-    common::wait_for("node 3 to serve again", WAIT, || {
+    process::wait_for("node 3 to serve again", WAIT, || {
         nodes[2].has_marker(&token, "before-restarts").then_some(())
     });
 
@@ -159,7 +159,7 @@ fn three_node_cluster_unseals_itself_after_kill9_and_a_kms_outage() {
         .json()
         .unwrap();
     assert_eq!(attempt["required"], 2, "{attempt}");
-    let generated = seal_common::generate_root(active, &recovery[1..]);
+    let generated = generate_root(active, &recovery[1..]);
     assert_ne!(generated, token);
     let me = active.send("GET", "auth/token/lookup-self", Some(&generated), None);
     assert_eq!(me.status(), 200, "the generated root token works");
@@ -192,7 +192,7 @@ fn shamir_to_awskms_and_back_on_a_three_node_cluster() {
         wait_status(n, "a join challenge", |s| s["initialized"] == true);
         n.unseal(&keys[..2], false);
     }
-    common::wait_for("three voters", WAIT, || {
+    process::wait_for("three voters", WAIT, || {
         (voters(&nodes[0], &token) == Some(3)).then_some(())
     });
 
@@ -236,15 +236,15 @@ fn shamir_to_awskms_and_back_on_a_three_node_cluster() {
         n.spawn();
         n.wait_unsealed(WAIT);
     }
-    common::wait_for("Shamir-era data through node 3", WAIT, || {
+    process::wait_for("Shamir-era data through node 3", WAIT, || {
         nodes[2].has_marker(&token, "shamir-era").then_some(())
     });
-    let active = common::wait_for("an active node", WAIT, || {
+    let active = process::wait_for("an active node", WAIT, || {
         nodes.iter().position(|n| n.health() == Some(200))
     });
     nodes[active].write_marker(&token, "awskms-era");
     // The old unseal keys are the recovery keys now.
-    let generated = seal_common::generate_root(&nodes[active], &keys[1..]);
+    let generated = generate_root(&nodes[active], &keys[1..]);
     assert!(nodes[active].has_marker(&generated, "awskms-era"));
 
     // awskms -> Shamir: the awskms stanza stays, disabled, to unwrap the root key once.
@@ -280,7 +280,7 @@ fn shamir_to_awskms_and_back_on_a_three_node_cluster() {
     assert_eq!(nodes[2].health(), Some(503));
     nodes[2].unseal(&keys[1..], false);
     nodes[2].wait_unsealed(WAIT);
-    common::wait_for("data of both eras", WAIT, || {
+    process::wait_for("data of both eras", WAIT, || {
         (nodes[2].has_marker(&token, "shamir-era") && nodes[2].has_marker(&token, "awskms-era"))
             .then_some(())
     });
@@ -326,7 +326,7 @@ fn awskms_to_another_kms_key() {
     node.spawn();
     node.wait_health(200, WAIT);
     assert!(node.has_marker(&token, "old-key-era"));
-    let generated = seal_common::generate_root(&node, &recovery[..2]);
+    let generated = generate_root(&node, &recovery[..2]);
     assert!(node.has_marker(&generated, "old-key-era"));
 }
 
@@ -380,7 +380,7 @@ fn two_kms_keys_either_one_unseals_and_the_degraded_set_is_reported() {
         assert_eq!(body["seal_degraded"], true, "{body}");
         // The KMS is back: a later check (within ~10 s) clears the hint.
         kms[down].resume();
-        common::wait_for("the seal set healthy again", WAIT, || {
+        process::wait_for("the seal set healthy again", WAIT, || {
             (health(&node).1["seal_degraded"] == false).then_some(())
         });
         assert_eq!(seal_flags(&node.seal_status()), [json!(true), json!(true)]);
@@ -389,7 +389,7 @@ fn two_kms_keys_either_one_unseals_and_the_degraded_set_is_reported() {
     assert!(
         log.contains("seal health check failed"),
         "{}",
-        seal_common::tail(&log, 20)
+        seal_node::tail(&log, 20)
     );
     assert!(log.contains("seal health check passes again"));
 }
@@ -401,18 +401,42 @@ fn the_write_helper_retries_only_unprocessed_requests() {
     let body = |msg: String| json!({ "errors": [msg] }).to_string();
     let unconfirmed = body(tresor_core::CoreError::LeadershipUnconfirmed.to_string());
     let no_active = body(tresor_http::NO_ACTIVE_NODE.to_owned());
-    assert!(seal_common::not_processed(503, &unconfirmed));
-    assert!(seal_common::not_processed(503, &no_active));
-    assert!(!seal_common::not_processed(500, &unconfirmed));
+    assert!(seal_node::not_processed(503, &unconfirmed));
+    assert!(seal_node::not_processed(503, &no_active));
+    assert!(!seal_node::not_processed(500, &unconfirmed));
     let unavailable = tresor_core::CoreError::Storage(tresor_storage::StorageError::Unavailable(
         "raft stopped".into(),
     ));
-    assert!(!seal_common::not_processed(
+    assert!(!seal_node::not_processed(
         503,
         &body(unavailable.to_string())
     ));
-    assert!(!seal_common::not_processed(
+    assert!(!seal_node::not_processed(
         503,
         &body("Vault is sealed".into())
     ));
+}
+
+/// Runs generate-root on `node` with `keys` (recovery keys with an auto seal, unseal keys with
+/// Shamir) and returns the new root token.
+fn generate_root(node: &SealNode, keys: &[String]) -> String {
+    let r = node.send("PUT", "sys/generate-root/attempt", None, Some(json!({})));
+    let init: Value = r.json().unwrap();
+    let otp = init["otp"].as_str().unwrap().to_owned();
+    let nonce = init["nonce"].as_str().unwrap().to_owned();
+    let mut last = Value::Null;
+    for k in keys {
+        let r = node.send(
+            "PUT",
+            "sys/generate-root/update",
+            None,
+            Some(json!({ "key": k, "nonce": nonce })),
+        );
+        assert_eq!(r.status(), 200);
+        last = r.json().unwrap();
+    }
+    assert_eq!(last["complete"], true, "{last}");
+    tresor_seal::root_token_decode(last["encoded_token"].as_str().unwrap(), &otp)
+        .unwrap()
+        .to_string()
 }

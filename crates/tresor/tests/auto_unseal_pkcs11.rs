@@ -6,14 +6,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-mod seal_common;
+use tresor_testkit::process;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use seal_common::{Hsm, SealNode};
+use tresor_testkit::seal_node::SealNode;
+use tresor_testkit::softhsm::Hsm;
 
 const UNSEAL: Duration = Duration::from_secs(30);
 
@@ -48,7 +48,7 @@ fn single_node_unseals_itself_after_restarts_and_an_hsm_outage() {
     node.configure(&hsm.stanza_with("tresor", "root-key", false, false), None);
     node.spawn();
     assert_eq!(node.health(), Some(503));
-    common::wait_for("the retry log line", UNSEAL, || {
+    process::wait_for("the retry log line", UNSEAL, || {
         let log = node.log();
         (log.contains("auto-unseal failed") && log.contains("retrying in")).then_some(())
     });
@@ -65,7 +65,7 @@ fn single_node_unseals_itself_after_restarts_and_an_hsm_outage() {
             .unwrap()["required"],
         2
     );
-    let new_root = seal_common::generate_root(&node, &recovery[..2]);
+    let new_root = generate_root(&node, &recovery[..2]);
     let me = node.send(
         "GET",
         "auth/token/lookup-self",
@@ -95,7 +95,7 @@ fn three_nodes_sharing_a_token_unseal_themselves() {
     for n in &nodes[1..] {
         n.wait_unsealed(UNSEAL);
     }
-    common::wait_for("three voters", UNSEAL, || {
+    process::wait_for("three voters", UNSEAL, || {
         let r = nodes[0].send("GET", "sys/storage/raft/configuration", Some(&token), None);
         let v: Value = r.json().ok()?;
         let servers = v["data"]["config"]["servers"].as_array()?.clone();
@@ -107,9 +107,33 @@ fn three_nodes_sharing_a_token_unseal_themselves() {
         node.spawn();
         node.wait_unsealed(UNSEAL);
         // Some node is active and serves the data (forwarded if this one is a standby).
-        common::wait_for("the cluster to serve again", UNSEAL, || {
+        process::wait_for("the cluster to serve again", UNSEAL, || {
             node.has_marker(&token, "cluster").then_some(())
         });
         assert_eq!(node.seal_status()["type"], "pkcs11");
     }
+}
+
+/// Runs generate-root on `node` with `keys` (recovery keys with an auto seal, unseal keys with
+/// Shamir) and returns the new root token.
+fn generate_root(node: &SealNode, keys: &[String]) -> String {
+    let r = node.send("PUT", "sys/generate-root/attempt", None, Some(json!({})));
+    let init: Value = r.json().unwrap();
+    let otp = init["otp"].as_str().unwrap().to_owned();
+    let nonce = init["nonce"].as_str().unwrap().to_owned();
+    let mut last = Value::Null;
+    for k in keys {
+        let r = node.send(
+            "PUT",
+            "sys/generate-root/update",
+            None,
+            Some(json!({ "key": k, "nonce": nonce })),
+        );
+        assert_eq!(r.status(), 200);
+        last = r.json().unwrap();
+    }
+    assert_eq!(last["complete"], true, "{last}");
+    tresor_seal::root_token_decode(last["encoded_token"].as_str().unwrap(), &otp)
+        .unwrap()
+        .to_string()
 }

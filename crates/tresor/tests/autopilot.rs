@@ -5,12 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod cluster_common;
-mod common;
+use tresor_testkit::cluster;
 
 use std::time::Duration;
 
-use cluster_common::{Cluster, Node};
+use cluster::{Cluster, Node};
 use serde_json::{Value, json};
 
 const CONFIG: &str = "sys/storage/raft/autopilot/configuration";

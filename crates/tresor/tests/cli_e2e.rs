@@ -3,18 +3,18 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use tresor_testkit::process;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use common::Server;
+use process::Server;
 use serde_json::Value;
 
 fn cli(s: &Server, token: Option<&str>, args: &[&str]) -> Output {
     let home = s.dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = Command::new(process::bin());
     cmd.args(args)
         .env_clear()
         .env("HOME", &home)
@@ -62,7 +62,7 @@ fn operator_kv_policy_token_flow() {
         "operator init",
     ))
     .unwrap();
-    let keys = common::strings(&init["unseal_keys_b64"]);
+    let keys = process::strings(&init["unseal_keys_b64"]);
     let root = init["root_token"].as_str().unwrap().to_owned();
     assert_eq!(keys.len(), 3);
     ok(

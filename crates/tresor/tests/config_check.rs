@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use tresor_testkit::process;
 
 use std::process::Command;
 
@@ -14,7 +14,7 @@ fn seed(name: &str) -> String {
 }
 
 fn check(paths: &[String]) -> (i32, String) {
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = Command::new(process::bin());
     cmd.arg("server");
     for p in paths {
         cmd.arg(format!("-config={p}"));
@@ -61,12 +61,12 @@ fn broken_config_fails_and_usage_errors_exit_2() {
     let (code, out) = check(&[bad.display().to_string()]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("tls_min_version"), "{out}");
-    let out = Command::new(common::bin())
+    let out = Command::new(process::bin())
         .args(["server", "-bogus"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = Command::new(common::bin())
+    let out = Command::new(process::bin())
         .args(["server"])
         .output()
         .unwrap();

@@ -4,12 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod cluster_common;
-mod common;
+use tresor_testkit::cluster;
+use tresor_testkit::process;
 
 use std::time::Duration;
 
-use cluster_common::{Cluster, Node};
+use cluster::{Cluster, Node};
 use serde_json::{Value, json};
 
 fn read_secret(c: &Cluster, i: usize, key: &str) -> Option<Value> {
@@ -35,7 +35,7 @@ fn three_nodes_join_forward_fail_over_and_catch_up() {
     );
 
     // The CLI reads the same table (through a standby).
-    let out = std::process::Command::new(common::bin())
+    let out = std::process::Command::new(process::bin())
         .args(["operator", "raft", "list-peers"])
         .env("VAULT_ADDR", &c.nodes[2].addr)
         .env("VAULT_TOKEN", &c.token)
@@ -228,8 +228,8 @@ fn a_node_with_another_clusters_keys_cannot_join() {
 
 /// A base port with the five ports above it free too.
 fn free_port_run() -> u16 {
-    common::wait_for("six free ports in a row", Duration::from_secs(10), || {
-        let base = common::free_port();
+    process::wait_for("six free ports in a row", Duration::from_secs(10), || {
+        let base = process::free_port();
         let all_free = (0..6).all(|d| {
             base.checked_add(d)
                 .is_some_and(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
@@ -243,7 +243,7 @@ fn dev_three_node_starts_an_unsealed_cluster() {
     let base = free_port_run();
     let dir = tempfile::tempdir().unwrap();
     let log = std::fs::File::create(dir.path().join("dev.log")).unwrap();
-    let mut child = std::process::Command::new(common::bin())
+    let mut child = std::process::Command::new(process::bin())
         .args([
             "server",
             "-dev",
@@ -257,7 +257,7 @@ fn dev_three_node_starts_an_unsealed_cluster() {
         .unwrap();
     let http = reqwest::blocking::Client::new();
     let url = |i: u16, p: &str| format!("http://127.0.0.1:{}/v1/{p}", base + 2 * i);
-    let codes = common::wait_for("three answering nodes", Duration::from_secs(30), || {
+    let codes = process::wait_for("three answering nodes", Duration::from_secs(30), || {
         let codes: Vec<u16> = (0..3)
             .map(|i| {
                 http.get(url(i, "sys/health"))
@@ -355,13 +355,12 @@ fn a_removed_nodes_certificate_is_refused_and_a_rejoin_gets_a_new_one() {
 /// unsealed, and the joined nodes serve the data written through the first.
 #[test]
 fn init_on_any_node_of_an_all_retry_join_cluster_forms_the_cluster_there() {
-    let places: Vec<cluster_common::Place> =
-        (0..3).map(|_| cluster_common::Place::loopback()).collect();
+    let places: Vec<cluster::Place> = (0..3).map(|_| cluster::Place::loopback()).collect();
     let addrs: Vec<String> = places
         .iter()
         .map(|p| format!("http://{}:{}", p.ip, p.port))
         .collect();
-    let http = cluster_common::client_with_timeout(Duration::from_secs(30));
+    let http = cluster::client_with_timeout(Duration::from_secs(30));
     let mut nodes: Vec<Node> = places
         .into_iter()
         .enumerate()
@@ -382,9 +381,9 @@ fn init_on_any_node_of_an_all_retry_join_cluster_forms_the_cluster_there() {
     let status = r.status();
     let v: Value = r.json().unwrap();
     assert_eq!(status, 200, "{v}");
-    let init = common::Init {
-        keys: common::strings(&v["keys"]),
-        keys_base64: common::strings(&v["keys_base64"]),
+    let init = process::Init {
+        keys: process::strings(&v["keys"]),
+        keys_base64: process::strings(&v["keys_base64"]),
         root_token: v["root_token"].as_str().unwrap().to_owned(),
     };
     let c = Cluster {
@@ -392,7 +391,7 @@ fn init_on_any_node_of_an_all_retry_join_cluster_forms_the_cluster_there() {
         init,
         nodes,
         http,
-        probe: cluster_common::client_with_timeout(Duration::from_secs(2)),
+        probe: cluster::client_with_timeout(Duration::from_secs(2)),
         net: None,
     };
     // The others are still waiting for a leader, uninitialized.

@@ -4,12 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod cluster_common;
-mod common;
+use tresor_testkit::cluster;
 
 use std::time::{Duration, Instant};
 
-use cluster_common::{Cluster, client_with_timeout, send_status};
+use cluster::{Cluster, client_with_timeout, send_status};
 use serde_json::{Value, json};
 
 fn read_secret(c: &Cluster, i: usize, key: &str) -> Option<Value> {

@@ -17,15 +17,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod cluster_common;
-mod common;
+use tresor_testkit::cluster;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use cluster_common::{Cluster, client_with_timeout};
+use cluster::{Cluster, client_with_timeout};
 use serde_json::{Value, json};
 use tresor_linearizability::{
     CheckOptions, EventKind, Fault, FaultSchedule, KvOp, Recorder, ScheduleConfig,

@@ -2,10 +2,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use tresor_testkit::process;
 
 use base64::Engine as _;
-use common::{Server, body};
+use process::{Server, body};
 use serde_json::json;
 
 fn decode_root(encoded: &str, otp: &str) -> String {
@@ -93,7 +93,7 @@ fn rotate_generate_root_and_rekey() {
         done = body(s.put("sys/rekey/update", json!({"key": k, "nonce": nonce})));
     }
     assert_eq!(done["complete"], true);
-    let new_keys = common::strings(&done["keys"]);
+    let new_keys = process::strings(&done["keys"]);
     assert_eq!(new_keys.len(), 3);
     let v1 = body(s.get("sys/rekey/verify"))["nonce"]
         .as_str()

@@ -10,16 +10,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod awskms_common;
-mod common;
-mod seal_common;
+use tresor_testkit::process;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use awskms_common::{FaultProxy, Moto, stanza};
-use seal_common::SealNode;
+use tresor_testkit::fault_proxy::FaultProxy;
+use tresor_testkit::moto::{Moto, stanza};
+use tresor_testkit::seal_node;
+use tresor_testkit::seal_node::SealNode;
 
 const WAIT: Duration = Duration::from_secs(45);
 
@@ -61,7 +61,7 @@ impl Scraper {
     fn new(port: u16) -> Scraper {
         Scraper {
             url: format!("http://127.0.0.1:{port}/v1/sys/metrics?format=prometheus"),
-            http: seal_common::client(Duration::from_secs(10)),
+            http: seal_node::client(Duration::from_secs(10)),
         }
     }
 
@@ -88,7 +88,7 @@ impl Scraper {
             assert!(
                 std::time::Instant::now() < deadline,
                 "timed out waiting for {what}; last scrape:\n{last}\nlog:\n{}",
-                seal_common::tail(&node.log(), 40)
+                seal_node::tail(&node.log(), 40)
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -109,7 +109,7 @@ fn metrics_follow_a_kms_outage_and_need_a_token_unless_unauthenticated() {
     let key = moto.create_key();
     let mut kms = FaultProxy::start(moto.addr());
     let mut node = SealNode::new("metrics", None);
-    let (metrics_port, metrics_cluster_port) = (common::free_port(), common::free_port());
+    let (metrics_port, metrics_cluster_port) = (process::free_port(), process::free_port());
     node.configure(
         &extra_config(
             &stanza(&kms.endpoint(), &key, false),

@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use tresor_testkit::process;
 
-use common::{Server, body};
+use process::{Server, body};
 use serde_json::json;
 
 #[test]
@@ -47,8 +47,8 @@ fn init_unseal_seal_health_and_restart() {
     );
     assert_eq!(r.status(), 200);
     let init = body(r);
-    let keys = common::strings(&init["keys"]);
-    let keys_b64 = common::strings(&init["keys_base64"]);
+    let keys = process::strings(&init["keys"]);
+    let keys_b64 = process::strings(&init["keys_base64"]);
     let root = init["root_token"].as_str().unwrap().to_owned();
     assert_eq!(keys.len(), 5);
     assert_eq!(keys_b64.len(), 5);
@@ -189,7 +189,7 @@ fn wrong_keys_do_not_unseal() {
         json!({"secret_shares": 3, "secret_threshold": 2}),
     ));
     let foreign = other.init_unseal(3, 2);
-    let mine = common::strings(&init["keys"]);
+    let mine = process::strings(&init["keys"]);
     // Two shares of another cluster's key combine into the wrong key: refused, still sealed.
     s.put("sys/unseal", json!({"key": foreign.keys[0]}));
     let r = s.put("sys/unseal", json!({"key": foreign.keys[1]}));

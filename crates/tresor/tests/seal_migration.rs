@@ -6,14 +6,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-mod seal_common;
+use tresor_testkit::process;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use seal_common::{Hsm, SealNode};
+use tresor_testkit::seal_node;
+use tresor_testkit::seal_node::SealNode;
+use tresor_testkit::softhsm::Hsm;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -36,7 +37,7 @@ fn wait_status(node: &SealNode, what: &str, f: impl Fn(&Value) -> bool) -> Value
             std::time::Instant::now() < deadline,
             "{}: timed out waiting for {what}; last status {st}; log:\n{}",
             node.name,
-            seal_common::tail(&node.log(), 40)
+            seal_node::tail(&node.log(), 40)
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -66,7 +67,7 @@ fn shamir_to_pkcs11_and_back_on_a_three_node_cluster() {
         wait_status(n, "a join challenge", |s| s["initialized"] == true);
         n.unseal(&keys[..2], false);
     }
-    common::wait_for("three voters", WAIT, || {
+    process::wait_for("three voters", WAIT, || {
         (voters(&nodes[0], &token) == Some(3)).then_some(())
     });
 
@@ -111,7 +112,7 @@ fn shamir_to_pkcs11_and_back_on_a_three_node_cluster() {
         n.spawn();
         n.wait_unsealed(WAIT);
     }
-    common::wait_for("data through node 3", WAIT, || {
+    process::wait_for("data through node 3", WAIT, || {
         nodes[2].has_marker(&token, "shamir-era").then_some(())
     });
     nodes[0].write_marker(&token, "pkcs11-era");
@@ -120,7 +121,7 @@ fn shamir_to_pkcs11_and_back_on_a_three_node_cluster() {
         .iter()
         .find(|n| n.health() == Some(200))
         .expect("an active node");
-    let generated = seal_common::generate_root(active, &keys[1..]);
+    let generated = generate_root(active, &keys[1..]);
     assert!(active.has_marker(&generated, "pkcs11-era"));
 
     // pkcs11 -> Shamir: the pkcs11 stanza stays, disabled, so the old root key can be read.
@@ -157,7 +158,7 @@ fn shamir_to_pkcs11_and_back_on_a_three_node_cluster() {
     });
     nodes[2].unseal(&keys[1..], false);
     nodes[2].wait_unsealed(WAIT);
-    common::wait_for("data after both migrations", WAIT, || {
+    process::wait_for("data after both migrations", WAIT, || {
         (nodes[1].has_marker(&token, "shamir-era") && nodes[1].has_marker(&token, "pkcs11-era"))
             .then_some(())
     });
@@ -198,6 +199,30 @@ fn pkcs11_to_another_pkcs11_key_on_one_node() {
     node.spawn();
     node.wait_health(200, WAIT);
     assert!(node.has_marker(&token, "old-key-era"));
-    let generated = seal_common::generate_root(&node, &recovery[..2]);
+    let generated = generate_root(&node, &recovery[..2]);
     assert!(node.has_marker(&generated, "old-key-era"));
+}
+
+/// Runs generate-root on `node` with `keys` (recovery keys with an auto seal, unseal keys with
+/// Shamir) and returns the new root token.
+fn generate_root(node: &SealNode, keys: &[String]) -> String {
+    let r = node.send("PUT", "sys/generate-root/attempt", None, Some(json!({})));
+    let init: Value = r.json().unwrap();
+    let otp = init["otp"].as_str().unwrap().to_owned();
+    let nonce = init["nonce"].as_str().unwrap().to_owned();
+    let mut last = Value::Null;
+    for k in keys {
+        let r = node.send(
+            "PUT",
+            "sys/generate-root/update",
+            None,
+            Some(json!({ "key": k, "nonce": nonce })),
+        );
+        assert_eq!(r.status(), 200);
+        last = r.json().unwrap();
+    }
+    assert_eq!(last["complete"], true, "{last}");
+    tresor_seal::root_token_decode(last["encoded_token"].as_str().unwrap(), &otp)
+        .unwrap()
+        .to_string()
 }

@@ -2,12 +2,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use tresor_testkit::process;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, wait_for};
+use process::{free_port, wait_for};
 
 fn self_signed(dir: &std::path::Path) -> (String, String, String) {
     let cert =
@@ -50,7 +50,7 @@ disable_mlock = true
         ),
     )
     .unwrap();
-    let mut child = Command::new(common::bin())
+    let mut child = Command::new(process::bin())
         .args(["server", &format!("-config={}", config.display())])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -89,7 +89,7 @@ disable_mlock = true
     // The CLI trusts the OS trust store (here the file SSL_CERT_FILE names, as OpenSSL reads
     // it), like curl and Vault's CLI: with the certificate there, `status` answers.
     let cli_status = |store: Option<&str>| {
-        let mut cmd = Command::new(common::bin());
+        let mut cmd = Command::new(process::bin());
         cmd.arg("status")
             .env("VAULT_ADDR", format!("https://127.0.0.1:{port}"))
             .env_remove("VAULT_CACERT")
@@ -120,7 +120,7 @@ disable_mlock = true
 #[test]
 fn dev_mode_is_initialized_unsealed_with_kv_v2() {
     let port = free_port();
-    let mut child = Command::new(common::bin())
+    let mut child = Command::new(process::bin())
         .args([
             "server",
             "-dev",

@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use tresor_testkit::process;
 
-use common::{Server, body};
+use process::{Server, body};
 use serde_json::{Value, json};
 
 #[test]

@@ -1,91 +1,26 @@
-//! A moto_server (local AWS) per test, and a KMS admin client for it.
-
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+//! A moto_server (local AWS, from `tresor-testkit`) per test, and a KMS admin client for it.
 
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use tresor_config::SealStanza;
 use tresor_seal_awskms::AwsKmsSeal;
 
 /// A running moto_server, killed on drop.
-pub(crate) struct Moto {
-    child: Child,
-    addr: SocketAddr,
-}
-
-fn moto_path() -> PathBuf {
-    let path = std::env::var_os("TRESOR_MOTO_SERVER").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../.tools/venv/bin/moto_server"
-            ))
-        },
-        PathBuf::from,
-    );
-    assert!(
-        path.exists(),
-        "moto_server not found at {}: run `bash scripts/ci-deps.sh` to install it \
-         (or set TRESOR_MOTO_SERVER)",
-        path.display()
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    tresor_testkit::ports::free_port()
-}
+pub(crate) struct Moto(tresor_testkit::moto::Moto);
 
 impl Moto {
     /// Starts moto_server on a free loopback port and waits until it accepts connections.
     pub(crate) fn start() -> Moto {
-        let path = moto_path();
-        // A port picked by binding :0 may be taken again before moto binds it; retry a few.
-        for _ in 0..5 {
-            let port = free_port();
-            let child = Command::new(&path)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let mut moto = Moto {
-                child,
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            };
-            if moto.wait_ready(Duration::from_secs(90)) {
-                return moto;
-            }
-        }
-        panic!("moto_server did not start");
-    }
-
-    fn wait_ready(&mut self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
+        Moto(tresor_testkit::moto::Moto::start())
     }
 
     /// The endpoint URL.
     pub(crate) fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.0.endpoint()
     }
 
     /// Kills the server and reaps it.
     pub(crate) fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.stop();
     }
 
     /// A KMS client with dummy static credentials, for creating keys and aliases.
@@ -120,12 +55,6 @@ impl Moto {
         AwsKmsSeal::from_stanza_with_env(&self.stanza(kms_key_id), &|_| None)
             .await
             .unwrap()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

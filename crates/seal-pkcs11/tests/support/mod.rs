@@ -12,7 +12,7 @@
 //! may run several children one after another ("phases") on the same tokens, which shows
 //! that keys persist across processes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use tresor_config::SealStanza;
@@ -23,55 +23,20 @@ const PHASE_VAR: &str = "TRESOR_PKCS11_TEST_PHASE";
 const TOKENS_VAR: &str = "TRESOR_PKCS11_TEST_TOKENS";
 /// A scratch directory shared by the phases of one test.
 const DIR_VAR: &str = "TRESOR_PKCS11_TEST_DIR";
-/// Overrides where libsofthsm2.so is looked for.
-const LIB_VAR: &str = "TRESOR_SOFTHSM_LIB";
-const DEFAULT_LIB: &str = "/usr/lib/softhsm/libsofthsm2.so";
-
-/// The user PIN of every test token.
-pub(crate) const PIN: &str = "1234";
-const SO_PIN: &str = "5678";
+pub(crate) use tresor_testkit::softhsm::PIN;
 
 /// The SoftHSM module to load; fails the test with instructions when it is not installed.
 pub(crate) fn softhsm_lib() -> PathBuf {
-    let lib = std::env::var_os(LIB_VAR).map_or_else(|| PathBuf::from(DEFAULT_LIB), PathBuf::from);
-    assert!(
-        lib.is_file(),
-        "SoftHSM2 not found at {} (set {LIB_VAR} to override): run `bash scripts/ci-deps.sh`, \
-         which installs the softhsm2 package",
-        lib.display()
-    );
-    lib
+    PathBuf::from(tresor_testkit::softhsm::softhsm_lib())
 }
 
 /// The parent's side: a private SoftHSM configuration with initialized tokens.
-pub(crate) struct SoftHsm {
-    dir: tempfile::TempDir,
-    conf: PathBuf,
-    tokens: Vec<(String, u64)>,
-}
+pub(crate) struct SoftHsm(tresor_testkit::softhsm::Hsm);
 
 impl SoftHsm {
     /// A fresh token directory with one initialized token per label (user PIN [`PIN`]).
     pub(crate) fn new(labels: &[&str]) -> SoftHsm {
-        softhsm_lib();
-        let dir = tempfile::tempdir().unwrap();
-        let token_dir = dir.path().join("tokens");
-        std::fs::create_dir(&token_dir).unwrap();
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n\
-                 slots.removable = false\n",
-                token_dir.display()
-            ),
-        )
-        .unwrap();
-        let tokens = labels
-            .iter()
-            .map(|label| ((*label).to_owned(), init_token(&conf, label)))
-            .collect();
-        SoftHsm { dir, conf, tokens }
+        SoftHsm(tresor_testkit::softhsm::Hsm::new(labels))
     }
 
     /// Runs `test` (this binary's test function of that name) in a child process with
@@ -79,16 +44,17 @@ impl SoftHsm {
     /// or did not run.
     pub(crate) fn run(&self, test: &str, phase: &str) {
         let tokens: Vec<String> = self
-            .tokens
+            .0
+            .slots
             .iter()
             .map(|(label, slot)| format!("{label}={slot}"))
             .collect();
         let output = Command::new(std::env::current_exe().unwrap())
             .args([test, "--exact", "--nocapture", "--test-threads=1"])
-            .env("SOFTHSM2_CONF", &self.conf)
+            .env("SOFTHSM2_CONF", &self.0.conf)
             .env(PHASE_VAR, phase)
             .env(TOKENS_VAR, tokens.join(","))
-            .env(DIR_VAR, self.dir.path())
+            .env(DIR_VAR, self.0.dir.path())
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -100,29 +66,6 @@ impl SoftHsm {
             output.status
         );
     }
-}
-
-/// `softhsm2-util --init-token --free`; returns the slot the token was assigned to.
-fn init_token(conf: &Path, label: &str) -> u64 {
-    let output = Command::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", label])
-        .args(["--pin", PIN, "--so-pin", SO_PIN])
-        .env("SOFTHSM2_CONF", conf)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run softhsm2-util ({e}): run `bash scripts/ci-deps.sh` (softhsm2)")
-        });
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "softhsm2-util --init-token failed: {stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-        .split_whitespace()
-        .last()
-        .and_then(|slot| slot.parse().ok())
-        .unwrap_or_else(|| panic!("no slot number in softhsm2-util's output: {stdout}"))
 }
 
 /// The child's side: the tokens its parent created.

@@ -1,6 +1,8 @@
 //! One moto_server process on a free loopback port, killed on drop: KMS over its JSON API,
 //! and EC2 instances (for auto-join discovery) over the Query API.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // test support panics on setup failure
+
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -8,13 +10,22 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::free_port;
+use crate::ports::free_port;
 
 /// A running moto_server.
 pub struct Moto {
     child: Child,
     addr: SocketAddr,
-    http: reqwest::blocking::Client,
+}
+
+/// A blocking client for moto's APIs, made per call: a blocking client must not be created
+/// or dropped on an async runtime's thread, and async tests use [`Moto::start`] too.
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .unwrap()
 }
 
 /// `.tools/venv/bin/moto_server` of the workspace (installed by `scripts/ci-deps.sh`), or
@@ -41,16 +52,18 @@ impl Moto {
     /// Starts moto_server and waits until it accepts connections (a few tries: the free port
     /// may be taken by someone else before moto binds it).
     pub fn start() -> Moto {
+        Moto::start_with_env(&[])
+    }
+
+    /// Like [`Moto::start`], with extra environment for the moto process (for example
+    /// `INITIAL_NO_AUTH_ACTION_COUNT`).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
         let path = moto_path();
-        let http = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .no_proxy()
-            .build()
-            .unwrap();
         for _ in 0..5 {
             let port = free_port();
             let child = Command::new(&path)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -59,9 +72,8 @@ impl Moto {
             let mut moto = Moto {
                 child,
                 addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                http: http.clone(),
             };
-            if moto.wait_ready(Duration::from_secs(60)) {
+            if moto.wait_ready(Duration::from_secs(90)) {
                 return moto;
             }
         }
@@ -82,6 +94,12 @@ impl Moto {
         false
     }
 
+    /// Kills the server and reaps it (also done on drop).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// moto's own address (the proxies forward here).
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -95,8 +113,7 @@ impl Moto {
     /// One KMS JSON API call (moto does not check the signature; the credential scope in the
     /// Authorization header selects the region).
     pub fn kms(&self, action: &str, body: Value) -> Value {
-        let r = self
-            .http
+        let r = http()
             .post(self.endpoint())
             .header("Content-Type", "application/x-amz-json-1.1")
             .header("X-Amz-Target", format!("TrentService.{action}"))
@@ -119,8 +136,7 @@ impl Moto {
     pub fn ec2(&self, params: &[(&str, &str)]) -> String {
         let mut form = params.to_vec();
         form.push(("Version", "2016-11-15"));
-        let r = self
-            .http
+        let r = http()
             .post(self.endpoint())
             .header(
                 "Authorization",
@@ -187,4 +203,14 @@ impl Drop for Moto {
         self.child.kill().ok();
         self.child.wait().ok();
     }
+}
+
+/// A `seal "awskms"` stanza for `kms_key_id` reached at `endpoint`, with static dummy
+/// credentials (the default credential chain is never consulted) in us-east-1.
+pub fn stanza(endpoint: &str, kms_key_id: &str, disabled: bool) -> String {
+    format!(
+        "seal \"awskms\" {{\n  region = \"us-east-1\"\n  kms_key_id = \"{kms_key_id}\"\n  \
+         endpoint = \"{endpoint}\"\n  access_key = \"test\"\n  secret_key = \"test\"\n  \
+         disabled = \"{disabled}\"\n}}\n"
+    )
 }

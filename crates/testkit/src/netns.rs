@@ -4,6 +4,8 @@
 //! (`tr` + a hash of the test pid and a counter) so leftovers are recognisable; `Drop`
 //! deletes the namespaces, which takes their links and firewall rules with them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // test support panics on setup failure
+
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -2,6 +2,8 @@
 //! every connection through it is cut) and started again: a KMS outage that moto, which keeps
 //! its keys in memory, survives.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // test support panics on setup failure
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};

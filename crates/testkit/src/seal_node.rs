@@ -1,10 +1,9 @@
-//! Harness for the auto-unseal and seal-migration process tests: SoftHSM2 tokens in a temp
-//! directory, and `tresor server` nodes whose config carries `seal` stanzas and whose process
-//! gets `SOFTHSM2_CONF` (and any [`SealNode::env`]) in its environment. A node listens on
-//! 127.0.0.1 by default, or on any loopback address with an optional TLS listener
+//! `tresor server` nodes for the seal tests: the config carries `seal` stanzas, and the
+//! process gets `SOFTHSM2_CONF` (and any [`SealNode::env`]) in its environment. A node listens
+//! on 127.0.0.1 by default, or on any loopback address with an optional TLS listener
 //! ([`SealNode::at`]). Waits poll with deadlines; dropping a node kills its process.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // test support panics on setup failure
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -13,130 +12,7 @@ use std::time::Duration;
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 
-use crate::common::{bin, free_port, strings, wait_for};
-
-/// The user PIN of every test token.
-pub const PIN: &str = "1234";
-const SO_PIN: &str = "5678";
-
-/// The SoftHSM2 module (override with TRESOR_SOFTHSM_LIB).
-pub fn softhsm_lib() -> String {
-    let lib = std::env::var("TRESOR_SOFTHSM_LIB")
-        .unwrap_or_else(|_| "/usr/lib/softhsm/libsofthsm2.so".into());
-    assert!(
-        Path::new(&lib).is_file(),
-        "SoftHSM2 not found at {lib}: run `bash scripts/ci-deps.sh` (softhsm2)"
-    );
-    lib
-}
-
-/// A private SoftHSM2 configuration with its own token directory.
-pub struct Hsm {
-    pub dir: tempfile::TempDir,
-    pub conf: PathBuf,
-    pub token_dir: PathBuf,
-}
-
-impl Hsm {
-    /// A fresh token directory with one initialized token per label.
-    pub fn new(labels: &[&str]) -> Hsm {
-        softhsm_lib();
-        let dir = tempfile::tempdir().unwrap();
-        let token_dir = dir.path().join("tokens");
-        std::fs::create_dir(&token_dir).unwrap();
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n\
-                 slots.removable = false\n",
-                token_dir.display()
-            ),
-        )
-        .unwrap();
-        let hsm = Hsm {
-            dir,
-            conf,
-            token_dir,
-        };
-        for label in labels {
-            hsm.init_token(label);
-        }
-        hsm
-    }
-
-    /// `softhsm2-util --init-token --free --label <label>`.
-    pub fn init_token(&self, label: &str) {
-        let out = Command::new("softhsm2-util")
-            .args(["--init-token", "--free", "--label", label])
-            .args(["--pin", PIN, "--so-pin", SO_PIN])
-            .env("SOFTHSM2_CONF", &self.conf)
-            .output()
-            .expect("run softhsm2-util (install softhsm2)");
-        assert!(
-            out.status.success(),
-            "softhsm2-util: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Moves every key object out of the token directory: a node started now finds its token
-    /// but not its key (the HSM cannot unwrap). SoftHSM2 sees token objects added or removed by
-    /// other processes, but not new tokens, so this is the outage it can recover from.
-    pub fn take_keys_away(&self) {
-        let away = self.dir.path().join("keys.away");
-        std::fs::create_dir_all(&away).unwrap();
-        for token in std::fs::read_dir(&self.token_dir).unwrap() {
-            let token = token.unwrap().path();
-            let name = token.file_name().unwrap().to_owned();
-            let target = away.join(&name);
-            std::fs::create_dir_all(&target).unwrap();
-            for f in std::fs::read_dir(&token).unwrap() {
-                let f = f.unwrap().path();
-                let file = f.file_name().unwrap().to_string_lossy().into_owned();
-                if !file.starts_with("token.") {
-                    std::fs::rename(&f, target.join(&file)).unwrap();
-                }
-            }
-        }
-    }
-
-    /// Puts the key objects back.
-    pub fn bring_keys_back(&self) {
-        let away = self.dir.path().join("keys.away");
-        for token in std::fs::read_dir(&away).unwrap() {
-            let token = token.unwrap().path();
-            let target = self.token_dir.join(token.file_name().unwrap());
-            for f in std::fs::read_dir(&token).unwrap() {
-                let f = f.unwrap().path();
-                std::fs::rename(&f, target.join(f.file_name().unwrap())).unwrap();
-            }
-        }
-    }
-
-    /// A `seal "pkcs11"` stanza for token `token` and key `key_label`, generating the key if
-    /// it is missing.
-    pub fn stanza(&self, token: &str, key_label: &str, disabled: bool) -> String {
-        self.stanza_with(token, key_label, disabled, true)
-    }
-
-    /// A `seal "pkcs11"` stanza for token `token` and key `key_label`, with `generate_key`.
-    pub fn stanza_with(
-        &self,
-        token: &str,
-        key_label: &str,
-        disabled: bool,
-        generate: bool,
-    ) -> String {
-        format!(
-            "seal \"pkcs11\" {{\n  lib = \"{lib}\"\n  token_label = \"{token}\"\n  pin = \"{PIN}\"\n  \
-             key_label = \"{key_label}\"\n  mechanism = \"0x1087\"\n  generate_key = \"{generate}\"\n  \
-             disabled = \"{disabled}\"\n}}\n",
-            lib = softhsm_lib()
-        )
-    }
-}
+use crate::process::{bin, free_port, strings, wait_for};
 
 /// A blocking client with `timeout`, ignoring proxies.
 pub fn client(timeout: Duration) -> Client {
@@ -552,34 +428,7 @@ pub fn not_processed(status: u16, body: &str) -> bool {
 /// A port free on every address of `hosts` (loopback addresses), so that nodes on several
 /// addresses can share one API port (as `auto_join_port` requires).
 pub fn free_port_on(hosts: &[&str]) -> u16 {
-    tresor_testkit::ports::free_port_on(hosts)
+    crate::ports::free_port_on(hosts)
 }
 
-pub fn tail(s: &str, lines: usize) -> String {
-    let all: Vec<&str> = s.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// Runs generate-root on `node` with `keys` (recovery keys with an auto seal, unseal keys with
-/// Shamir) and returns the new root token.
-pub fn generate_root(node: &SealNode, keys: &[String]) -> String {
-    let r = node.send("PUT", "sys/generate-root/attempt", None, Some(json!({})));
-    let init: Value = r.json().unwrap();
-    let otp = init["otp"].as_str().unwrap().to_owned();
-    let nonce = init["nonce"].as_str().unwrap().to_owned();
-    let mut last = Value::Null;
-    for k in keys {
-        let r = node.send(
-            "PUT",
-            "sys/generate-root/update",
-            None,
-            Some(json!({ "key": k, "nonce": nonce })),
-        );
-        assert_eq!(r.status(), 200);
-        last = r.json().unwrap();
-    }
-    assert_eq!(last["complete"], true, "{last}");
-    tresor_seal::root_token_decode(last["encoded_token"].as_str().unwrap(), &otp)
-        .unwrap()
-        .to_string()
-}
+pub use crate::process::tail;

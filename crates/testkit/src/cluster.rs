@@ -4,7 +4,7 @@
 //! restart, isolate and find the leader. Every wait polls with a deadline; dropping a node
 //! resumes and kills its process, dropping a cluster also removes its namespaces.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // test support panics on setup failure
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -13,10 +13,9 @@ use std::time::Duration;
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 
-use crate::common::{Init, bin, free_port, strings, wait_for};
+use crate::process::{Init, bin, free_port, strings, wait_for};
 
-mod netns;
-pub use netns::Netns;
+pub use crate::netns::Netns;
 
 /// Where a node listens: loopback ports, or a namespace address.
 #[derive(Clone)]
@@ -137,7 +136,7 @@ log_level     = "info"
             // `ip netns exec` execs the binary, so the child's pid is the server's pid.
             Some(ns) => {
                 let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, bin()]);
+                c.args(["netns", "exec", ns]).arg(bin());
                 c
             }
             None => Command::new(bin()),
@@ -324,6 +323,81 @@ impl Cluster {
         }
         c.wait_for_voters(n);
         c
+    }
+
+    /// Seed 002's formation: `n` nodes whose configs all carry `retry_join` blocks for the
+    /// others. `sys/init` on node `init_on` forms the cluster there (3 shares, threshold 2);
+    /// it is unsealed, then every other node once it holds a join challenge; returns when all
+    /// `n` are voters.
+    pub fn form_all_retry_join(n: usize, init_on: usize) -> Cluster {
+        let http = client();
+        let places: Vec<Place> = (0..n).map(|_| Place::loopback()).collect();
+        let addrs: Vec<String> = places
+            .iter()
+            .map(|p| format!("http://{}:{}", p.ip, p.port))
+            .collect();
+        let mut nodes: Vec<Node> = places
+            .into_iter()
+            .enumerate()
+            .map(|(i, place)| {
+                let others = (0..n).filter(|&j| j != i).map(|j| addrs[j].clone());
+                Node::new_at(&format!("node-{}", i + 1), place, others.collect())
+            })
+            .collect();
+        for node in &mut nodes {
+            node.spawn(&http);
+        }
+        let r = http
+            .put(format!("{}/v1/sys/init", addrs[init_on]))
+            .json(&json!({"secret_shares": 3, "secret_threshold": 2}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "init on node {init_on}");
+        let v: Value = r.json().unwrap();
+        let init = Init {
+            keys: strings(&v["keys"]),
+            keys_base64: strings(&v["keys_base64"]),
+            root_token: v["root_token"].as_str().unwrap().to_owned(),
+        };
+        let c = Cluster {
+            token: init.root_token.clone(),
+            init,
+            nodes,
+            http,
+            probe: client_with_timeout(Duration::from_secs(2)),
+            net: None,
+        };
+        c.unseal(init_on);
+        c.wait_for(
+            "the initialized node to be active",
+            Duration::from_secs(20),
+            |c| (c.get(init_on, "sys/health").status() == 200).then_some(()),
+        );
+        for i in (0..n).filter(|&i| i != init_on) {
+            c.wait_for_challenge(i);
+            c.unseal(i);
+        }
+        c.wait_for(&format!("{n} voters"), Duration::from_secs(30), |c| {
+            let s = c.servers(init_on);
+            (s.len() == n && s.iter().all(|x| x["voter"] == true)).then_some(())
+        });
+        c
+    }
+
+    /// Runs the `tresor` CLI with `args` against node `i` (`VAULT_ADDR`, and `VAULT_TOKEN`
+    /// with the root token), with an empty environment otherwise.
+    pub fn cli(&self, i: usize, args: &[&str]) -> std::process::Output {
+        let home = self.nodes[i].dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        Command::new(bin())
+            .args(args)
+            .env_clear()
+            .env("HOME", &home)
+            .env("VAULT_ADDR", &self.nodes[i].addr)
+            .env("VAULT_TOKEN", &self.token)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the tresor CLI")
     }
 
     /// Starts a node joining node 0 and unseals it with the cluster's keys.
@@ -536,10 +610,7 @@ impl Cluster {
     }
 }
 
-fn tail(s: &str, lines: usize) -> String {
-    let all: Vec<&str> = s.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
+pub use crate::process::tail;
 
 /// Samples `sys/health` of every node in a loop on a background thread and remembers every
 /// round in which more than one node answered 200 (two active nodes: split brain).

@@ -1,8 +1,12 @@
-//! Test harness: runs the real `tresor` binary as a child process on loopback, with its own
-//! data directory, and talks to it over HTTP. Waits are polls with deadlines, never bare
-//! sleeps.
+//! One `tresor server` process: runs the real binary as a child process on loopback, with
+//! its own data directory, and talks to it over HTTP. Waits are polls with deadlines, never
+//! bare sleeps.
+//!
+//! The binary is found by [`bin`]: `$TRESOR_BIN` if set, else `tresor` next to the test
+//! executable's `deps/` directory (where cargo builds it for the `tresor` crate's integration
+//! tests).
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // test support panics on setup failure
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,14 +15,32 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 
-/// The binary under test.
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_tresor")
+/// The binary under test: `$TRESOR_BIN`, else `<target>/<profile>/tresor` found from the
+/// running test executable (`<target>/<profile>/deps/<test>`).
+pub fn bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("TRESOR_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let mut dir = exe
+        .parent()
+        .expect("the test executable's directory")
+        .to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join(format!("tresor{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} not found: build it (cargo builds it for the tresor crate's tests) or set TRESOR_BIN",
+        bin.display()
+    );
+    bin
 }
 
-/// A free loopback port, outside the ephemeral range (see `tresor_testkit::ports`).
+/// A free loopback port, outside the ephemeral range (see [`crate::ports`]).
 pub fn free_port() -> u16 {
-    tresor_testkit::ports::free_port()
+    crate::ports::free_port()
 }
 
 /// Polls `f` every 50 ms until it returns `Some`, or panics after `timeout` naming `what`.
@@ -258,7 +280,7 @@ fn wait_for_exit(c: &mut Child, timeout: Duration) -> bool {
     false
 }
 
-fn log_text(dir: &Path) -> String {
+pub(crate) fn log_text(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
 }
 
@@ -284,4 +306,10 @@ pub fn strings(v: &Value) -> Vec<String> {
 pub fn body(r: Response) -> Value {
     let text = r.text().unwrap();
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The last `lines` lines of `s`.
+pub fn tail(s: &str, lines: usize) -> String {
+    let all: Vec<&str> = s.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
