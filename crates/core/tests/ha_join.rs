@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use tresor_core::{
-    AdmittedNode, Core, CoreError, CoreOptions, CoreRequest, HaStatus, InitRequest, JoinAdmission,
+    AdmittedNode, Core, CoreError, CoreOptions, CoreRequest, AutopilotControl, Forwarding, Leadership, Membership, InitRequest, JoinAdmission,
     LeaderInfo, Method,
 };
 use tresor_storage::{Backend, InMemBackend, Op};
@@ -28,7 +28,7 @@ struct Scripted {
 }
 
 #[async_trait::async_trait]
-impl HaStatus for Scripted {
+impl Leadership for Scripted {
     fn is_active(&self) -> bool {
         self.active.load(Ordering::SeqCst)
     }
@@ -38,6 +38,13 @@ impl HaStatus for Scripted {
     async fn raft_indexes(&self) -> Option<(u64, u64)> {
         None
     }
+}
+
+impl Forwarding for Scripted {}
+impl AutopilotControl for Scripted {}
+
+#[async_trait::async_trait]
+impl Membership for Scripted {
     async fn complete_join(&self, answer: String) -> Result<String, CoreError> {
         let leader = self.leader_core.lock().unwrap().clone().unwrap();
         let node = JoinAdmission {
@@ -62,11 +69,11 @@ impl HaStatus for Scripted {
         dst.apply(ops).await.unwrap();
         Ok(())
     }
-    async fn admit(&self, node: JoinAdmission) -> Result<AdmittedNode, CoreError> {
+    async fn admit(&self, _core: &Core, node: JoinAdmission) -> Result<AdmittedNode, CoreError> {
         self.admitted.lock().unwrap().push(node);
         Ok(AdmittedNode {
             identity: Zeroizing::new(b"node identity with a private key".to_vec()),
-            peers: json!([]),
+            peers: Vec::new(),
         })
     }
 }
