@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value};
 
+use crate::Core;
 use crate::error::CoreError;
 use crate::ha::{AutopilotConfiguration, AutopilotState, JoinParams, RaftConfiguration};
-use crate::Core;
 
 impl Core {
     /// `sys/storage/raft/join`: starts joining the cluster at `params.leader_api_addr`.

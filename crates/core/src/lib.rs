@@ -53,7 +53,7 @@ pub use envelope::{envelope, wrapped_envelope};
 pub use error::CoreError;
 pub use ha::{
     AdmittedNode, AutopilotConfiguration, AutopilotControl, AutopilotServer, AutopilotState,
-    Forwarding, ForwardedRequest, ForwardedResponse, HaHandles, JoinAdmission, JoinParams,
+    ForwardedRequest, ForwardedResponse, Forwarding, HaHandles, JoinAdmission, JoinParams,
     LeaderInfo, Leadership, Membership, Peer, RaftConfiguration, RaftServer, SingleNode,
 };
 pub use init::{InitRequest, InitResponse};

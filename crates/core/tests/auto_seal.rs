@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use tresor_core::{
-    AdmittedNode, AutoUnsealTiming, Core, CoreError, CoreOptions, CoreRequest, AutopilotControl, Forwarding, Leadership, Membership,
-    InitRequest, InitResponse, JoinAdmission, LeaderInfo, Method, RekeyTarget, RekeyUpdate,
-    SingleNode,
+    AdmittedNode, AutoUnsealTiming, AutopilotControl, Core, CoreError, CoreOptions, CoreRequest,
+    Forwarding, InitRequest, InitResponse, JoinAdmission, LeaderInfo, Leadership, Membership,
+    Method, RekeyTarget, RekeyUpdate, SingleNode,
 };
 use tresor_seal::{Seal, TestSeal};
 use tresor_storage::{Backend, InMemBackend, Op};

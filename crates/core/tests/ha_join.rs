@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use tresor_core::{
-    AdmittedNode, Core, CoreError, CoreOptions, CoreRequest, AutopilotControl, Forwarding, Leadership, Membership, InitRequest, JoinAdmission,
-    LeaderInfo, Method,
+    AdmittedNode, AutopilotControl, Core, CoreError, CoreOptions, CoreRequest, Forwarding,
+    InitRequest, JoinAdmission, LeaderInfo, Leadership, Membership, Method,
 };
 use tresor_storage::{Backend, InMemBackend, Op};
 use zeroize::Zeroizing;

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Map, Value, json};
 use tresor_core::{
-    Core, CoreError, CoreOptions, CoreRequest, AutopilotControl, Forwarding, Leadership, Membership, InitRequest, LeaderInfo, Method,
-    SealMigration, SingleNode,
+    AutopilotControl, Core, CoreError, CoreOptions, CoreRequest, Forwarding, InitRequest,
+    LeaderInfo, Leadership, Membership, Method, SealMigration, SingleNode,
 };
 use tresor_seal::{Seal, TestSeal};
 use tresor_storage::{Backend, InMemBackend};

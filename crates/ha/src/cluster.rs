@@ -118,7 +118,11 @@ impl ClusterNode {
 
     /// What the cluster port answers: Raft RPCs, forwarded requests (replayed through
     /// `state`'s API router) and removal notices.
-    pub(crate) fn handlers(&self, raft: Arc<RaftStore>, state: AppState) -> Arc<dyn ClusterHandler> {
+    pub(crate) fn handlers(
+        &self,
+        raft: Arc<RaftStore>,
+        state: AppState,
+    ) -> Arc<dyn ClusterHandler> {
         let removed = RemovedHandler {
             node_id: raft.node_id().to_owned(),
             marker: raft.data_dir().join(REMOVED_MARKER),

@@ -156,7 +156,11 @@ impl Node {
                 cluster.serve(listener, handler, token).await
             });
         }
-        let targets = if self.needs_join { retry_join } else { Vec::new() };
+        let targets = if self.needs_join {
+            retry_join
+        } else {
+            Vec::new()
+        };
         self.runtime.start(self.core.clone(), targets);
         if self.auto_unseal {
             // Unseal through the seal now, after every restart, after a join and after a

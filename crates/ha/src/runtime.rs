@@ -270,7 +270,7 @@ impl HaRuntime {
     }
 
     /// Whether elections are currently allowed on this node.
-    pub(crate) fn elections_enabled(&self) -> bool {
+    pub fn elections_enabled(&self) -> bool {
         self.electing.load(Ordering::Acquire)
     }
 

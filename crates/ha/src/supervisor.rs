@@ -124,7 +124,8 @@ impl Supervisor {
         {
             return true;
         }
-        let running = std::mem::take(&mut *self.inner.running.lock().unwrap_or_else(|e| e.into_inner()));
+        let running =
+            std::mem::take(&mut *self.inner.running.lock().unwrap_or_else(|e| e.into_inner()));
         for (name, handle) in running.iter().filter(|(_, h)| !h.is_finished()) {
             tracing::warn!(task = %name, ?grace, "task did not stop in time; aborting it");
             handle.abort();
@@ -152,7 +153,9 @@ impl Inner {
 
     fn count_failure(&self, name: &str) {
         self.failures.fetch_add(1, Ordering::Relaxed);
-        self.metrics.counter(&HA_TASK_FAILURES, &[(TASK, name)]).inc();
+        self.metrics
+            .counter(&HA_TASK_FAILURES, &[(TASK, name)])
+            .inc();
     }
 }
 
@@ -199,12 +202,19 @@ mod tests {
         });
         sup.spawn("stuck", std::future::pending::<Result<(), String>>());
         done_rx.await.unwrap();
-        assert!(!sup.shutdown(Duration::from_millis(200)).await, "'stuck' ignores the token");
+        assert!(
+            !sup.shutdown(Duration::from_millis(200)).await,
+            "'stuck' ignores the token"
+        );
         assert_eq!(sup.failures(), 2);
         assert_eq!(failures(&metrics, "fails"), 1);
         assert_eq!(failures(&metrics, "panics"), 1);
         assert_eq!(failures(&metrics, "loops"), 0);
-        assert_eq!(failures(&metrics, "stuck"), 0, "an abort at shutdown is no failure");
+        assert_eq!(
+            failures(&metrics, "stuck"),
+            0,
+            "an abort at shutdown is no failure"
+        );
         assert!(sup.running().is_empty());
         sup.spawn("late", async { Err::<(), _>("never runs") });
         assert_eq!(sup.failures(), 2);

@@ -137,7 +137,10 @@ impl TestNode {
         let resp = req.send().await.map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
-        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
     }
 
     /// The voters of the Raft configuration as this node knows it.

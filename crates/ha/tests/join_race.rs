@@ -18,9 +18,11 @@ const ROUNDS: usize = 50;
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn unseal_joiner(node: &TestNode, key: &str) {
-    wait_until(WAIT, &format!("{} to hold a join challenge", node.id), || async {
-        node.node.core.has_pending_join()
-    })
+    wait_until(
+        WAIT,
+        &format!("{} to hold a join challenge", node.id),
+        || async { node.node.core.has_pending_join() },
+    )
     .await
     .unwrap();
     node.node.core.unseal(Some(key), false).await.unwrap();
@@ -44,13 +46,17 @@ async fn round(i: usize) {
     tokio::join!(unseal_joiner(n2, &key), unseal_joiner(n3, &key));
 
     let all = ["n1", "n2", "n3"];
-    wait_until(WAIT, "three voters and one leader seen by every node", || async {
-        cluster.nodes.iter().all(|n| n.voters() == all)
-            && cluster
-                .nodes
-                .iter()
-                .all(|n| n.leader().is_some() && n.leader() == n1.leader())
-    })
+    wait_until(
+        WAIT,
+        "three voters and one leader seen by every node",
+        || async {
+            cluster.nodes.iter().all(|n| n.voters() == all)
+                && cluster
+                    .nodes
+                    .iter()
+                    .all(|n| n.leader().is_some() && n.leader() == n1.leader())
+        },
+    )
     .await
     .unwrap_or_else(|e| panic!("round {i}: {e}"));
     let leader_id = n1.leader().unwrap();
@@ -60,12 +66,16 @@ async fn round(i: usize) {
     })
     .await
     .unwrap_or_else(|e| panic!("round {i}: {e}"));
-    wait_until(WAIT, "every node unsealed with its cluster identity", || async {
-        cluster
-            .nodes
-            .iter()
-            .all(|n| !n.node.core.is_sealed() && n.node.runtime.has_cluster_identity())
-    })
+    wait_until(
+        WAIT,
+        "every node unsealed with its cluster identity",
+        || async {
+            cluster
+                .nodes
+                .iter()
+                .all(|n| !n.node.core.is_sealed() && n.node.runtime.has_cluster_identity())
+        },
+    )
     .await
     .unwrap_or_else(|e| panic!("round {i}: {e}"));
 
@@ -94,7 +104,12 @@ async fn round(i: usize) {
             .await
             .unwrap();
         assert_eq!(status, 200, "round {i}: read on {}: {body}", n.id);
-        assert_eq!(body["data"]["policy"], json!(policy), "round {i} on {}", n.id);
+        assert_eq!(
+            body["data"]["policy"],
+            json!(policy),
+            "round {i} on {}",
+            n.id
+        );
     }
     for n in &cluster.nodes {
         assert_eq!(
@@ -109,7 +124,14 @@ async fn round(i: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_joining_right_after_init_all_become_voters() {
+    // The nodes' logs, with RUST_LOG (e.g. `RUST_LOG=warn ... -- --nocapture`).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     for i in 0..ROUNDS {
+        let started = std::time::Instant::now();
         round(i).await;
+        eprintln!("round {i} held ({:?})", started.elapsed());
     }
 }

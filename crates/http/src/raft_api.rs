@@ -148,11 +148,7 @@ async fn autopilot_state(state: &AppState, req: &ApiRequest) -> R {
     if req.method != Method::GET {
         return method_not_allowed();
     }
-    let data = state
-        .core
-        .autopilot_state()
-        .await
-        .map_err(ApiError::from)?;
+    let data = state.core.autopilot_state().await.map_err(ApiError::from)?;
     Ok(logical_envelope(json!(data)))
 }
 
