@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tresor_core::{
     AdmittedNode, AutopilotControl, Core, CoreError, CoreOptions, CoreRequest, Forwarding,
     InitRequest, JoinAdmission, LeaderInfo, Leadership, Membership, Method,
