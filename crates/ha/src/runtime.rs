@@ -177,8 +177,19 @@ impl HaRuntime {
     /// Starts the background work that drives `core` from the Raft state: activation
     /// (with certificate rotation and revocation sync), autopilot and retry-join (first with
     /// `retry_join`, later with the targets of `sys/storage/raft/join` calls that retry).
-    /// Every task runs under the runtime's supervisor and holds `core` until it stops.
+    /// Every task runs under the runtime's supervisor and holds `core` until it stops. Only
+    /// the first call starts anything.
     pub fn start(self: &Arc<Self>, core: Arc<Core>, retry_join: Vec<JoinTarget>) {
+        // The retry-join receiver is taken once: it doubles as the "started" flag.
+        let Some(rx) = self
+            .retry_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            tracing::warn!("the HA runtime was already started");
+            return;
+        };
         let sup = &self.supervisor;
         sup.spawn(
             "activation",
@@ -188,17 +199,10 @@ impl HaRuntime {
             "autopilot",
             crate::autopilot::run(core.clone(), self.clone(), sup.token()),
         );
-        let rx = self
-            .retry_rx
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(rx) = rx {
-            sup.spawn(
-                "retry_join",
-                retry_join_requests(self.clone(), core, rx, sup.token()),
-            );
-        }
+        sup.spawn(
+            "retry_join",
+            retry_join_requests(self.clone(), core, rx, sup.token()),
+        );
         if !retry_join.is_empty() {
             let _ = self.retry_tx.send(retry_join);
         }
