@@ -11,7 +11,7 @@ use tresor_storage::Backend;
 use crate::active::{Active, CLUSTER_PATH, ClusterInfo};
 use crate::ceremony::Ceremonies;
 use crate::error::CoreError;
-use crate::ha::HaStatus;
+use crate::ha::HaHandles;
 use crate::join::{ChallengeKeys, PendingJoin};
 use crate::status::{HealthStatus, LeaderStatus, SealStatus, VERSION};
 
@@ -96,7 +96,7 @@ pub struct Core {
     /// Failed automatic unseal attempts since start.
     pub(crate) auto_unseal_failures: AtomicU64,
     pub(crate) opts: CoreOptions,
-    pub(crate) ha: Arc<dyn HaStatus>,
+    pub(crate) ha: HaHandles,
     /// `Some` while unsealed and active (this node leads and serves requests).
     pub(crate) active: RwLock<Option<Arc<Active>>>,
     /// The cluster's name and id, `Some` while unsealed (active or standby).
@@ -134,7 +134,12 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Core {
     /// A sealed core over `physical` storage (Raft, or in-memory in tests).
-    pub fn new(physical: Arc<dyn Backend>, opts: CoreOptions, ha: Arc<dyn HaStatus>) -> Arc<Core> {
+    pub fn new(
+        physical: Arc<dyn Backend>,
+        opts: CoreOptions,
+        ha: impl Into<HaHandles>,
+    ) -> Arc<Core> {
+        let ha = ha.into();
         let barrier = Arc::new(Barrier::new(physical.clone()));
         Arc::new(Core {
             physical,
@@ -169,7 +174,7 @@ impl Core {
     /// has loaded mounts, policies and tokens).
     pub fn is_active_node(&self) -> bool {
         !self.is_sealed()
-            && self.ha.is_active()
+            && self.ha.leadership.is_active()
             && self.active.read().map(|a| a.is_some()).unwrap_or(false)
     }
 
@@ -190,7 +195,7 @@ impl Core {
     }
 
     /// The cluster layer this core reports to.
-    pub fn ha(&self) -> &Arc<dyn HaStatus> {
+    pub fn ha(&self) -> &HaHandles {
         &self.ha
     }
 
@@ -201,7 +206,7 @@ impl Core {
         }
         if !self.is_active_node() {
             return Err(CoreError::Standby {
-                leader: self.ha.leader().map(|l| l.api_addr),
+                leader: self.ha.leadership.leader().map(|l| l.api_addr),
             });
         }
         Ok(())
@@ -320,7 +325,7 @@ impl Core {
             recovery_seal: recovery,
             recovery_seal_type: recovery.then(|| "shamir".to_owned()),
             storage_type: "raft".into(),
-            removed_from_cluster: self.ha.removed_from_cluster().then_some(true),
+            removed_from_cluster: self.ha.membership.removed_from_cluster().then_some(true),
         })
     }
 
@@ -342,7 +347,7 @@ impl Core {
             enterprise: false,
             cluster_name: cluster.as_ref().map(|c| c.name.clone()),
             cluster_id: cluster.map(|c| c.id),
-            removed_from_cluster: self.ha.removed_from_cluster(),
+            removed_from_cluster: self.ha.membership.removed_from_cluster(),
         })
     }
 
@@ -353,8 +358,8 @@ impl Core {
         }
         let active = self.active.read().ok().and_then(|a| a.clone());
         let is_self = self.is_active_node();
-        let leader = self.ha.leader().unwrap_or_default();
-        let indexes = self.ha.raft_indexes().await;
+        let leader = self.ha.leadership.leader().unwrap_or_default();
+        let indexes = self.ha.leadership.raft_indexes().await;
         Ok(LeaderStatus {
             ha_enabled: true,
             is_self,
@@ -481,7 +486,7 @@ impl Core {
             .write()
             .map_err(|_| CoreError::Internal("state lock poisoned".into()))? = Some(info);
         self.load_key_usage().await;
-        if self.ha.is_active() {
+        if self.ha.leadership.is_active() {
             if self.has_migration_plan() && !self.try_complete_migration_now().await {
                 // Unsealed; the activation loop writes the migration and loads the active
                 // state once this node leads a quorum.
@@ -529,7 +534,7 @@ impl Core {
     /// `sys/step-down`: the active node hands leadership to another voter.
     pub async fn step_down(&self) -> Result<(), CoreError> {
         self.active()?;
-        self.ha.step_down();
+        self.ha.leadership.step_down();
         Ok(())
     }
 

@@ -1,10 +1,21 @@
-//! How the core learns about the cluster it runs in, and the seam through which it asks the
+//! How the core learns about the cluster it runs in, and the seams through which it asks the
 //! cluster layer to forward requests, admit joining nodes and change the Raft membership.
+//!
+//! The cluster layer is four small traits, held together in [`HaHandles`]:
+//! [`Leadership`] (who leads, confirmations, step-down), [`Forwarding`] (standby → active),
+//! [`Membership`] (init, joins on both sides, the Raft configuration, peer removal) and
+//! [`AutopilotControl`] (autopilot's configuration and state). Every answer is a typed value
+//! whose JSON is what the `sys/storage/raft/*` endpoints return. The methods that need the
+//! core's storage take the core as an argument: the cluster layer keeps no reference to it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
+use crate::Core;
 use crate::error::CoreError;
 
 /// The active node as the cluster layer knows it.
@@ -100,15 +111,22 @@ pub struct AdmittedNode {
     /// The node's cluster identity (serialized, contains its private key): the core encrypts
     /// it with the root key before it leaves this node.
     pub identity: Zeroizing<Vec<u8>>,
-    /// The current peers (`node_id`, `cluster_addr`), for the joiner's information.
-    pub peers: Value,
+    /// The current peers, for the joiner's information.
+    pub peers: Vec<Peer>,
 }
 
-/// Cluster facts the core needs for health, leader and request handling, and the cluster
-/// operations it drives. Every method but the first three has a default that refuses, so a
-/// node without clustering (tests, [`SingleNode`]) only implements those.
+/// One member of the Raft configuration as a joiner is told about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    /// The member's node id.
+    pub node_id: String,
+    /// Its cluster address.
+    pub cluster_addr: String,
+}
+
+/// Who leads the cluster and whether this node does.
 #[async_trait::async_trait]
-pub trait HaStatus: Send + Sync + 'static {
+pub trait Leadership: Send + Sync + 'static {
     /// Whether this node is the active (Raft leader) node.
     fn is_active(&self) -> bool;
     /// The active node, if one is known.
@@ -123,10 +141,21 @@ pub trait HaStatus: Send + Sync + 'static {
     }
     /// Asks this node to give up leadership (no-op when it cannot).
     fn step_down(&self) {}
+}
+
+/// Hands a standby's client requests to the active node.
+#[async_trait::async_trait]
+pub trait Forwarding: Send + Sync + 'static {
     /// Sends a client request to the active node and returns its answer.
     async fn forward(&self, _req: ForwardedRequest) -> Result<ForwardedResponse, CoreError> {
         Err(CoreError::Standby { leader: None })
     }
+}
+
+/// The Raft membership: forming a cluster at init, joins (both sides), the configuration and
+/// peer removal. Every method has a default that refuses, for nodes without clustering.
+#[async_trait::async_trait]
+pub trait Membership: Send + Sync + 'static {
     /// Called by `sys/init` (under the core's lifecycle lock, after it found the node
     /// uninitialized and not joining): makes this node's storage writable. A Raft node that
     /// was never part of a cluster (for example one waiting in `retry_join` for a leader)
@@ -135,8 +164,9 @@ pub trait HaStatus: Send + Sync + 'static {
     async fn prepare_init(&self) -> Result<(), CoreError> {
         Ok(())
     }
-    /// Starts joining the cluster at `params.leader_api_addr` (fetches the seal challenge).
-    async fn join(&self, _params: JoinParams) -> Result<(), CoreError> {
+    /// Starts joining the cluster at `params.leader_api_addr` (fetches the seal challenge
+    /// and hands it to `core`).
+    async fn join(&self, _core: &Core, _params: JoinParams) -> Result<(), CoreError> {
         Err(CoreError::invalid(
             "raft storage is not clustered on this node",
         ))
@@ -153,18 +183,19 @@ pub trait HaStatus: Send + Sync + 'static {
     ) -> Result<(), CoreError> {
         Err(CoreError::invalid("no join in progress"))
     }
-    /// Leader side: issues a node identity for `node` and adds it to the Raft cluster.
-    async fn admit(&self, _node: JoinAdmission) -> Result<AdmittedNode, CoreError> {
+    /// Leader side: issues a node identity for `node` (with the cluster CA kept in `core`'s
+    /// barrier) and adds it to the Raft cluster.
+    async fn admit(&self, _core: &Core, _node: JoinAdmission) -> Result<AdmittedNode, CoreError> {
         Err(CoreError::invalid(
             "raft storage is not clustered on this node",
         ))
     }
-    /// The `sys/storage/raft/configuration` document (`{"config": {...}}`).
-    async fn raft_configuration(&self) -> Result<Value, CoreError> {
+    /// The Raft configuration (`sys/storage/raft/configuration`).
+    async fn configuration(&self) -> Result<RaftConfiguration, CoreError> {
         Err(CoreError::UnsupportedPath)
     }
-    /// Removes `server_id` from the Raft cluster.
-    async fn remove_peer(&self, _server_id: &str) -> Result<(), CoreError> {
+    /// Removes `server_id` from the Raft cluster and revokes its certificate in `core`.
+    async fn remove_peer(&self, _core: &Core, _server_id: &str) -> Result<(), CoreError> {
         Err(CoreError::UnsupportedPath)
     }
     /// Whether this node was removed from the Raft configuration (it then reports
@@ -172,21 +203,146 @@ pub trait HaStatus: Send + Sync + 'static {
     fn removed_from_cluster(&self) -> bool {
         false
     }
-    /// The `sys/storage/raft/autopilot/configuration` document (active node).
-    async fn autopilot_configuration(&self) -> Result<Value, CoreError> {
+}
+
+/// Autopilot's settings and its view of the servers (active node).
+#[async_trait::async_trait]
+pub trait AutopilotControl: Send + Sync + 'static {
+    /// The stored configuration (defaults when none).
+    async fn config(&self, _core: &Core) -> Result<AutopilotConfiguration, CoreError> {
         Err(CoreError::UnsupportedPath)
     }
-    /// Updates the autopilot configuration with the fields present in `body` (active node).
-    async fn set_autopilot_configuration(
+    /// Updates the configuration with the fields present in `body`, the request body as the
+    /// operator sent it (durations as Go strings or seconds, booleans as strings too; each
+    /// field is checked by the raft layer's rules).
+    async fn set_config(
         &self,
+        _core: &Core,
         _body: serde_json::Map<String, Value>,
     ) -> Result<(), CoreError> {
         Err(CoreError::UnsupportedPath)
     }
-    /// The `sys/storage/raft/autopilot/state` document (active node).
-    async fn autopilot_state(&self) -> Result<Value, CoreError> {
+    /// The health of every server as autopilot judges it now.
+    async fn state(&self, _core: &Core) -> Result<AutopilotState, CoreError> {
         Err(CoreError::UnsupportedPath)
     }
+}
+
+/// The cluster layer as the core holds it: one handle per seam (often the same object).
+#[derive(Clone)]
+pub struct HaHandles {
+    /// Leadership facts and step-down.
+    pub leadership: Arc<dyn Leadership>,
+    /// Standby → active forwarding.
+    pub forwarding: Arc<dyn Forwarding>,
+    /// Init, joins, configuration and removal.
+    pub membership: Arc<dyn Membership>,
+    /// Autopilot configuration and state.
+    pub autopilot: Arc<dyn AutopilotControl>,
+}
+
+impl std::fmt::Debug for HaHandles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HaHandles").finish_non_exhaustive()
+    }
+}
+
+impl<T: Leadership + Forwarding + Membership + AutopilotControl> From<Arc<T>> for HaHandles {
+    fn from(t: Arc<T>) -> Self {
+        HaHandles {
+            leadership: t.clone(),
+            forwarding: t.clone(),
+            membership: t.clone(),
+            autopilot: t,
+        }
+    }
+}
+
+/// `sys/storage/raft/configuration`'s `config`: the members of the Raft configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaftConfiguration {
+    /// The commit index the configuration was read at.
+    pub index: u64,
+    /// Every member.
+    pub servers: Vec<RaftServer>,
+}
+
+/// One member of a [`RaftConfiguration`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaftServer {
+    /// Its node id.
+    pub node_id: String,
+    /// Its cluster address without scheme (`host:port`).
+    pub address: String,
+    /// Whether it leads.
+    pub leader: bool,
+    /// Raft protocol version, always `"3"` (Vault's value).
+    pub protocol_version: String,
+    /// Whether it votes.
+    pub voter: bool,
+}
+
+/// `sys/storage/raft/autopilot/configuration` (durations as Go duration strings).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutopilotConfiguration {
+    /// Remove servers that stopped answering for `dead_server_last_contact_threshold`.
+    pub cleanup_dead_servers: bool,
+    /// How long without contact before a server counts as dead (`24h0m0s`).
+    pub dead_server_last_contact_threshold: String,
+    /// How long without contact before a server counts as unhealthy.
+    pub last_contact_threshold: String,
+    /// How many log entries a server may trail the leader by and stay healthy.
+    pub max_trailing_logs: u64,
+    /// Cleanup never leaves fewer voters than this.
+    pub min_quorum: u64,
+    /// How long a non-voter must stay healthy before it is promoted.
+    pub server_stabilization_time: String,
+}
+
+/// `sys/storage/raft/autopilot/state`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutopilotState {
+    /// Whether every voter is healthy.
+    pub healthy: bool,
+    /// How many voters may fail without losing quorum.
+    pub failure_tolerance: u64,
+    /// The leader's node id.
+    pub leader: String,
+    /// Node ids of the voters.
+    pub voters: Vec<String>,
+    /// Node ids of the non-voters.
+    pub non_voters: Vec<String>,
+    /// Every server by node id.
+    pub servers: BTreeMap<String, AutopilotServer>,
+}
+
+/// One server of an [`AutopilotState`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutopilotServer {
+    /// Node id.
+    pub id: String,
+    /// Name (the node id).
+    pub name: String,
+    /// Cluster address (`host:port`).
+    pub address: String,
+    /// `alive` or `left`.
+    pub node_status: String,
+    /// Time since the leader last heard from it (Go duration; empty when never).
+    pub last_contact: String,
+    /// Term of its last known log entry.
+    pub last_term: u64,
+    /// Its last known log index.
+    pub last_index: u64,
+    /// Whether autopilot judges it healthy.
+    pub healthy: bool,
+    /// Since when it has been in its current health state (RFC 3339).
+    pub stable_since: String,
+    /// `leader`, `voter` or `non-voter`.
+    pub status: String,
+    /// Its software version.
+    pub version: String,
+    /// `voter` or `non-voter`.
+    pub node_type: String,
 }
 
 /// A node that is always active (tests, and storage without HA).
@@ -199,7 +355,7 @@ pub struct SingleNode {
 }
 
 #[async_trait::async_trait]
-impl HaStatus for SingleNode {
+impl Leadership for SingleNode {
     fn is_active(&self) -> bool {
         true
     }
@@ -214,6 +370,10 @@ impl HaStatus for SingleNode {
         None
     }
 }
+
+impl Forwarding for SingleNode {}
+impl Membership for SingleNode {}
+impl AutopilotControl for SingleNode {}
 
 /// Base64 (standard, padded) for byte fields.
 mod b64 {

@@ -97,7 +97,7 @@ impl Core {
                 "this node is joining a cluster; unseal it with the cluster's keys instead",
             ));
         }
-        self.ha.prepare_init().await?;
+        self.ha.membership.prepare_init().await?;
         let auto = self.seals.clone();
         if auto.is_none()
             && (req.recovery_shares.unwrap_or(0) != 0

@@ -271,7 +271,7 @@ impl Core {
     }
 
     /// Active node: checks a joiner's answer and admits it (certificate, Raft membership).
-    /// Returns `{"identity": <sealed node identity>, "peers": [...]}`.
+    /// Returns `{"identity": <sealed node identity>, "peers": [{"node_id", "cluster_addr"}...]}`.
     pub async fn join_answer(&self, node: JoinAdmission, answer: &str) -> Result<Value, CoreError> {
         check_server_id(&node.server_id)?;
         self.require_active()?;
@@ -283,7 +283,7 @@ impl Core {
         }
         let root = self.barrier.root_key().map_err(|_| CoreError::Sealed)?;
         let server_id = node.server_id.clone();
-        let admitted = self.ha.admit(node).await?;
+        let admitted = self.ha.membership.admit(self, node).await?;
         let identity = seal_identity(&root, &server_id, &admitted.identity)?;
         Ok(json!({ "identity": identity, "peers": admitted.peers }))
     }
@@ -412,9 +412,9 @@ impl Core {
         root: Key32,
     ) -> Result<Key32, CoreError> {
         let answer = open_challenge(&root, &join.server_id, &join.challenge.challenge)?;
-        let sealed_identity = self.ha.complete_join(answer).await?;
+        let sealed_identity = self.ha.membership.complete_join(answer).await?;
         let identity = open_identity(&root, &join.server_id, &sealed_identity)?;
-        self.ha.install_joined_identity(identity).await?;
+        self.ha.membership.install_joined_identity(identity).await?;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if self.replicated().await? {

@@ -17,8 +17,10 @@
 //! A node whose configured seal differs from the one storage is sealed with is in seal
 //! migration mode ([`SealMigration`], [`Core::unseal_migrate`]).
 //!
-//! HA-awareness comes through [`HaStatus`]: the raft layer tells the core whether this node
-//! is the active one and who leads.
+//! HA-awareness comes through [`HaHandles`]: small traits by which the cluster layer tells the
+//! core whether this node is the active one and who leads ([`Leadership`]), forwards requests
+//! ([`Forwarding`]), changes the membership ([`Membership`]) and runs autopilot
+//! ([`AutopilotControl`]).
 
 mod active;
 mod auto_seal;
@@ -28,6 +30,7 @@ mod core;
 mod envelope;
 mod error;
 mod ha;
+mod ha_ops;
 mod init;
 mod join;
 mod key_rotation;
@@ -49,8 +52,9 @@ pub use ceremony::{GenerateRootStatus, RekeyStatus, RekeyTarget, RekeyUpdate, Re
 pub use envelope::{envelope, wrapped_envelope};
 pub use error::CoreError;
 pub use ha::{
-    AdmittedNode, ForwardedRequest, ForwardedResponse, HaStatus, JoinAdmission, JoinParams,
-    LeaderInfo, SingleNode,
+    AdmittedNode, AutopilotConfiguration, AutopilotControl, AutopilotServer, AutopilotState,
+    ForwardedRequest, ForwardedResponse, Forwarding, HaHandles, JoinAdmission, JoinParams,
+    LeaderInfo, Leadership, Membership, Peer, RaftConfiguration, RaftServer, SingleNode,
 };
 pub use init::{InitRequest, InitResponse};
 pub use join::{CHALLENGE_TTL, CLUSTER_TLS_PREFIX, JoinChallenge, MAX_SERVER_ID_LEN};

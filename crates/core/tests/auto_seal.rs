@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use tresor_core::{
-    AdmittedNode, AutoUnsealTiming, Core, CoreError, CoreOptions, CoreRequest, HaStatus,
-    InitRequest, InitResponse, JoinAdmission, LeaderInfo, Method, RekeyTarget, RekeyUpdate,
-    SingleNode,
+    AdmittedNode, AutoUnsealTiming, AutopilotControl, Core, CoreError, CoreOptions, CoreRequest,
+    Forwarding, InitRequest, InitResponse, JoinAdmission, LeaderInfo, Leadership, Membership,
+    Method, RekeyTarget, RekeyUpdate, SingleNode,
 };
 use tresor_seal::{Seal, TestSeal};
 use tresor_storage::{Backend, InMemBackend, Op};
@@ -409,7 +409,7 @@ struct Relay {
 }
 
 #[async_trait::async_trait]
-impl HaStatus for Relay {
+impl Leadership for Relay {
     fn is_active(&self) -> bool {
         self.active.load(Ordering::SeqCst)
     }
@@ -419,6 +419,13 @@ impl HaStatus for Relay {
     async fn raft_indexes(&self) -> Option<(u64, u64)> {
         None
     }
+}
+
+impl Forwarding for Relay {}
+impl AutopilotControl for Relay {}
+
+#[async_trait::async_trait]
+impl Membership for Relay {
     async fn complete_join(&self, answer: String) -> Result<String, CoreError> {
         let leader = self.leader_core.lock().unwrap().clone().unwrap();
         let node = JoinAdmission {
@@ -444,10 +451,10 @@ impl HaStatus for Relay {
         dst.apply(ops).await.unwrap();
         Ok(())
     }
-    async fn admit(&self, _node: JoinAdmission) -> Result<AdmittedNode, CoreError> {
+    async fn admit(&self, _core: &Core, _node: JoinAdmission) -> Result<AdmittedNode, CoreError> {
         Ok(AdmittedNode {
             identity: Zeroizing::new(b"node identity".to_vec()),
-            peers: json!([]),
+            peers: Vec::new(),
         })
     }
 }

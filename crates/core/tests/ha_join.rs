@@ -7,10 +7,10 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tresor_core::{
-    AdmittedNode, Core, CoreError, CoreOptions, CoreRequest, HaStatus, InitRequest, JoinAdmission,
-    LeaderInfo, Method,
+    AdmittedNode, AutopilotControl, Core, CoreError, CoreOptions, CoreRequest, Forwarding,
+    InitRequest, JoinAdmission, LeaderInfo, Leadership, Membership, Method,
 };
 use tresor_storage::{Backend, InMemBackend, Op};
 use zeroize::Zeroizing;
@@ -28,7 +28,7 @@ struct Scripted {
 }
 
 #[async_trait::async_trait]
-impl HaStatus for Scripted {
+impl Leadership for Scripted {
     fn is_active(&self) -> bool {
         self.active.load(Ordering::SeqCst)
     }
@@ -38,6 +38,13 @@ impl HaStatus for Scripted {
     async fn raft_indexes(&self) -> Option<(u64, u64)> {
         None
     }
+}
+
+impl Forwarding for Scripted {}
+impl AutopilotControl for Scripted {}
+
+#[async_trait::async_trait]
+impl Membership for Scripted {
     async fn complete_join(&self, answer: String) -> Result<String, CoreError> {
         let leader = self.leader_core.lock().unwrap().clone().unwrap();
         let node = JoinAdmission {
@@ -62,11 +69,11 @@ impl HaStatus for Scripted {
         dst.apply(ops).await.unwrap();
         Ok(())
     }
-    async fn admit(&self, node: JoinAdmission) -> Result<AdmittedNode, CoreError> {
+    async fn admit(&self, _core: &Core, node: JoinAdmission) -> Result<AdmittedNode, CoreError> {
         self.admitted.lock().unwrap().push(node);
         Ok(AdmittedNode {
             identity: Zeroizing::new(b"node identity with a private key".to_vec()),
-            peers: json!([]),
+            peers: Vec::new(),
         })
     }
 }

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Map, Value, json};
 use tresor_core::{
-    Core, CoreError, CoreOptions, CoreRequest, HaStatus, InitRequest, LeaderInfo, Method,
-    SealMigration, SingleNode,
+    AutopilotControl, Core, CoreError, CoreOptions, CoreRequest, Forwarding, InitRequest,
+    LeaderInfo, Leadership, Membership, Method, SealMigration, SingleNode,
 };
 use tresor_seal::{Seal, TestSeal};
 use tresor_storage::{Backend, InMemBackend};
@@ -266,7 +266,7 @@ async fn auto_to_auto_with_the_same_seal_type_rewraps_under_the_new_key() {
 struct Switch(AtomicBool);
 
 #[async_trait::async_trait]
-impl HaStatus for Switch {
+impl Leadership for Switch {
     fn is_active(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
@@ -277,6 +277,10 @@ impl HaStatus for Switch {
         None
     }
 }
+
+impl Forwarding for Switch {}
+impl AutopilotControl for Switch {}
+impl Membership for Switch {}
 
 #[tokio::test]
 async fn a_standby_migrates_when_it_becomes_active_and_others_follow() {

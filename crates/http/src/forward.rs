@@ -1,7 +1,7 @@
 //! Standby → active request forwarding, both ends.
 //!
 //! A standby hands every request that is not a local raw endpoint to the active node (through
-//! [`HaStatus::forward`](tresor_core::HaStatus::forward), i.e. the cluster port) and returns
+//! [`Forwarding::forward`](tresor_core::Forwarding::forward), i.e. the cluster port) and returns
 //! its status, content type and body unchanged. The active node replays a
 //! [`ForwardedRequest`] through its own router with [`serve_forwarded`].
 

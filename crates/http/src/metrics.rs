@@ -104,7 +104,7 @@ async fn check_on_active_node(state: &AppState, req: &ApiRequest) -> Result<(), 
         &body,
     );
     let unavailable = || ApiError::new(StatusCode::SERVICE_UNAVAILABLE, STANDBY_CANNOT_CHECK);
-    let resp = state.core.ha().forward(fwd).await.map_err(|e| {
+    let resp = state.core.ha().forwarding.forward(fwd).await.map_err(|e| {
         tracing::debug!(error = %e, "checking a sys/metrics token on the active node failed");
         unavailable()
     })?;

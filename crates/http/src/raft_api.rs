@@ -49,7 +49,7 @@ async fn join(state: &AppState, req: &ApiRequest) -> R {
     if params.leader_api_addr.is_empty() {
         return Err(bad("leader_api_addr is required"));
     }
-    state.core.ha().join(params).await.map_err(ApiError::from)?;
+    state.core.raft_join(params).await.map_err(ApiError::from)?;
     Ok(Json(json!({ "joined": true })).into_response())
 }
 
@@ -100,13 +100,12 @@ async fn configuration(state: &AppState, req: &ApiRequest) -> R {
     if req.method != Method::GET {
         return method_not_allowed();
     }
-    let data = state
+    let config = state
         .core
-        .ha()
         .raft_configuration()
         .await
         .map_err(ApiError::from)?;
-    Ok(logical_envelope(data))
+    Ok(logical_envelope(json!({ "config": config })))
 }
 
 /// A logical-style response: `data` in Vault's envelope.
@@ -125,16 +124,21 @@ fn logical_envelope(data: Value) -> Response {
 }
 
 async fn autopilot_configuration(state: &AppState, req: &ApiRequest) -> R {
-    let ha = state.core.ha();
     if req.method == Method::GET {
-        let data = ha.autopilot_configuration().await.map_err(ApiError::from)?;
-        return Ok(logical_envelope(data));
+        let data = state
+            .core
+            .autopilot_configuration()
+            .await
+            .map_err(ApiError::from)?;
+        return Ok(logical_envelope(json!(data)));
     }
     if !is_write(&req.method) {
         return method_not_allowed();
     }
     let body = req.json_body()?;
-    ha.set_autopilot_configuration(body)
+    state
+        .core
+        .set_autopilot_configuration(body)
         .await
         .map_err(ApiError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -144,13 +148,8 @@ async fn autopilot_state(state: &AppState, req: &ApiRequest) -> R {
     if req.method != Method::GET {
         return method_not_allowed();
     }
-    let data = state
-        .core
-        .ha()
-        .autopilot_state()
-        .await
-        .map_err(ApiError::from)?;
-    Ok(logical_envelope(data))
+    let data = state.core.autopilot_state().await.map_err(ApiError::from)?;
+    Ok(logical_envelope(json!(data)))
 }
 
 async fn remove_peer(state: &AppState, req: &ApiRequest) -> R {
@@ -166,8 +165,7 @@ async fn remove_peer(state: &AppState, req: &ApiRequest) -> R {
     }
     state
         .core
-        .ha()
-        .remove_peer(&id)
+        .raft_remove_peer(&id)
         .await
         .map_err(ApiError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -270,7 +270,7 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
             }
             let fwd =
                 crate::forward::to_forwarded(&api.method, &path_and_query, &api.headers, &api.body);
-            return match state.core.ha().forward(fwd).await {
+            return match state.core.ha().forwarding.forward(fwd).await {
                 Ok(resp) => crate::forward::from_forwarded(resp),
                 Err(e) => {
                     tracing::debug!(error = %e, "forwarding to the active node failed");

@@ -36,6 +36,9 @@ pub struct RaftOptions {
     pub snapshot_threshold: u64,
     /// Log entries kept after a snapshot; 0 means the default.
     pub trailing_logs: u64,
+    /// Whether this node may campaign in elections from the moment it opens (default: yes).
+    /// Switch it later with `raft().runtime_config().elect(..)`.
+    pub elections: bool,
 }
 
 impl RaftOptions {
@@ -54,6 +57,7 @@ impl RaftOptions {
             performance_multiplier: 0,
             snapshot_threshold: 0,
             trailing_logs: 0,
+            elections: true,
         }
     }
 
@@ -91,6 +95,7 @@ impl RaftOptions {
             ),
             max_in_snapshot_log_to_keep: self.effective_trailing_logs(),
             purge_batch_size: 64,
+            enable_elect: self.elections,
             ..Default::default()
         };
         config

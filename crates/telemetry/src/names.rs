@@ -74,3 +74,13 @@ pub const SEAL_AUTO_UNSEAL_FAILURE: MetricDef = MetricDef::counter(
     "seal.auto_unseal.failure",
     "Number of failed automatic unseal attempts (Tresor)",
 );
+
+/// Label naming a background task of the HA runtime (`activation`, `autopilot`, ...).
+pub const TASK: &str = "task";
+
+/// Tresor's own: `vault.ha.task_failures`, background tasks of the HA runtime that ended
+/// with an error or a panic, labelled `task` with the task's name.
+pub const HA_TASK_FAILURES: MetricDef = MetricDef::counter(
+    "ha.task_failures",
+    "Number of HA runtime background tasks that ended with an error or a panic (Tresor)",
+);

@@ -1,17 +1,10 @@
 //! `tresor`: `tresor server ...` runs a node; every other command is the Vault-compatible
 //! CLI (`status`, `operator ...`, `kv ...`, ...).
 
-mod activation;
-mod autopilot;
-mod cert_rotation;
-mod cluster;
 mod dev;
 mod flags;
-mod ha;
-mod join_client;
 mod log_rotate;
 mod logging;
-mod revocation;
 mod seals;
 mod server;
 

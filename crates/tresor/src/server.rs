@@ -7,39 +7,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tresor_cluster::ClientOptions;
 use tresor_config::{ListenerConfig, ServerConfig};
 use tresor_core::JoinParams;
 use tresor_core::{Core, CoreOptions};
+use tresor_ha::{AutoJoin, JoinClient, JoinTarget, NodeOptions, RuntimeOptions};
 use tresor_http::{AppState, TlsOptions};
-use tresor_raft::{RaftOptions, RaftStore};
+use tresor_raft::{NodeInfo, RaftOptions};
 
-use crate::cluster::{ClusterNode, NodeTransport};
 use crate::flags::{self, ServerFlags};
-use crate::ha::RaftHa;
-use crate::join_client::{AutoJoin, JoinClient, JoinTarget};
 
 /// A running node: what tests and dev mode need to reach it.
 pub(crate) struct Node {
     pub(crate) core: Arc<Core>,
-    pub(crate) raft: Arc<RaftStore>,
     pub(crate) api_addrs: Vec<SocketAddr>,
-    pub(crate) shutdown: CancellationToken,
-    pub(crate) tasks: Vec<tokio::task::JoinHandle<()>>,
+    node: tresor_ha::Node,
 }
 
 impl Node {
-    /// Ordered shutdown: stop listeners, then Raft.
+    /// Ordered shutdown: stop listeners and every background task, then seal, then Raft.
     pub(crate) async fn stop(self) {
-        self.shutdown.cancel();
-        for t in self.tasks {
-            let _ = t.await;
-        }
-        self.core.seal().await.ok();
-        if let Err(e) = self.raft.shutdown().await {
-            tracing::warn!(error = %e, "raft shutdown");
-        }
+        self.node.stop(tresor_ha::SHUTDOWN_GRACE).await;
     }
 }
 
@@ -305,7 +292,6 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
             .unwrap_or_default()
     });
 
-    let shutdown = CancellationToken::new();
     let cluster_listener = match bound.first().map(|(l, ..)| l.cluster_address.clone()) {
         Some(a) if !a.is_empty() => match TcpListener::bind(&a).await {
             Ok(l) => Some(l),
@@ -321,106 +307,46 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
     opts.performance_multiplier = raft_cfg.performance_multiplier.max(0) as u32;
     opts.snapshot_threshold = raft_cfg.snapshot_threshold;
     opts.trailing_logs = raft_cfg.trailing_logs;
-    let timing = tresor_raft::Timing::for_multiplier(opts.performance_multiplier);
-    let cluster = ClusterNode::new(
-        cluster_listener,
-        ClientOptions::for_timing(timing),
-        shutdown.clone(),
-    );
-    let raft = RaftStore::open(opts, Arc::new(NodeTransport(cluster.clone())))
-        .await
-        .map_err(|e| format!("opening raft storage in {}: {e}", data_dir.display()))?;
-    let bootstrapped = raft
-        .is_bootstrapped()
-        .await
-        .map_err(|e| format!("reading raft state: {e}"))?;
-    let alone = raft.members().iter().all(|m| m.node_id == node_id);
-    let mut join_clients = Vec::new();
-    if !bootstrapped && !raft_cfg.retry_join.is_empty() {
-        // A fresh node with retry_join waits to be added by the cluster.
-        for rj in &raft_cfg.retry_join {
-            let params = JoinParams {
-                leader_api_addr: rj.leader_api_addr.clone().unwrap_or_default(),
-                leader_ca_cert: read_pem(
-                    rj.leader_ca_cert.as_deref(),
-                    rj.leader_ca_cert_file.as_deref(),
-                )?,
-                leader_client_cert: read_pem(
-                    rj.leader_client_cert.as_deref(),
-                    rj.leader_client_cert_file.as_deref(),
-                )?,
-                leader_client_key: read_pem(
-                    rj.leader_client_key.as_deref().map(|k| k.as_str()),
-                    rj.leader_client_key_file.as_deref(),
-                )?,
-                leader_tls_servername: rj.leader_tls_servername.clone(),
-                retry: true,
-                non_voter: raft_cfg.retry_join_as_non_voter,
-            };
-            match (&rj.leader_api_addr, &rj.auto_join) {
-                (Some(_), Some(_)) => {
-                    return Err(
-                        "retry_join: set either leader_api_addr or auto_join, not both".into(),
-                    );
-                }
-                (Some(_), None) => join_clients.push(JoinTarget::Fixed(
-                    JoinClient::new(&params, raft.node_info().clone())
-                        .map_err(|e| format!("retry_join: {e}"))?,
-                )),
-                (None, Some(query)) => {
-                    tresor_discover::validate(query).map_err(|e| format!("retry_join: {e}"))?;
-                    join_clients.push(JoinTarget::Auto(AutoJoin::new(
-                        query.clone(),
-                        rj.auto_join_scheme.clone(),
-                        rj.auto_join_port,
-                        params,
-                    )));
-                }
-                (None, None) => {
-                    return Err("retry_join: a block needs leader_api_addr or auto_join".into());
-                }
-            }
-        }
-    } else if !bootstrapped || alone {
-        // A single node forms (or re-forms) its cluster at once.
-        raft.bootstrap_single()
-            .await
-            .map_err(|e| format!("bootstrapping raft: {e}"))?;
-        raft.wait_for_leader(Duration::from_secs(30))
-            .await
-            .map_err(|e| format!("waiting for a raft leader: {e}"))?;
-    }
+    let me = NodeInfo {
+        node_id: node_id.clone(),
+        api_addr: api_addr.clone(),
+        cluster_addr: cluster_addr.clone(),
+    };
 
     let seals = crate::seals::build(config).await?;
     let auto_seal = seals.enabled.first().map(|s| s.seal_type());
-
-    let ha = RaftHa::new(raft.clone(), cluster.clone(), timing);
-    if bootstrapped && !alone {
-        // A member of a larger cluster stays out of elections until it is unsealed and has
-        // its cluster identity.
-        ha.set_elections(false);
-    }
     // One metrics registry per node; every enabled seal counts its encrypt/decrypt calls.
     let defaults = CoreOptions::default();
-    let core = Core::new(
-        raft.clone(),
-        CoreOptions {
-            default_lease_ttl: config.default_lease_ttl,
-            max_lease_ttl: config.max_lease_ttl,
-            cluster_name: config.cluster_name.clone(),
-            seals: tresor_core::metered_seals(seals.enabled, &defaults.metrics),
-            migration_seals: seals.disabled,
-            backends: tresor_engines::registry(),
-            ..defaults
-        },
-        ha.clone(),
-    );
+    let core_opts = CoreOptions {
+        default_lease_ttl: config.default_lease_ttl,
+        max_lease_ttl: config.max_lease_ttl,
+        cluster_name: config.cluster_name.clone(),
+        seals: tresor_core::metered_seals(seals.enabled, &defaults.metrics),
+        migration_seals: seals.disabled,
+        backends: tresor_engines::registry(),
+        ..defaults
+    };
+    let node = tresor_ha::Node::build(NodeOptions {
+        raft: opts,
+        core: core_opts,
+        runtime: RuntimeOptions::default(),
+        wants_retry_join: !raft_cfg.retry_join.is_empty(),
+        auto_unseal: auto_seal.is_some(),
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    // A fresh node with retry_join waits to be added by the cluster.
+    let join_clients = if node.needs_join() {
+        retry_join_targets(raft_cfg, &me)?
+    } else {
+        Vec::new()
+    };
+    let core = node.core.clone();
     core.refresh_metrics();
     let host = hostname();
-    ha.set_core(&core);
 
-    let mut tasks = Vec::new();
     let mut api_addrs = Vec::new();
+    let mut forward_state = None;
     for (l, listener, addr, options) in bound {
         let state = AppState {
             core: core.clone(),
@@ -433,35 +359,23 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
             },
             json_limits: json_limits(&l),
         };
-        cluster.set_handlers(raft.clone(), state.clone());
+        // Forwarded requests are answered as the first listener answers them.
+        if forward_state.is_none() {
+            forward_state = Some(state.clone());
+        }
         let router = tresor_http::router(state);
-        let token = shutdown.clone();
+        let token = node.supervisor().token();
         api_addrs.push(addr);
         tracing::info!(address = %addr, tls = options.tls.is_some(), "API listener");
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = tresor_http::serve(listener, options, router, token).await {
-                tracing::error!(error = %e, "listener failed");
-            }
-        }));
+        node.supervisor().spawn("api_listener", async move {
+            tresor_http::serve(listener, options, router, token).await
+        });
     }
-    tasks.push(tokio::spawn(crate::activation::run(
-        core.clone(),
-        ha.clone(),
-        shutdown.clone(),
-    )));
+    let forward_state = forward_state.unwrap_or_else(|| AppState::new(core.clone()));
     if let Some(kind) = auto_seal {
-        // Unseal through the seal now, after every restart, after a join and after a seal
-        // outage; retried with backoff until the seal answers.
         tracing::info!(seal = kind, "auto-unseal enabled");
-        let core = core.clone();
-        let token = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            tokio::select! {
-                _ = token.cancelled() => {}
-                _ = tresor_core::run_auto_unseal(core, tresor_core::AutoUnsealTiming::default()) => {}
-            }
-        }));
     }
+    node.start(cluster_listener, forward_state, join_clients);
     match core.pending_migration().await {
         Ok(Some(m)) => tracing::warn!(
             migration = %m,
@@ -475,16 +389,60 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "reading the seal configuration"),
     }
-    if !join_clients.is_empty() {
-        ha.clone().spawn_retry_join(join_clients);
-    }
     Ok(Node {
         core,
-        raft,
         api_addrs,
-        shutdown,
-        tasks,
+        node,
     })
+}
+
+/// The join targets of the `retry_join` blocks.
+fn retry_join_targets(
+    raft_cfg: &tresor_config::RaftConfig,
+    me: &NodeInfo,
+) -> Result<Vec<JoinTarget>, String> {
+    let mut join_clients = Vec::new();
+    for rj in &raft_cfg.retry_join {
+        let params = JoinParams {
+            leader_api_addr: rj.leader_api_addr.clone().unwrap_or_default(),
+            leader_ca_cert: read_pem(
+                rj.leader_ca_cert.as_deref(),
+                rj.leader_ca_cert_file.as_deref(),
+            )?,
+            leader_client_cert: read_pem(
+                rj.leader_client_cert.as_deref(),
+                rj.leader_client_cert_file.as_deref(),
+            )?,
+            leader_client_key: read_pem(
+                rj.leader_client_key.as_deref().map(|k| k.as_str()),
+                rj.leader_client_key_file.as_deref(),
+            )?,
+            leader_tls_servername: rj.leader_tls_servername.clone(),
+            retry: true,
+            non_voter: raft_cfg.retry_join_as_non_voter,
+        };
+        match (&rj.leader_api_addr, &rj.auto_join) {
+            (Some(_), Some(_)) => {
+                return Err("retry_join: set either leader_api_addr or auto_join, not both".into());
+            }
+            (Some(_), None) => join_clients.push(JoinTarget::Fixed(
+                JoinClient::new(&params, me.clone()).map_err(|e| format!("retry_join: {e}"))?,
+            )),
+            (None, Some(query)) => {
+                tresor_discover::validate(query).map_err(|e| format!("retry_join: {e}"))?;
+                join_clients.push(JoinTarget::Auto(AutoJoin::new(
+                    query.clone(),
+                    rj.auto_join_scheme.clone(),
+                    rj.auto_join_port,
+                    params,
+                )));
+            }
+            (None, None) => {
+                return Err("retry_join: a block needs leader_api_addr or auto_join".into());
+            }
+        }
+    }
+    Ok(join_clients)
 }
 
 #[cfg(test)]

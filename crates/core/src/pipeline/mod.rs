@@ -123,12 +123,12 @@ impl Core {
     /// back.
     pub async fn serve(&self, req: CoreRequest, wrap_ttl: Option<u64>) -> Result<Reply, CoreError> {
         let active = self.active()?;
-        if !self.ha.is_active() {
+        if !self.ha.leadership.is_active() {
             return Err(CoreError::Standby {
-                leader: self.ha.leader().map(|l| l.api_addr),
+                leader: self.ha.leadership.leader().map(|l| l.api_addr),
             });
         }
-        self.ha.confirm_leadership().await?;
+        self.ha.leadership.confirm_leadership().await?;
         let wrap_ttl = wrap_ttl.filter(|t| *t > 0);
         let CoreRequest {
             method,

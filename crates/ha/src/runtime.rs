@@ -1,16 +1,23 @@
-//! The core's view of the Raft cluster ([`RaftHa`]): leadership, forwarding, joins (both
-//! sides), membership changes and step-down.
+//! The HA runtime of one node ([`HaRuntime`]): the core's view of the Raft cluster
+//! (leadership, forwarding, joins on both sides, membership changes, step-down, autopilot),
+//! implementing the core's [`Leadership`], [`Forwarding`], [`Membership`] and
+//! [`AutopilotControl`]. It holds no reference to the core: the operations that need the
+//! core's storage receive it as an argument, and the background tasks get it at
+//! [`HaRuntime::start`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use tokio::sync::mpsc;
 use tresor_cluster::ClusterIdentity;
 use tresor_core::{
-    AdmittedNode, Core, CoreError, ForwardedRequest, ForwardedResponse, HaStatus, JoinAdmission,
-    JoinChallenge, JoinParams, LeaderInfo,
+    AdmittedNode, AutopilotConfiguration, AutopilotControl, AutopilotState, Core, CoreError,
+    ForwardedRequest, ForwardedResponse, Forwarding, JoinAdmission, JoinChallenge, JoinParams,
+    LeaderInfo, Leadership, Membership, Peer, RaftConfiguration, RaftServer,
 };
+use tresor_raft::autopilot::AutopilotConfig;
 use tresor_raft::{BarrierFailed, RaftError, RaftStore, ReadBarrier};
 use zeroize::Zeroizing;
 
@@ -18,14 +25,13 @@ use crate::autopilot::{self, Autopilot};
 use crate::cluster::{ClusterNode, REMOVED_MARKER, host_of, strip_scheme};
 use crate::join_client::{JoinClient, JoinTarget};
 use crate::revocation;
+use crate::supervisor::Supervisor;
 
 /// How long `sys/step-down` keeps the old leader from sending heartbeats and campaigning.
 pub(crate) const STEP_DOWN_HOLD: Duration = Duration::from_secs(5);
 /// How long the leader waits for an admitted learner to catch up before giving up on it
 /// (autopilot promotes it later, once it is healthy and stable).
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(120);
-/// Pause between rounds of join attempts.
-pub(crate) const RETRY_JOIN_INTERVAL: Duration = Duration::from_secs(1);
 /// How long init waits for the one-node cluster it formed to elect this node.
 const INIT_LEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Barrier name (under `core/cluster-tls/`) of the cluster CA.
@@ -36,16 +42,45 @@ pub(crate) fn node_identity_name(node_id: &str) -> String {
     format!("node/{node_id}")
 }
 
-/// Adapts a [`RaftStore`] and the cluster port to the core's [`HaStatus`].
-pub(crate) struct RaftHa {
+/// Timers of the runtime's background work (defaults: what a production node uses).
+#[derive(Clone, Debug)]
+pub struct RuntimeOptions {
+    /// Pause between rounds of join attempts (`retry_join`).
+    pub retry_join_interval: Duration,
+    /// How often the active node runs autopilot.
+    pub autopilot_interval: Duration,
+    /// Autopilot's configuration until an operator stores one.
+    pub autopilot_defaults: AutopilotConfig,
+    /// How often the activation loop looks at the core when Raft reports nothing new (seal
+    /// and unseal do not show in Raft's metrics).
+    pub activation_poll: Duration,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            retry_join_interval: Duration::from_secs(1),
+            autopilot_interval: Duration::from_secs(1),
+            autopilot_defaults: AutopilotConfig::default(),
+            activation_poll: Duration::from_millis(200),
+        }
+    }
+}
+
+/// The HA runtime: adapts a [`RaftStore`] and the cluster port to the core's traits.
+pub struct HaRuntime {
     pub(crate) raft: Arc<RaftStore>,
     pub(crate) cluster: Arc<ClusterNode>,
-    core: OnceLock<Weak<Core>>,
-    me: Weak<RaftHa>,
+    pub(crate) options: RuntimeOptions,
+    /// Runs every background task (and is stopped by the node's shutdown).
+    pub(crate) supervisor: Supervisor,
     /// Whether this node may campaign in elections (mirrors openraft's runtime switch).
     electing: AtomicBool,
-    /// Set while a step-down holds this node back.
-    stepping_down: AtomicBool,
+    /// Until when a step-down holds this node back (the activation loop ends the hold).
+    stepping_down: Mutex<Option<Instant>>,
+    /// Join targets handed to the retry-join task (it starts with the runtime).
+    retry_tx: mpsc::UnboundedSender<Vec<JoinTarget>>,
+    retry_rx: Mutex<Option<mpsc::UnboundedReceiver<Vec<JoinTarget>>>>,
     /// The leader a join in progress talks to.
     joining: Mutex<Option<JoinClient>>,
     /// A leader of several voters that has not heard from a quorum for this long no longer
@@ -82,18 +117,32 @@ fn internal(e: impl std::fmt::Display) -> CoreError {
     CoreError::Internal(e.to_string())
 }
 
-impl RaftHa {
-    /// A view of `raft` using `cluster` for node-to-node traffic.
+impl std::fmt::Debug for HaRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HaRuntime")
+            .field("node_id", &self.raft.node_id())
+            .field("electing", &self.elections_enabled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HaRuntime {
+    /// A runtime over `raft` using `cluster` for node-to-node traffic. `electing` is the
+    /// election switch Raft was opened with; `supervisor` runs its tasks.
     pub(crate) fn new(
         raft: Arc<RaftStore>,
         cluster: Arc<ClusterNode>,
         timing: tresor_raft::Timing,
+        electing: bool,
+        options: RuntimeOptions,
+        supervisor: Supervisor,
     ) -> Arc<Self> {
         if raft.data_dir().join(REMOVED_MARKER).exists() {
             tracing::warn!("this node was removed from its raft cluster; it will not campaign");
             cluster.mark_removed();
         }
-        Arc::new_cyclic(|me| Self {
+        let (retry_tx, retry_rx) = mpsc::unbounded_channel();
+        Arc::new(Self {
             quorum_stale_ms: timing.election_max_ms.saturating_mul(2),
             // Half the followers' lease (one maximum election timeout): the other half is a
             // margin for clock-rate differences between hosts.
@@ -103,26 +152,60 @@ impl RaftHa {
             confirm_timeout: Duration::from_millis(timing.election_max_ms.max(500)),
             raft,
             cluster,
-            core: OnceLock::new(),
-            me: me.clone(),
-            electing: AtomicBool::new(true),
-            stepping_down: AtomicBool::new(false),
+            options,
+            supervisor,
+            electing: AtomicBool::new(electing),
+            stepping_down: Mutex::new(None),
+            retry_tx,
+            retry_rx: Mutex::new(Some(retry_rx)),
             joining: Mutex::new(None),
             autopilot: Autopilot::default(),
             was_member: AtomicBool::new(false),
         })
     }
 
-    /// Connects the core (after it was created with this view).
-    pub(crate) fn set_core(&self, core: &Arc<Core>) {
-        let _ = self.core.set(Arc::downgrade(core));
+    /// The Raft store under this runtime.
+    pub fn raft(&self) -> &Arc<RaftStore> {
+        &self.raft
     }
 
-    fn core(&self) -> Result<Arc<Core>, CoreError> {
-        self.core
-            .get()
-            .and_then(Weak::upgrade)
-            .ok_or_else(|| CoreError::Internal("core is gone".into()))
+    /// Whether this node has a cluster identity (certificate) installed.
+    pub fn has_cluster_identity(&self) -> bool {
+        self.cluster.has_identity()
+    }
+
+    /// Starts the background work that drives `core` from the Raft state: activation
+    /// (with certificate rotation and revocation sync), autopilot and retry-join (first with
+    /// `retry_join`, later with the targets of `sys/storage/raft/join` calls that retry).
+    /// Every task runs under the runtime's supervisor and holds `core` until it stops. Only
+    /// the first call starts anything.
+    pub fn start(self: &Arc<Self>, core: Arc<Core>, retry_join: Vec<JoinTarget>) {
+        // The retry-join receiver is taken once: it doubles as the "started" flag.
+        let Some(rx) = self
+            .retry_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            tracing::warn!("the HA runtime was already started");
+            return;
+        };
+        let sup = &self.supervisor;
+        sup.spawn(
+            "activation",
+            crate::activation::run(core.clone(), self.clone(), sup.token()),
+        );
+        sup.spawn(
+            "autopilot",
+            crate::autopilot::run(core.clone(), self.clone(), sup.token()),
+        );
+        sup.spawn(
+            "retry_join",
+            retry_join_requests(self.clone(), core, rx, sup.token()),
+        );
+        if !retry_join.is_empty() {
+            let _ = self.retry_tx.send(retry_join);
+        }
     }
 
     /// Leader: makes sure the cluster CA and this node's identity exist in the barrier, and
@@ -169,18 +252,40 @@ impl RaftHa {
 
     /// Whether a step-down is holding this node back from elections.
     pub(crate) fn stepping_down(&self) -> bool {
-        self.stepping_down.load(Ordering::Acquire)
+        self.stepping_down
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    /// Ends a step-down whose hold has passed: heartbeats resume, and elections too unless
+    /// `sealed` (a sealed node stays out; the activation loop decides then).
+    pub(crate) fn end_step_down_hold(&self, sealed: bool) {
+        let mut hold = self.stepping_down.lock().unwrap_or_else(|e| e.into_inner());
+        if hold.is_none_or(|until| Instant::now() < until) {
+            return;
+        }
+        *hold = None;
+        drop(hold);
+        self.raft.raft().runtime_config().heartbeat(true);
+        if !sealed && self.cluster.has_identity() {
+            self.set_elections(true);
+        }
     }
 
     /// Whether elections are currently allowed on this node.
-    pub(crate) fn elections_enabled(&self) -> bool {
+    pub fn elections_enabled(&self) -> bool {
         self.electing.load(Ordering::Acquire)
     }
 
     /// Leader: removes `server_id` from the configuration, tells it so (best effort, bounded
     /// by the notice timeout) and then revokes its cluster certificate, so that it can no
     /// longer talk to any node's cluster port.
-    pub(crate) async fn remove_and_notify(&self, server_id: &str) -> Result<(), CoreError> {
+    pub(crate) async fn remove_and_notify(
+        &self,
+        core: &Core,
+        server_id: &str,
+    ) -> Result<(), CoreError> {
         let addr = self
             .raft
             .members()
@@ -194,8 +299,7 @@ impl RaftHa {
             // The notice needs the node's certificate: deliver it before the revocation.
             self.cluster.notify_removed(server_id, &addr).await;
         }
-        let core = self.core()?;
-        revocation::revoke_node(&core, self, server_id)
+        revocation::revoke_node(core, self, server_id)
             .await
             .map_err(|e| {
                 tracing::error!(node = server_id, error = %e, "revoking the removed node's certificate failed");
@@ -247,7 +351,7 @@ fn map_raft(e: RaftError) -> CoreError {
 }
 
 #[async_trait::async_trait]
-impl HaStatus for RaftHa {
+impl Leadership for HaRuntime {
     fn is_active(&self) -> bool {
         if !self.raft.is_leader() {
             return false;
@@ -303,28 +407,22 @@ impl HaStatus for RaftHa {
         if !self.raft.is_leader() {
             return;
         }
-        if self.stepping_down.swap(true, Ordering::AcqRel) {
-            return;
+        {
+            let mut hold = self.stepping_down.lock().unwrap_or_else(|e| e.into_inner());
+            if hold.is_some() {
+                return;
+            }
+            *hold = Some(Instant::now() + STEP_DOWN_HOLD);
         }
         self.raft.raft().runtime_config().heartbeat(false);
         self.set_elections(false);
         self.read_barrier.expire_lease();
         tracing::info!(hold = ?STEP_DOWN_HOLD, "stepping down: heartbeats and elections paused");
-        let Some(me) = self.me.upgrade() else {
-            return;
-        };
-        tokio::spawn(async move {
-            tokio::time::sleep(STEP_DOWN_HOLD).await;
-            me.raft.raft().runtime_config().heartbeat(true);
-            // A sealed node stays out of elections; the activation task decides then.
-            let sealed = me.core().map(|c| c.is_sealed()).unwrap_or(true);
-            if !sealed && me.cluster.has_identity() {
-                me.set_elections(true);
-            }
-            me.stepping_down.store(false, Ordering::Release);
-        });
     }
+}
 
+#[async_trait::async_trait]
+impl Forwarding for HaRuntime {
     async fn forward(&self, req: ForwardedRequest) -> Result<ForwardedResponse, CoreError> {
         let leader = self
             .raft
@@ -341,7 +439,10 @@ impl HaStatus for RaftHa {
                 }
             })
     }
+}
 
+#[async_trait::async_trait]
+impl Membership for HaRuntime {
     async fn prepare_init(&self) -> Result<(), CoreError> {
         if self
             .joining
@@ -359,6 +460,7 @@ impl HaStatus for RaftHa {
         // A node waiting in retry_join is initialized by the operator: it forms the cluster,
         // and its own retry_join stops (the node is bootstrapped, then initialized).
         tracing::info!("init on a node outside any raft cluster: forming a one-node cluster");
+        self.enable_elections();
         self.raft.bootstrap_single().await.map_err(map_raft)?;
         self.raft
             .wait_for_leader(INIT_LEADER_TIMEOUT)
@@ -367,8 +469,7 @@ impl HaStatus for RaftHa {
         Ok(())
     }
 
-    async fn join(&self, params: JoinParams) -> Result<(), CoreError> {
-        let core = self.core()?;
+    async fn join(&self, core: &Core, params: JoinParams) -> Result<(), CoreError> {
         if core.is_initialized().await? {
             return Err(CoreError::invalid(
                 "node is already initialized; it cannot join another cluster",
@@ -384,14 +485,14 @@ impl HaStatus for RaftHa {
             Ok(c) => c,
             Err(e) if params.retry => {
                 tracing::warn!(error = %e, "join attempt failed; retrying in the background");
-                if let Some(me) = self.me.upgrade() {
-                    me.spawn_retry_join(vec![JoinTarget::Fixed(client)]);
-                }
+                self.retry_tx
+                    .send(vec![JoinTarget::Fixed(client)])
+                    .map_err(|_| CoreError::Internal("the retry-join task has stopped".into()))?;
                 return Ok(());
             }
             Err(e) => return Err(e),
         };
-        self.accept_challenge(&core, client, challenge).await
+        self.accept_challenge(core, client, challenge).await
     }
 
     async fn complete_join(&self, answer: String) -> Result<String, CoreError> {
@@ -411,11 +512,10 @@ impl HaStatus for RaftHa {
         Ok(())
     }
 
-    async fn admit(&self, node: JoinAdmission) -> Result<AdmittedNode, CoreError> {
-        let core = self.core()?;
+    async fn admit(&self, core: &Core, node: JoinAdmission) -> Result<AdmittedNode, CoreError> {
         // A join can arrive right after this node became active, before the activation task
         // created the cluster CA: both get (or create) the one CA under the core's lock.
-        let ca = cluster_ca(&core).await?;
+        let ca = cluster_ca(core).await?;
         let hosts = vec![host_of(&node.cluster_addr)];
         let identity = ca
             .issue_node_identity(&node.server_id, &hosts)
@@ -428,51 +528,58 @@ impl HaStatus for RaftHa {
             api_addr: node.api_addr.clone(),
             cluster_addr: node.cluster_addr.clone(),
         };
-        autopilot::set_permanent_non_voter(&core, &node.server_id, node.non_voter).await?;
+        autopilot::set_permanent_non_voter(core, &node.server_id, node.non_voter).await?;
         let raft = self.raft.clone();
         let id = node.server_id.clone();
         let non_voter = node.non_voter;
+        let token = self.supervisor.token();
         // Joins only add a learner; autopilot promotes it once it is healthy and stable.
-        tokio::spawn(async move {
-            match tokio::time::timeout(CATCH_UP_TIMEOUT, raft.add_learner(&id, info)).await {
-                Ok(Ok(())) => tracing::info!(node = %id, non_voter, "node joined as a non-voter"),
-                Ok(Err(e)) => tracing::warn!(node = %id, error = %e, "adding learner failed"),
-                Err(_) => tracing::warn!(node = %id, "learner did not catch up in time"),
+        self.supervisor.spawn("add_learner", async move {
+            let add = tokio::time::timeout(CATCH_UP_TIMEOUT, raft.add_learner(&id, info));
+            tokio::select! {
+                _ = token.cancelled() => {}
+                added = add => match added {
+                    Ok(Ok(())) => tracing::info!(node = %id, non_voter, "node joined as a non-voter"),
+                    Ok(Err(e)) => tracing::warn!(node = %id, error = %e, "adding learner failed"),
+                    Err(_) => tracing::warn!(node = %id, "learner did not catch up in time"),
+                },
             }
+            Ok::<(), CoreError>(())
         });
         let peers = self
             .raft
             .members()
             .into_iter()
-            .map(|m| json!({"node_id": m.node_id, "cluster_addr": m.cluster_addr}))
+            .map(|m| Peer {
+                node_id: m.node_id,
+                cluster_addr: m.cluster_addr,
+            })
             .collect();
         Ok(AdmittedNode {
             identity: bytes,
-            peers: Value::Array(peers),
+            peers,
         })
     }
 
-    async fn raft_configuration(&self) -> Result<Value, CoreError> {
+    async fn configuration(&self) -> Result<RaftConfiguration, CoreError> {
         let index = self.raft.metrics().await.commit_index.unwrap_or_default();
-        let servers: Vec<Value> = self
+        let servers = self
             .raft
             .members()
             .into_iter()
-            .map(|m| {
-                json!({
-                    "node_id": m.node_id,
-                    "address": strip_scheme(&m.cluster_addr),
-                    "leader": m.leader,
-                    "protocol_version": "3",
-                    "voter": m.voter,
-                })
+            .map(|m| RaftServer {
+                address: strip_scheme(&m.cluster_addr),
+                node_id: m.node_id,
+                leader: m.leader,
+                protocol_version: "3".into(),
+                voter: m.voter,
             })
             .collect();
-        Ok(json!({ "config": { "index": index, "servers": servers } }))
+        Ok(RaftConfiguration { index, servers })
     }
 
-    async fn remove_peer(&self, server_id: &str) -> Result<(), CoreError> {
-        self.remove_and_notify(server_id).await
+    async fn remove_peer(&self, core: &Core, server_id: &str) -> Result<(), CoreError> {
+        self.remove_and_notify(core, server_id).await
     }
 
     fn removed_from_cluster(&self) -> bool {
@@ -492,56 +599,85 @@ impl HaStatus for RaftHa {
         }
         !member && self.was_member.load(Ordering::Acquire)
     }
+}
 
-    async fn autopilot_configuration(&self) -> Result<Value, CoreError> {
-        Ok(autopilot::load_config(&*self.core()?).await?.to_json())
+#[async_trait::async_trait]
+impl AutopilotControl for HaRuntime {
+    async fn config(&self, core: &Core) -> Result<AutopilotConfiguration, CoreError> {
+        let c = autopilot::load_config(core, &self.options.autopilot_defaults).await?;
+        Ok(autopilot::configuration_of(&c))
     }
 
-    async fn set_autopilot_configuration(
+    async fn set_config(
         &self,
+        core: &Core,
         body: serde_json::Map<String, Value>,
     ) -> Result<(), CoreError> {
-        autopilot::update_config(&*self.core()?, &body).await
+        autopilot::update_config(core, &self.options.autopilot_defaults, &body).await
     }
 
-    async fn autopilot_state(&self) -> Result<Value, CoreError> {
-        self.autopilot.state(&*self.core()?, self).await
+    async fn state(&self, core: &Core) -> Result<AutopilotState, CoreError> {
+        self.autopilot.state(core, self).await
     }
 }
 
-impl RaftHa {
-    /// Tries each leader in turn every [`RETRY_JOIN_INTERVAL`] until one hands out a
-    /// challenge (or this node is initialized some other way).
-    pub(crate) fn spawn_retry_join(self: Arc<Self>, targets: Vec<JoinTarget>) {
-        tokio::spawn(async move {
-            loop {
-                let Ok(core) = self.core() else { return };
-                if core.has_pending_join()
-                    || self.raft.is_bootstrapped().await.unwrap_or(false)
-                    || core.is_initialized().await.unwrap_or(false)
-                {
-                    tracing::info!("retry_join stops: this node is in a raft cluster");
-                    return;
-                }
-                let mut clients = Vec::new();
-                for target in &targets {
-                    clients.extend(target.clients(self.raft.node_info()).await);
-                }
-                for client in &clients {
-                    match client.challenge().await {
-                        Ok(c) => match self.accept_challenge(&core, client.clone(), c).await {
-                            Ok(()) => return,
-                            Err(e) => tracing::warn!(error = %e, "join refused locally"),
-                        },
-                        Err(e) => {
-                            tracing::info!(leader = %client.leader(), error = %e, "join attempt failed; will retry")
-                        }
+/// The retry-join task: runs one retry loop per list of targets it receives (from the
+/// configuration's `retry_join` at start, or a `sys/storage/raft/join` call with `retry`)
+/// until `shutdown`.
+async fn retry_join_requests(
+    ha: Arc<HaRuntime>,
+    core: Arc<Core>,
+    mut requests: mpsc::UnboundedReceiver<Vec<JoinTarget>>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<(), CoreError> {
+    loop {
+        let targets = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            next = requests.recv() => match next {
+                Some(t) => t,
+                None => return Ok(()),
+            },
+        };
+        let (ha2, core2, token) = (ha.clone(), core.clone(), shutdown.clone());
+        ha.supervisor.spawn("retry_join_loop", async move {
+            tokio::select! {
+                _ = token.cancelled() => {}
+                _ = ha2.retry_join(&core2, targets) => {}
+            }
+            Ok::<(), CoreError>(())
+        });
+    }
+}
+
+impl HaRuntime {
+    /// Tries each leader in turn every [`RuntimeOptions::retry_join_interval`] until one
+    /// hands out a challenge (or this node is initialized some other way).
+    async fn retry_join(&self, core: &Core, targets: Vec<JoinTarget>) {
+        loop {
+            if core.has_pending_join()
+                || self.raft.is_bootstrapped().await.unwrap_or(false)
+                || core.is_initialized().await.unwrap_or(false)
+            {
+                tracing::info!("retry_join stops: this node is in a raft cluster");
+                return;
+            }
+            let mut clients = Vec::new();
+            for target in &targets {
+                clients.extend(target.clients(self.raft.node_info()).await);
+            }
+            for client in &clients {
+                match client.challenge().await {
+                    Ok(c) => match self.accept_challenge(core, client.clone(), c).await {
+                        Ok(()) => return,
+                        Err(e) => tracing::warn!(error = %e, "join refused locally"),
+                    },
+                    Err(e) => {
+                        tracing::info!(leader = %client.leader(), error = %e, "join attempt failed; will retry")
                     }
                 }
-                drop(core);
-                tokio::time::sleep(RETRY_JOIN_INTERVAL).await;
             }
-        });
+            tokio::time::sleep(self.options.retry_join_interval).await;
+        }
     }
 
     async fn accept_challenge(

@@ -9,15 +9,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
-use tresor_core::{Core, CoreError, HaStatus};
-use tresor_raft::autopilot::{Action, AutopilotConfig, ServerFacts, StabilityTracker};
+use tresor_core::{AutopilotConfiguration, AutopilotState, Core, CoreError, Leadership};
+use tresor_raft::autopilot::{Action, AutopilotConfig, ServerFacts, StabilityTracker, go_duration};
 use tresor_raft::node_id_of;
 
 use crate::cluster::strip_scheme;
-use crate::ha::RaftHa;
-
-/// How often the leader reconciles the membership.
-pub(crate) const RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
+use crate::runtime::HaRuntime;
 /// Barrier name (under `core/raft/autopilot/`) of the configuration.
 const CONFIG_NAME: &str = "configuration";
 /// Barrier name of the permanent non-voters (a JSON array of node ids).
@@ -36,24 +33,43 @@ struct Tracking {
     leading_since: Option<Instant>,
 }
 
-/// Reads the stored configuration (defaults when none).
-pub(crate) async fn load_config(core: &Core) -> Result<AutopilotConfig, CoreError> {
+/// Reads the stored configuration (`defaults` when none; stored fields override them).
+pub(crate) async fn load_config(
+    core: &Core,
+    defaults: &AutopilotConfig,
+) -> Result<AutopilotConfig, CoreError> {
     let Some(bytes) = core.autopilot_get(CONFIG_NAME).await? else {
-        return Ok(AutopilotConfig::default());
+        return Ok(defaults.clone());
     };
     let Value::Object(doc) = serde_json::from_slice::<Value>(&bytes)? else {
         return Err(CoreError::Internal(
             "stored autopilot configuration is not an object".into(),
         ));
     };
-    AutopilotConfig::default()
+    defaults
         .merged(&doc)
         .map_err(|e| CoreError::Internal(e.to_string()))
 }
 
+/// The configuration as `sys/storage/raft/autopilot/configuration` shows it.
+pub(crate) fn configuration_of(c: &AutopilotConfig) -> AutopilotConfiguration {
+    AutopilotConfiguration {
+        cleanup_dead_servers: c.cleanup_dead_servers,
+        dead_server_last_contact_threshold: go_duration(c.dead_server_last_contact_threshold),
+        last_contact_threshold: go_duration(c.last_contact_threshold),
+        max_trailing_logs: c.max_trailing_logs,
+        min_quorum: c.min_quorum,
+        server_stabilization_time: go_duration(c.server_stabilization_time),
+    }
+}
+
 /// Applies the fields of `body` to the stored configuration (active node only).
-pub(crate) async fn update_config(core: &Core, body: &Map<String, Value>) -> Result<(), CoreError> {
-    let current = load_config(core).await?;
+pub(crate) async fn update_config(
+    core: &Core,
+    defaults: &AutopilotConfig,
+    body: &Map<String, Value>,
+) -> Result<(), CoreError> {
+    let current = load_config(core, defaults).await?;
     let next = current
         .merged(body)
         .map_err(|e| CoreError::invalid(e.to_string()))?;
@@ -96,7 +112,7 @@ impl Autopilot {
     }
 
     /// The current facts about every server of the configuration, as the leader sees them.
-    fn facts(&self, ha: &RaftHa, permanent: &BTreeSet<String>) -> Vec<ServerFacts> {
+    fn facts(&self, ha: &HaRuntime, permanent: &BTreeSet<String>) -> Vec<ServerFacts> {
         let now = Instant::now();
         let leading_since = *self
             .inner
@@ -151,9 +167,9 @@ impl Autopilot {
     async fn observe(
         &self,
         core: &Core,
-        ha: &RaftHa,
+        ha: &HaRuntime,
     ) -> Result<(AutopilotConfig, Vec<tresor_raft::ServerHealth>), CoreError> {
-        let config = load_config(core).await?;
+        let config = load_config(core, &ha.options.autopilot_defaults).await?;
         let permanent = permanent_non_voters(core).await?;
         let facts = self.facts(ha, &permanent);
         let health = self
@@ -166,21 +182,24 @@ impl Autopilot {
     }
 
     /// The `autopilot/state` document (active node).
-    pub(crate) async fn state(&self, core: &Core, ha: &RaftHa) -> Result<Value, CoreError> {
+    pub(crate) async fn state(
+        &self,
+        core: &Core,
+        ha: &HaRuntime,
+    ) -> Result<AutopilotState, CoreError> {
         if !ha.is_active() {
             return Err(CoreError::Standby {
                 leader: ha.leader().map(|l| l.api_addr),
             });
         }
         let (_, health) = self.observe(core, ha).await?;
-        Ok(tresor_raft::autopilot::state_json(
-            &health,
-            env!("CARGO_PKG_VERSION"),
-        ))
+        // The raft layer renders the document (its tests pin every field); read it typed.
+        let doc = tresor_raft::autopilot::state_json(&health, env!("CARGO_PKG_VERSION"));
+        Ok(serde_json::from_value(doc)?)
     }
 
     /// One reconciliation round on the active node: promotions and dead-server removals.
-    async fn reconcile(&self, core: &Core, ha: &RaftHa) -> Result<(), CoreError> {
+    async fn reconcile(&self, core: &Core, ha: &HaRuntime) -> Result<(), CoreError> {
         let (config, health) = self.observe(core, ha).await?;
         for action in tresor_raft::autopilot::decide(&config, &health, SystemTime::now()) {
             match action {
@@ -190,7 +209,7 @@ impl Autopilot {
                 },
                 Action::Remove(id) => {
                     tracing::warn!(node = %id, "autopilot: removing dead server");
-                    if let Err(e) = ha.remove_and_notify(&id).await {
+                    if let Err(e) = ha.remove_and_notify(core, &id).await {
                         tracing::warn!(node = %id, error = %e, "autopilot: removal failed");
                     }
                     // One removal per round: the next round sees the new configuration.
@@ -202,13 +221,18 @@ impl Autopilot {
     }
 }
 
-/// Runs autopilot until `shutdown`: reconciles every [`RECONCILE_INTERVAL`] while this node is
-/// the unsealed active node.
-pub(crate) async fn run(core: Arc<Core>, ha: Arc<RaftHa>, shutdown: CancellationToken) {
+/// Runs autopilot until `shutdown`: reconciles every
+/// [`RuntimeOptions::autopilot_interval`](crate::RuntimeOptions::autopilot_interval) while
+/// this node is the unsealed active node.
+pub(crate) async fn run(
+    core: Arc<Core>,
+    ha: Arc<HaRuntime>,
+    shutdown: CancellationToken,
+) -> Result<(), CoreError> {
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(RECONCILE_INTERVAL) => {},
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(ha.options.autopilot_interval) => {},
         }
         if core.is_sealed() || !core.has_active_state() || !ha.is_active() {
             ha.autopilot.reset();

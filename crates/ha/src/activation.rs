@@ -6,27 +6,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
-use tresor_core::Core;
-
-use tresor_core::HaStatus;
+use tresor_core::{Core, CoreError, Leadership, Membership};
 
 use crate::cert_rotation::CertRotation;
-use crate::ha::RaftHa;
 use crate::revocation::RevocationSync;
-
-/// Re-check interval when Raft reports nothing new (seal and unseal do not show in metrics).
-const POLL: Duration = Duration::from_millis(200);
+use crate::runtime::HaRuntime;
 
 /// How often the active node runs the key rotation check (count writes, rotation by use).
 const KEY_ROTATION_CHECK: Duration = Duration::from_secs(1);
 
 /// Runs until `shutdown`.
-pub(crate) async fn run(core: Arc<Core>, ha: Arc<RaftHa>, shutdown: CancellationToken) {
-    tokio::spawn(crate::autopilot::run(
-        core.clone(),
-        ha.clone(),
-        shutdown.clone(),
-    ));
+pub(crate) async fn run(
+    core: Arc<Core>,
+    ha: Arc<HaRuntime>,
+    shutdown: CancellationToken,
+) -> Result<(), CoreError> {
     let mut rx = ha.raft.raft().metrics();
     let mut rotation = CertRotation::default();
     let mut revocations = RevocationSync::default();
@@ -37,11 +31,14 @@ pub(crate) async fn run(core: Arc<Core>, ha: Arc<RaftHa>, shutdown: Cancellation
                 if core.is_active_node() {
                     core.persist_key_usage().await;
                 }
-                return;
+                return Ok(());
             }
-            r = rx.changed() => if r.is_err() { return },
-            _ = tokio::time::sleep(POLL) => {},
+            r = rx.changed() => if r.is_err() {
+                return Err(CoreError::Internal("raft stopped reporting metrics".into()));
+            },
+            _ = tokio::time::sleep(ha.options.activation_poll) => {},
         }
+        ha.end_step_down_hold(core.is_sealed());
         step(&core, &ha).await;
         if !core.is_sealed() && ha.cluster.has_identity() {
             revocations.tick(&core, &ha).await;
@@ -57,7 +54,7 @@ pub(crate) async fn run(core: Arc<Core>, ha: Arc<RaftHa>, shutdown: Cancellation
     }
 }
 
-async fn step(core: &Arc<Core>, ha: &RaftHa) {
+async fn step(core: &Arc<Core>, ha: &HaRuntime) {
     if ha.removed_from_cluster() {
         // A removed node serves its local status only and never campaigns.
         ha.set_elections(false);

@@ -13,7 +13,7 @@ use tresor_cluster::ClusterIdentity;
 use tresor_core::{Core, CoreError};
 
 use crate::cert_rotation::unix_now;
-use crate::ha::{RaftHa, node_identity_name};
+use crate::runtime::{HaRuntime, node_identity_name};
 
 /// Barrier name (under `core/cluster-tls/`) of the revocation list.
 pub(crate) const REVOKED_NAME: &str = "revoked";
@@ -82,7 +82,7 @@ pub(crate) async fn load(core: &Core) -> Result<RevocationList, CoreError> {
 /// was revoked.
 pub(crate) async fn revoke_node(
     core: &Core,
-    ha: &RaftHa,
+    ha: &HaRuntime,
     node_id: &str,
 ) -> Result<bool, CoreError> {
     let Some(bytes) = core.cluster_tls_get(&node_identity_name(node_id)).await? else {
@@ -127,7 +127,7 @@ pub(crate) struct RevocationSync {
 
 impl RevocationSync {
     /// Reloads the list when [`SYNC_INTERVAL`] has passed since the last look.
-    pub(crate) async fn tick(&mut self, core: &Core, ha: &RaftHa) {
+    pub(crate) async fn tick(&mut self, core: &Core, ha: &HaRuntime) {
         if self
             .last_check
             .is_some_and(|at| at.elapsed() < SYNC_INTERVAL)

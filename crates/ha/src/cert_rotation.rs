@@ -7,10 +7,10 @@
 use std::time::{Duration, Instant};
 
 use tresor_cluster::ClusterIdentity;
-use tresor_core::{Core, CoreError, HaStatus};
+use tresor_core::{Core, CoreError, Leadership};
 
 use crate::cluster::host_of;
-use crate::ha::{CA_NAME, RaftHa, node_identity_name};
+use crate::runtime::{CA_NAME, HaRuntime, node_identity_name};
 
 /// How often the active node looks for certificates due for rotation, and every node for a
 /// newer certificate of its own.
@@ -44,7 +44,7 @@ pub(crate) fn unix_now() -> i64 {
 impl CertRotation {
     /// Runs the checks when [`CHECK_INTERVAL`] has passed since the last run. Call only on an
     /// unsealed node.
-    pub(crate) async fn tick(&mut self, core: &Core, ha: &RaftHa) {
+    pub(crate) async fn tick(&mut self, core: &Core, ha: &HaRuntime) {
         if self
             .last_check
             .is_some_and(|at| at.elapsed() < CHECK_INTERVAL)
@@ -62,7 +62,7 @@ impl CertRotation {
         }
     }
 
-    async fn install_newer(&mut self, core: &Core, ha: &RaftHa) -> Result<(), CoreError> {
+    async fn install_newer(&mut self, core: &Core, ha: &HaRuntime) -> Result<(), CoreError> {
         let name = node_identity_name(ha.raft.node_id());
         let Some(bytes) = core.cluster_tls_get(&name).await? else {
             return Ok(());
@@ -88,7 +88,7 @@ impl CertRotation {
 }
 
 /// Active node: reissues every member certificate that is due and stores it.
-async fn reissue_due(core: &Core, ha: &RaftHa) -> Result<usize, CoreError> {
+async fn reissue_due(core: &Core, ha: &HaRuntime) -> Result<usize, CoreError> {
     let Some(ca_bytes) = core.cluster_tls_get(CA_NAME).await? else {
         return Ok(0);
     };

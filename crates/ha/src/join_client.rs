@@ -9,7 +9,7 @@ use tresor_raft::NodeInfo;
 
 /// Talks to one leader on behalf of this node.
 #[derive(Clone, Debug)]
-pub(crate) struct JoinClient {
+pub struct JoinClient {
     http: reqwest::Client,
     leader: String,
     me: NodeInfo,
@@ -22,7 +22,7 @@ fn bad(e: impl std::fmt::Display) -> CoreError {
 
 impl JoinClient {
     /// A client for `params.leader_api_addr` with its TLS settings.
-    pub(crate) fn new(params: &JoinParams, me: NodeInfo) -> Result<Self, CoreError> {
+    pub fn new(params: &JoinParams, me: NodeInfo) -> Result<Self, CoreError> {
         let mut b = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(3));
@@ -213,7 +213,7 @@ fn servername_target(
 /// Where a `retry_join` block finds its leaders: a fixed `leader_api_addr`, or cloud
 /// discovery (`auto_join`) re-run on the retry schedule.
 #[derive(Debug)]
-pub(crate) enum JoinTarget {
+pub enum JoinTarget {
     /// One known leader address.
     Fixed(JoinClient),
     /// Discovered addresses (`auto_join = "provider=aws ..."`).
@@ -222,15 +222,15 @@ pub(crate) enum JoinTarget {
 
 /// Cloud discovery for one `retry_join` block.
 #[derive(Debug)]
-pub(crate) struct AutoJoin {
+pub struct AutoJoin {
     /// The go-discover style query.
-    pub(crate) query: String,
+    pub query: String,
     /// `auto_join_scheme` (default https).
-    pub(crate) scheme: Option<String>,
+    pub scheme: Option<String>,
     /// `auto_join_port` (default 8200).
-    pub(crate) port: Option<u16>,
+    pub port: Option<u16>,
     /// TLS and voter settings shared by every discovered leader.
-    pub(crate) params: JoinParams,
+    pub params: JoinParams,
     /// The last discovery's clients and when it ran (discovery is rate limited).
     cached: tokio::sync::Mutex<Option<(std::time::Instant, Vec<JoinClient>)>>,
 }
@@ -240,7 +240,7 @@ const DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
 
 impl AutoJoin {
     /// Discovery for `query` with the block's settings.
-    pub(crate) fn new(
+    pub fn new(
         query: String,
         scheme: Option<String>,
         port: Option<u16>,

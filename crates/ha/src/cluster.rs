@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tresor_cluster::{
     ClientOptions, ClusterClient, ClusterError, ClusterHandler, ClusterIdentity, ClusterRequest,
@@ -29,15 +30,12 @@ pub(crate) const REMOVED_MARKER: &str = "removed-from-cluster";
 /// How long the leader tries to deliver a removal notice.
 const NOTICE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The cluster port of one node.
+/// The cluster port of one node. It holds no handler and no server: [`serve`] (a task of
+/// the runtime, started with the handlers) builds the server once an identity is installed
+/// and follows later installs through a watch channel.
 pub(crate) struct ClusterNode {
     transport: RwLock<Option<TlsTransport>>,
-    listener: Mutex<Option<TcpListener>>,
-    server: Mutex<Option<Arc<ClusterServer>>>,
-    handler: OnceLock<Arc<dyn ClusterHandler>>,
-    installed: AtomicBool,
     options: ClientOptions,
-    shutdown: CancellationToken,
     /// When each peer last answered a Raft RPC from this node (by node id).
     contacts: Mutex<HashMap<String, Instant>>,
     /// Set once this node learns it was removed from the cluster.
@@ -45,29 +43,20 @@ pub(crate) struct ClusterNode {
     /// Certificates of removed nodes, refused by both the server and the client (shared with
     /// every installed identity's TLS verifiers).
     revoked: RevokedCerts,
-    /// The identity installed last (with `revoked` attached).
-    identity: Mutex<Option<ClusterIdentity>>,
+    /// The identity installed last (with `revoked` attached); the server task follows it.
+    identity: watch::Sender<Option<ClusterIdentity>>,
 }
 
 impl ClusterNode {
-    /// A node that serves on `listener` (if bound) once it has an identity.
-    pub(crate) fn new(
-        listener: Option<TcpListener>,
-        options: ClientOptions,
-        shutdown: CancellationToken,
-    ) -> Arc<Self> {
+    /// A node without identity whose client uses `options`.
+    pub(crate) fn new(options: ClientOptions) -> Arc<Self> {
         Arc::new(Self {
             transport: RwLock::new(None),
-            listener: Mutex::new(listener),
-            server: Mutex::new(None),
-            handler: OnceLock::new(),
-            installed: AtomicBool::new(false),
             options,
-            shutdown,
             contacts: Mutex::new(HashMap::new()),
             removed: Arc::new(AtomicBool::new(false)),
             revoked: RevokedCerts::new(),
-            identity: Mutex::new(None),
+            identity: watch::Sender::new(None),
         })
     }
 
@@ -82,11 +71,7 @@ impl ClusterNode {
         if !self.revoked.replace(entries) {
             return Ok(false);
         }
-        let current = self
-            .identity
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let current = self.identity.borrow().clone();
         if let Some(identity) = current {
             self.install(&identity)?;
         }
@@ -131,8 +116,13 @@ impl ClusterNode {
         }
     }
 
-    /// Sets what the server answers: Raft RPCs and forwarded requests.
-    pub(crate) fn set_handlers(&self, raft: Arc<RaftStore>, state: AppState) {
+    /// What the cluster port answers: Raft RPCs, forwarded requests (replayed through
+    /// `state`'s API router) and removal notices.
+    pub(crate) fn handlers(
+        &self,
+        raft: Arc<RaftStore>,
+        state: AppState,
+    ) -> Arc<dyn ClusterHandler> {
         let removed = RemovedHandler {
             node_id: raft.node_id().to_owned(),
             marker: raft.data_dir().join(REMOVED_MARKER),
@@ -142,51 +132,65 @@ impl ClusterNode {
             .route("raft", Arc::new(RaftHandler::new(raft)))
             .route(FORWARD_ROUTE, Arc::new(ForwardHandler { state }))
             .route(REMOVED_ROUTE, Arc::new(removed));
-        let _ = self.handler.set(Arc::new(router));
+        Arc::new(router)
     }
 
     /// Whether an identity is installed.
     pub(crate) fn has_identity(&self) -> bool {
-        self.installed.load(Ordering::Acquire)
+        self.identity.borrow().is_some()
     }
 
-    /// Installs (or replaces) this node's certificates on the transport and the server, and
-    /// starts the server on first use.
+    /// Installs (or replaces) this node's certificates on the transport, and hands them to
+    /// the server task.
     pub(crate) fn install(&self, identity: &ClusterIdentity) -> Result<(), ClusterError> {
-        let identity = &identity.with_revocations(&self.revoked);
+        let identity = identity.with_revocations(&self.revoked);
         {
             let mut t = self.transport.write().unwrap_or_else(|e| e.into_inner());
             match t.as_ref() {
-                Some(existing) => existing.set_identity(identity)?,
-                None => *t = Some(TlsTransport::new(identity, self.options.clone())?),
+                Some(existing) => existing.set_identity(&identity)?,
+                None => *t = Some(TlsTransport::new(&identity, self.options.clone())?),
             }
         }
-        let mut server = self.server.lock().unwrap_or_else(|e| e.into_inner());
-        match server.as_ref() {
-            Some(s) => s.set_identity(identity)?,
-            None => {
-                let listener = self
-                    .listener
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take();
-                if let (Some(listener), Some(handler)) = (listener, self.handler.get()) {
-                    let s =
-                        ClusterServer::new(identity, handler.clone(), ServerOptions::default())?;
-                    let token = self.shutdown.clone();
-                    let serving = s.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = serving.serve(listener, token).await {
-                            tracing::error!(error = %e, "cluster port failed");
-                        }
-                    });
-                    *server = Some(s);
+        self.identity.send_replace(Some(identity));
+        Ok(())
+    }
+
+    /// Serves the cluster port on `listener` with `handler` until `shutdown`: waits for the
+    /// first identity, then serves with it and applies every later one (rotation, revocations).
+    pub(crate) async fn serve(
+        &self,
+        listener: TcpListener,
+        handler: Arc<dyn ClusterHandler>,
+        shutdown: CancellationToken,
+    ) -> Result<(), ClusterError> {
+        let mut rx = self.identity.subscribe();
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            first = rx.wait_for(Option::is_some) => match first {
+                Ok(id) => id.clone(),
+                Err(_) => return Ok(()),
+            },
+        };
+        let Some(first) = first else { return Ok(()) };
+        let server = ClusterServer::new(&first, handler, ServerOptions::default())?;
+        let serving = server.clone().serve(listener, shutdown.clone());
+        tokio::pin!(serving);
+        loop {
+            tokio::select! {
+                done = &mut serving => return done,
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return serving.await;
+                    }
+                    let next = rx.borrow_and_update().clone();
+                    if let Some(id) = next
+                        && let Err(e) = server.set_identity(&id)
+                    {
+                        tracing::error!(error = %e, "cluster port kept its previous certificate");
+                    }
                 }
             }
         }
-        *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = Some(identity.clone());
-        self.installed.store(true, Ordering::Release);
-        Ok(())
     }
 
     /// The client of the cluster port, once an identity is installed.
