@@ -45,6 +45,10 @@ pub struct CoreOptions {
     pub audit: Arc<dyn crate::pipeline::audit::AuditBroker>,
     /// The pipeline's lease stage registers leases here.
     pub leases: Arc<dyn crate::pipeline::lease::LeaseManager>,
+    /// What automated snapshots (`sys/storage/raft/snapshot-auto`) are taken from. With a
+    /// source, the active node runs the snapshot scheduler while it is active; without one
+    /// the configs can still be written and read, but no snapshot is taken.
+    pub snapshot_source: Option<Arc<dyn tresor_autosnap::SnapshotSource>>,
 }
 
 impl std::fmt::Debug for CoreOptions {
@@ -57,6 +61,7 @@ impl std::fmt::Debug for CoreOptions {
             .field("seals", &seals)
             .field("migration_seals", &self.migration_seals.len())
             .field("backends", &self.backends)
+            .field("snapshot_source", &self.snapshot_source.is_some())
             .finish()
     }
 }
@@ -73,6 +78,7 @@ impl Default for CoreOptions {
             backends: tresor_sdk::BackendRegistry::new(),
             audit: Arc::new(crate::pipeline::audit::NoAudit),
             leases: Arc::new(crate::pipeline::lease::NoLeases),
+            snapshot_source: None,
         }
     }
 }
