@@ -43,8 +43,10 @@ async fn configs_are_created_read_listed_updated_and_deleted() {
         "POST",
         &format!("{CONFIG}/daily"),
         t,
-        Some(json!({"interval": "24h", "retain": "7", "path_prefix": "/var/snaps",
-                    "storage_type": "local", "local_max_space": 1_000_000})),
+        Some(
+            json!({"interval": "24h", "retain": "7", "path_prefix": "/var/snaps",
+                    "storage_type": "local", "local_max_space": 1_000_000}),
+        ),
     )
     .await;
     assert_eq!(w.status, StatusCode::NO_CONTENT, "{}", w.body);
@@ -53,10 +55,12 @@ async fn configs_are_created_read_listed_updated_and_deleted() {
         "PUT",
         &format!("{CONFIG}/offsite"),
         t,
-        Some(json!({"interval": 3600, "path_prefix": "vault/", "storage_type": "aws-s3",
+        Some(
+            json!({"interval": 3600, "path_prefix": "vault/", "storage_type": "aws-s3",
                     "aws_s3_bucket": "b", "aws_s3_region": "eu-west-1",
                     "aws_s3_server_side_encryption": true,
-                    "aws_access_key_id": "AK", "aws_secret_access_key": "SECRET"})),
+                    "aws_access_key_id": "AK", "aws_secret_access_key": "SECRET"}),
+        ),
     )
     .await;
     assert_eq!(s3.status, StatusCode::NO_CONTENT, "{}", s3.body);
@@ -174,7 +178,14 @@ async fn invalid_configs_are_400_with_errors_naming_the_field() {
         ),
     ];
     for (body, fields) in cases {
-        let a = call(&state, "POST", &format!("{CONFIG}/bad"), t, Some(body.clone())).await;
+        let a = call(
+            &state,
+            "POST",
+            &format!("{CONFIG}/bad"),
+            t,
+            Some(body.clone()),
+        )
+        .await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}: {}", a.body);
         let msg = errors(&a);
         for f in *fields {
@@ -216,9 +227,7 @@ async fn configs_need_sudo_and_the_status_does_not() {
         &state,
         &root,
         "snap-plain",
-        &format!(
-            r#"path "sys/storage/raft/snapshot-auto/*" {{ capabilities = {caps} }}"#
-        ),
+        &format!(r#"path "sys/storage/raft/snapshot-auto/*" {{ capabilities = {caps} }}"#),
     )
     .await;
     let sudo = token_with_policy(
@@ -229,9 +238,23 @@ async fn configs_need_sudo_and_the_status_does_not() {
     )
     .await;
     let body = json!({"interval": 60, "path_prefix": "/p", "storage_type": "local"});
-    let w = call(&state, "POST", &format!("{CONFIG}/x"), Some(&plain), Some(body.clone())).await;
+    let w = call(
+        &state,
+        "POST",
+        &format!("{CONFIG}/x"),
+        Some(&plain),
+        Some(body.clone()),
+    )
+    .await;
     assert_eq!(w.status, StatusCode::FORBIDDEN, "{}", w.body);
-    let w = call(&state, "POST", &format!("{CONFIG}/x"), Some(&sudo), Some(body)).await;
+    let w = call(
+        &state,
+        "POST",
+        &format!("{CONFIG}/x"),
+        Some(&sudo),
+        Some(body),
+    )
+    .await;
     assert_eq!(w.status, StatusCode::NO_CONTENT, "{}", w.body);
     for (method, uri) in [
         ("GET", format!("{CONFIG}/x")),
@@ -239,7 +262,12 @@ async fn configs_need_sudo_and_the_status_does_not() {
         ("DELETE", format!("{CONFIG}/x")),
     ] {
         let a = call(&state, method, &uri, Some(&plain), None).await;
-        assert_eq!(a.status, StatusCode::FORBIDDEN, "{method} {uri}: {}", a.body);
+        assert_eq!(
+            a.status,
+            StatusCode::FORBIDDEN,
+            "{method} {uri}: {}",
+            a.body
+        );
     }
     let st = call(&state, "GET", &format!("{STATUS}/x"), Some(&plain), None).await;
     assert_eq!(st.status, StatusCode::OK, "{}", st.body);
@@ -284,7 +312,14 @@ async fn the_active_node_takes_snapshots_and_reports_them_in_the_status() {
     .await;
     let key = init.body["keys_base64"][0].as_str().unwrap().to_owned();
     let root = init.body["root_token"].as_str().unwrap().to_owned();
-    let u = call(&state, "PUT", "/v1/sys/unseal", None, Some(json!({"key": key}))).await;
+    let u = call(
+        &state,
+        "PUT",
+        "/v1/sys/unseal",
+        None,
+        Some(json!({"key": key})),
+    )
+    .await;
     assert_eq!(u.status, StatusCode::OK, "{}", u.body);
 
     let dir = tempfile::tempdir().unwrap();
@@ -293,8 +328,10 @@ async fn the_active_node_takes_snapshots_and_reports_them_in_the_status() {
         "POST",
         &format!("{CONFIG}/fast"),
         Some(&root),
-        Some(json!({"interval": "1s", "path_prefix": dir.path().to_str().unwrap(),
-                    "storage_type": "local", "file_prefix": "tresor"})),
+        Some(
+            json!({"interval": "1s", "path_prefix": dir.path().to_str().unwrap(),
+                    "storage_type": "local", "file_prefix": "tresor"}),
+        ),
     )
     .await;
     assert_eq!(w.status, StatusCode::NO_CONTENT, "{}", w.body);
