@@ -386,10 +386,11 @@ fn validate_into(cfg: &AutoSnapshotConfig, p: &mut Problems) {
         if s3.region.is_empty() {
             p.push("aws_s3_region", "is required for storage_type \"aws-s3\"");
         }
-        if !s3.endpoint.is_empty()
-            && !(s3.endpoint.starts_with("https://") || s3.endpoint.starts_with("http://"))
-            && s3.endpoint.contains("://")
-        {
+        // A bare host (`minio:9000`) is fine; a URL must be http(s).
+        let scheme_ok = !s3.endpoint.contains("://")
+            || s3.endpoint.starts_with("https://")
+            || s3.endpoint.starts_with("http://");
+        if !scheme_ok {
             p.push("aws_s3_endpoint", "must be an http(s) URL or a host name");
         }
         if !s3.kms_key.is_empty() && !s3.enable_kms {

@@ -2,6 +2,8 @@
 //! paused clock: retention, failures in status and metrics, local_max_space, a leader change
 //! continuing the schedule, config changes and stop.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::Arc;
