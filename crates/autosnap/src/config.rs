@@ -631,6 +631,65 @@ mod tests {
         assert!(validate_name(&"n".repeat(MAX_NAME_LEN + 1)).is_err());
     }
 
+    fn any_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            ".{0,40}".prop_map(Value::from),
+            prop_oneof![
+                Just("local"),
+                Just("aws-s3"),
+                Just("24h"),
+                Just("-1"),
+                Just("1e400"),
+                Just("99999999999999999999"),
+                Just("/tmp/x"),
+                Just("a/b"),
+                Just(".hidden"),
+            ]
+            .prop_map(Value::from),
+            proptest::collection::vec(any::<i64>().prop_map(Value::from), 0..3)
+                .prop_map(Value::from),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(tresor_testkit::props::seeded_config(512))]
+
+        /// Hostile bodies never panic; what is accepted obeys every rule, and what is refused
+        /// names a field.
+        #[test]
+        fn any_body_is_accepted_valid_or_refused_with_a_field(
+            fields in proptest::collection::btree_map(
+                proptest::sample::select(KNOWN_FIELDS.to_vec()), any_value(), 0..12),
+        ) {
+            let data: Map<String, Value> =
+                fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            match parse_config("n", None, &data, 0) {
+                Ok(c) => {
+                    proptest::prop_assert!(c.interval_secs >= 1 && c.interval_secs <= MAX_INTERVAL_SECS);
+                    proptest::prop_assert!(c.retain >= 1 && c.retain <= MAX_RETAIN);
+                    proptest::prop_assert!(!c.path_prefix.is_empty());
+                    proptest::prop_assert!(!c.file_prefix.is_empty() && !c.file_prefix.contains('/'));
+                    proptest::prop_assert_eq!(c.s3.is_some(), c.storage_type == StorageType::AwsS3);
+                }
+                Err(ConfigError::Invalid(p)) => {
+                    proptest::prop_assert!(!p.is_empty());
+                    for m in p {
+                        proptest::prop_assert!(
+                            KNOWN_FIELDS.iter().chain(["name"].iter()).any(|f| m.contains(f)),
+                            "{} names no field", m
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn stored_form_round_trips() {
         let c = parse_config(

@@ -181,6 +181,11 @@ impl Inner {
     }
 
     async fn run_config(self: Arc<Self>, name: String, token: CancellationToken) {
+        // The error counter exists (at zero) from the start, so alerts on it see a series.
+        self.metrics.counter(
+            &names::AUTOSNAPSHOTS_SAVE_ERRORS,
+            &[(SNAPSHOT_CONFIG_NAME, &name)],
+        );
         // The status: the one in memory (a restarted task) or the persisted one.
         let existing = lock(&self.statuses).get(&name).cloned();
         let mut status = match existing {
