@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tresor_storage::Backend;
@@ -46,10 +47,16 @@ struct Inner {
     clock: Arc<dyn Clock>,
     cancel: CancellationToken,
     tracker: TaskTracker,
-    /// The task of each config (its cancel token).
-    tasks: Mutex<HashMap<String, CancellationToken>>,
+    /// The task of each config.
+    tasks: Mutex<HashMap<String, Task>>,
     /// The status of each config with a running task.
     statuses: Mutex<HashMap<String, SnapshotStatus>>,
+}
+
+/// A config's task: cancelled when the config is deleted, woken when it changes.
+struct Task {
+    cancel: CancellationToken,
+    changed: Arc<Notify>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -94,16 +101,24 @@ impl AutoSnapshots {
         &self.inner.store
     }
 
-    /// A config was written: (re)starts its task with the new settings (the schedule's
-    /// anchor, the last attempt, is kept).
+    /// A config was written: its task re-reads it at once (a snapshot in progress finishes
+    /// first) and reschedules from the same anchor, the last attempt; a new config gets its
+    /// task.
     pub fn config_changed(&self, name: &str) {
-        self.inner.clone().spawn_config(name);
+        let existing = lock(&self.inner.tasks)
+            .get(name)
+            .filter(|t| !t.cancel.is_cancelled())
+            .map(|t| t.changed.clone());
+        match existing {
+            Some(changed) => changed.notify_one(),
+            None => self.inner.clone().spawn_config(name),
+        }
     }
 
     /// A config was deleted: stops its task and forgets its status.
     pub fn config_deleted(&self, name: &str) {
         if let Some(t) = lock(&self.inner.tasks).remove(name) {
-            t.cancel();
+            t.cancel.cancel();
         }
         lock(&self.inner.statuses).remove(name);
     }
@@ -160,12 +175,17 @@ impl Inner {
             return;
         }
         let token = self.cancel.child_token();
-        if let Some(old) = lock(&self.tasks).insert(name.to_owned(), token.clone()) {
-            old.cancel();
+        let changed = Arc::new(Notify::new());
+        let task = Task {
+            cancel: token.clone(),
+            changed: changed.clone(),
+        };
+        if let Some(old) = lock(&self.tasks).insert(name.to_owned(), task) {
+            old.cancel.cancel();
         }
         let name = name.to_owned();
         let tracker = self.tracker.clone();
-        tracker.spawn(async move { self.run_config(name, token).await });
+        tracker.spawn(async move { self.run_config(name, token, changed).await });
     }
 
     fn set_status(&self, name: &str, status: &SnapshotStatus) {
@@ -180,7 +200,12 @@ impl Inner {
         }
     }
 
-    async fn run_config(self: Arc<Self>, name: String, token: CancellationToken) {
+    async fn run_config(
+        self: Arc<Self>,
+        name: String,
+        token: CancellationToken,
+        changed: Arc<Notify>,
+    ) {
         // The error counter exists (at zero) from the start, so alerts on it see a series.
         self.metrics.counter(
             &names::AUTOSNAPSHOTS_SAVE_ERRORS,
@@ -224,11 +249,11 @@ impl Inner {
             let next = schedule::next_run(anchor, cfg.interval(), self.clock.now());
             status.next_snapshot_start = Some(to_ms(next));
             self.set_status(&name, &status);
-            if !self
-                .sleep(&token, schedule::wait(self.clock.now(), next))
-                .await
-            {
-                return;
+            tokio::select! {
+                _ = token.cancelled() => return,
+                // The config changed: read it again and reschedule.
+                _ = changed.notified() => continue,
+                _ = tokio::time::sleep(schedule::wait(self.clock.now(), next)) => {}
             }
             if self.clock.now() < next {
                 // Woke early (the wall clock went back): compute again.

@@ -306,6 +306,29 @@ async fn config_changes_and_deletes_apply_at_once() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_config_change_during_a_snapshot_lets_it_finish() {
+    let f = Fixture::new();
+    let src = FakeSource::new(500);
+    src.delay_secs
+        .store(30, std::sync::atomic::Ordering::SeqCst);
+    f.write(None, "slow", json!({"retain": 5})).await;
+    let sched = f.start(&src);
+    wait_until(Duration::from_secs(120), || src.calls() == 1).await;
+    // The snapshot started at 00:01:00 and takes 30 s; change the interval meanwhile.
+    pass(Duration::from_secs(5)).await;
+    f.write(Some(&sched), "slow", json!({"interval": "2m"}))
+        .await;
+    wait_until(Duration::from_secs(60), || src.successes() == 1).await;
+    assert_eq!(f.files().len(), 1, "{:?}", f.files());
+    // The next run is one new interval after the last start: 00:03:00.
+    pass(Duration::from_secs(2)).await;
+    let st = f.status(Some(&sched), "slow").await;
+    assert_eq!(st["next_snapshot_start"], json!("2026-12-07T00:03:00Z"));
+    assert_eq!(src.calls(), 1);
+    sched.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn stop_abandons_a_snapshot_in_progress_without_leaving_a_file() {
     let f = Fixture::new();
     let src = FakeSource::new(10_000);

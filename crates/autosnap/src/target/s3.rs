@@ -319,6 +319,35 @@ impl Destination for S3Bucket {
         }
     }
 
+    async fn discard(&self, file_name: &str) {
+        // An abandoned multipart upload is invisible but still stored: abort it.
+        let key = self.key(file_name);
+        let Ok(out) = self
+            .client
+            .list_multipart_uploads()
+            .bucket(&self.settings.bucket)
+            .prefix(&key)
+            .send()
+            .await
+        else {
+            return;
+        };
+        for upload in out.uploads() {
+            if let (Some(k), Some(id)) = (upload.key(), upload.upload_id())
+                && k == key
+            {
+                let _ = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(&self.settings.bucket)
+                    .key(k)
+                    .upload_id(id)
+                    .send()
+                    .await;
+            }
+        }
+    }
+
     async fn list(&self) -> Result<Vec<String>, AutoSnapError> {
         let mut names = Vec::new();
         let mut pages = self

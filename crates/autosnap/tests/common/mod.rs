@@ -15,6 +15,8 @@ pub struct FakeSource {
     pub size: usize,
     pub fail: AtomicBool,
     pub hang: AtomicBool,
+    /// Virtual seconds to pause midway.
+    pub delay_secs: AtomicU64,
     pub calls: AtomicU64,
     pub ok: AtomicU64,
 }
@@ -25,6 +27,7 @@ impl FakeSource {
             size,
             fail: AtomicBool::new(false),
             hang: AtomicBool::new(false),
+            delay_secs: AtomicU64::new(0),
             calls: AtomicU64::new(0),
             ok: AtomicU64::new(0),
         })
@@ -54,6 +57,10 @@ impl SnapshotSource for FakeSource {
         let data = FakeSource::bytes(self.size);
         let half = self.size / 2;
         out.write_all(&data[..half]).await?;
+        let delay = self.delay_secs.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+        }
         if self.hang.load(Ordering::SeqCst) {
             out.flush().await?;
             std::future::pending::<()>().await;
