@@ -50,7 +50,8 @@ pub(crate) struct Active {
     /// active; stopped by [`Active::stop_background`] when the state is dropped (seal,
     /// step-down), and by its own `Drop` at the latest.
     expiry: ExpiryTask,
-    /// The automated-snapshot scheduler (when the core has a snapshot source): runs while
+    /// The automated-snapshot scheduler (when [`Core::set_snapshot_source`] gave the core a
+    /// source): runs while
     /// this node is active, stopped with the token expiry task.
     pub(crate) autosnap: Option<tresor_autosnap::AutoSnapshots>,
 }
@@ -137,7 +138,7 @@ impl Active {
         policies.ensure_default().await?;
 
         let expiry = ExpiryTask::spawn(tokens.clone(), ExpiryTask::DEFAULT_INTERVAL);
-        let autosnap = core.opts.snapshot_source.clone().map(|source| {
+        let autosnap = core.snapshot_source.get().cloned().map(|source| {
             tresor_autosnap::AutoSnapshots::start(
                 barrier.clone(),
                 source,

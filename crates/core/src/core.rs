@@ -45,10 +45,6 @@ pub struct CoreOptions {
     pub audit: Arc<dyn crate::pipeline::audit::AuditBroker>,
     /// The pipeline's lease stage registers leases here.
     pub leases: Arc<dyn crate::pipeline::lease::LeaseManager>,
-    /// What automated snapshots (`sys/storage/raft/snapshot-auto`) are taken from. With a
-    /// source, the active node runs the snapshot scheduler while it is active; without one
-    /// the configs can still be written and read, but no snapshot is taken.
-    pub snapshot_source: Option<Arc<dyn tresor_autosnap::SnapshotSource>>,
 }
 
 impl std::fmt::Debug for CoreOptions {
@@ -61,7 +57,6 @@ impl std::fmt::Debug for CoreOptions {
             .field("seals", &seals)
             .field("migration_seals", &self.migration_seals.len())
             .field("backends", &self.backends)
-            .field("snapshot_source", &self.snapshot_source.is_some())
             .finish()
     }
 }
@@ -78,7 +73,6 @@ impl Default for CoreOptions {
             backends: tresor_sdk::BackendRegistry::new(),
             audit: Arc::new(crate::pipeline::audit::NoAudit),
             leases: Arc::new(crate::pipeline::lease::NoLeases),
-            snapshot_source: None,
         }
     }
 }
@@ -122,6 +116,8 @@ pub struct Core {
     pub(crate) lifecycle: tokio::sync::Mutex<()>,
     /// Serializes [`Core::cluster_tls_get_or_create`]: one cluster CA, created once.
     pub(crate) cluster_tls: tokio::sync::Mutex<()>,
+    /// What automated snapshots are taken from ([`Core::set_snapshot_source`]).
+    pub(crate) snapshot_source: std::sync::OnceLock<Arc<dyn tresor_autosnap::SnapshotSource>>,
 }
 
 impl std::fmt::Debug for Core {
@@ -163,6 +159,7 @@ impl Core {
             ceremonies: Mutex::new(Ceremonies::default()),
             lifecycle: tokio::sync::Mutex::new(()),
             cluster_tls: tokio::sync::Mutex::new(()),
+            snapshot_source: std::sync::OnceLock::new(),
         })
     }
 

@@ -296,11 +296,11 @@ async fn the_active_node_takes_snapshots_and_reports_them_in_the_status() {
         Arc::new(tresor_storage::InMemBackend::new()),
         CoreOptions {
             backends: tresor_engines::registry(),
-            snapshot_source: Some(Arc::new(Bytes)),
             ..CoreOptions::default()
         },
         Arc::new(SingleNode::default()),
     );
+    core.set_snapshot_source(Arc::new(Bytes));
     let state = AppState::new(core.clone());
     let init = call(
         &state,

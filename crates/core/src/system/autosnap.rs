@@ -8,7 +8,21 @@ use tresor_autosnap::{AutoSnapError, ConfigStore, api};
 use tresor_sdk::{Operation, Response};
 
 use crate::active::Active;
+use crate::core::Core;
 use crate::error::CoreError;
+
+impl Core {
+    /// Installs what automated snapshots (`sys/storage/raft/snapshot-auto`) are taken from.
+    /// Once only, before the node becomes active (later, the scheduler starts at the next
+    /// activation). From then on the active node runs the snapshot scheduler while it is
+    /// active; without a source the configs can still be written and read, but no snapshot
+    /// is taken. The source may hold a `Weak<Core>` (to take snapshots through the core).
+    pub fn set_snapshot_source(&self, source: std::sync::Arc<dyn tresor_autosnap::SnapshotSource>) {
+        if self.snapshot_source.set(source).is_err() {
+            tracing::warn!("automated snapshot source installed twice; keeping the first");
+        }
+    }
+}
 
 impl From<AutoSnapError> for CoreError {
     fn from(e: AutoSnapError) -> Self {
