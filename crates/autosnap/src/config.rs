@@ -211,6 +211,7 @@ const KNOWN_FIELDS: &[&str] = &[
     "aws_access_key_id",
     "aws_secret_access_key",
     "aws_session_token",
+    "autoload_enabled",
 ];
 
 /// Builds the config a write of `data` to `name` asks for. `existing` is the stored config
@@ -236,6 +237,11 @@ pub fn parse_config(
     let file_prefix = string_field(&mut p, data, "file_prefix");
     let storage_type = string_field(&mut p, data, "storage_type");
     let local_max_space = u64_field(&mut p, data, "local_max_space");
+    // Vault 1.21's `autoload_enabled` (load the latest snapshot for recovery operations) has
+    // no counterpart here: `false` is accepted so that clients sending it keep working.
+    if bool_field(&mut p, data, "autoload_enabled") == Some(true) {
+        p.push("autoload_enabled", "is not supported by this server");
+    }
 
     let mut cfg = match existing {
         Some(e) => e.clone(),
@@ -550,6 +556,7 @@ mod tests {
             (json!({"local_max_space": "lots"}), "local_max_space"),
             (json!({"aws_s3_bucket": "b"}), "aws_s3_bucket"),
             (json!({"colour": "blue"}), "colour"),
+            (json!({"autoload_enabled": true}), "autoload_enabled"),
         ];
         for (extra, field) in cases {
             let mut b = body(json!({"interval": 60, "path_prefix": "/p", "storage_type": "local"}));
