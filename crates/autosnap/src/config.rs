@@ -516,7 +516,7 @@ mod tests {
             &body(
                 json!({"interval": "120m", "retain": "7", "local_max_space": "262144000",
                          "path_prefix": "/opt/vault/", "storage_type": "local",
-                         "file_prefix": "localsnappy"}),
+                         "file_prefix": "localsnappy", "autoload_enabled": "false"}),
             ),
             0,
         )
