@@ -50,6 +50,10 @@ pub(crate) struct Active {
     /// active; stopped by [`Active::stop_background`] when the state is dropped (seal,
     /// step-down), and by its own `Drop` at the latest.
     expiry: ExpiryTask,
+    /// The automated-snapshot scheduler (when [`Core::set_snapshot_source`] gave the core a
+    /// source): runs while
+    /// this node is active, stopped with the token expiry task.
+    pub(crate) autosnap: Option<tresor_autosnap::AutoSnapshots>,
 }
 
 pub(crate) fn new_accessor(kind: &str) -> String {
@@ -134,6 +138,13 @@ impl Active {
         policies.ensure_default().await?;
 
         let expiry = ExpiryTask::spawn(tokens.clone(), ExpiryTask::DEFAULT_INTERVAL);
+        let autosnap = core.snapshot_source.get().cloned().map(|source| {
+            tresor_autosnap::AutoSnapshots::start(
+                barrier.clone(),
+                source,
+                core.opts.metrics.clone(),
+            )
+        });
         let active = Active {
             active_since: now_rfc3339(),
             barrier,
@@ -148,6 +159,7 @@ impl Active {
             max_lease_ttl: core.opts.max_lease_ttl,
             registry: core.opts.backends.clone(),
             expiry,
+            autosnap,
         };
         for entry in mounts.entries.values() {
             if entry.kind == "system" {
@@ -165,11 +177,14 @@ impl Active {
         Ok(Arc::new(active))
     }
 
-    /// Stops the background work of the active state (the token expiry task). Called when
-    /// the node seals or stops being the active node; requests still holding this state
-    /// finish normally.
+    /// Stops the background work of the active state (the token expiry task, the
+    /// automated-snapshot scheduler). Called when the node seals or stops being the active
+    /// node; requests still holding this state finish normally.
     pub(crate) fn stop_background(&self) {
         self.expiry.stop();
+        if let Some(a) = &self.autosnap {
+            a.stop();
+        }
     }
 
     /// Creates (and sets up) the backend for a mount entry.

@@ -116,6 +116,8 @@ pub struct Core {
     pub(crate) lifecycle: tokio::sync::Mutex<()>,
     /// Serializes [`Core::cluster_tls_get_or_create`]: one cluster CA, created once.
     pub(crate) cluster_tls: tokio::sync::Mutex<()>,
+    /// What automated snapshots are taken from ([`Core::set_snapshot_source`]).
+    pub(crate) snapshot_source: std::sync::OnceLock<Arc<dyn tresor_autosnap::SnapshotSource>>,
 }
 
 impl std::fmt::Debug for Core {
@@ -162,6 +164,7 @@ impl Core {
             ceremonies: Mutex::new(Ceremonies::default()),
             lifecycle: tokio::sync::Mutex::new(()),
             cluster_tls: tokio::sync::Mutex::new(()),
+            snapshot_source: std::sync::OnceLock::new(),
         })
     }
 

@@ -83,4 +83,34 @@ pub const TASK: &str = "task";
 pub const HA_TASK_FAILURES: MetricDef = MetricDef::counter(
     "ha.task_failures",
     "Number of HA runtime background tasks that ended with an error or a panic (Tresor)",
+/// Label of the automated-snapshot metrics naming the config (Vault's label).
+pub const SNAPSHOT_CONFIG_NAME: &str = "snapshot_config_name";
+
+/// Vault `vault.autosnapshots.last.success.time`: unix time (seconds) of the last successful
+/// automated snapshot, per config.
+pub const AUTOSNAPSHOTS_LAST_SUCCESS_TIME: MetricDef = MetricDef::gauge(
+    "autosnapshots.last.success.time",
+    "Epoch time (seconds) of the last successful automated snapshot",
+);
+/// Vault `vault.autosnapshots.percent.maxspace.used`: for local storage with
+/// `local_max_space`, the percentage of it used by the config's snapshots.
+pub const AUTOSNAPSHOTS_PERCENT_MAXSPACE_USED: MetricDef = MetricDef::gauge(
+    "autosnapshots.percent.maxspace.used",
+    "Percentage of local_max_space used by the automated snapshots of a config",
+);
+/// Vault `vault.autosnapshots.rotate.duration`: time taken to delete the snapshots past
+/// `retain`, in ms.
+pub const AUTOSNAPSHOTS_ROTATE_DURATION: MetricDef = MetricDef::summary(
+    "autosnapshots.rotate.duration",
+    "Time taken to delete automated snapshots past the retention, ms",
+);
+/// Vault `vault.autosnapshots.save.duration`: time taken to save an automated snapshot, in ms.
+pub const AUTOSNAPSHOTS_SAVE_DURATION: MetricDef = MetricDef::summary(
+    "autosnapshots.save.duration",
+    "Time taken to save an automated snapshot, ms",
+);
+/// Vault `vault.autosnapshots.save.errors`: failed automated snapshot saves, per config.
+pub const AUTOSNAPSHOTS_SAVE_ERRORS: MetricDef = MetricDef::counter(
+    "autosnapshots.save.errors",
+    "Number of failed automated snapshot saves",
 );

@@ -3,6 +3,7 @@
 //! The raw endpoints (init, seal-status, unseal, seal, health, leader, generate-root, rekey,
 //! step-down) do not pass through here: the http layer calls the [`Core`] methods directly.
 
+mod autosnap;
 mod capabilities;
 mod keys;
 mod mounts;
@@ -37,6 +38,7 @@ pub(crate) const ROOT_PATHS: &[&str] = &[
     "storage/raft/remove-peer",
     "storage/raft/configuration",
     "storage/raft/autopilot/*",
+    "storage/raft/snapshot-auto/config/*",
     "config/*",
 ];
 
@@ -112,6 +114,13 @@ pub(crate) async fn handle(
             Operation::Update | Operation::Create => Ok(Some(Response::data(data.clone()))),
             _ => unsupported(),
         },
+        ["storage", "raft", "snapshot-auto", "config"] => autosnap::list(active, op).await,
+        ["storage", "raft", "snapshot-auto", "config", name] => {
+            autosnap::config(active, op, name, data).await
+        }
+        ["storage", "raft", "snapshot-auto", "status", name] => {
+            autosnap::status(active, op, name).await
+        }
         ["internal", "ui", "mounts"] => ui::mounts(active, op, acl),
         ["internal", "ui", "mounts", ..] => {
             let path = rel.strip_prefix("internal/ui/mounts/").unwrap_or_default();
