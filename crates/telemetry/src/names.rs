@@ -83,6 +83,8 @@ pub const TASK: &str = "task";
 pub const HA_TASK_FAILURES: MetricDef = MetricDef::counter(
     "ha.task_failures",
     "Number of HA runtime background tasks that ended with an error or a panic (Tresor)",
+);
+
 /// Label of the automated-snapshot metrics naming the config (Vault's label).
 pub const SNAPSHOT_CONFIG_NAME: &str = "snapshot_config_name";
 
