@@ -12,6 +12,7 @@
 //! [`Keyring`]: tresor_crypto::Keyring
 
 mod backend_impl;
+mod detached;
 mod barrier;
 mod envelope;
 mod error;

@@ -36,6 +36,7 @@ pub const LOG_CACHE_BYTES: usize = 32 * 1024 * 1024;
 /// Page cache of `state.redb` (the replicated key/value data).
 pub const STATE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
+mod archive_io;
 pub mod autopilot;
 mod backend;
 mod blocking;
@@ -45,6 +46,7 @@ mod inprocess;
 mod log_store;
 mod options;
 mod read_barrier;
+mod restore_staging;
 mod snapshot_file;
 mod state_machine;
 mod status;
@@ -52,6 +54,9 @@ mod store;
 mod transport;
 mod types;
 
+pub use archive_io::{
+    CheckArchive, RESTORE_CHUNK, RestoreSummary, SealSums, verify_archive,
+};
 pub use autopilot::{Action, AutopilotConfig, ServerFacts, ServerHealth, StabilityTracker};
 pub use error::RaftError;
 pub use inprocess::InProcessNetwork;
@@ -63,5 +68,6 @@ pub use read_barrier::{BarrierFailed, ReadBarrier};
 pub use snapshot_file::{SnapshotInfo, inspect_snapshot};
 pub use status::{FollowerStatus, MemberInfo, RaftStatus};
 pub use store::RaftStore;
+pub use tresor_snapshot::{ArchiveContents, SnapshotError, SnapshotMeta};
 pub use transport::{RpcKind, Transport};
 pub use types::{Command, CommandResult, NodeId, NodeInfo, TypeConfig, WireOp, node_id_of};

@@ -35,14 +35,15 @@ use redb::{Database, Durability, ReadableTable, TableDefinition};
 use crate::blocking::run_blocking;
 use crate::error::sto_err;
 use crate::log_store::{decode, encode};
+use crate::restore_staging;
 use crate::snapshot_file::{self, Meta, SnapshotWriter};
 use crate::types::{Command, CommandResult, WireOp};
 use crate::{NodeId, NodeInfo, RaftError, TypeConfig};
 
 pub(crate) const KV: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("kv");
-const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
-const KEY_APPLIED: &str = "last_applied";
-const KEY_MEMBERSHIP: &str = "last_membership";
+pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const KEY_APPLIED: &str = "last_applied";
+pub(crate) const KEY_MEMBERSHIP: &str = "last_membership";
 const CURRENT: &str = "current.snap";
 
 /// Longest time between two durable state-machine commits while entries are being applied.
@@ -70,6 +71,9 @@ pub(crate) struct StateMachine {
     snapshot_dir: PathBuf,
     /// Serializes replacing `current.snap` (a build and an install may race).
     snapshot_lock: Arc<Mutex<()>>,
+    /// Held while a staging file is deleted or replaced, and while a snapshot build reads
+    /// the staging record and opens its file (see [`crate::restore_staging`]).
+    staging_lock: Arc<Mutex<()>>,
     /// When the next apply must be committed durably.
     sync: Arc<Mutex<SyncSchedule>>,
     /// Keeps the write-back thread alive; it ends when the last clone drops this.
@@ -125,10 +129,13 @@ impl StateMachine {
         txn.open_table(KV)?;
         txn.open_table(META)?;
         txn.commit()?;
+        let staged = restore_staging::current(&db.begin_read()?.open_table(META)?)?;
+        restore_staging::remove_orphans(&snapshot_dir, staged.as_ref().map(|s| s.id.as_str()))?;
         Ok(Self {
             db: Arc::new(db),
             snapshot_dir,
             snapshot_lock: Arc::new(Mutex::new(())),
+            staging_lock: Arc::new(Mutex::new(())),
             sync: Arc::new(Mutex::new(SyncSchedule::new(Instant::now()))),
             _writeback: Arc::new(start_writeback(path)?),
         })
@@ -180,7 +187,15 @@ impl StateMachine {
         self.schedule().synced(Instant::now());
 
         let tmp = self.tmp_path("build");
-        let (meta, buffered) = write_snapshot(&self.db, BufWriter::new(File::create(&tmp)?))?;
+        let staging = StagingSource {
+            dir: &self.snapshot_dir,
+            lock: &self.staging_lock,
+        };
+        let (meta, buffered) = write_snapshot(
+            &self.db,
+            Some(staging),
+            BufWriter::new(File::create(&tmp)?),
+        )?;
         let file = buffered
             .into_inner()
             .map_err(|e| RaftError::Io(e.error().to_string()))?;
@@ -201,14 +216,34 @@ impl StateMachine {
 
         let len = std::fs::metadata(&tmp)?.len();
         snapshot_file::verify(BufReader::new(File::open(&tmp)?), len)?;
+        let mut doomed = Vec::new();
 
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::Immediate);
         txn.delete_table(KV)?;
+        let staged_tmp = self.tmp_path("staging");
+        let mut staged: Option<(restore_staging::Staging, BufWriter<File>)> = None;
         let file_meta = {
             let mut kv = txn.open_table(KV)?;
-            snapshot_file::read_all(BufReader::new(File::open(&tmp)?), |k, v| {
-                kv.insert(k.as_str(), v.as_slice())?;
+            snapshot_file::read_all(BufReader::new(File::open(&tmp)?), |item| {
+                match item {
+                    snapshot_file::Item::Pair(k, v) => {
+                        kv.insert(k.as_str(), v.as_slice())?;
+                    }
+                    snapshot_file::Item::Staging(progress) => {
+                        let progress: restore_staging::Staging = decode(&progress)?;
+                        if !restore_staging::valid_id(&progress.id) || staged.is_some() {
+                            return Err(RaftError::Corrupt("bad restore staging in snapshot".into()));
+                        }
+                        staged = Some((progress, BufWriter::new(File::create(&staged_tmp)?)));
+                    }
+                    snapshot_file::Item::StagingData(bytes) => match staged.as_mut() {
+                        Some((_, out)) => std::io::Write::write_all(out, &bytes)?,
+                        None => {
+                            return Err(RaftError::Corrupt("staged data without staging".into()));
+                        }
+                    },
+                }
                 Ok(())
             })?
         };
@@ -221,9 +256,38 @@ impl StateMachine {
             let mut m = txn.open_table(META)?;
             m.insert(KEY_APPLIED, encode(&meta.last_log_id)?.as_slice())?;
             m.insert(KEY_MEMBERSHIP, encode(&meta.last_membership)?.as_slice())?;
+            let previous = restore_staging::current(&m)?;
+            let _guard = self.staging_lock.lock().unwrap_or_else(|e| e.into_inner());
+            match staged {
+                Some((progress, out)) => {
+                    let file = out
+                        .into_inner()
+                        .map_err(|e| RaftError::Io(e.error().to_string()))?;
+                    file.sync_all()?;
+                    // In place before the record that names it is committed.
+                    std::fs::rename(
+                        &staged_tmp,
+                        restore_staging::staging_path(&self.snapshot_dir, &progress.id),
+                    )?;
+                    m.insert(restore_staging::KEY_STAGING, encode(&progress)?.as_slice())?;
+                    if let Some(p) = previous.filter(|p| p.id != progress.id) {
+                        doomed.push(restore_staging::staging_path(&self.snapshot_dir, &p.id));
+                    }
+                }
+                None => {
+                    m.remove(restore_staging::KEY_STAGING)?;
+                    if let Some(p) = previous {
+                        doomed.push(restore_staging::staging_path(&self.snapshot_dir, &p.id));
+                    }
+                }
+            }
         }
         txn.commit()?;
         self.schedule().synced(Instant::now());
+        if !doomed.is_empty() {
+            let _guard = self.staging_lock.lock().unwrap_or_else(|e| e.into_inner());
+            restore_staging::delete_files(&doomed);
+        }
         self.publish(&tmp, &meta)
     }
 
@@ -244,9 +308,18 @@ impl StateMachine {
         let Some(last) = entries.last().map(|e| e.log_id) else {
             return Ok(results);
         };
-        let forced = entries
-            .iter()
-            .any(|e| matches!(e.payload, EntryPayload::Membership(_)));
+        // Membership changes and restore steps are committed durably: a restore step touches
+        // files beside the database, which must never get ahead of a rolled-back commit.
+        let forced = entries.iter().any(|e| {
+            matches!(
+                e.payload,
+                EntryPayload::Membership(_)
+                    | EntryPayload::Normal(
+                        Command::RestoreChunk { .. } | Command::RestoreCommit { .. }
+                    )
+            )
+        });
+        let mut doomed = Vec::new();
         let mut txn = self.db.begin_write()?;
         // Decided inside the write transaction: applies are serialized by redb's writer lock.
         let durable = self.schedule().next(Instant::now(), forced);
@@ -273,7 +346,41 @@ impl StateMachine {
                                 }
                             }
                         }
-                        results.push(CommandResult { applied_batches });
+                        results.push(CommandResult {
+                            applied_batches,
+                            ..Default::default()
+                        });
+                    }
+                    EntryPayload::Normal(Command::RestoreChunk { id, seq, data }) => {
+                        restore_staging::apply_chunk(
+                            &self.snapshot_dir,
+                            &mut meta,
+                            &id,
+                            seq,
+                            &data,
+                            &mut doomed,
+                        )?;
+                        results.push(CommandResult::default());
+                    }
+                    EntryPayload::Normal(Command::RestoreCommit {
+                        id,
+                        chunks,
+                        len,
+                        sha256,
+                    }) => {
+                        let req = restore_staging::CommitRequest {
+                            id: &id,
+                            chunks,
+                            len,
+                            sha256: &sha256,
+                        };
+                        results.push(restore_staging::apply_commit(
+                            &self.snapshot_dir,
+                            &mut meta,
+                            &mut kv,
+                            &req,
+                            &mut doomed,
+                        )?);
                     }
                     EntryPayload::Membership(m) => {
                         let stored = Membership::new(Some(entry.log_id), m);
@@ -285,6 +392,10 @@ impl StateMachine {
             meta.insert(KEY_APPLIED, encode(&Some(last))?.as_slice())?;
         }
         txn.commit()?;
+        if !doomed.is_empty() {
+            let _guard = self.staging_lock.lock().unwrap_or_else(|e| e.into_inner());
+            restore_staging::delete_files(&doomed);
+        }
         Ok(results)
     }
 
@@ -303,13 +414,39 @@ impl StateMachine {
     }
 }
 
+/// Where a snapshot build finds the restore staging: the directory of the staging files and
+/// the lock held while the staging record is read and its file opened.
+pub(crate) struct StagingSource<'a> {
+    pub(crate) dir: &'a Path,
+    pub(crate) lock: &'a Mutex<()>,
+}
+
 /// Writes a consistent snapshot of the state machine in `db` (one read transaction) to `out`
-/// in the [`snapshot_file`] format. Returns its metadata and the writer.
+/// in the [`snapshot_file`] format, with the restore staging when `staging` is given.
+/// Returns its metadata and the writer.
 pub(crate) fn write_snapshot<W: std::io::Write>(
     db: &Database,
+    staging: Option<StagingSource<'_>>,
     out: W,
 ) -> Result<(Meta, W), RaftError> {
-    let read = db.begin_read()?;
+    let (read, staged) = match &staging {
+        Some(src) => {
+            // Under the lock, so the file cannot be deleted between the read transaction and
+            // its opening; once open it stays readable whatever happens to its name.
+            let _guard = src.lock.lock().unwrap_or_else(|e| e.into_inner());
+            let read = db.begin_read()?;
+            let progress = restore_staging::current(&read.open_table(META)?)?;
+            let staged = match progress {
+                Some(p) => {
+                    let file = File::open(restore_staging::staging_path(src.dir, &p.id))?;
+                    Some((p, file))
+                }
+                None => None,
+            };
+            (read, staged)
+        }
+        None => (db.begin_read()?, None),
+    };
     let meta_table = read.open_table(META)?;
     let last_applied: Option<LogId<NodeId>> = match meta_table.get(KEY_APPLIED)? {
         Some(v) => decode(v.value())?,
@@ -332,6 +469,9 @@ pub(crate) fn write_snapshot<W: std::io::Write>(
     for item in read.open_table(KV)?.iter()? {
         let (k, v) = item?;
         writer.record(k.value(), v.value())?;
+    }
+    if let Some((progress, file)) = staged {
+        writer.staging(&encode(&progress)?, BufReader::new(file), progress.len)?;
     }
     Ok((meta, writer.finish()?))
 }

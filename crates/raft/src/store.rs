@@ -25,7 +25,7 @@ const SNAPSHOT_DIR: &str = "snapshots";
 
 /// One node of the replicated store. Implements [`tresor_storage::Backend`].
 pub struct RaftStore {
-    id: NodeId,
+    pub(crate) id: NodeId,
     info: NodeInfo,
     opts: RaftOptions,
     raft: Raft<TypeConfig>,
@@ -39,6 +39,8 @@ pub struct RaftStore {
     opened: std::time::Instant,
     /// How long after opening this node refuses to vote (one maximum election timeout).
     vote_hold: std::time::Duration,
+    /// Serializes snapshot restores (see [`RaftStore::restore_archive`]).
+    pub(crate) restore_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for RaftStore {
@@ -94,6 +96,7 @@ impl RaftStore {
             config,
             stopped: AtomicBool::new(false),
             opened: std::time::Instant::now(),
+            restore_lock: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -352,7 +355,7 @@ impl RaftStore {
         W: std::io::Write + Send + 'static,
     {
         let db = self.state_db.clone();
-        run_blocking(move || crate::state_machine::write_snapshot(&db, writer).map(|(_, w)| w))
+        run_blocking(move || crate::state_machine::write_snapshot(&db, None, writer).map(|(_, w)| w))
             .await
     }
 
