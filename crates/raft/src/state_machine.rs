@@ -702,4 +702,116 @@ mod tests {
         assert_eq!(applied.map(|l| l.index), Some(5));
         assert_eq!(get_sync(&sm.db, "k1").unwrap(), Some(b"v".to_vec()));
     }
+
+    fn entry(index: u64, cmd: Command) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(cmd),
+        }
+    }
+
+    fn state_bin(pairs: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = tresor_snapshot::state::StateWriter::new(Vec::new()).unwrap();
+        for (k, v) in pairs {
+            w.record(k, v).unwrap();
+        }
+        w.finish().unwrap().0
+    }
+
+    fn commit(index: u64, id: &str, chunks: u64, data: &[u8]) -> Entry<TypeConfig> {
+        use sha2::Digest as _;
+        entry(
+            index,
+            Command::RestoreCommit {
+                id: id.into(),
+                chunks,
+                len: data.len() as u64,
+                sha256: hex::encode(sha2::Sha256::digest(data)),
+            },
+        )
+    }
+
+    fn chunk(index: u64, id: &str, seq: u64, data: &[u8]) -> Entry<TypeConfig> {
+        entry(
+            index,
+            Command::RestoreChunk {
+                id: id.into(),
+                seq,
+                data: data.to_vec(),
+            },
+        )
+    }
+
+    fn all_keys(sm: &StateMachine) -> Vec<(String, Vec<u8>)> {
+        let read = sm.db.begin_read().unwrap();
+        let kv = read.open_table(KV).unwrap();
+        kv.iter()
+            .unwrap()
+            .map(|i| {
+                let (k, v) = i.unwrap();
+                (k.value().to_owned(), v.value().to_vec())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_restore_replaces_the_table_only_at_a_verified_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let sm = open_sm(dir.path());
+        sm.apply_sync(vec![put_entry(1, "old", b"x")]).unwrap();
+        let data = state_bin(&[("a", b"1"), ("b", b"2")]);
+        let (first, second) = data.split_at(10);
+        sm.apply_sync(vec![chunk(2, "r1", 0, first), chunk(3, "r1", 1, second)])
+            .unwrap();
+        assert_eq!(all_keys(&sm), vec![("old".to_owned(), b"x".to_vec())], "staging only");
+        // A commit with the wrong hash is refused and ends the staging.
+        let res = sm.apply_sync(vec![commit(4, "r1", 2, b"other")]).unwrap();
+        assert!(res[0].restore_error.is_some());
+        assert_eq!(all_keys(&sm).len(), 1);
+        // The same restore again, committed properly.
+        sm.apply_sync(vec![chunk(5, "r2", 0, first), chunk(6, "r2", 1, second)])
+            .unwrap();
+        // A chunk out of order or of another restore is ignored.
+        sm.apply_sync(vec![chunk(7, "r2", 5, b"junk"), chunk(8, "zz", 1, b"junk")])
+            .unwrap();
+        let res = sm.apply_sync(vec![commit(9, "r2", 2, &data)]).unwrap();
+        assert_eq!(res[0].restore_error, None);
+        assert_eq!(res[0].restored_keys, Some(2));
+        assert_eq!(
+            all_keys(&sm),
+            vec![("a".to_owned(), b"1".to_vec()), ("b".to_owned(), b"2".to_vec())]
+        );
+        let staging_files = std::fs::read_dir(dir.path().join("snapshots"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".staging")
+            })
+            .count();
+        assert_eq!(staging_files, 0, "staging files are deleted");
+    }
+
+    #[test]
+    fn a_snapshot_taken_mid_restore_carries_the_staging() {
+        let dir = tempfile::tempdir().unwrap();
+        let leader = open_sm(&dir.path().join("a"));
+        let follower = open_sm(&dir.path().join("b"));
+        let data = state_bin(&[("k1", b"v1"), ("k2", &[7u8; 3000])]);
+        let (first, second) = data.split_at(1000);
+        leader.apply_sync(vec![put_entry(1, "gone", b"x"), chunk(2, "r", 0, first)])
+            .unwrap();
+        let meta = leader.build_sync().unwrap();
+        let (_, file) = leader.current_sync().unwrap().unwrap();
+        follower.install_sync(file, meta).unwrap();
+        for sm in [&leader, &follower] {
+            sm.apply_sync(vec![chunk(3, "r", 1, second)]).unwrap();
+            let res = sm.apply_sync(vec![commit(4, "r", 2, &data)]).unwrap();
+            assert_eq!(res[0].restore_error, None);
+        }
+        assert_eq!(all_keys(&leader), all_keys(&follower));
+        assert_eq!(all_keys(&follower).len(), 2);
+    }
 }
