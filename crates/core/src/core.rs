@@ -116,6 +116,8 @@ pub struct Core {
     pub(crate) lifecycle: tokio::sync::Mutex<()>,
     /// Serializes [`Core::cluster_tls_get_or_create`]: one cluster CA, created once.
     pub(crate) cluster_tls: tokio::sync::Mutex<()>,
+    /// The storage layer's snapshot support, when it has one ([`crate::snapshot`]).
+    pub(crate) snapshots: std::sync::OnceLock<Arc<dyn crate::snapshot::SnapshotStore>>,
 }
 
 impl std::fmt::Debug for Core {
@@ -157,6 +159,7 @@ impl Core {
             ceremonies: Mutex::new(Ceremonies::default()),
             lifecycle: tokio::sync::Mutex::new(()),
             cluster_tls: tokio::sync::Mutex::new(()),
+            snapshots: std::sync::OnceLock::new(),
         })
     }
 
@@ -246,6 +249,11 @@ impl Core {
             tracing::info!("this node is now a standby");
         }
         was
+    }
+
+    /// [`Core::load_key_usage`] for other modules.
+    pub(crate) async fn load_key_usage_now(&self) {
+        self.load_key_usage().await;
     }
 
     /// Raises the barrier's encryption count to the stored one (errors are logged: a node

@@ -74,6 +74,8 @@ pub(crate) struct StateMachine {
     /// Held while a staging file is deleted or replaced, and while a snapshot build reads
     /// the staging record and opens its file (see [`crate::restore_staging`]).
     staging_lock: Arc<Mutex<()>>,
+    /// Counts the restores this node has applied (see [`crate::RaftStore::restores`]).
+    restored: Arc<tokio::sync::watch::Sender<u64>>,
     /// When the next apply must be committed durably.
     sync: Arc<Mutex<SyncSchedule>>,
     /// Keeps the write-back thread alive; it ends when the last clone drops this.
@@ -136,9 +138,15 @@ impl StateMachine {
             snapshot_dir,
             snapshot_lock: Arc::new(Mutex::new(())),
             staging_lock: Arc::new(Mutex::new(())),
+            restored: Arc::new(tokio::sync::watch::Sender::new(0)),
             sync: Arc::new(Mutex::new(SyncSchedule::new(Instant::now()))),
             _writeback: Arc::new(start_writeback(path)?),
         })
+    }
+
+    /// Watches the number of restores applied since the node opened.
+    pub(crate) fn restores(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.restored.subscribe()
     }
 
     /// The shared database (for the read path of the backend).
@@ -395,6 +403,9 @@ impl StateMachine {
         if !doomed.is_empty() {
             let _guard = self.staging_lock.lock().unwrap_or_else(|e| e.into_inner());
             restore_staging::delete_files(&doomed);
+        }
+        if results.iter().any(|r| r.restored_keys.is_some()) {
+            self.restored.send_modify(|n| *n += 1);
         }
         Ok(results)
     }

@@ -41,6 +41,8 @@ pub struct RaftStore {
     vote_hold: std::time::Duration,
     /// Serializes snapshot restores (see [`RaftStore::restore_archive`]).
     pub(crate) restore_lock: tokio::sync::Mutex<()>,
+    /// Counts the snapshot restores this node has applied.
+    restores: tokio::sync::watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for RaftStore {
@@ -67,6 +69,7 @@ impl RaftStore {
             opts.data_dir.join(SNAPSHOT_DIR),
         )?;
         let state_db = sm.db();
+        let restores = sm.restores();
         let id = node_id_of(&opts.node_id);
         let info = NodeInfo {
             node_id: opts.node_id.clone(),
@@ -97,6 +100,7 @@ impl RaftStore {
             stopped: AtomicBool::new(false),
             opened: std::time::Instant::now(),
             restore_lock: tokio::sync::Mutex::new(()),
+            restores,
         }))
     }
 
@@ -118,6 +122,13 @@ impl RaftStore {
     /// Where snapshots are kept.
     pub fn snapshot_dir(&self) -> PathBuf {
         self.opts.data_dir.join(SNAPSHOT_DIR)
+    }
+
+    /// Watches the number of snapshot restores this node has applied since it opened (it
+    /// changes on every node, leader and followers, once the restore's commit is applied):
+    /// the server reloads its keyring and caches when it does.
+    pub fn restores(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.restores.clone()
     }
 
     /// The node's data directory.

@@ -14,6 +14,7 @@ mod logging;
 mod revocation;
 mod seals;
 mod server;
+mod snapshots;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

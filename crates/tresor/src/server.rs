@@ -444,6 +444,7 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
             }
         }));
     }
+    tasks.push(crate::snapshots::install(&core, &raft, shutdown.clone()));
     tasks.push(tokio::spawn(crate::activation::run(
         core.clone(),
         ha.clone(),
