@@ -123,6 +123,8 @@ fn save_sync<W: Write>(db: &redb::Database, out: W, seal: SealSums) -> Result<W,
         },
         |sums| seal(sums).map_err(SnapshotError::Seal),
     )?;
+    let mut out = out;
+    out.flush()?;
     Ok(out)
 }
 
