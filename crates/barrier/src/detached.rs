@@ -49,8 +49,14 @@ mod tests {
         }
         let blob = a.seal_detached("snapshot/sums", b"sums").unwrap();
         assert_eq!(a.open_detached("snapshot/sums", &blob).unwrap(), b"sums");
-        assert!(matches!(a.open_detached("other", &blob), Err(BarrierError::InvalidKey)));
-        assert!(matches!(b.open_detached("snapshot/sums", &blob), Err(BarrierError::InvalidKey)));
+        assert!(matches!(
+            a.open_detached("other", &blob),
+            Err(BarrierError::InvalidKey)
+        ));
+        assert!(matches!(
+            b.open_detached("snapshot/sums", &blob),
+            Err(BarrierError::InvalidKey)
+        ));
         let mut bad = blob.clone();
         let last = bad.len() - 1;
         bad[last] ^= 1;

@@ -12,8 +12,8 @@
 //! [`Keyring`]: tresor_crypto::Keyring
 
 mod backend_impl;
-mod detached;
 mod barrier;
+mod detached;
 mod envelope;
 mod error;
 mod key_status;

@@ -47,9 +47,7 @@ pub(crate) fn is_snapshot_path(path: &str) -> bool {
 /// deadline).
 pub(crate) fn is_upload(method: &Method, uri_path: &str) -> bool {
     (method == Method::POST || method == Method::PUT)
-        && uri_path
-            .strip_prefix("/v1/")
-            .is_some_and(is_snapshot_path)
+        && uri_path.strip_prefix("/v1/").is_some_and(is_snapshot_path)
 }
 
 fn err(e: CoreError) -> Response {
@@ -198,7 +196,10 @@ fn save(core: Arc<Core>) -> Response {
     let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
     let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/gzip"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/gzip"),
+    );
     h.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment"),
@@ -243,8 +244,7 @@ async fn spool_body(body: Body, path: &std::path::Path) -> Result<(), Response> 
     let mut seen: u64 = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| {
-            ApiError::new(StatusCode::BAD_REQUEST, "error reading the request body")
-                .into_response()
+            ApiError::new(StatusCode::BAD_REQUEST, "error reading the request body").into_response()
         })?;
         let Ok(data) = frame.into_data() else {
             continue;

@@ -67,7 +67,10 @@ fn configuration_of(m: &Membership) -> (Configuration, u64) {
             address: n.cluster_addr.clone(),
         })
         .collect();
-    (Configuration { servers }, m.log_id().map(|l| l.index).unwrap_or(0))
+    (
+        Configuration { servers },
+        m.log_id().map(|l| l.index).unwrap_or(0),
+    )
 }
 
 fn millis() -> u128 {
@@ -138,7 +141,11 @@ impl Drop for Spool {
 }
 
 /// Verifies the archive at `archive`, spooling `state.bin` to `spool`.
-fn verify_sync(archive: &Path, spool: &Path, check: CheckArchive) -> Result<ArchiveContents, RaftError> {
+fn verify_sync(
+    archive: &Path,
+    spool: &Path,
+    check: CheckArchive,
+) -> Result<ArchiveContents, RaftError> {
     let input = BufReader::with_capacity(256 * 1024, File::open(archive)?);
     let mut out = BufWriter::with_capacity(256 * 1024, File::create(spool)?);
     let contents = tresor_snapshot::read_archive(input, &mut out, |_, _| {})?;
@@ -179,8 +186,7 @@ impl RaftStore {
         let id = format!("{:x}-{:x}", self.id, millis());
         let spool = Spool(self.spool_dir().join(format!("restore-upload-{id}.tmp")));
         let (archive_path, spool_path) = (archive.to_owned(), spool.0.clone());
-        let contents =
-            run_blocking(move || verify_sync(&archive_path, &spool_path, check)).await?;
+        let contents = run_blocking(move || verify_sync(&archive_path, &spool_path, check)).await?;
         self.check_writable()?;
 
         let mut file = tokio::fs::File::open(&spool.0).await?;

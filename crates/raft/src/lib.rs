@@ -54,9 +54,7 @@ mod store;
 mod transport;
 mod types;
 
-pub use archive_io::{
-    CheckArchive, RESTORE_CHUNK, RestoreSummary, SealSums, verify_archive,
-};
+pub use archive_io::{CheckArchive, RESTORE_CHUNK, RestoreSummary, SealSums, verify_archive};
 pub use autopilot::{Action, AutopilotConfig, ServerFacts, ServerHealth, StabilityTracker};
 pub use error::RaftError;
 pub use inprocess::InProcessNetwork;
@@ -68,6 +66,6 @@ pub use read_barrier::{BarrierFailed, ReadBarrier};
 pub use snapshot_file::{SnapshotInfo, inspect_snapshot};
 pub use status::{FollowerStatus, MemberInfo, RaftStatus};
 pub use store::RaftStore;
-pub use tresor_snapshot::{ArchiveContents, SnapshotError, SnapshotMeta};
 pub use transport::{RpcKind, Transport};
+pub use tresor_snapshot::{ArchiveContents, SnapshotError, SnapshotMeta};
 pub use types::{Command, CommandResult, NodeId, NodeInfo, TypeConfig, WireOp, node_id_of};

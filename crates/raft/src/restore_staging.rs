@@ -28,9 +28,9 @@ use redb::{ReadableTable, Table};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::RaftError;
 use crate::log_store::{decode, encode};
 use crate::types::CommandResult;
-use crate::RaftError;
 
 /// The `meta` key holding the staging progress.
 pub(crate) const KEY_STAGING: &str = "restore_staging";
@@ -59,7 +59,9 @@ pub(crate) fn staging_path(dir: &Path, id: &str) -> PathBuf {
 type MetaTable<'t> = Table<'t, &'static str, &'static [u8]>;
 
 /// The current staging, if any.
-pub(crate) fn current(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Option<Staging>, RaftError> {
+pub(crate) fn current(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Option<Staging>, RaftError> {
     match meta.get(KEY_STAGING)? {
         Some(v) => Ok(Some(decode(v.value())?)),
         None => Ok(None),
@@ -119,7 +121,11 @@ pub(crate) fn apply_chunk(
             )
         }
         _ => {
-            tracing::warn!(id, seq, "ignoring a restore chunk that continues no staged restore");
+            tracing::warn!(
+                id,
+                seq,
+                "ignoring a restore chunk that continues no staged restore"
+            );
             Ok(())
         }
     }
@@ -146,17 +152,24 @@ fn verify_staged(path: &Path, req: &CommitRequest<'_>) -> Result<Result<(), Stri
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Err("the staged snapshot data is missing on this node".into()));
+            return Ok(Err(
+                "the staged snapshot data is missing on this node".into()
+            ));
         }
         Err(e) => return Err(e.into()),
     };
     let mut hasher = Sha256::new();
     let copied = std::io::copy(&mut BufReader::new(&file).take(req.len), &mut hasher)?;
     if copied != req.len {
-        return Ok(Err(format!("staged {copied} bytes, the commit expects {}", req.len)));
+        return Ok(Err(format!(
+            "staged {copied} bytes, the commit expects {}",
+            req.len
+        )));
     }
     if hex::encode(hasher.finalize()) != req.sha256 {
-        return Ok(Err("the staged snapshot data does not match its SHA-256".into()));
+        return Ok(Err(
+            "the staged snapshot data does not match its SHA-256".into()
+        ));
     }
     let reader = BufReader::new(File::open(path)?.take(req.len));
     if let Err(e) = tresor_snapshot::state::read_all(reader, |_, _| Ok(())) {
@@ -195,7 +208,9 @@ pub(crate) fn apply_commit(
     let restored = tresor_snapshot::state::read_all(reader, |k, v| {
         if let Err(e) = kv.insert(k.as_str(), v.as_slice()) {
             failure = Some(e.into());
-            return Err(tresor_snapshot::SnapshotError::Io(std::io::Error::other("insert failed")));
+            return Err(tresor_snapshot::SnapshotError::Io(std::io::Error::other(
+                "insert failed",
+            )));
         }
         Ok(())
     });
@@ -203,7 +218,8 @@ pub(crate) fn apply_commit(
         return Err(e);
     }
     // Verified just above: a failure now is the disk's, and must stop this node.
-    let restored = restored.map_err(|e| RaftError::Io(format!("re-reading the staged snapshot: {e}")))?;
+    let restored =
+        restored.map_err(|e| RaftError::Io(format!("re-reading the staged snapshot: {e}")))?;
     tracing::info!(id = %req.id, keys = restored, "snapshot restored");
     Ok(CommandResult {
         restored_keys: Some(restored),
@@ -217,7 +233,9 @@ pub(crate) fn delete_files(paths: &[PathBuf]) {
         match std::fs::remove_file(p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(path = %p.display(), error = %e, "could not delete a restore staging file"),
+            Err(e) => {
+                tracing::warn!(path = %p.display(), error = %e, "could not delete a restore staging file")
+            }
         }
     }
 }

@@ -199,11 +199,8 @@ impl StateMachine {
             dir: &self.snapshot_dir,
             lock: &self.staging_lock,
         };
-        let (meta, buffered) = write_snapshot(
-            &self.db,
-            Some(staging),
-            BufWriter::new(File::create(&tmp)?),
-        )?;
+        let (meta, buffered) =
+            write_snapshot(&self.db, Some(staging), BufWriter::new(File::create(&tmp)?))?;
         let file = buffered
             .into_inner()
             .map_err(|e| RaftError::Io(e.error().to_string()))?;
@@ -241,7 +238,9 @@ impl StateMachine {
                     snapshot_file::Item::Staging(progress) => {
                         let progress: restore_staging::Staging = decode(&progress)?;
                         if !restore_staging::valid_id(&progress.id) || staged.is_some() {
-                            return Err(RaftError::Corrupt("bad restore staging in snapshot".into()));
+                            return Err(RaftError::Corrupt(
+                                "bad restore staging in snapshot".into(),
+                            ));
                         }
                         staged = Some((progress, BufWriter::new(File::create(&staged_tmp)?)));
                     }
@@ -774,7 +773,11 @@ mod tests {
         let (first, second) = data.split_at(10);
         sm.apply_sync(vec![chunk(2, "r1", 0, first), chunk(3, "r1", 1, second)])
             .unwrap();
-        assert_eq!(all_keys(&sm), vec![("old".to_owned(), b"x".to_vec())], "staging only");
+        assert_eq!(
+            all_keys(&sm),
+            vec![("old".to_owned(), b"x".to_vec())],
+            "staging only"
+        );
         // A commit with the wrong hash is refused and ends the staging.
         let res = sm.apply_sync(vec![commit(4, "r1", 2, b"other")]).unwrap();
         assert!(res[0].restore_error.is_some());
@@ -790,7 +793,10 @@ mod tests {
         assert_eq!(res[0].restored_keys, Some(2));
         assert_eq!(
             all_keys(&sm),
-            vec![("a".to_owned(), b"1".to_vec()), ("b".to_owned(), b"2".to_vec())]
+            vec![
+                ("a".to_owned(), b"1".to_vec()),
+                ("b".to_owned(), b"2".to_vec())
+            ]
         );
         let staging_files = std::fs::read_dir(dir.path().join("snapshots"))
             .unwrap()
@@ -812,7 +818,8 @@ mod tests {
         let follower = open_sm(&dir.path().join("b"));
         let data = state_bin(&[("k1", b"v1"), ("k2", &[7u8; 3000])]);
         let (first, second) = data.split_at(1000);
-        leader.apply_sync(vec![put_entry(1, "gone", b"x"), chunk(2, "r", 0, first)])
+        leader
+            .apply_sync(vec![put_entry(1, "gone", b"x"), chunk(2, "r", 0, first)])
             .unwrap();
         let meta = leader.build_sync().unwrap();
         let (_, file) = leader.current_sync().unwrap().unwrap();

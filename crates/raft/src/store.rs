@@ -366,8 +366,10 @@ impl RaftStore {
         W: std::io::Write + Send + 'static,
     {
         let db = self.state_db.clone();
-        run_blocking(move || crate::state_machine::write_snapshot(&db, None, writer).map(|(_, w)| w))
-            .await
+        run_blocking(move || {
+            crate::state_machine::write_snapshot(&db, None, writer).map(|(_, w)| w)
+        })
+        .await
     }
 
     /// How many entries `raft.redb` currently holds (bounded by compaction).

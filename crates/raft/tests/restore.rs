@@ -18,7 +18,11 @@ fn seal() -> tresor_raft::SealSums {
 fn accept() -> tresor_raft::CheckArchive {
     Box::new(|c| {
         let opened: Vec<u8> = c.sealed_sums.iter().map(|b| b ^ 0x5a).collect();
-        if opened == c.sums { Ok(()) } else { Err("sealed sums do not match".into()) }
+        if opened == c.sums {
+            Ok(())
+        } else {
+            Err("sealed sums do not match".into())
+        }
     })
 }
 
@@ -69,8 +73,15 @@ async fn restore_converges_on_three_nodes() {
             s.applied_index.is_some_and(|a| a >= target)
         })
         .await;
-        assert_eq!(node.get("a").await.unwrap(), Some(b"old-a".to_vec()), "node {i}");
-        assert_eq!(node.get("b").await.unwrap().map(|v| v.len()), Some(1_500_000));
+        assert_eq!(
+            node.get("a").await.unwrap(),
+            Some(b"old-a".to_vec()),
+            "node {i}"
+        );
+        assert_eq!(
+            node.get("b").await.unwrap().map(|v| v.len()),
+            Some(1_500_000)
+        );
         assert_eq!(node.get("c").await.unwrap(), None, "node {i}");
     }
     // Writes after a restore land on the restored data.
@@ -111,8 +122,15 @@ async fn damaged_or_refused_archives_change_nothing() {
         let path = dir.path().join(name);
         std::fs::write(&path, content).unwrap();
         let err = store.restore_archive(&path, accept()).await.unwrap_err();
-        assert!(matches!(err, RaftError::InvalidSnapshot(_)), "{name}: {err}");
-        assert_eq!(store.get("k").await.unwrap(), Some(b"v2".to_vec()), "{name}");
+        assert!(
+            matches!(err, RaftError::InvalidSnapshot(_)),
+            "{name}: {err}"
+        );
+        assert_eq!(
+            store.get("k").await.unwrap(),
+            Some(b"v2".to_vec()),
+            "{name}"
+        );
     }
     let err = store
         .restore_archive(&archive, Box::new(|_| Err("other keys".into())))
@@ -139,7 +157,10 @@ async fn a_follower_cannot_restore() {
         .map(|i| cluster.node(i))
         .find(|n| !n.is_leader())
         .unwrap();
-    let err = follower.restore_archive(&archive, accept()).await.unwrap_err();
+    let err = follower
+        .restore_archive(&archive, accept())
+        .await
+        .unwrap_err();
     assert!(matches!(err, RaftError::NotLeader { .. }), "{err}");
     let _ = DEADLINE;
     cluster.shutdown().await;

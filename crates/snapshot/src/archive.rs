@@ -136,7 +136,12 @@ fn decompress_err(e: io::Error) -> SnapshotError {
     }
 }
 
-fn read_small(r: &mut impl Read, name: &str, size: u64, max: u64) -> Result<Vec<u8>, SnapshotError> {
+fn read_small(
+    r: &mut impl Read,
+    name: &str,
+    size: u64,
+    max: u64,
+) -> Result<Vec<u8>, SnapshotError> {
     if size > max {
         return Err(SnapshotError::TooLarge(format!("{name} of {size} bytes")));
     }
@@ -248,12 +253,16 @@ pub fn read_archive<R: Read>(
         .read_to_end(&mut rest)
         .map_err(decompress_err)?;
     if rest.len() as u64 > MAX_TRAILER || rest.iter().any(|&b| b != 0) {
-        return Err(SnapshotError::Malformed("data after the end of the archive".into()));
+        return Err(SnapshotError::Malformed(
+            "data after the end of the archive".into(),
+        ));
     }
     // Nothing may follow the gzip stream either.
     let (_, mut after) = gz.into_inner().into_inner();
     if !after.fill_buf().map_err(decompress_err)?.is_empty() {
-        return Err(SnapshotError::Malformed("data after the gzip stream".into()));
+        return Err(SnapshotError::Malformed(
+            "data after the gzip stream".into(),
+        ));
     }
     let missing = |f: &str| SnapshotError::Malformed(format!("{f} missing from the archive"));
     let meta_json = meta_json.ok_or_else(|| missing(META_FILE))?;

@@ -14,8 +14,8 @@
 mod archive;
 mod error;
 mod meta;
-mod stats;
 pub mod state;
+mod stats;
 pub mod tar;
 
 pub use archive::{
@@ -23,5 +23,5 @@ pub use archive::{
     sums_text, write_archive,
 };
 pub use error::SnapshotError;
-pub use meta::{Configuration, ConfigServer, SnapshotMeta};
+pub use meta::{ConfigServer, Configuration, SnapshotMeta};
 pub use stats::{PrefixStat, PrefixStats, key_prefix};

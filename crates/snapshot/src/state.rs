@@ -60,7 +60,10 @@ impl<W: Write> StateWriter<W> {
     /// Appends one pair; keys must come in strictly ascending order.
     pub fn record(&mut self, key: &str, value: &[u8]) -> Result<(), SnapshotError> {
         if key.len() > MAX_KEY_LEN {
-            return Err(SnapshotError::TooLarge(format!("key of {} bytes", key.len())));
+            return Err(SnapshotError::TooLarge(format!(
+                "key of {} bytes",
+                key.len()
+            )));
         }
         if value.len() > MAX_VALUE_LEN {
             return Err(SnapshotError::TooLarge(format!(
@@ -186,7 +189,8 @@ impl<R: Read> StateReader<R> {
                     read_exact(&mut self.r, &mut v)?;
                     Some(v)
                 } else {
-                    let copied = io::copy(&mut (&mut self.r).take(value_len as u64), &mut io::sink())?;
+                    let copied =
+                        io::copy(&mut (&mut self.r).take(value_len as u64), &mut io::sink())?;
                     if copied != value_len as u64 {
                         return Err(malformed("truncated"));
                     }
@@ -261,7 +265,10 @@ mod tests {
         let bytes = encode(pairs);
         let expected: u64 = HEADER_LEN
             + TRAILER_LEN
-            + pairs.iter().map(|(k, v)| record_len(k.len(), v.len())).sum::<u64>();
+            + pairs
+                .iter()
+                .map(|(k, v)| record_len(k.len(), v.len()))
+                .sum::<u64>();
         assert_eq!(bytes.len() as u64, expected);
         let mut got = Vec::new();
         let n = read_all(&bytes[..], |k, v| {

@@ -33,7 +33,10 @@ pub struct PrefixStats {
 impl PrefixStats {
     /// Counts one key with a value of `value_len` bytes.
     pub fn add(&mut self, key: &str, value_len: u64) {
-        let stat = self.by_prefix.entry(key_prefix(key).to_owned()).or_default();
+        let stat = self
+            .by_prefix
+            .entry(key_prefix(key).to_owned())
+            .or_default();
         stat.count += 1;
         stat.size += value_len;
     }

@@ -72,14 +72,24 @@ fn round_trip_keeps_every_pair_and_the_metadata() {
     let bytes = build(&pairs);
     let mut spooled = Vec::new();
     let mut seen = Vec::new();
-    let got = read_archive(&bytes[..], &mut spooled, |k, n| seen.push((k.to_owned(), n))).unwrap();
+    let got = read_archive(&bytes[..], &mut spooled, |k, n| {
+        seen.push((k.to_owned(), n))
+    })
+    .unwrap();
     assert_eq!(got.meta.index, 42);
     assert_eq!(got.meta.term, 3);
     assert_eq!(got.records, 3);
     assert_eq!(got.state_len, spooled.len() as u64);
-    assert_eq!(got.state_sha256, <[u8; 32]>::from(sha2::Sha256::digest(&spooled)));
+    assert_eq!(
+        got.state_sha256,
+        <[u8; 32]>::from(sha2::Sha256::digest(&spooled))
+    );
     assert_eq!(open_with(7, &got.sealed_sums), Some(got.sums.clone()));
-    assert_eq!(open_with(8, &got.sealed_sums), None, "another key does not open it");
+    assert_eq!(
+        open_with(8, &got.sealed_sums),
+        None,
+        "another key does not open it"
+    );
     let mut back = Vec::new();
     state::read_all(&spooled[..], |k, v| {
         back.push((k, v));
@@ -108,9 +118,21 @@ fn the_archive_is_a_gzipped_tar_with_vaults_file_names() {
         at += 1;
     }
     assert_eq!(at, 4);
-    assert_eq!(names, ["meta.json", "state.bin", "SHA256SUMS", "SHA256SUMS.sealed"]);
+    assert_eq!(
+        names,
+        ["meta.json", "state.bin", "SHA256SUMS", "SHA256SUMS.sealed"]
+    );
     let text = String::from_utf8_lossy(&tar);
-    for field in ["\"ID\"", "\"Index\"", "\"Term\"", "\"Version\"", "\"Size\"", "\"Configuration\"", "\"ConfigurationIndex\"", "\"Peers\""] {
+    for field in [
+        "\"ID\"",
+        "\"Index\"",
+        "\"Term\"",
+        "\"Version\"",
+        "\"Size\"",
+        "\"Configuration\"",
+        "\"ConfigurationIndex\"",
+        "\"Peers\"",
+    ] {
         assert!(text.contains(field), "meta.json has {field}");
     }
     assert!(text.contains("  state.bin\n"), "sha256sum format");
@@ -118,10 +140,18 @@ fn the_archive_is_a_gzipped_tar_with_vaults_file_names() {
 
 #[test]
 fn garbage_is_a_decompression_error() {
-    let err = read_archive(&b"definitely not a snapshot"[..], &mut Vec::new(), |_, _| {}).unwrap_err();
+    let err = read_archive(
+        &b"definitely not a snapshot"[..],
+        &mut Vec::new(),
+        |_, _| {},
+    )
+    .unwrap_err();
     assert!(matches!(err, SnapshotError::Decompress(_)), "{err}");
     let err = read_archive(&[][..], &mut Vec::new(), |_, _| {}).unwrap_err();
-    assert_eq!(err.to_string(), "failed to decompress snapshot: unexpected EOF");
+    assert_eq!(
+        err.to_string(),
+        "failed to decompress snapshot: unexpected EOF"
+    );
 }
 
 #[test]
@@ -140,8 +170,12 @@ fn a_wrong_announced_size_fails_the_writer() {
 }
 
 fn pairs_strategy() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
-    prop::collection::btree_map("[a-z]{1,3}(/[a-z0-9]{1,4}){0,3}", prop::collection::vec(any::<u8>(), 0..300), 0..12)
-        .prop_map(|m| m.into_iter().collect())
+    prop::collection::btree_map(
+        "[a-z]{1,3}(/[a-z0-9]{1,4}){0,3}",
+        prop::collection::vec(any::<u8>(), 0..300),
+        0..12,
+    )
+    .prop_map(|m| m.into_iter().collect())
 }
 
 proptest! {
@@ -187,4 +221,3 @@ proptest! {
         }
     }
 }
-

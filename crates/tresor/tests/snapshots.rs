@@ -41,17 +41,27 @@ fn read_value(s: &Server, path: &str) -> Option<String> {
 fn save_then_restore_brings_the_old_state_back() {
     let mut s = Server::start();
     s.init_unseal(1, 1);
-    assert_eq!(s.post("sys/mounts/secret", json!({"type": "kv"})).status(), 204);
+    assert_eq!(
+        s.post("sys/mounts/secret", json!({"type": "kv"})).status(),
+        204
+    );
     assert_eq!(s.put("secret/a", json!({"v": "1"})).status(), 204);
 
     // A token without a policy for the path may not take a snapshot.
-    let no_token = s.http.get(s.url("sys/storage/raft/snapshot")).send().unwrap();
+    let no_token = s
+        .http
+        .get(s.url("sys/storage/raft/snapshot"))
+        .send()
+        .unwrap();
     assert_eq!(no_token.status(), 403);
     let archive = save(&s);
 
     assert_eq!(s.put("secret/a", json!({"v": "2"})).status(), 204);
     assert_eq!(s.put("secret/b", json!({"v": "3"})).status(), 204);
-    assert_eq!(s.post("sys/mounts/later", json!({"type": "kv"})).status(), 204);
+    assert_eq!(
+        s.post("sys/mounts/later", json!({"type": "kv"})).status(),
+        204
+    );
 
     // Damaged archives are refused and change nothing.
     let mut flipped = archive.clone();
@@ -91,19 +101,30 @@ fn save_then_restore_brings_the_old_state_back() {
 fn a_snapshot_of_another_cluster_needs_force_and_its_keys() {
     let mut a = Server::start();
     let a_init = a.init_unseal(1, 1);
-    assert_eq!(a.post("sys/mounts/secret", json!({"type": "kv"})).status(), 204);
+    assert_eq!(
+        a.post("sys/mounts/secret", json!({"type": "kv"})).status(),
+        204
+    );
     assert_eq!(a.put("secret/x", json!({"v": "from-a"})).status(), 204);
     let archive = save(&a);
     a.stop();
 
     let mut b = Server::start();
     b.init_unseal(1, 1);
-    assert_eq!(b.post("sys/mounts/secret", json!({"type": "kv"})).status(), 204);
+    assert_eq!(
+        b.post("sys/mounts/secret", json!({"type": "kv"})).status(),
+        204
+    );
     assert_eq!(b.put("secret/x", json!({"v": "from-b"})).status(), 204);
 
     let r = restore(&b, "sys/storage/raft/snapshot", archive.clone());
     assert_eq!(r.status(), 400);
-    assert!(body(r)["errors"][0].as_str().unwrap().contains("snapshot-force"));
+    assert!(
+        body(r)["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("snapshot-force")
+    );
     assert_eq!(read_value(&b, "secret/x").as_deref(), Some("from-b"));
 
     let r = restore(&b, "sys/storage/raft/snapshot-force", archive);
@@ -113,9 +134,11 @@ fn a_snapshot_of_another_cluster_needs_force_and_its_keys() {
     assert_eq!(st["sealed"], true, "{st}");
     b.unseal(&a_init.keys[..1]);
     b.token = Some(a_init.root_token.clone());
-    common::wait_for("the active state", std::time::Duration::from_secs(20), || {
-        (b.get("secret/x").status() == 200).then_some(())
-    });
+    common::wait_for(
+        "the active state",
+        std::time::Duration::from_secs(20),
+        || (b.get("secret/x").status() == 200).then_some(()),
+    );
     assert_eq!(read_value(&b, "secret/x").as_deref(), Some("from-a"));
 }
 
@@ -149,19 +172,40 @@ fn ok(out: &std::process::Output, what: &str) -> String {
 fn cli_save_inspect_restore() {
     let mut s = Server::start();
     s.init_unseal(1, 1);
-    assert_eq!(s.post("sys/mounts/secret", json!({"type": "kv"})).status(), 204);
+    assert_eq!(
+        s.post("sys/mounts/secret", json!({"type": "kv"})).status(),
+        204
+    );
     assert_eq!(s.put("secret/a", json!({"v": "1"})).status(), 204);
     let file = s.dir.path().join("backup.snap");
     let file_arg = file.to_str().unwrap();
-    ok(&cli(&s, &["operator", "raft", "snapshot", "save", file_arg]), "save");
+    ok(
+        &cli(&s, &["operator", "raft", "snapshot", "save", file_arg]),
+        "save",
+    );
 
     // Offline: no server needed, checksums verified, prefixes counted.
-    let table = ok(&cli(&s, &["operator", "raft", "snapshot", "inspect", file_arg]), "inspect");
-    for field in ["ID", "Size", "Index", "Term", "Version", "Key Name", "core/", "logical/"] {
+    let table = ok(
+        &cli(&s, &["operator", "raft", "snapshot", "inspect", file_arg]),
+        "inspect",
+    );
+    for field in [
+        "ID", "Size", "Index", "Term", "Version", "Key Name", "core/", "logical/",
+    ] {
         assert!(table.contains(field), "{field} missing from:\n{table}");
     }
     let doc: serde_json::Value = serde_json::from_str(&ok(
-        &cli(&s, &["operator", "raft", "snapshot", "inspect", "-format=json", file_arg]),
+        &cli(
+            &s,
+            &[
+                "operator",
+                "raft",
+                "snapshot",
+                "inspect",
+                "-format=json",
+                file_arg,
+            ],
+        ),
         "inspect json",
     ))
     .unwrap();
@@ -171,14 +215,31 @@ fn cli_save_inspect_restore() {
     damaged.truncate(damaged.len() - 10);
     let bad = s.dir.path().join("bad.snap");
     std::fs::write(&bad, damaged).unwrap();
-    let out = cli(&s, &["operator", "raft", "snapshot", "inspect", bad.to_str().unwrap()]);
+    let out = cli(
+        &s,
+        &[
+            "operator",
+            "raft",
+            "snapshot",
+            "inspect",
+            bad.to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
 
     assert_eq!(s.put("secret/a", json!({"v": "2"})).status(), 204);
-    ok(&cli(&s, &["operator", "raft", "snapshot", "restore", file_arg]), "restore");
+    ok(
+        &cli(&s, &["operator", "raft", "snapshot", "restore", file_arg]),
+        "restore",
+    );
     assert_eq!(read_value(&s, "secret/a").as_deref(), Some("1"));
     ok(
-        &cli(&s, &["operator", "raft", "snapshot", "restore", "-force", file_arg]),
+        &cli(
+            &s,
+            &[
+                "operator", "raft", "snapshot", "restore", "-force", file_arg,
+            ],
+        ),
         "restore -force",
     );
     assert_eq!(read_value(&s, "secret/a").as_deref(), Some("1"));
