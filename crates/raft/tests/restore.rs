@@ -165,3 +165,61 @@ async fn a_follower_cannot_restore() {
     let _ = DEADLINE;
     cluster.shutdown().await;
 }
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// 100 MiB saved and restored on one node; prints the times and the peak RSS. Not in the
+/// default suite (disk and time): `cargo test -p tresor-raft --test restore -- --ignored
+/// --nocapture`. `SNAPSHOT_TEST_MIB` changes the size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn a_large_snapshot_round_trips_in_bounded_memory() {
+    let mib: usize = std::env::var("SNAPSHOT_TEST_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let dir = tempfile::tempdir().unwrap();
+    let store = single_leader(dir.path(), "vault-1", |_| {}).await;
+    // Incompressible, like the barrier's ciphertext.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut value = vec![0u8; 1024 * 1024];
+    for i in 0..mib {
+        for b in value.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        put(&store, &format!("big/{i:05}"), &value).await;
+    }
+    let before = peak_rss_kib();
+    let t0 = std::time::Instant::now();
+    let archive = save(&store, dir.path(), "big.snap").await;
+    let saved = t0.elapsed();
+    let after_save = peak_rss_kib();
+    put(&store, "big/00000", b"changed").await;
+    let t1 = std::time::Instant::now();
+    let summary = store.restore_archive(&archive, accept()).await.unwrap();
+    let restored = t1.elapsed();
+    let after_restore = peak_rss_kib();
+    assert_eq!(summary.keys, mib as u64);
+    assert_eq!(
+        store.get("big/00000").await.unwrap().map(|v| v.len()),
+        Some(value.len())
+    );
+    eprintln!(
+        "{mib} MiB: archive {} bytes, save {saved:?}, restore {restored:?}, peak RSS KiB \
+         before {before}, after save {after_save}, after restore {after_restore}",
+        std::fs::metadata(&archive).unwrap().len()
+    );
+    store.shutdown().await.unwrap();
+}
