@@ -26,6 +26,10 @@
 //! - Peers: RPCs go through a [`Transport`]; incoming ones are served by
 //!   [`RaftStore::handle_rpc`]. [`InProcessNetwork`] wires nodes of one process for tests.
 //! - Node ids: the Vault-style string id maps to openraft's `u64` by [`node_id_of`].
+//! - Operator snapshots: [`RaftStore::save_archive`] streams Vault's archive layout
+//!   ([`tresor_snapshot`]); [`RaftStore::restore_archive`] verifies one and replicates it
+//!   through the log as staged chunks and one all-or-nothing commit
+//!   (`docs/design/snapshot-format.md`).
 //!
 //! Leadership transfer is not offered by openraft 0.9; the server implements `sys/step-down`
 //! by pausing the leader's heartbeats and elections through `raft().runtime_config()` for a

@@ -359,8 +359,9 @@ impl RaftStore {
 
     /// Streams a consistent copy of this node's state machine to `writer`, in the snapshot
     /// file format (see [`inspect_snapshot`](crate::inspect_snapshot)), and returns the writer.
-    /// On a follower the copy may lag the leader. Restoring such a file into a cluster is not
-    /// implemented yet.
+    /// On a follower the copy may lag the leader. This is the internal format; operator
+    /// snapshots (Vault's archive, restorable) are [`RaftStore::save_archive`] and
+    /// [`RaftStore::restore_archive`].
     pub async fn export_snapshot<W>(&self, writer: W) -> Result<W, RaftError>
     where
         W: std::io::Write + Send + 'static,
