@@ -145,6 +145,23 @@ impl Barrier {
         Ok(())
     }
 
+    /// Re-reads the keyring after the stored data was replaced by a snapshot restore: the
+    /// restored keyring may be at any term, older than the one in use. Fails with
+    /// [`BarrierError::InvalidKey`] (and keeps the current keys) when the root key in use does
+    /// not open it: the snapshot comes from a cluster with other keys, and the caller seals.
+    pub async fn reload_keyring_after_restore(&self) -> Result<(), BarrierError> {
+        let _guard = self.admin.lock().await;
+        let current = self.unsealed()?;
+        let keyring = self.load_keyring(&current.root_key).await?;
+        self.replace_if_unsealed(Unsealed {
+            root_key: current.root_key.clone(),
+            keyring,
+            encryptions: AtomicU64::new(0),
+            persisted: AtomicU64::new(0),
+        });
+        Ok(())
+    }
+
     /// How long ago the active term was installed (zero if its install time is in the
     /// future, as after a clock step back).
     pub fn active_term_age(&self) -> Result<std::time::Duration, BarrierError> {

@@ -13,6 +13,7 @@
 
 mod backend_impl;
 mod barrier;
+mod detached;
 mod envelope;
 mod error;
 mod key_status;

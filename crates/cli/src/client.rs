@@ -131,6 +131,25 @@ impl Client {
         &self.address
     }
 
+    /// The full URL of an API path.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}/v1/{}", self.address, path.trim_start_matches('/'))
+    }
+
+    /// A request to `url` with the token, bounded by [`TRANSFER_TIMEOUT`] instead of the
+    /// client's usual limit (snapshot transfers may be large).
+    pub(crate) fn transfer(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
+        let mut req = self
+            .http
+            .request(method, url)
+            .header("X-Vault-Request", "true")
+            .timeout(TRANSFER_TIMEOUT);
+        if let Some(t) = &self.token {
+            req = req.header("X-Vault-Token", t.as_str());
+        }
+        req
+    }
+
     /// Sends a request and returns the reply whatever its status (only transport failures are
     /// errors).
     pub(crate) async fn send_raw(
@@ -256,6 +275,18 @@ impl Client {
             _ => Ok(reply.body),
         }
     }
+}
+
+/// Longest a snapshot transfer may take.
+pub(crate) const TRANSFER_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// The error for an error status answered to a transfer (`text` is the body).
+pub(crate) fn transfer_error(method: &str, url: String, status: u16, text: &str) -> CliError {
+    let reply = Reply {
+        status,
+        body: serde_json::from_str(text).ok(),
+    };
+    status_error(method, url, &reply)
 }
 
 fn status_error(method: &str, url: String, reply: &Reply) -> CliError {

@@ -118,6 +118,8 @@ pub struct Core {
     pub(crate) cluster_tls: tokio::sync::Mutex<()>,
     /// What automated snapshots are taken from ([`Core::set_snapshot_source`]).
     pub(crate) snapshot_source: std::sync::OnceLock<Arc<dyn tresor_autosnap::SnapshotSource>>,
+    /// The storage layer's snapshot support, when it has one ([`crate::snapshot`]).
+    pub(crate) snapshots: std::sync::OnceLock<Arc<dyn crate::snapshot::SnapshotStore>>,
 }
 
 impl std::fmt::Debug for Core {
@@ -165,6 +167,7 @@ impl Core {
             lifecycle: tokio::sync::Mutex::new(()),
             cluster_tls: tokio::sync::Mutex::new(()),
             snapshot_source: std::sync::OnceLock::new(),
+            snapshots: std::sync::OnceLock::new(),
         })
     }
 
@@ -254,6 +257,11 @@ impl Core {
             tracing::info!("this node is now a standby");
         }
         was
+    }
+
+    /// [`Core::load_key_usage`] for other modules.
+    pub(crate) async fn load_key_usage_now(&self) {
+        self.load_key_usage().await;
     }
 
     /// Raises the barrier's encryption count to the stored one (errors are logged: a node

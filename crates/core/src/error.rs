@@ -76,6 +76,10 @@ pub enum CoreError {
         #[source]
         source: tresor_token::TokenError,
     },
+    /// A snapshot archive could not be read or written: damaged, truncated, not a snapshot,
+    /// or an I/O failure (HTTP 500, as OpenBao answers); nothing was changed.
+    #[error("{0}")]
+    Snapshot(String),
     /// A bug or an unexpected state (HTTP 500).
     #[error("internal error: {0}")]
     Internal(String),

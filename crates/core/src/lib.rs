@@ -41,6 +41,7 @@ mod pipeline;
 mod policy_store;
 mod recovery;
 mod rekey;
+pub mod snapshot;
 mod status;
 mod system;
 mod wrapping;
@@ -67,6 +68,7 @@ pub use migration::SealMigration;
 pub use pipeline::audit::{AuditBroker, AuditError, AuditRequest, NoAudit};
 pub use pipeline::lease::{LeaseError, LeaseManager, NoLeases};
 pub use pipeline::{CoreRequest, Method, WRITE_TO_DIRECTORY};
+pub use snapshot::{SnapshotStore, SnapshotStoreError};
 pub use status::{
     HealthReport, HealthStatus, LeaderStatus, SealHealth, SealStatus, SealStatusReport,
 };

@@ -440,6 +440,12 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnService {
 
     fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
         let (in_flight, deadline) = self.activity.request_started();
+        // A snapshot upload may be large: it gets its own, longer limit.
+        let deadline = if crate::raft_snapshot::is_upload(req.method(), req.uri().path()) {
+            Some(Instant::now() + crate::raft_snapshot::UPLOAD_READ_TIMEOUT)
+        } else {
+            deadline
+        };
         let req = req.map(|inner| {
             Body::new(DeadlineBody {
                 inner,

@@ -28,6 +28,7 @@ mod logical;
 mod metrics;
 mod panic_guard;
 mod raft_api;
+mod raft_snapshot;
 mod raw;
 mod raw_endpoints;
 mod response_headers;

@@ -68,21 +68,7 @@ pub(crate) struct ApiRequest {
 impl ApiRequest {
     /// The client token: `X-Vault-Token`, else `Authorization: Bearer`.
     pub(crate) fn token(&self) -> Option<String> {
-        if let Some(t) = self
-            .headers
-            .get("x-vault-token")
-            .and_then(|v| v.to_str().ok())
-        {
-            return Some(t.trim().to_owned());
-        }
-        self.headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|t| t.trim().to_owned())
+        token_of(&self.headers)
     }
 
     /// The JSON body as an object (empty body = empty object).
@@ -111,6 +97,21 @@ impl ApiRequest {
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect()
     }
+}
+
+/// The client token of a request's headers: `X-Vault-Token`, else `Authorization: Bearer`.
+pub(crate) fn token_of(headers: &HeaderMap) -> Option<String> {
+    if let Some(t) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()) {
+        return Some(t.trim().to_owned());
+    }
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_owned())
 }
 
 fn parse_query(q: Option<&str>) -> BTreeMap<String, String> {
@@ -230,6 +231,18 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
+    // Snapshots stream in and out, outside the buffered pipeline and its time limit.
+    if crate::raft_snapshot::is_snapshot_path(path.as_str()) {
+        return crate::raft_snapshot::handle(
+            &state,
+            parts.method,
+            path.as_str(),
+            &path_and_query,
+            &parts.headers,
+            Body::new(body),
+        )
+        .await;
+    }
     let limit = if state.max_request_size == 0 {
         usize::MAX
     } else {

@@ -37,6 +37,13 @@ pub enum RaftError {
     /// A node is not known to the cluster.
     #[error("unknown node: {0}")]
     UnknownNode(String),
+    /// A snapshot archive is damaged or not a snapshot (nothing was changed).
+    #[error("{0}")]
+    InvalidSnapshot(String),
+    /// A valid snapshot archive was refused (its sealed checksums do not open with this
+    /// cluster's keys, or the cluster refused to commit it); nothing was changed.
+    #[error("{0}")]
+    SnapshotRefused(String),
     /// An RPC could not be delivered or its payload not decoded.
     #[error("raft rpc failed: {0}")]
     Rpc(String),

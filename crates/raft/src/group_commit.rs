@@ -254,7 +254,7 @@ fn refuse(replies: Vec<Reply>) {
 
 /// Maps a definite refusal of a proposed write. `ForwardToLeader` is definite: openraft
 /// reports it either before appending or after the entry was truncated by a newer leader.
-fn map_write_error(e: ClientWriteError<crate::NodeId, crate::NodeInfo>) -> RaftError {
+pub(crate) fn map_write_error(e: ClientWriteError<crate::NodeId, crate::NodeInfo>) -> RaftError {
     match e {
         ClientWriteError::ForwardToLeader(f) => RaftError::NotLeader {
             leader: f.leader_node.map(|n| n.node_id),

@@ -28,6 +28,10 @@
 //! - Quorum-loss recovery: a `peers.json` in `<data_dir>/raft/` (Vault's place) or
 //!   `<data_dir>/` rewrites the membership before Raft starts; see [`peers_json`].
 //! - Node ids: the Vault-style string id maps to openraft's `u64` by [`node_id_of`].
+//! - Operator snapshots: [`RaftStore::save_archive`] streams Vault's archive layout
+//!   ([`tresor_snapshot`]); [`RaftStore::restore_archive`] verifies one and replicates it
+//!   through the log as staged chunks and one all-or-nothing commit
+//!   (`docs/design/snapshot-format.md`).
 //!
 //! Leadership transfer is not offered by openraft 0.9; the server implements `sys/step-down`
 //! by pausing the leader's heartbeats and elections through `raft().runtime_config()` for a
@@ -38,6 +42,7 @@ pub const LOG_CACHE_BYTES: usize = 32 * 1024 * 1024;
 /// Page cache of `state.redb` (the replicated key/value data).
 pub const STATE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
+mod archive_io;
 pub mod autopilot;
 mod backend;
 mod blocking;
@@ -48,6 +53,7 @@ mod log_store;
 mod options;
 pub mod peers_json;
 mod read_barrier;
+mod restore_staging;
 mod snapshot_file;
 mod state_machine;
 mod status;
@@ -55,6 +61,7 @@ mod store;
 mod transport;
 mod types;
 
+pub use archive_io::{CheckArchive, RESTORE_CHUNK, RestoreSummary, SealSums, verify_archive};
 pub use autopilot::{Action, AutopilotConfig, ServerFacts, ServerHealth, StabilityTracker};
 pub use error::RaftError;
 pub use inprocess::InProcessNetwork;
@@ -67,4 +74,5 @@ pub use snapshot_file::{SnapshotInfo, inspect_snapshot};
 pub use status::{FollowerStatus, MemberInfo, RaftStatus};
 pub use store::RaftStore;
 pub use transport::{RpcKind, Transport};
+pub use tresor_snapshot::{ArchiveContents, SnapshotError, SnapshotMeta};
 pub use types::{Command, CommandResult, NodeId, NodeInfo, TypeConfig, WireOp, node_id_of};

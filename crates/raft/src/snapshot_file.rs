@@ -2,9 +2,11 @@
 //!
 //! ```text
 //! magic    8 bytes  "TRSNAP\0\0"
-//! version  u32 BE   (1)
+//! version  u32 BE   (2; version 1 files, without staging, are still read)
 //! meta     u32 BE length + JSON of openraft's SnapshotMeta
 //! records  repeated: 0x01, u32 BE key length, key (UTF-8), u32 BE value length, value
+//! staging  optional: 0x02, u32 BE length + JSON of the restore staging progress, then
+//!          repeated 0x03, u32 BE length, bytes (the staged `state.bin` so far)
 //! end      0x00
 //! checksum 32 bytes SHA-256 of every preceding byte
 //! ```
@@ -22,8 +24,12 @@ use crate::{NodeId, NodeInfo, RaftError};
 pub(crate) type Meta = openraft::SnapshotMeta<NodeId, NodeInfo>;
 
 const MAGIC: &[u8; 8] = b"TRSNAP\0\0";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const TAG_RECORD: u8 = 1;
+const TAG_STAGING: u8 = 2;
+const TAG_STAGING_DATA: u8 = 3;
+/// Largest piece of staged data in one field.
+const STAGING_PIECE: usize = 1024 * 1024;
 const TAG_END: u8 = 0;
 const CHECKSUM_LEN: usize = 32;
 /// Upper bound for a single key, value or meta block, to refuse absurd lengths early.
@@ -58,6 +64,29 @@ impl<W: Write> SnapshotWriter<W> {
         self.put(key.as_bytes())?;
         self.put_len(value.len())?;
         self.put(value)
+    }
+
+    /// Appends the restore staging: its progress record, then `len` bytes from `data`.
+    pub(crate) fn staging(
+        &mut self,
+        progress: &[u8],
+        mut data: impl Read,
+        len: u64,
+    ) -> Result<(), RaftError> {
+        self.put(&[TAG_STAGING])?;
+        self.put_len(progress.len())?;
+        self.put(progress)?;
+        let mut left = len;
+        let mut buf = vec![0u8; STAGING_PIECE];
+        while left > 0 {
+            let n = left.min(STAGING_PIECE as u64) as usize;
+            data.read_exact(&mut buf[..n])?;
+            self.put(&[TAG_STAGING_DATA])?;
+            self.put_len(n)?;
+            self.put(&buf[..n])?;
+            left -= n as u64;
+        }
+        Ok(())
     }
 
     /// Writes the end marker and checksum; returns the underlying writer.
@@ -112,7 +141,7 @@ pub(crate) fn read_meta(mut r: impl Read) -> Result<Meta, RaftError> {
         return Err(RaftError::Corrupt("not a tresor snapshot".into()));
     }
     let version = read_u32(&mut r)?;
-    if version != VERSION {
+    if version != VERSION && version != 1 {
         return Err(RaftError::Corrupt(format!(
             "unsupported snapshot version {version}"
         )));
@@ -121,10 +150,21 @@ pub(crate) fn read_meta(mut r: impl Read) -> Result<Meta, RaftError> {
     serde_json::from_slice(&meta).map_err(|e| RaftError::Corrupt(format!("snapshot meta: {e}")))
 }
 
-/// Reads a whole snapshot (header, then every record into `each`). Call [`verify`] first.
+/// One item of a snapshot's body.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Item {
+    /// A key/value pair.
+    Pair(String, Vec<u8>),
+    /// The restore staging progress (JSON).
+    Staging(Vec<u8>),
+    /// A piece of staged data, in order.
+    StagingData(Vec<u8>),
+}
+
+/// Reads a whole snapshot (header, then every item into `each`). Call [`verify`] first.
 pub(crate) fn read_all(
     mut r: impl Read,
-    mut each: impl FnMut(String, Vec<u8>) -> Result<(), RaftError>,
+    mut each: impl FnMut(Item) -> Result<(), RaftError>,
 ) -> Result<Meta, RaftError> {
     let meta = read_meta(&mut r)?;
     loop {
@@ -136,8 +176,10 @@ pub(crate) fn read_all(
                 let key = String::from_utf8(read_field(&mut r)?)
                     .map_err(|_| RaftError::Corrupt("snapshot key is not UTF-8".into()))?;
                 let value = read_field(&mut r)?;
-                each(key, value)?;
+                each(Item::Pair(key, value))?;
             }
+            TAG_STAGING => each(Item::Staging(read_field(&mut r)?))?,
+            TAG_STAGING_DATA => each(Item::StagingData(read_field(&mut r)?))?,
             other => return Err(RaftError::Corrupt(format!("bad snapshot tag {other}"))),
         }
     }
@@ -192,8 +234,10 @@ mod tests {
         let bytes = build(&[("a", b"1"), ("b/c", &[0, 255]), ("empty", b"")]);
         verify(&bytes[..], bytes.len() as u64).unwrap();
         let mut got = Vec::new();
-        let meta = read_all(&bytes[..], |k, v| {
-            got.push((k, v));
+        let meta = read_all(&bytes[..], |item| {
+            if let Item::Pair(k, v) = item {
+                got.push((k, v));
+            }
             Ok(())
         })
         .unwrap();
@@ -228,7 +272,7 @@ mod tests {
         let cut = &bytes[..bytes.len() - 5];
         assert!(verify(cut, cut.len() as u64).is_err());
         assert!(verify(&bytes[..3], 3).is_err());
-        assert!(read_all(&bytes[..20], |_, _| Ok(())).is_err());
+        assert!(read_all(&bytes[..20], |_| Ok(())).is_err());
     }
 }
 
@@ -252,8 +296,10 @@ pub fn inspect_snapshot<R: Read + std::io::Seek>(mut r: R) -> Result<SnapshotInf
     verify(io::BufReader::new(&mut r), len)?;
     r.seek(io::SeekFrom::Start(0))?;
     let mut keys = 0u64;
-    let meta = read_all(io::BufReader::new(&mut r), |_, _| {
-        keys += 1;
+    let meta = read_all(io::BufReader::new(&mut r), |item| {
+        if matches!(item, Item::Pair(..)) {
+            keys += 1;
+        }
         Ok(())
     })?;
     let mut members: Vec<String> = meta

@@ -35,14 +35,15 @@ use redb::{Database, Durability, ReadableTable, TableDefinition};
 use crate::blocking::run_blocking;
 use crate::error::sto_err;
 use crate::log_store::{decode, encode};
+use crate::restore_staging;
 use crate::snapshot_file::{self, Meta, SnapshotWriter};
 use crate::types::{Command, CommandResult, WireOp};
 use crate::{NodeId, NodeInfo, RaftError, TypeConfig};
 
 pub(crate) const KV: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("kv");
-const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
-const KEY_APPLIED: &str = "last_applied";
-const KEY_MEMBERSHIP: &str = "last_membership";
+pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const KEY_APPLIED: &str = "last_applied";
+pub(crate) const KEY_MEMBERSHIP: &str = "last_membership";
 const CURRENT: &str = "current.snap";
 
 /// Longest time between two durable state-machine commits while entries are being applied.
@@ -70,6 +71,11 @@ pub(crate) struct StateMachine {
     snapshot_dir: PathBuf,
     /// Serializes replacing `current.snap` (a build and an install may race).
     snapshot_lock: Arc<Mutex<()>>,
+    /// Held while a staging file is deleted or replaced, and while a snapshot build reads
+    /// the staging record and opens its file (see [`crate::restore_staging`]).
+    staging_lock: Arc<Mutex<()>>,
+    /// Counts the restores this node has applied (see [`crate::RaftStore::restores`]).
+    restored: Arc<tokio::sync::watch::Sender<u64>>,
     /// When the next apply must be committed durably.
     sync: Arc<Mutex<SyncSchedule>>,
     /// Keeps the write-back thread alive; it ends when the last clone drops this.
@@ -125,13 +131,22 @@ impl StateMachine {
         txn.open_table(KV)?;
         txn.open_table(META)?;
         txn.commit()?;
+        let staged = restore_staging::current(&db.begin_read()?.open_table(META)?)?;
+        restore_staging::remove_orphans(&snapshot_dir, staged.as_ref().map(|s| s.id.as_str()))?;
         Ok(Self {
             db: Arc::new(db),
             snapshot_dir,
             snapshot_lock: Arc::new(Mutex::new(())),
+            staging_lock: Arc::new(Mutex::new(())),
+            restored: Arc::new(tokio::sync::watch::Sender::new(0)),
             sync: Arc::new(Mutex::new(SyncSchedule::new(Instant::now()))),
             _writeback: Arc::new(start_writeback(path)?),
         })
+    }
+
+    /// Watches the number of restores applied since the node opened.
+    pub(crate) fn restores(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.restored.subscribe()
     }
 
     /// The shared database (for the read path of the backend).
@@ -180,7 +195,12 @@ impl StateMachine {
         self.schedule().synced(Instant::now());
 
         let tmp = self.tmp_path("build");
-        let (meta, buffered) = write_snapshot(&self.db, BufWriter::new(File::create(&tmp)?))?;
+        let staging = StagingSource {
+            dir: &self.snapshot_dir,
+            lock: &self.staging_lock,
+        };
+        let (meta, buffered) =
+            write_snapshot(&self.db, Some(staging), BufWriter::new(File::create(&tmp)?))?;
         let file = buffered
             .into_inner()
             .map_err(|e| RaftError::Io(e.error().to_string()))?;
@@ -201,14 +221,36 @@ impl StateMachine {
 
         let len = std::fs::metadata(&tmp)?.len();
         snapshot_file::verify(BufReader::new(File::open(&tmp)?), len)?;
+        let mut doomed = Vec::new();
 
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::Immediate);
         txn.delete_table(KV)?;
+        let staged_tmp = self.tmp_path("staging");
+        let mut staged: Option<(restore_staging::Staging, BufWriter<File>)> = None;
         let file_meta = {
             let mut kv = txn.open_table(KV)?;
-            snapshot_file::read_all(BufReader::new(File::open(&tmp)?), |k, v| {
-                kv.insert(k.as_str(), v.as_slice())?;
+            snapshot_file::read_all(BufReader::new(File::open(&tmp)?), |item| {
+                match item {
+                    snapshot_file::Item::Pair(k, v) => {
+                        kv.insert(k.as_str(), v.as_slice())?;
+                    }
+                    snapshot_file::Item::Staging(progress) => {
+                        let progress: restore_staging::Staging = decode(&progress)?;
+                        if !restore_staging::valid_id(&progress.id) || staged.is_some() {
+                            return Err(RaftError::Corrupt(
+                                "bad restore staging in snapshot".into(),
+                            ));
+                        }
+                        staged = Some((progress, BufWriter::new(File::create(&staged_tmp)?)));
+                    }
+                    snapshot_file::Item::StagingData(bytes) => match staged.as_mut() {
+                        Some((_, out)) => std::io::Write::write_all(out, &bytes)?,
+                        None => {
+                            return Err(RaftError::Corrupt("staged data without staging".into()));
+                        }
+                    },
+                }
                 Ok(())
             })?
         };
@@ -221,9 +263,38 @@ impl StateMachine {
             let mut m = txn.open_table(META)?;
             m.insert(KEY_APPLIED, encode(&meta.last_log_id)?.as_slice())?;
             m.insert(KEY_MEMBERSHIP, encode(&meta.last_membership)?.as_slice())?;
+            let previous = restore_staging::current(&m)?;
+            let _guard = self.staging_lock.lock().unwrap_or_else(|e| e.into_inner());
+            match staged {
+                Some((progress, out)) => {
+                    let file = out
+                        .into_inner()
+                        .map_err(|e| RaftError::Io(e.error().to_string()))?;
+                    file.sync_all()?;
+                    // In place before the record that names it is committed.
+                    std::fs::rename(
+                        &staged_tmp,
+                        restore_staging::staging_path(&self.snapshot_dir, &progress.id),
+                    )?;
+                    m.insert(restore_staging::KEY_STAGING, encode(&progress)?.as_slice())?;
+                    if let Some(p) = previous.filter(|p| p.id != progress.id) {
+                        doomed.push(restore_staging::staging_path(&self.snapshot_dir, &p.id));
+                    }
+                }
+                None => {
+                    m.remove(restore_staging::KEY_STAGING)?;
+                    if let Some(p) = previous {
+                        doomed.push(restore_staging::staging_path(&self.snapshot_dir, &p.id));
+                    }
+                }
+            }
         }
         txn.commit()?;
         self.schedule().synced(Instant::now());
+        if !doomed.is_empty() {
+            let _guard = self.staging_lock.lock().unwrap_or_else(|e| e.into_inner());
+            restore_staging::delete_files(&doomed);
+        }
         self.publish(&tmp, &meta)
     }
 
@@ -244,9 +315,18 @@ impl StateMachine {
         let Some(last) = entries.last().map(|e| e.log_id) else {
             return Ok(results);
         };
-        let forced = entries
-            .iter()
-            .any(|e| matches!(e.payload, EntryPayload::Membership(_)));
+        // Membership changes and restore steps are committed durably: a restore step touches
+        // files beside the database, which must never get ahead of a rolled-back commit.
+        let forced = entries.iter().any(|e| {
+            matches!(
+                e.payload,
+                EntryPayload::Membership(_)
+                    | EntryPayload::Normal(
+                        Command::RestoreChunk { .. } | Command::RestoreCommit { .. }
+                    )
+            )
+        });
+        let mut doomed = Vec::new();
         let mut txn = self.db.begin_write()?;
         // Decided inside the write transaction: applies are serialized by redb's writer lock.
         let durable = self.schedule().next(Instant::now(), forced);
@@ -273,7 +353,41 @@ impl StateMachine {
                                 }
                             }
                         }
-                        results.push(CommandResult { applied_batches });
+                        results.push(CommandResult {
+                            applied_batches,
+                            ..Default::default()
+                        });
+                    }
+                    EntryPayload::Normal(Command::RestoreChunk { id, seq, data }) => {
+                        restore_staging::apply_chunk(
+                            &self.snapshot_dir,
+                            &mut meta,
+                            &id,
+                            seq,
+                            &data,
+                            &mut doomed,
+                        )?;
+                        results.push(CommandResult::default());
+                    }
+                    EntryPayload::Normal(Command::RestoreCommit {
+                        id,
+                        chunks,
+                        len,
+                        sha256,
+                    }) => {
+                        let req = restore_staging::CommitRequest {
+                            id: &id,
+                            chunks,
+                            len,
+                            sha256: &sha256,
+                        };
+                        results.push(restore_staging::apply_commit(
+                            &self.snapshot_dir,
+                            &mut meta,
+                            &mut kv,
+                            &req,
+                            &mut doomed,
+                        )?);
                     }
                     EntryPayload::Membership(m) => {
                         let stored = Membership::new(Some(entry.log_id), m);
@@ -285,6 +399,13 @@ impl StateMachine {
             meta.insert(KEY_APPLIED, encode(&Some(last))?.as_slice())?;
         }
         txn.commit()?;
+        if !doomed.is_empty() {
+            let _guard = self.staging_lock.lock().unwrap_or_else(|e| e.into_inner());
+            restore_staging::delete_files(&doomed);
+        }
+        if results.iter().any(|r| r.restored_keys.is_some()) {
+            self.restored.send_modify(|n| *n += 1);
+        }
         Ok(results)
     }
 
@@ -303,13 +424,39 @@ impl StateMachine {
     }
 }
 
+/// Where a snapshot build finds the restore staging: the directory of the staging files and
+/// the lock held while the staging record is read and its file opened.
+pub(crate) struct StagingSource<'a> {
+    pub(crate) dir: &'a Path,
+    pub(crate) lock: &'a Mutex<()>,
+}
+
 /// Writes a consistent snapshot of the state machine in `db` (one read transaction) to `out`
-/// in the [`snapshot_file`] format. Returns its metadata and the writer.
+/// in the [`snapshot_file`] format, with the restore staging when `staging` is given.
+/// Returns its metadata and the writer.
 pub(crate) fn write_snapshot<W: std::io::Write>(
     db: &Database,
+    staging: Option<StagingSource<'_>>,
     out: W,
 ) -> Result<(Meta, W), RaftError> {
-    let read = db.begin_read()?;
+    let (read, staged) = match &staging {
+        Some(src) => {
+            // Under the lock, so the file cannot be deleted between the read transaction and
+            // its opening; once open it stays readable whatever happens to its name.
+            let _guard = src.lock.lock().unwrap_or_else(|e| e.into_inner());
+            let read = db.begin_read()?;
+            let progress = restore_staging::current(&read.open_table(META)?)?;
+            let staged = match progress {
+                Some(p) => {
+                    let file = File::open(restore_staging::staging_path(src.dir, &p.id))?;
+                    Some((p, file))
+                }
+                None => None,
+            };
+            (read, staged)
+        }
+        None => (db.begin_read()?, None),
+    };
     let meta_table = read.open_table(META)?;
     let last_applied: Option<LogId<NodeId>> = match meta_table.get(KEY_APPLIED)? {
         Some(v) => decode(v.value())?,
@@ -332,6 +479,9 @@ pub(crate) fn write_snapshot<W: std::io::Write>(
     for item in read.open_table(KV)?.iter()? {
         let (k, v) = item?;
         writer.record(k.value(), v.value())?;
+    }
+    if let Some((progress, file)) = staged {
+        writer.staging(&encode(&progress)?, BufReader::new(file), progress.len)?;
     }
     Ok((meta, writer.finish()?))
 }
@@ -561,5 +711,125 @@ mod tests {
         let (applied, _) = sm.applied_sync().unwrap();
         assert_eq!(applied.map(|l| l.index), Some(5));
         assert_eq!(get_sync(&sm.db, "k1").unwrap(), Some(b"v".to_vec()));
+    }
+
+    fn entry(index: u64, cmd: Command) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(cmd),
+        }
+    }
+
+    fn state_bin(pairs: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = tresor_snapshot::state::StateWriter::new(Vec::new()).unwrap();
+        for (k, v) in pairs {
+            w.record(k, v).unwrap();
+        }
+        w.finish().unwrap().0
+    }
+
+    fn commit(index: u64, id: &str, chunks: u64, data: &[u8]) -> Entry<TypeConfig> {
+        use sha2::Digest as _;
+        entry(
+            index,
+            Command::RestoreCommit {
+                id: id.into(),
+                chunks,
+                len: data.len() as u64,
+                sha256: hex::encode(sha2::Sha256::digest(data)),
+            },
+        )
+    }
+
+    fn chunk(index: u64, id: &str, seq: u64, data: &[u8]) -> Entry<TypeConfig> {
+        entry(
+            index,
+            Command::RestoreChunk {
+                id: id.into(),
+                seq,
+                data: data.to_vec(),
+            },
+        )
+    }
+
+    fn all_keys(sm: &StateMachine) -> Vec<(String, Vec<u8>)> {
+        let read = sm.db.begin_read().unwrap();
+        let kv = read.open_table(KV).unwrap();
+        kv.iter()
+            .unwrap()
+            .map(|i| {
+                let (k, v) = i.unwrap();
+                (k.value().to_owned(), v.value().to_vec())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_restore_replaces_the_table_only_at_a_verified_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let sm = open_sm(dir.path());
+        sm.apply_sync(vec![put_entry(1, "old", b"x")]).unwrap();
+        let data = state_bin(&[("a", b"1"), ("b", b"2")]);
+        let (first, second) = data.split_at(10);
+        sm.apply_sync(vec![chunk(2, "r1", 0, first), chunk(3, "r1", 1, second)])
+            .unwrap();
+        assert_eq!(
+            all_keys(&sm),
+            vec![("old".to_owned(), b"x".to_vec())],
+            "staging only"
+        );
+        // A commit with the wrong hash is refused and ends the staging.
+        let res = sm.apply_sync(vec![commit(4, "r1", 2, b"other")]).unwrap();
+        assert!(res[0].restore_error.is_some());
+        assert_eq!(all_keys(&sm).len(), 1);
+        // The same restore again, committed properly.
+        sm.apply_sync(vec![chunk(5, "r2", 0, first), chunk(6, "r2", 1, second)])
+            .unwrap();
+        // A chunk out of order or of another restore is ignored.
+        sm.apply_sync(vec![chunk(7, "r2", 5, b"junk"), chunk(8, "zz", 1, b"junk")])
+            .unwrap();
+        let res = sm.apply_sync(vec![commit(9, "r2", 2, &data)]).unwrap();
+        assert_eq!(res[0].restore_error, None);
+        assert_eq!(res[0].restored_keys, Some(2));
+        assert_eq!(
+            all_keys(&sm),
+            vec![
+                ("a".to_owned(), b"1".to_vec()),
+                ("b".to_owned(), b"2".to_vec())
+            ]
+        );
+        let staging_files = std::fs::read_dir(dir.path().join("snapshots"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".staging")
+            })
+            .count();
+        assert_eq!(staging_files, 0, "staging files are deleted");
+    }
+
+    #[test]
+    fn a_snapshot_taken_mid_restore_carries_the_staging() {
+        let dir = tempfile::tempdir().unwrap();
+        let leader = open_sm(&dir.path().join("a"));
+        let follower = open_sm(&dir.path().join("b"));
+        let data = state_bin(&[("k1", b"v1"), ("k2", &[7u8; 3000])]);
+        let (first, second) = data.split_at(1000);
+        leader
+            .apply_sync(vec![put_entry(1, "gone", b"x"), chunk(2, "r", 0, first)])
+            .unwrap();
+        let meta = leader.build_sync().unwrap();
+        let (_, file) = leader.current_sync().unwrap().unwrap();
+        follower.install_sync(file, meta).unwrap();
+        for sm in [&leader, &follower] {
+            sm.apply_sync(vec![chunk(3, "r", 1, second)]).unwrap();
+            let res = sm.apply_sync(vec![commit(4, "r", 2, &data)]).unwrap();
+            assert_eq!(res[0].restore_error, None);
+        }
+        assert_eq!(all_keys(&leader), all_keys(&follower));
+        assert_eq!(all_keys(&follower).len(), 2);
     }
 }

@@ -25,7 +25,7 @@ const SNAPSHOT_DIR: &str = "snapshots";
 
 /// One node of the replicated store. Implements [`tresor_storage::Backend`].
 pub struct RaftStore {
-    id: NodeId,
+    pub(crate) id: NodeId,
     info: NodeInfo,
     opts: RaftOptions,
     raft: Raft<TypeConfig>,
@@ -39,6 +39,10 @@ pub struct RaftStore {
     opened: std::time::Instant,
     /// How long after opening this node refuses to vote (one maximum election timeout).
     vote_hold: std::time::Duration,
+    /// Serializes snapshot restores (see [`RaftStore::restore_archive`]).
+    pub(crate) restore_lock: tokio::sync::Mutex<()>,
+    /// Counts the snapshot restores this node has applied.
+    restores: tokio::sync::watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for RaftStore {
@@ -67,6 +71,7 @@ impl RaftStore {
         crate::peers_json::recover_if_present(&opts.data_dir, &opts.node_id, &mut log, &mut sm)
             .await?;
         let state_db = sm.db();
+        let restores = sm.restores();
         let id = node_id_of(&opts.node_id);
         let info = NodeInfo {
             node_id: opts.node_id.clone(),
@@ -96,6 +101,8 @@ impl RaftStore {
             config,
             stopped: AtomicBool::new(false),
             opened: std::time::Instant::now(),
+            restore_lock: tokio::sync::Mutex::new(()),
+            restores,
         }))
     }
 
@@ -117,6 +124,13 @@ impl RaftStore {
     /// Where snapshots are kept.
     pub fn snapshot_dir(&self) -> PathBuf {
         self.opts.data_dir.join(SNAPSHOT_DIR)
+    }
+
+    /// Watches the number of snapshot restores this node has applied since it opened (it
+    /// changes on every node, leader and followers, once the restore's commit is applied):
+    /// the server reloads its keyring and caches when it does.
+    pub fn restores(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.restores.clone()
     }
 
     /// The node's data directory.
@@ -347,15 +361,18 @@ impl RaftStore {
 
     /// Streams a consistent copy of this node's state machine to `writer`, in the snapshot
     /// file format (see [`inspect_snapshot`](crate::inspect_snapshot)), and returns the writer.
-    /// On a follower the copy may lag the leader. Restoring such a file into a cluster is not
-    /// implemented yet.
+    /// On a follower the copy may lag the leader. This is the internal format; operator
+    /// snapshots (Vault's archive, restorable) are [`RaftStore::save_archive`] and
+    /// [`RaftStore::restore_archive`].
     pub async fn export_snapshot<W>(&self, writer: W) -> Result<W, RaftError>
     where
         W: std::io::Write + Send + 'static,
     {
         let db = self.state_db.clone();
-        run_blocking(move || crate::state_machine::write_snapshot(&db, writer).map(|(_, w)| w))
-            .await
+        run_blocking(move || {
+            crate::state_machine::write_snapshot(&db, None, writer).map(|(_, w)| w)
+        })
+        .await
     }
 
     /// How many entries `raft.redb` currently holds (bounded by compaction).

@@ -85,6 +85,31 @@ impl From<Op> for WireOp {
 pub enum Command {
     /// A group commit: several callers' atomic op lists, applied in order, each in full.
     Batch(Vec<Vec<WireOp>>),
+    /// One piece of a snapshot being restored: every node appends `data` to its staging
+    /// file for restore `id` (the key/value table is not touched). `seq` counts from 0; a
+    /// chunk that does not continue the staged restore is ignored.
+    RestoreChunk {
+        /// The restore this chunk belongs to.
+        id: String,
+        /// Its position (0, 1, 2, ...).
+        seq: u64,
+        /// A piece of `state.bin`.
+        #[serde(with = "b64")]
+        data: Vec<u8>,
+    },
+    /// Ends a restore: every node verifies its staged `state.bin` (chunk count, length,
+    /// SHA-256, structure) and, if it checks out, replaces the whole key/value table with it
+    /// in one write transaction; either way the staging is dropped.
+    RestoreCommit {
+        /// The restore to commit.
+        id: String,
+        /// Number of chunks.
+        chunks: u64,
+        /// Total length of `state.bin`.
+        len: u64,
+        /// Its SHA-256, lowercase hex.
+        sha256: String,
+    },
 }
 
 /// What applying one entry produced.
@@ -92,6 +117,13 @@ pub enum Command {
 pub struct CommandResult {
     /// How many op lists the entry carried (0 for blank and membership entries).
     pub applied_batches: usize,
+    /// For a [`Command::RestoreCommit`]: why the restore was refused (nothing changed), or
+    /// `None` when it was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_error: Option<String>,
+    /// For a [`Command::RestoreCommit`] that was applied: the number of keys restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_keys: Option<u64>,
 }
 
 mod b64 {

@@ -7,6 +7,7 @@ mod log_rotate;
 mod logging;
 mod seals;
 mod server;
+mod snapshots;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -372,6 +372,7 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
         });
     }
     let forward_state = forward_state.unwrap_or_else(|| AppState::new(core.clone()));
+    crate::snapshots::install(&core, &node.raft, node.supervisor());
     if let Some(kind) = auto_seal {
         tracing::info!(seal = kind, "auto-unseal enabled");
     }

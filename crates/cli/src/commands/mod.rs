@@ -7,6 +7,7 @@ mod operator;
 mod operator_keys;
 mod policy;
 mod raft;
+mod raft_snapshot;
 mod secrets;
 mod status;
 mod token;

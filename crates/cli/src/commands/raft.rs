@@ -16,6 +16,7 @@ Subcommands:
     join LEADER_API_ADDR       Join this (uninitialized) node to a cluster
     remove-peer SERVER_ID      Remove a peer from the configuration
     autopilot get-config|set-config|state
+    snapshot save|restore|inspect FILE
 ";
 
 pub(crate) async fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Result<i32, CliError> {
@@ -27,6 +28,7 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Result<i32, CliEr
         "join" => join(ctx, rest).await,
         "remove-peer" => remove_peer(ctx, rest).await,
         "autopilot" => autopilot(ctx, rest).await,
+        "snapshot" => super::raft_snapshot::run(ctx, rest).await,
         other => Err(unknown(ctx, "operator raft", other, USAGE)),
     }
 }
