@@ -67,8 +67,11 @@ pub struct ServerConfig {
     pub enable_response_header_hostname: bool,
     /// Add the `X-Vault-Raft-Node-ID` response header.
     pub enable_response_header_raft_node_id: bool,
-    /// Allow enabling audit devices through the API.
+    /// Allow enabling and disabling audit devices through the API: true unless the config
+    /// sets OpenBao's `unsafe_allow_api_audit_creation = false` (Vault always allows it).
     pub unsafe_allow_api_audit_creation: bool,
+    /// `allow_audit_log_prefixing`: audit devices may take the `prefix` option.
+    pub allow_audit_log_prefixing: bool,
     /// Built by [`dev_config`]: storage may be omitted.
     pub dev: bool,
     /// Things worth logging: unknown keys, ignored Vault settings, unrendered templates.
@@ -106,7 +109,8 @@ impl Default for ServerConfig {
             raw_storage_endpoint: false,
             enable_response_header_hostname: false,
             enable_response_header_raft_node_id: false,
-            unsafe_allow_api_audit_creation: false,
+            unsafe_allow_api_audit_creation: true,
+            allow_audit_log_prefixing: false,
             dev: false,
             warnings: Vec::new(),
             sources: Vec::new(),
@@ -302,9 +306,9 @@ pub(crate) fn decode(
     c.enable_response_header_raft_node_id = sec
         .bool("enable_response_header_raft_node_id")?
         .unwrap_or(false);
-    c.unsafe_allow_api_audit_creation = sec
-        .bool("unsafe_allow_api_audit_creation")?
-        .unwrap_or(false);
+    c.unsafe_allow_api_audit_creation =
+        sec.bool("unsafe_allow_api_audit_creation")?.unwrap_or(true);
+    c.allow_audit_log_prefixing = sec.bool("allow_audit_log_prefixing")?.unwrap_or(false);
     for name in IGNORED {
         sec.ignore(name, &mut warnings);
     }

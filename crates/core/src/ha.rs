@@ -30,6 +30,12 @@ pub struct ForwardedRequest {
     /// The request body, base64 on the wire.
     #[serde(with = "b64")]
     pub body: Vec<u8>,
+    /// The client's address as the standby saw it (`ip:port`), for audit entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_addr: Option<String>,
+    /// The forwarding standby's address, for audit entries (`forwarded_from`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded_from: Option<String>,
 }
 
 /// The active node's answer to a [`ForwardedRequest`], returned to the client unchanged.

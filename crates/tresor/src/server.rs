@@ -411,6 +411,11 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
             seals: tresor_core::metered_seals(seals.enabled, &defaults.metrics),
             migration_seals: seals.disabled,
             backends: tresor_engines::registry(),
+            audit_types: tresor_audit::registry(),
+            audit_settings: tresor_core::AuditSettings {
+                allow_prefix: config.allow_audit_log_prefixing,
+                api_creation: config.unsafe_allow_api_audit_creation,
+            },
             ..defaults
         },
         ha.clone(),
