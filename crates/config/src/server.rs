@@ -72,6 +72,8 @@ pub struct ServerConfig {
     pub unsafe_allow_api_audit_creation: bool,
     /// `allow_audit_log_prefixing`: audit devices may take the `prefix` option.
     pub allow_audit_log_prefixing: bool,
+    /// `audit "TYPE" "PATH" { }` blocks: devices declared in the configuration.
+    pub audits: Vec<crate::audit::AuditStanza>,
     /// Built by [`dev_config`]: storage may be omitted.
     pub dev: bool,
     /// Things worth logging: unknown keys, ignored Vault settings, unrendered templates.
@@ -111,6 +113,7 @@ impl Default for ServerConfig {
             enable_response_header_raft_node_id: false,
             unsafe_allow_api_audit_creation: true,
             allow_audit_log_prefixing: false,
+            audits: Vec::new(),
             dev: false,
             warnings: Vec::new(),
             sources: Vec::new(),
@@ -266,6 +269,19 @@ pub(crate) fn decode(
         }
     }
 
+    for f in sec.all("audit") {
+        let declared = crate::audit::decode_audits(f, &mut warnings)?;
+        for a in declared {
+            if c.audits.iter().any(|b| b.path == a.path) {
+                return Err(ConfigError::invalid(
+                    &a.source,
+                    &join(&join("audit", &a.kind), a.path.trim_end_matches('/')),
+                    format!("two audit blocks declare the path {}", a.path),
+                ));
+            }
+            c.audits.push(a);
+        }
+    }
     for f in sec.all("seal") {
         for (label, body) in labeled(f, "seal")? {
             let path = join("seal", label);

@@ -248,6 +248,8 @@ mod tests {
             path_and_query: "/v1/secret/data/a?x=1".into(),
             headers: vec![("x-vault-token".into(), "t".into())],
             body: vec![0, 255, 10, 13],
+            remote_addr: Some("192.0.2.1:4000".into()),
+            forwarded_from: None,
         };
         let text = serde_json::to_string(&req).unwrap();
         assert!(text.contains("\"AP8KDQ==\""), "{text}");

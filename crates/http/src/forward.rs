@@ -178,7 +178,13 @@ mod tests {
         h.insert("x-vault-token", HeaderValue::from_static("tok"));
         h.insert("content-type", HeaderValue::from_static("application/json"));
         h.insert("cookie", HeaderValue::from_static("nope"));
-        let f = to_forwarded(&Method::PUT, "/v1/a?b=c", &h, &Bytes::from_static(b"{}"));
+        let f = to_forwarded(
+            &Method::PUT,
+            "/v1/a?b=c",
+            &h,
+            &Bytes::from_static(b"{}"),
+            &Default::default(),
+        );
         assert_eq!(f.method, "PUT");
         assert_eq!(f.path_and_query, "/v1/a?b=c");
         assert_eq!(f.body, b"{}");

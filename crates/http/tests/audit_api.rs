@@ -450,6 +450,7 @@ async fn api_creation_can_be_turned_off() {
             backends: tresor_engines::registry(),
             audit_types: tresor_audit::registry(),
             audit_settings: AuditSettings {
+                declared: Vec::new(),
                 allow_prefix: false,
                 api_creation: false,
             },

@@ -118,6 +118,11 @@ impl Core {
         let active = self.active()?;
         let _guard = active.table_lock.lock().await;
         let mut table: AuditTable = read_json(&*active.barrier, AUDIT_TABLE_PATH).await?;
+        if table.entries.iter().any(|e| e.path == path && e.declared) {
+            return Err(CoreError::invalid(format!(
+                "audit device {path} is declared in the server configuration: remove its audit block instead"
+            )));
+        }
         let before = table.entries.len();
         table.entries.retain(|e| e.path != path);
         if table.entries.len() == before {
@@ -136,7 +141,25 @@ impl Core {
     /// device that cannot be made fails the activation, as in Vault: serving requests without
     /// a device the operator enabled would record less than they asked for.
     pub(crate) async fn load_audit(&self, barrier: &dyn Backend) -> Result<(), CoreError> {
-        let table: AuditTable = read_json(barrier, AUDIT_TABLE_PATH).await?;
+        let stored: AuditTable = read_json(barrier, AUDIT_TABLE_PATH).await?;
+        let (table, reports) =
+            super::table::reconcile(&stored, &self.opts.audit_settings.declared, || {
+                let mut salt = [0u8; 32];
+                rand::thread_rng().fill_bytes(&mut salt);
+                hex::encode(salt)
+            });
+        for r in &reports {
+            tracing::warn!("{r}");
+        }
+        if table != stored {
+            barrier
+                .put(AUDIT_TABLE_PATH, serde_json::to_vec(&table)?)
+                .await?;
+            tracing::info!(
+                declared = self.opts.audit_settings.declared.len(),
+                "audit table updated from the configuration's audit blocks"
+            );
+        }
         let mut devices = Vec::with_capacity(table.entries.len());
         for e in &table.entries {
             let device = self.make_device(e).map_err(|err| {

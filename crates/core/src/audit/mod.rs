@@ -18,7 +18,7 @@ mod trail;
 
 pub use broker::{AuditBroker, AuditError};
 pub use manage::RawAudit;
-pub use table::{AUDITED_HEADERS_PATH, AuditSettings};
+pub use table::{AUDITED_HEADERS_PATH, AuditSettings, DeclaredAudit};
 pub(crate) use table::{HeaderConfig, HeaderSetting};
 pub(crate) use trail::AuditTrail;
 pub use trail::RequestMeta;

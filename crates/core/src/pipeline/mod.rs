@@ -309,7 +309,7 @@ impl Core {
         }
 
         // Stage 6, audit the request.
-        if let Some(t) = trail.as_deref_mut() {
+        if let Some(t) = trail {
             self.audit.log(&t.request_event(None)).await?;
             t.request_logged = true;
         }
@@ -337,7 +337,7 @@ impl Core {
 
         // Stage 9, wrap.
         let wrap_endpoint = wrapping::is_wrap_endpoint(routed.path.as_str());
-        let reply = match (result, wrap_ttl) {
+        match (result, wrap_ttl) {
             (Ok(_), None) if wrap_endpoint => Err(CoreError::invalid(
                 "endpoint requires response wrapping to be used",
             )),
@@ -347,8 +347,7 @@ impl Core {
                 .map(Reply::Wrapped),
             (Ok(resp), _) => Ok(Reply::Response(resp)),
             (Err(e), _) => Err(e),
-        };
-        reply
+        }
     }
 }
 
