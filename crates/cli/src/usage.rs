@@ -13,6 +13,7 @@ Common commands:
     status      Print seal and HA status
 
 Other commands:
+    audit       Interact with audit devices
     kv          Interact with the key/value secrets engine
     operator    Perform operator-specific tasks (init, unseal, seal, raft, ...)
     policy      Interact with policies

@@ -8,6 +8,7 @@
 //! Parsing is pure (text in, [`ServerConfig`] out); only [`load`] touches the file system.
 
 mod addr;
+mod audit;
 mod error;
 mod from_hcl;
 mod from_json;
@@ -22,6 +23,7 @@ mod telemetry;
 mod tree;
 mod validate;
 
+pub use audit::AuditStanza;
 pub use error::ConfigError;
 pub use listener::{
     DEFAULT_ADDRESS, DEFAULT_HTTP_IDLE_TIMEOUT, DEFAULT_HTTP_READ_HEADER_TIMEOUT,

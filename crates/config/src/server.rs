@@ -67,8 +67,13 @@ pub struct ServerConfig {
     pub enable_response_header_hostname: bool,
     /// Add the `X-Vault-Raft-Node-ID` response header.
     pub enable_response_header_raft_node_id: bool,
-    /// Allow enabling audit devices through the API.
+    /// Allow enabling and disabling audit devices through the API: true unless the config
+    /// sets OpenBao's `unsafe_allow_api_audit_creation = false` (Vault always allows it).
     pub unsafe_allow_api_audit_creation: bool,
+    /// `allow_audit_log_prefixing`: audit devices may take the `prefix` option.
+    pub allow_audit_log_prefixing: bool,
+    /// `audit "TYPE" "PATH" { }` blocks: devices declared in the configuration.
+    pub audits: Vec<crate::audit::AuditStanza>,
     /// Built by [`dev_config`]: storage may be omitted.
     pub dev: bool,
     /// Things worth logging: unknown keys, ignored Vault settings, unrendered templates.
@@ -106,7 +111,9 @@ impl Default for ServerConfig {
             raw_storage_endpoint: false,
             enable_response_header_hostname: false,
             enable_response_header_raft_node_id: false,
-            unsafe_allow_api_audit_creation: false,
+            unsafe_allow_api_audit_creation: true,
+            allow_audit_log_prefixing: false,
+            audits: Vec::new(),
             dev: false,
             warnings: Vec::new(),
             sources: Vec::new(),
@@ -262,6 +269,19 @@ pub(crate) fn decode(
         }
     }
 
+    for f in sec.all("audit") {
+        let declared = crate::audit::decode_audits(f, &mut warnings)?;
+        for a in declared {
+            if c.audits.iter().any(|b| b.path == a.path) {
+                return Err(ConfigError::invalid(
+                    &a.source,
+                    &join(&join("audit", &a.kind), a.path.trim_end_matches('/')),
+                    format!("two audit blocks declare the path {}", a.path),
+                ));
+            }
+            c.audits.push(a);
+        }
+    }
     for f in sec.all("seal") {
         for (label, body) in labeled(f, "seal")? {
             let path = join("seal", label);
@@ -302,9 +322,9 @@ pub(crate) fn decode(
     c.enable_response_header_raft_node_id = sec
         .bool("enable_response_header_raft_node_id")?
         .unwrap_or(false);
-    c.unsafe_allow_api_audit_creation = sec
-        .bool("unsafe_allow_api_audit_creation")?
-        .unwrap_or(false);
+    c.unsafe_allow_api_audit_creation =
+        sec.bool("unsafe_allow_api_audit_creation")?.unwrap_or(true);
+    c.allow_audit_log_prefixing = sec.bool("allow_audit_log_prefixing")?.unwrap_or(false);
     for name in IGNORED {
         sec.ignore(name, &mut warnings);
     }

@@ -46,6 +46,8 @@ pub(crate) struct Active {
     pub(crate) max_lease_ttl: u64,
     /// The backend types mounts are created from.
     pub(crate) registry: tresor_sdk::BackendRegistry,
+    /// The request headers copied into audit entries.
+    pub(crate) audited_headers: RwLock<crate::audit::HeaderConfig>,
     /// Revokes expired tokens (with their children) in the background while this node is
     /// active; stopped by [`Active::stop_background`] when the state is dropped (seal,
     /// step-down), and by its own `Drop` at the latest.
@@ -137,6 +139,8 @@ impl Active {
         let policies = PolicyStore::new(View::new(barrier.clone(), "sys/policy/"));
         policies.ensure_default().await?;
 
+        core.load_audit(&*barrier).await?;
+        let audited_headers = RwLock::new(Active::load_audited_headers(&*barrier).await?);
         let expiry = ExpiryTask::spawn(tokens.clone(), ExpiryTask::DEFAULT_INTERVAL);
         let autosnap = core.snapshot_source.get().cloned().map(|source| {
             tresor_autosnap::AutoSnapshots::start(
@@ -158,6 +162,7 @@ impl Active {
             default_lease_ttl: core.opts.default_lease_ttl,
             max_lease_ttl: core.opts.max_lease_ttl,
             registry: core.opts.backends.clone(),
+            audited_headers,
             expiry,
             autosnap,
         };

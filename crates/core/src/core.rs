@@ -41,8 +41,10 @@ pub struct CoreOptions {
     /// The secret-engine and auth-method types mounts are created from (the binary
     /// registers the engines; the core depends on none of them).
     pub backends: tresor_sdk::BackendRegistry,
-    /// The pipeline's audit stages record here (fail closed).
-    pub audit: Arc<dyn crate::pipeline::audit::AuditBroker>,
+    /// The audit device types (`file`, `socket`, ...; the binary registers tresor-audit's).
+    pub audit_types: tresor_sdk::audit::AuditRegistry,
+    /// The server settings that govern audit devices.
+    pub audit_settings: crate::audit::AuditSettings,
     /// The pipeline's lease stage registers leases here.
     pub leases: Arc<dyn crate::pipeline::lease::LeaseManager>,
 }
@@ -71,7 +73,8 @@ impl Default for CoreOptions {
             migration_seals: Vec::new(),
             metrics: tresor_telemetry::Metrics::new(),
             backends: tresor_sdk::BackendRegistry::new(),
-            audit: Arc::new(crate::pipeline::audit::NoAudit),
+            audit_types: tresor_sdk::audit::AuditRegistry::new(),
+            audit_settings: crate::audit::AuditSettings::default(),
             leases: Arc::new(crate::pipeline::lease::NoLeases),
         }
     }
@@ -97,6 +100,8 @@ pub struct Core {
     pub(crate) auto_unseal_failures: AtomicU64,
     pub(crate) opts: CoreOptions,
     pub(crate) ha: HaHandles,
+    /// Where the pipeline records requests and responses (devices loaded while active).
+    pub(crate) audit: crate::audit::AuditBroker,
     /// `Some` while unsealed and active (this node leads and serves requests).
     pub(crate) active: RwLock<Option<Arc<Active>>>,
     /// The cluster's name and id, `Some` while unsealed (active or standby).
@@ -145,7 +150,9 @@ impl Core {
     ) -> Arc<Core> {
         let ha = ha.into();
         let barrier = Arc::new(Barrier::new(physical.clone()));
+        let audit = crate::audit::AuditBroker::new(&opts.metrics);
         Arc::new(Core {
+            audit,
             physical,
             barrier,
             shamir: Arc::new(ShamirSeal::new()),
@@ -192,12 +199,6 @@ impl Core {
     /// Whether this node is unsealed but must hand client requests to the active node.
     pub fn is_standby(&self) -> bool {
         !self.is_sealed() && !self.is_active_node()
-    }
-
-    /// Where the pipeline's audit stages record (the http layer records the raw endpoints
-    /// it serves through the same broker).
-    pub fn audit_broker(&self) -> &Arc<dyn crate::pipeline::audit::AuditBroker> {
-        &self.opts.audit
     }
 
     /// The cluster layer this core reports to.
@@ -252,6 +253,7 @@ impl Core {
         if let Some(active) = &dropped {
             active.stop_background();
         }
+        self.unload_audit();
         let was = dropped.is_some();
         if was {
             tracing::info!("this node is now a standby");
@@ -553,6 +555,7 @@ impl Core {
         if let Some(active) = self.active.write().ok().and_then(|mut a| a.take()) {
             active.stop_background();
         }
+        self.unload_audit();
         if let Ok(mut c) = self.cluster.write() {
             *c = None;
         }

@@ -52,7 +52,7 @@ pub enum CoreError {
     /// No audit device could record the request or its response; the request was refused
     /// (fail closed, HTTP 500 "internal error").
     #[error(transparent)]
-    Audit(#[from] crate::pipeline::audit::AuditError),
+    Audit(#[from] crate::audit::AuditError),
     /// The lease of a response could not be registered (HTTP 500).
     #[error(transparent)]
     Lease(#[from] crate::pipeline::lease::LeaseError),

@@ -41,6 +41,12 @@ pub struct ForwardedRequest {
     /// The request body, base64 on the wire.
     #[serde(with = "b64")]
     pub body: Vec<u8>,
+    /// The client's address as the standby saw it (`ip:port`), for audit entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_addr: Option<String>,
+    /// The forwarding standby's address, for audit entries (`forwarded_from`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded_from: Option<String>,
 }
 
 /// The active node's answer to a [`ForwardedRequest`], returned to the client unchanged.
@@ -402,6 +408,8 @@ mod tests {
             path_and_query: "/v1/secret/data/a?x=1".into(),
             headers: vec![("x-vault-token".into(), "t".into())],
             body: vec![0, 255, 10, 13],
+            remote_addr: Some("192.0.2.1:4000".into()),
+            forwarded_from: None,
         };
         let text = serde_json::to_string(&req).unwrap();
         assert!(text.contains("\"AP8KDQ==\""), "{text}");

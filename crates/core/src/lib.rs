@@ -23,6 +23,7 @@
 //! ([`AutopilotControl`]).
 
 mod active;
+pub mod audit;
 mod auto_seal;
 mod autopilot_store;
 mod ceremony;
@@ -47,6 +48,7 @@ mod system;
 mod wrapping;
 
 pub use crate::core::{Core, CoreOptions};
+pub use audit::{AuditBroker, AuditError, AuditSettings, RequestMeta};
 pub use auto_seal::{AutoUnsealTiming, Backoff, format_delay, jittered, run_auto_unseal};
 pub use autopilot_store::AUTOPILOT_PREFIX;
 pub use ceremony::{GenerateRootStatus, RekeyStatus, RekeyTarget, RekeyUpdate, RekeyVerifyStatus};
@@ -65,7 +67,6 @@ pub use key_rotation::{
 };
 pub use metrics::{MeteredSeal, metered_seals};
 pub use migration::SealMigration;
-pub use pipeline::audit::{AuditBroker, AuditError, AuditRequest, NoAudit};
 pub use pipeline::lease::{LeaseError, LeaseManager, NoLeases};
 pub use pipeline::{CoreRequest, Method, WRITE_TO_DIRECTORY};
 pub use snapshot::{SnapshotStore, SnapshotStoreError};

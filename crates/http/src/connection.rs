@@ -425,11 +425,20 @@ impl hyper::body::Body for TrackedBody {
 pub(crate) struct ConnService {
     router: Router,
     activity: Arc<Activity>,
+    addrs: crate::client_addr::ClientAddr,
 }
 
 impl ConnService {
-    pub(crate) fn new(router: Router, activity: Arc<Activity>) -> Self {
-        ConnService { router, activity }
+    pub(crate) fn new(
+        router: Router,
+        activity: Arc<Activity>,
+        addrs: crate::client_addr::ClientAddr,
+    ) -> Self {
+        ConnService {
+            router,
+            activity,
+            addrs,
+        }
     }
 }
 
@@ -446,12 +455,13 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnService {
         } else {
             deadline
         };
-        let req = req.map(|inner| {
+        let mut req = req.map(|inner| {
             Body::new(DeadlineBody {
                 inner,
                 deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
             })
         });
+        req.extensions_mut().insert(self.addrs.clone());
         let router = self.router.clone();
         Box::pin(async move {
             let resp = router.oneshot(req).await?;

@@ -42,6 +42,7 @@ pub(crate) fn to_forwarded(
     path_and_query: &str,
     headers: &HeaderMap,
     body: &Bytes,
+    client: &crate::client_addr::ClientAddr,
 ) -> ForwardedRequest {
     let headers = CARRIED
         .iter()
@@ -57,6 +58,8 @@ pub(crate) fn to_forwarded(
         path_and_query: path_and_query.to_owned(),
         headers,
         body: body.to_vec(),
+        remote_addr: client.remote.map(|a| a.to_string()),
+        forwarded_from: client.local.map(|a| a.to_string()),
     }
 }
 
@@ -100,9 +103,20 @@ pub async fn serve_forwarded(state: AppState, req: ForwardedRequest) -> Forwarde
             builder = builder.header(name.as_str(), value.as_str());
         }
     }
-    let Ok(request) = builder.body(Body::from(req.body)) else {
+    let Ok(mut request) = builder.body(Body::from(req.body)) else {
         return fail(StatusCode::BAD_REQUEST, "invalid forwarded request");
     };
+    request
+        .extensions_mut()
+        .insert(crate::client_addr::ClientAddr {
+            remote: req.remote_addr.as_deref().and_then(|a| a.parse().ok()),
+            forwarded_from: Some(
+                req.forwarded_from
+                    .clone()
+                    .unwrap_or_else(|| "standby".into()),
+            ),
+            local: None,
+        });
     // A panic while answering a forwarded request is a 500 for that request, as on a listener.
     let response = match crate::panic_guard::catch_panics(router(state))
         .oneshot(request)
@@ -164,7 +178,13 @@ mod tests {
         h.insert("x-vault-token", HeaderValue::from_static("tok"));
         h.insert("content-type", HeaderValue::from_static("application/json"));
         h.insert("cookie", HeaderValue::from_static("nope"));
-        let f = to_forwarded(&Method::PUT, "/v1/a?b=c", &h, &Bytes::from_static(b"{}"));
+        let f = to_forwarded(
+            &Method::PUT,
+            "/v1/a?b=c",
+            &h,
+            &Bytes::from_static(b"{}"),
+            &Default::default(),
+        );
         assert_eq!(f.method, "PUT");
         assert_eq!(f.path_and_query, "/v1/a?b=c");
         assert_eq!(f.body, b"{}");

@@ -37,6 +37,8 @@ mod tls;
 
 pub use connection::{BodyReadTimeout, DEFAULT_TLS_HANDSHAKE_TIMEOUT, SHUTDOWN_GRACE, Timeouts};
 pub use error::ApiError;
+pub mod client_addr;
+pub use client_addr::ClientAddr;
 pub use forward::{FORWARDED_HEADER, NO_ACTIVE_NODE, serve_forwarded};
 pub use json_limits::{JsonLimitError, JsonLimits};
 pub use listener::{

@@ -105,6 +105,11 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
+        let addrs = crate::client_addr::ClientAddr {
+            remote: Some(peer),
+            forwarded_from: None,
+            local: stream.local_addr().ok(),
+        };
         let router = router.clone();
         let acceptor = acceptor.clone();
         let shutdown = shutdown.clone();
@@ -120,13 +125,13 @@ pub async fn serve(
                     };
                     match tls {
                         Ok(Ok(tls)) => {
-                            serve_connection(tls, peer, router, timeouts, shutdown).await
+                            serve_connection(tls, addrs, router, timeouts, shutdown).await
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 }
-                None => serve_connection(stream, peer, router, timeouts, shutdown).await,
+                None => serve_connection(stream, addrs, router, timeouts, shutdown).await,
             }
         });
     }
@@ -135,15 +140,16 @@ pub async fn serve(
 /// Serves one connection until it ends, a limit closes it, or `shutdown` is cancelled.
 async fn serve_connection<S>(
     io: S,
-    peer: SocketAddr,
+    addrs: crate::client_addr::ClientAddr,
     router: Router,
     timeouts: Timeouts,
     shutdown: CancellationToken,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let peer = addrs.remote.map(|a| a.to_string()).unwrap_or_default();
     let activity = Activity::new(timeouts);
-    let service = ConnService::new(router, activity.clone());
+    let service = ConnService::new(router, activity.clone(), addrs.clone());
     let builder = Builder::new(TokioExecutor::new());
     let conn =
         builder.serve_connection(TokioIo::new(TrackedIo::new(io, activity.clone())), service);

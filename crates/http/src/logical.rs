@@ -112,7 +112,7 @@ pub(crate) async fn handle(state: &AppState, req: ApiRequest) -> Response {
         token,
     };
     let reply = match wrap_ttl(&req.headers) {
-        Ok(ttl) => state.core.serve(core_req, ttl).await,
+        Ok(ttl) => state.core.serve_with(core_req, ttl, &req.meta()).await,
         Err(e) => return e.into_response(),
     };
     match reply {

@@ -102,6 +102,7 @@ async fn check_on_active_node(state: &AppState, req: &ApiRequest) -> Result<(), 
         "/v1/sys/capabilities-self",
         &req.headers,
         &body,
+        &req.client,
     );
     let unavailable = || ApiError::new(StatusCode::SERVICE_UNAVAILABLE, STANDBY_CANNOT_CHECK);
     let resp = state.core.ha().forwarding.forward(fwd).await.map_err(|e| {

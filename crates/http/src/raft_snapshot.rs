@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::io::AsyncWriteExt as _;
 use tokio::sync::mpsc;
 use tresor_core::snapshot::{SNAPSHOT_FORCE_PATH, SNAPSHOT_PATH};
-use tresor_core::{AuditRequest, Core, CoreError};
+use tresor_core::{Core, CoreError};
 use tresor_sdk::Operation;
 
 use crate::error::ApiError;
@@ -61,6 +61,7 @@ pub(crate) async fn handle(
     path: &str,
     path_and_query: &str,
     headers: &axum::http::HeaderMap,
+    client: &crate::client_addr::ClientAddr,
     body: Body,
 ) -> Response {
     let core = &state.core;
@@ -85,30 +86,35 @@ pub(crate) async fn handle(
     {
         return err(e);
     }
-    let record = AuditRequest {
-        path,
-        operation: if restore {
-            Operation::Update
-        } else {
-            Operation::Read
-        },
-        accessor: "",
-        policies: &[],
-        mount_point: "sys/",
+    let meta = tresor_core::RequestMeta {
+        remote: client.remote,
+        forwarded_from: client.forwarded_from.clone(),
+        headers: headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
     };
-    let audit = core.audit_broker();
-    if let Err(e) = audit.log_request(&record, None).await {
-        return err(CoreError::from(e));
-    }
+    let operation = if restore {
+        Operation::Update
+    } else {
+        Operation::Read
+    };
+    let raw = match core
+        .audit_raw_request(path, operation, token.as_deref(), &meta)
+        .await
+    {
+        Ok(raw) => raw,
+        Err(e) => return err(e),
+    };
     let resp = if restore {
         restore_from(core, body, path == SNAPSHOT_FORCE_PATH).await
     } else {
         save(core.clone())
     };
     let failed = (!resp.status().is_success()).then(|| resp.status().to_string());
-    match audit.log_response(&record, None, failed.as_deref()).await {
+    match core.audit_raw_response(raw, failed.as_deref()).await {
         Ok(()) => resp,
-        Err(e) => err(CoreError::from(e)),
+        Err(e) => err(e),
     }
 }
 

@@ -5,7 +5,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tresor_core::{AuditRequest, CoreError, InitRequest, RekeyTarget};
+use tresor_core::{CoreError, InitRequest, RekeyTarget};
 use tresor_sdk::{Operation, fields};
 
 use crate::error::ApiError;
@@ -61,22 +61,25 @@ pub(crate) async fn handle(state: &AppState, req: &ApiRequest) -> Option<Respons
     if !endpoint.audited {
         return Some(dispatch(state, req).await);
     }
-    let record = AuditRequest {
-        path: endpoint.path,
-        operation: operation(&req.method),
-        accessor: "",
-        policies: &[],
-        mount_point: "sys/",
+    let token = req.token();
+    let raw = match state
+        .core
+        .audit_raw_request(
+            endpoint.path,
+            operation(&req.method),
+            token.as_deref(),
+            &req.meta(),
+        )
+        .await
+    {
+        Ok(raw) => raw,
+        Err(e) => return Some(err(e).into_response()),
     };
-    let audit = state.core.audit_broker();
-    if let Err(e) = audit.log_request(&record, None).await {
-        return Some(err(CoreError::from(e)).into_response());
-    }
     let resp = dispatch(state, req).await;
     let failed = (!resp.status().is_success()).then(|| resp.status().to_string());
-    match audit.log_response(&record, None, failed.as_deref()).await {
+    match state.core.audit_raw_response(raw, failed.as_deref()).await {
         Ok(()) => Some(resp),
-        Err(e) => Some(err(CoreError::from(e)).into_response()),
+        Err(e) => Some(err(e).into_response()),
     }
 }
 

@@ -63,9 +63,24 @@ pub(crate) struct ApiRequest {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
     pub(crate) json_limits: crate::json_limits::JsonLimits,
+    /// Who sent it.
+    pub(crate) client: crate::client_addr::ClientAddr,
 }
 
 impl ApiRequest {
+    /// What audit entries record about the client: address, forwarding standby, headers.
+    pub(crate) fn meta(&self) -> tresor_core::RequestMeta {
+        tresor_core::RequestMeta {
+            remote: self.client.remote,
+            forwarded_from: self.client.forwarded_from.clone(),
+            headers: self
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect(),
+        }
+    }
+
     /// The client token: `X-Vault-Token`, else `Authorization: Bearer`.
     pub(crate) fn token(&self) -> Option<String> {
         token_of(&self.headers)
@@ -233,12 +248,18 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         .unwrap_or_default();
     // Snapshots stream in and out, outside the buffered pipeline and its time limit.
     if crate::raft_snapshot::is_snapshot_path(path.as_str()) {
+        let client = parts
+            .extensions
+            .get::<crate::client_addr::ClientAddr>()
+            .cloned()
+            .unwrap_or_default();
         return crate::raft_snapshot::handle(
             &state,
             parts.method,
             path.as_str(),
             &path_and_query,
             &parts.headers,
+            &client,
             Body::new(body),
         )
         .await;
@@ -272,6 +293,11 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
             headers: parts.headers,
             body,
             json_limits: state.json_limits,
+            client: parts
+                .extensions
+                .get::<crate::client_addr::ClientAddr>()
+                .cloned()
+                .unwrap_or_default(),
         };
         // Every node answers for its own metrics, sealed or standby.
         if let Some(resp) = crate::metrics::handle(&state, &api).await {
@@ -281,8 +307,13 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
             if api.headers.contains_key(crate::forward::FORWARDED_HEADER) {
                 return crate::forward::no_active_node();
             }
-            let fwd =
-                crate::forward::to_forwarded(&api.method, &path_and_query, &api.headers, &api.body);
+            let fwd = crate::forward::to_forwarded(
+                &api.method,
+                &path_and_query,
+                &api.headers,
+                &api.body,
+                &api.client,
+            );
             return match state.core.ha().forwarding.forward(fwd).await {
                 Ok(resp) => crate::forward::from_forwarded(resp),
                 Err(e) => {

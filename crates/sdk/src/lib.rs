@@ -5,6 +5,7 @@
 //! answers with a [`Response`] (or `None` for "nothing here": 404 on read, 204 on write) or a
 //! [`LogicalError`]. Status codes and the JSON envelope are the http layer's business.
 
+pub mod audit;
 pub mod duration;
 pub mod fields;
 mod logical;

@@ -116,3 +116,32 @@ pub const AUTOSNAPSHOTS_SAVE_ERRORS: MetricDef = MetricDef::counter(
     "autosnapshots.save.errors",
     "Number of failed automated snapshot saves",
 );
+
+/// Vault `vault.audit.log_request`: time to record a request in every audit device, ms.
+pub const AUDIT_LOG_REQUEST: MetricDef = MetricDef::summary(
+    "audit.log_request",
+    "Time taken to record a request in the audit devices, ms",
+);
+/// Vault `vault.audit.log_response`: time to record a response in every audit device, ms.
+pub const AUDIT_LOG_RESPONSE: MetricDef = MetricDef::summary(
+    "audit.log_response",
+    "Time taken to record a response in the audit devices, ms",
+);
+/// Vault `vault.audit.log_request_failure`: requests no audit device could record (each one
+/// refused).
+pub const AUDIT_LOG_REQUEST_FAILURE: MetricDef = MetricDef::counter(
+    "audit.log_request_failure",
+    "Number of requests no audit device could record",
+);
+/// Vault `vault.audit.log_response_failure`: responses no audit device could record (each
+/// one withheld).
+pub const AUDIT_LOG_RESPONSE_FAILURE: MetricDef = MetricDef::counter(
+    "audit.log_response_failure",
+    "Number of responses no audit device could record",
+);
+/// Tresor's own: `vault.audit.device.failure`, failed writes per device (label `path`), also
+/// when another device recorded the entry.
+pub const AUDIT_DEVICE_FAILURE: MetricDef = MetricDef::counter(
+    "audit.device.failure",
+    "Number of failed writes of one audit device (Tresor)",
+);

@@ -148,7 +148,7 @@ pub(crate) async fn run(flags: ServerFlags) -> i32 {
          Root Token: {}\n",
         init.root_token
     );
-    crate::server::wait_signal_public().await;
+    crate::server::wait_signal_public(nodes.first().map(|n| &n.core)).await;
     for n in nodes.into_iter().rev() {
         n.stop().await;
     }

@@ -91,36 +91,45 @@ pub(crate) async fn run(args: Vec<String>) -> i32 {
         }
     };
     tracing::info!(addrs = ?node.api_addrs, "tresor server started");
-    wait_for_signal().await;
+    wait_for_signal_reopening(Some(&node.core)).await;
     tracing::info!("shutting down");
     node.stop().await;
     0
 }
 
-pub(crate) async fn wait_signal_public() {
-    wait_for_signal().await;
+pub(crate) async fn wait_signal_public(core: Option<&Arc<Core>>) {
+    wait_for_signal_reopening(core).await;
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
+/// Waits for SIGINT or SIGTERM. Meanwhile each SIGHUP reopens `core`'s audit devices (a file
+/// device writes to a fresh file after logrotate moved the old one away).
+async fn wait_for_signal_reopening(core: Option<&Arc<Core>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+    };
+    let mut hup = signal(SignalKind::hangup()).ok();
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => return,
+            _ = term.recv() => return,
+            Some(()) = async {
+                match hup.as_mut() {
+                    Some(h) => h.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let Some(core) = core {
+                    tracing::info!("SIGHUP: reopening audit devices");
+                    core.reopen_audit().await;
+                }
+            }
+        }
     }
 }
 
@@ -324,6 +333,22 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
         seals: tresor_core::metered_seals(seals.enabled, &defaults.metrics),
         migration_seals: seals.disabled,
         backends: tresor_engines::registry(),
+        audit_types: tresor_audit::registry(),
+        audit_settings: tresor_core::AuditSettings {
+            declared: config
+                .audits
+                .iter()
+                .map(|a| tresor_core::audit::DeclaredAudit {
+                    kind: a.kind.clone(),
+                    path: a.path.clone(),
+                    description: a.description.clone(),
+                    local: a.local,
+                    options: a.options.clone(),
+                })
+                .collect(),
+            allow_prefix: config.allow_audit_log_prefixing,
+            api_creation: config.unsafe_allow_api_audit_creation,
+        },
         ..defaults
     };
     let node = tresor_ha::Node::build(NodeOptions {

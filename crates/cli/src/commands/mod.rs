@@ -1,5 +1,6 @@
 //! The commands, one module per command group, and the top-level dispatch.
 
+mod audit;
 mod generic;
 mod kv;
 mod login;
@@ -31,6 +32,7 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, args: &[String]) -> Result<i32, 
         "token" => token::run(ctx, rest).await,
         "policy" => policy::run(ctx, rest).await,
         "secrets" => secrets::run(ctx, rest).await,
+        "audit" => audit::run(ctx, rest).await,
         "kv" => kv::run(ctx, rest).await,
         "read" | "write" | "list" | "delete" => generic::run(ctx, cmd, rest).await,
         "version" | "-v" | "-version" | "--version" => {

@@ -13,28 +13,30 @@
 //!    request it will serve; `sudo` when the backend declares the path a root path.
 //! 5. **authorize** ([`authorize`]) — the ACL on the canonical path: capability, sudo,
 //!    parameters, wrapping TTL bounds. Pure.
-//! 6. **audit request** ([`audit`]) — fail closed.
+//! 6. **audit request** ([`crate::audit`]) — fail closed; a request refused before this
+//!    stage (bad token, denied) is recorded with its error.
 //! 7. **backend**.
 //! 8. **lease** ([`lease`]) — a response carrying a secret gets a lease.
 //! 9. **wrap** — with `X-Vault-Wrap-TTL` the response is stored behind a wrapping token.
 //! 10. **audit response** — fail closed: an unrecorded response is never returned.
 
-pub(crate) mod audit;
 mod authenticate;
 mod authorize;
 pub(crate) mod lease;
 mod route;
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 use tresor_sdk::{Auth, CanonicalPath, Operation, Request, Response};
 use tresor_token::TokenEntry;
 
+use crate::audit::{AuditTrail, RequestMeta};
 use crate::core::Core;
 use crate::envelope::{response_from_envelope, wrap_info_response};
 use crate::error::CoreError;
 use crate::system;
 use crate::wrapping::{self, Reply};
-use audit::AuditRequest;
 use authorize::Ask;
 pub(crate) use route::Target;
 
@@ -122,6 +124,18 @@ impl Core {
     /// single-use wrapping token and only that token's [`WrapInfo`](crate::WrapInfo) comes
     /// back.
     pub async fn serve(&self, req: CoreRequest, wrap_ttl: Option<u64>) -> Result<Reply, CoreError> {
+        self.serve_with(req, wrap_ttl, &RequestMeta::default())
+            .await
+    }
+
+    /// [`Core::serve`] with what the http layer knows of the client (its address, the
+    /// forwarding standby, the headers), which audit entries record.
+    pub async fn serve_with(
+        &self,
+        req: CoreRequest,
+        wrap_ttl: Option<u64>,
+        meta: &RequestMeta,
+    ) -> Result<Reply, CoreError> {
         let active = self.active()?;
         if !self.ha.leadership.is_active() {
             return Err(CoreError::Standby {
@@ -130,6 +144,48 @@ impl Core {
         }
         self.ha.leadership.confirm_leadership().await?;
         let wrap_ttl = wrap_ttl.filter(|t| *t > 0);
+        let mut trail = self.audit.is_enabled().then(|| {
+            AuditTrail::new(
+                req.path.as_str(),
+                req.method.operation(),
+                req.token.as_deref(),
+                Some(&req.data),
+                wrap_ttl,
+                meta,
+                &active.audited_headers(),
+            )
+        });
+        let result = self.run(&active, req, wrap_ttl, trail.as_mut()).await;
+        let Some(trail) = trail else {
+            return result;
+        };
+        // Stage 10, audit the response (and the request, when it ended before stage 6).
+        let error = result.as_ref().err().map(ToString::to_string);
+        if let Err(CoreError::Audit(_)) = &result {
+            return result;
+        }
+        if !trail.request_logged {
+            self.audit
+                .log(&trail.request_event(error.as_deref()))
+                .await?;
+        }
+        let outcome = match &result {
+            Ok(reply) => Ok(reply),
+            Err(_) => Err(error.as_deref().unwrap_or_default()),
+        };
+        self.audit.log(&trail.response_event(outcome)).await?;
+        result
+    }
+
+    /// Stages 1–9.
+    async fn run(
+        &self,
+        active: &Arc<crate::active::Active>,
+        req: CoreRequest,
+        wrap_ttl: Option<u64>,
+        mut trail: Option<&mut AuditTrail>,
+    ) -> Result<Reply, CoreError> {
+        let active = active.clone();
         let CoreRequest {
             method,
             path,
@@ -138,6 +194,11 @@ impl Core {
         } = req;
         let path = shape(method, path)?;
         if let Some(endpoint) = wrapping::Endpoint::of(path.as_str()) {
+            // The wrapping endpoints consume tokens: record the request first.
+            if let Some(t) = trail.as_deref_mut() {
+                self.audit.log(&t.request_event(None)).await?;
+                t.request_logged = true;
+            }
             return self
                 .wrapping_endpoint(&active, endpoint, method, &data, token.as_deref())
                 .await;
@@ -164,6 +225,19 @@ impl Core {
             Some(self.authenticate(&active, token.as_deref()).await?)
         };
         let auth = entry.as_ref().map(caller).unwrap_or_default();
+        if let Some(t) = trail.as_deref_mut() {
+            match &routed.target {
+                Target::System => t.mount("sys/", "system", ""),
+                Target::Backend { mount, .. } => {
+                    t.mount(routed.mount_point(), &mount.kind, &mount.accessor);
+                    let (req_keys, resp_keys) = active.audit_keys(routed.mount_point());
+                    t.non_hmac_keys(req_keys, resp_keys);
+                }
+            }
+            if let Some(e) = &entry {
+                t.caller(e);
+            }
+        }
 
         // Stage 4, operation. A backend request is built once: the existence check and the
         // handler see the same request, without copying the body.
@@ -205,6 +279,9 @@ impl Core {
                 (request.operation, sudo)
             }
         };
+        if let Some(t) = trail.as_deref_mut() {
+            t.operation(operation);
+        }
         // Stage 5, authorize.
         let acl = match &entry {
             Some(entry) => Some(active.policies.acl(&entry.policies).await?),
@@ -232,18 +309,10 @@ impl Core {
         }
 
         // Stage 6, audit the request.
-        let record = AuditRequest {
-            path: routed.path.as_str(),
-            operation,
-            accessor: &auth.accessor,
-            policies: &auth.policies,
-            mount_point: routed.mount_point(),
-        };
-        self.opts
-            .audit
-            .log_request(&record, None)
-            .await
-            .map_err(CoreError::Audit)?;
+        if let Some(t) = trail {
+            self.audit.log(&t.request_event(None)).await?;
+            t.request_logged = true;
+        }
 
         // Stage 7, backend.
         let result = match backend_req {
@@ -268,7 +337,7 @@ impl Core {
 
         // Stage 9, wrap.
         let wrap_endpoint = wrapping::is_wrap_endpoint(routed.path.as_str());
-        let reply = match (result, wrap_ttl) {
+        match (result, wrap_ttl) {
             (Ok(_), None) if wrap_endpoint => Err(CoreError::invalid(
                 "endpoint requires response wrapping to be used",
             )),
@@ -278,20 +347,7 @@ impl Core {
                 .map(Reply::Wrapped),
             (Ok(resp), _) => Ok(Reply::Response(resp)),
             (Err(e), _) => Err(e),
-        };
-
-        // Stage 10, audit the response.
-        let (resp, error) = match &reply {
-            Ok(Reply::Response(r)) => (r.as_ref(), None),
-            Ok(_) => (None, None),
-            Err(e) => (None, Some(e.to_string())),
-        };
-        self.opts
-            .audit
-            .log_response(&record, resp, error.as_deref())
-            .await
-            .map_err(CoreError::Audit)?;
-        reply
+        }
     }
 }
 

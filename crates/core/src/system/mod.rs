@@ -3,6 +3,7 @@
 //! The raw endpoints (init, seal-status, unseal, seal, health, leader, generate-root, rekey,
 //! step-down) do not pass through here: the http layer calls the [`Core`] methods directly.
 
+mod audit;
 mod autosnap;
 mod capabilities;
 mod keys;
@@ -99,6 +100,27 @@ pub(crate) async fn handle(
                 policies::Flavor::Acl,
             )
             .await
+        }
+        ["audit"] => audit::list(core, op).await,
+        ["audit", ""] => Err(CoreError::UnsupportedPath),
+        ["audit", ..] => {
+            audit::device(
+                core,
+                op,
+                rel.strip_prefix("audit/").unwrap_or_default(),
+                data,
+            )
+            .await
+        }
+        ["audit-hash", ..] => audit::hash(
+            core,
+            op,
+            rel.strip_prefix("audit-hash/").unwrap_or_default(),
+            data,
+        ),
+        ["config", "auditing", "request-headers"] => audit::headers(active, op).await,
+        ["config", "auditing", "request-headers", name] => {
+            audit::header(active, op, name, data).await
         }
         ["capabilities"] => capabilities::for_token(active, op, data).await,
         ["capabilities-self"] => capabilities::for_self(active, op, data, acl),

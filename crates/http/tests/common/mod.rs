@@ -60,6 +60,7 @@ pub(crate) async fn unsealed_node() -> (AppState, String) {
         Arc::new(tresor_storage::InMemBackend::new()),
         CoreOptions {
             backends: tresor_engines::registry(),
+            audit_types: tresor_audit::registry(),
             ..CoreOptions::default()
         },
         Arc::new(SingleNode::default()),
