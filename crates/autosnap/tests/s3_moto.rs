@@ -8,9 +8,6 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -25,69 +22,16 @@ use tresor_autosnap::{AutoSnapshotConfig, AutoSnapshots, ConfigStore, api, namin
 use tresor_storage::{Backend, InMemBackend};
 use tresor_telemetry::Metrics;
 
-/// A running moto_server, killed on drop.
-struct Moto {
-    child: Child,
-    addr: SocketAddr,
-}
-
-fn moto_path() -> PathBuf {
-    let path = std::env::var_os("TRESOR_MOTO_SERVER").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../.tools/venv/bin/moto_server"
-            ))
-        },
-        PathBuf::from,
-    );
-    assert!(
-        path.exists(),
-        "moto_server not found at {}: run `bash scripts/ci-deps.sh` (or set TRESOR_MOTO_SERVER)",
-        path.display()
-    );
-    path
-}
+/// moto_server from the shared test support, with the S3 helpers these tests need.
+struct Moto(tresor_testkit::moto::Moto);
 
 impl Moto {
     fn start() -> Moto {
-        let path = moto_path();
-        for _ in 0..5 {
-            let port = tresor_testkit::ports::free_port();
-            let child = Command::new(&path)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let mut moto = Moto {
-                child,
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            };
-            if moto.wait_ready(Duration::from_secs(90)) {
-                return moto;
-            }
-        }
-        panic!("moto_server did not start");
-    }
-
-    fn wait_ready(&mut self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
+        Moto(tresor_testkit::moto::Moto::start())
     }
 
     fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.0.endpoint()
     }
 
     /// A plain S3 client for checking what the destination did.
@@ -120,13 +64,6 @@ impl Moto {
 
     fn config(&self, bucket: &str, prefix: &str) -> AutoSnapshotConfig {
         parse_config("s3", None, &body(self.config_body(bucket, prefix)), 0).unwrap()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
