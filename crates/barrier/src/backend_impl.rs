@@ -63,6 +63,11 @@ impl Backend for Barrier {
 
     async fn apply(&self, ops: Vec<Op>) -> Result<(), StorageError> {
         let state = self.unsealed()?;
+        if self.writes_frozen() {
+            return Err(StorageError::Unavailable(
+                "a snapshot restore is in progress; retry when it is done".into(),
+            ));
+        }
         for op in &ops {
             check_key(op.key())?;
         }

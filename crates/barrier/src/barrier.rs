@@ -32,6 +32,9 @@ pub struct Barrier {
     /// Serializes keyring changes (initialize, unseal, rotate, rekey, reload) so that two
     /// of them never interleave their read-modify-write of `core/keyring`.
     admin: Mutex<()>,
+    /// Set while a snapshot restore replaces the data underneath: writes are refused, so that
+    /// nothing is encrypted with the keyring the restore is about to replace.
+    frozen: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Barrier {
@@ -49,6 +52,7 @@ impl Barrier {
             physical,
             state: RwLock::new(None),
             admin: Mutex::new(()),
+            frozen: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -79,6 +83,23 @@ impl Barrier {
             persisted: AtomicU64::new(0),
         });
         Ok(())
+    }
+
+    /// Refuses every write until [`Barrier::thaw_writes`] (a snapshot restore is replacing the
+    /// data and possibly the keyring underneath).
+    pub fn freeze_writes(&self) {
+        self.frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Accepts writes again.
+    pub fn thaw_writes(&self) {
+        self.frozen
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether writes are refused (see [`Barrier::freeze_writes`]).
+    pub fn writes_frozen(&self) -> bool {
+        self.frozen.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Drops every key from memory (they are zeroized once in-flight operations finish).

@@ -315,3 +315,24 @@ async fn rekey_switches_root_key() {
     assert_eq!(restarted.get("k").await.unwrap(), Some(b"v".to_vec()));
     assert_eq!(restarted.key_status().unwrap().term, 2);
 }
+
+#[tokio::test]
+async fn frozen_writes_are_refused_and_change_nothing() {
+    let (physical, barrier, _root) = unsealed().await;
+    barrier.put("a", b"1".to_vec()).await.unwrap();
+    let before = physical.dump();
+    barrier.freeze_writes();
+    assert!(barrier.writes_frozen());
+    let err = barrier.put("a", b"2".to_vec()).await.unwrap_err();
+    assert!(
+        matches!(err, StorageError::Unavailable(ref m) if m.contains("restore")),
+        "{err:?}"
+    );
+    assert!(barrier.delete("a").await.is_err());
+    assert_eq!(physical.dump(), before, "a frozen barrier writes nothing");
+    // Reads go on.
+    assert_eq!(barrier.get("a").await.unwrap().as_deref(), Some(&b"1"[..]));
+    barrier.thaw_writes();
+    barrier.put("a", b"2".to_vec()).await.unwrap();
+    assert_eq!(barrier.get("a").await.unwrap().as_deref(), Some(&b"2"[..]));
+}

@@ -142,6 +142,8 @@ impl Active {
         core.load_audit(&*barrier).await?;
         let audited_headers = RwLock::new(Active::load_audited_headers(&*barrier).await?);
         let expiry = ExpiryTask::spawn(tokens.clone(), ExpiryTask::DEFAULT_INTERVAL);
+        core.activations
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let autosnap = core.snapshot_source.get().cloned().map(|source| {
             tresor_autosnap::AutoSnapshots::start(
                 barrier.clone(),

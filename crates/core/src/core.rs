@@ -98,6 +98,8 @@ pub struct Core {
     pub(crate) auto_unseal_wake: tokio::sync::Notify,
     /// Failed automatic unseal attempts since start.
     pub(crate) auto_unseal_failures: AtomicU64,
+    /// How many times the active state was built (activation, unseal, restore).
+    pub(crate) activations: AtomicU64,
     pub(crate) opts: CoreOptions,
     pub(crate) ha: HaHandles,
     /// Where the pipeline records requests and responses (devices loaded while active).
@@ -161,6 +163,7 @@ impl Core {
             migration: Mutex::new(crate::migration::MigrationTracker::default()),
             operator_sealed: AtomicBool::new(false),
             auto_unseal_wake: tokio::sync::Notify::new(),
+            activations: AtomicU64::new(0),
             auto_unseal_failures: AtomicU64::new(0),
             opts,
             ha,
@@ -221,6 +224,13 @@ impl Core {
 
     fn cluster_info(&self) -> Option<ClusterInfo> {
         self.cluster.read().ok().and_then(|c| c.clone())
+    }
+
+    /// How many times this node built its active state (activation after an election, unseal,
+    /// snapshot restore). The HA runtime compares it to take its cluster identity from the
+    /// barrier once per activation.
+    pub fn activation_count(&self) -> u64 {
+        self.activations.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Makes this unsealed node the active one: reloads the keyring and builds the mount

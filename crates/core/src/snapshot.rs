@@ -164,6 +164,16 @@ impl Core {
                 _ => Err(KEYS_MISMATCH.to_owned()),
             }
         });
+        // Nothing is written while the data and keyring are replaced: a write encrypted with
+        // the keyring in memory would be unreadable under the restored one.
+        struct Thaw<'a>(&'a tresor_barrier::Barrier);
+        impl Drop for Thaw<'_> {
+            fn drop(&mut self) {
+                self.0.thaw_writes();
+            }
+        }
+        self.barrier.freeze_writes();
+        let _thaw = Thaw(&self.barrier);
         store.restore(archive, check).await?;
         self.after_restore().await;
         Ok(())
@@ -176,9 +186,15 @@ impl Core {
     pub async fn after_restore(&self) {
         let _guard = self.lifecycle.lock().await;
         if self.is_sealed() {
+            self.barrier.thaw_writes();
             return;
         }
-        if let Err(e) = self.barrier.reload_keyring_after_restore().await {
+        let reloaded = self.barrier.reload_keyring_after_restore().await;
+        // From here writes use the restored keyring, or the node is sealed.
+        if reloaded.is_ok() {
+            self.barrier.thaw_writes();
+        }
+        if let Err(e) = reloaded {
             tracing::warn!(
                 error = %e,
                 "the restored keyring does not open with this node's root key; sealing: \

@@ -101,6 +101,17 @@ async fn step(core: &Arc<Core>, ha: &HaRuntime) {
                 return;
             }
         }
+        // Each build of the active state (election, unseal, snapshot restore) takes the
+        // identity from the barrier as it is now: after a restore with -force from another
+        // cluster the barrier holds that cluster's CA, and the certificate this node had in
+        // memory would no longer match the ones it issues to joining nodes.
+        let generation = core.activation_count();
+        if core.has_active_state() && !core.is_sealed() && ha.identity_generation() != generation {
+            match ha.ensure_leader_identity(core).await {
+                Ok(()) => ha.set_identity_generation(generation),
+                Err(e) => tracing::error!(error = %e, "could not set up the cluster identity"),
+            }
+        }
         // While sealed the identity cannot be read or created; the next tick after unseal does it.
         if !ha.cluster.has_identity()
             && !core.is_sealed()

@@ -76,6 +76,8 @@ pub struct HaRuntime {
     pub(crate) supervisor: Supervisor,
     /// Whether this node may campaign in elections (mirrors openraft's runtime switch).
     electing: AtomicBool,
+    /// The [`Core::activation_count`] this node last took its cluster identity for.
+    identity_generation: std::sync::atomic::AtomicU64,
     /// Until when a step-down holds this node back (the activation loop ends the hold).
     stepping_down: Mutex<Option<Instant>>,
     /// Join targets handed to the retry-join task (it starts with the runtime).
@@ -155,6 +157,7 @@ impl HaRuntime {
             options,
             supervisor,
             electing: AtomicBool::new(electing),
+            identity_generation: std::sync::atomic::AtomicU64::new(0),
             stepping_down: Mutex::new(None),
             retry_tx,
             retry_rx: Mutex::new(Some(retry_rx)),
@@ -235,6 +238,16 @@ impl HaRuntime {
         let identity: ClusterIdentity = serde_json::from_slice(&bytes)?;
         self.cluster.install(&identity).map_err(internal)?;
         Ok(true)
+    }
+
+    /// The activation whose cluster identity is installed (0: none yet).
+    pub(crate) fn identity_generation(&self) -> u64 {
+        self.identity_generation.load(Ordering::Acquire)
+    }
+
+    /// Records that the identity of activation `g` is installed.
+    pub(crate) fn set_identity_generation(&self, g: u64) {
+        self.identity_generation.store(g, Ordering::Release);
     }
 
     /// Lets this node campaign in elections again.

@@ -58,7 +58,12 @@ fn automated_snapshots_keep_their_schedule_and_retention_across_a_leader_change(
         let st = c.get(leader, "sys/storage/raft/snapshot-auto/status/every-second");
         let v: serde_json::Value = st.json().ok()?;
         let runs = archives(dir.path()).len();
-        (runs == 2 && v["data"]["last_snapshot_error"].as_str().unwrap_or("") == "").then_some(())
+        (runs == 2
+            && v["data"]["last_snapshot_error"]
+                .as_str()
+                .unwrap_or("")
+                .is_empty())
+        .then_some(())
     });
     let before = archives(dir.path());
     assert_eq!(before.len(), 2, "retain = 2");
