@@ -160,6 +160,19 @@ log_level     = "warn"
     }
 
     /// SIGKILL, no shutdown path.
+    /// Sends `signal` (a `kill` name such as `HUP`) to the running server.
+    pub fn signal(&self, signal: &str) {
+        if let Some(c) = &self.child {
+            let ok = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(c.id().to_string())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            assert!(ok, "kill -{signal} failed");
+        }
+    }
+
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             c.kill().ok();
