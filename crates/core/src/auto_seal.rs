@@ -12,7 +12,7 @@ use tresor_seal::WrappedKey;
 use crate::core::{Core, ROOT_KEY_PATH, lock};
 use crate::error::CoreError;
 
-mod seal_health;
+pub(crate) mod seal_health;
 
 pub(crate) use seal_health::seal_name;
 

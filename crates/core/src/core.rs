@@ -98,6 +98,10 @@ pub struct Core {
     pub(crate) auto_unseal_wake: tokio::sync::Notify,
     /// Failed automatic unseal attempts since start.
     pub(crate) auto_unseal_failures: AtomicU64,
+    /// The last seal health check's result per seal (empty before the first check).
+    pub(crate) seal_health_results: Mutex<crate::auto_seal::seal_health::Results>,
+    /// The last remounts (`sys/remount`): id, from, to; for `sys/remount/status/:id`.
+    pub(crate) remounts: Mutex<std::collections::VecDeque<(String, String, String)>>,
     /// How many times the active state was built (activation, unseal, restore).
     pub(crate) activations: AtomicU64,
     pub(crate) opts: CoreOptions,
@@ -163,6 +167,8 @@ impl Core {
             migration: Mutex::new(crate::migration::MigrationTracker::default()),
             operator_sealed: AtomicBool::new(false),
             auto_unseal_wake: tokio::sync::Notify::new(),
+            seal_health_results: Mutex::new(Vec::new()),
+            remounts: Mutex::new(std::collections::VecDeque::new()),
             activations: AtomicU64::new(0),
             auto_unseal_failures: AtomicU64::new(0),
             opts,

@@ -7,7 +7,7 @@
 //! The results live in a process-wide board keyed by the core (a `Weak` pointer, so a dropped
 //! core's entry is pruned and its address cannot be reused while listed).
 
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::core::{Core, lock};
@@ -39,35 +39,18 @@ impl Default for SealHealthTiming {
     }
 }
 
-/// The last check result of each seal of one core, in seal order.
-type Results = Vec<Option<bool>>;
+/// The last check result of each seal of one core, in seal order (kept in
+/// `Core::seal_health_results`).
+pub(crate) type Results = Vec<Option<bool>>;
 
-/// Every live core's results.
-type Board = Mutex<Vec<(Weak<Core>, Results)>>;
-
-fn board() -> &'static Board {
-    static BOARD: OnceLock<Board> = OnceLock::new();
-    BOARD.get_or_init(|| Mutex::new(Vec::new()))
-}
-
-fn same_core(entry: &Weak<Core>, core: &Core) -> bool {
-    std::ptr::eq(entry.as_ptr(), core)
-}
-
-/// Stores `results` as `core`'s latest check; drops the entries of cores that are gone.
+/// Stores `results` as `core`'s latest check.
 fn publish(core: &Arc<Core>, results: Results) {
-    let mut board = lock(board());
-    board.retain(|(w, _)| w.strong_count() > 0 && !same_core(w, core));
-    board.push((Arc::downgrade(core), results));
+    *lock(&core.seal_health_results) = results;
 }
 
 /// `core`'s latest results (empty before the first check).
 fn latest(core: &Core) -> Results {
-    lock(board())
-        .iter()
-        .find(|(w, _)| same_core(w, core))
-        .map(|(_, r)| r.clone())
-        .unwrap_or_default()
+    lock(&core.seal_health_results).clone()
 }
 
 /// What the check loop remembers about its last run.

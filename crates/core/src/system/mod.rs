@@ -72,8 +72,8 @@ pub(crate) async fn handle(
         // `sys/mounts/` names no mount: nothing serves it.
         ["mounts", ""] | ["auth", ""] => Err(CoreError::UnsupportedPath),
         ["mounts", mount @ ..] => mounts::mount(active, op, &mount.join("/"), data).await,
-        ["remount"] => mounts::remount(active, op, data).await,
-        ["remount", "status", id] => mounts::remount_status(op, id),
+        ["remount"] => mounts::remount(core, active, op, data).await,
+        ["remount", "status", id] => mounts::remount_status(core, op, id),
         ["auth"] => mounts::list_auth(active, op),
         ["auth", mount @ .., "tune"] if !mount.is_empty() => {
             mounts::tune(active, op, &mount.join("/"), data, true).await

@@ -7,6 +7,7 @@ use tresor_sdk::{Operation, Response, fields};
 use tresor_storage::{Backend, Op, list_recursive};
 
 use crate::active::{Active, new_entry};
+use crate::core::Core;
 use crate::error::CoreError;
 use crate::mounts::{MountEntry, MountTable, is_protected, normalize_mount_path};
 use crate::pipeline::data_response;
@@ -319,6 +320,7 @@ pub(super) async fn tune(
 }
 
 pub(super) async fn remount(
+    core: &Core,
     active: &Active,
     op: Operation,
     data: &Map<String, Value>,
@@ -358,26 +360,30 @@ pub(super) async fn remount(
     // Storage lives under the mount's uuid, so moving is a table change only; it is complete
     // when this returns.
     let id = uuid::Uuid::new_v4().to_string();
-    remember_migration(&id, &from, &to);
+    remember_migration(core, &id, &from, &to);
     Ok(data_response(json!({ "migration_id": id })))
 }
 
-static MIGRATIONS: std::sync::Mutex<Vec<(String, String, String)>> =
-    std::sync::Mutex::new(Vec::new());
+/// Remounts remembered for `sys/remount/status`.
+const REMEMBERED_REMOUNTS: usize = 100;
 
-fn remember_migration(id: &str, from: &str, to: &str) {
-    let mut m = crate::core::lock(&MIGRATIONS);
-    if m.len() > 100 {
-        m.remove(0);
+fn remember_migration(core: &Core, id: &str, from: &str, to: &str) {
+    let mut m = crate::core::lock(&core.remounts);
+    if m.len() >= REMEMBERED_REMOUNTS {
+        m.pop_front();
     }
-    m.push((id.to_owned(), from.to_owned(), to.to_owned()));
+    m.push_back((id.to_owned(), from.to_owned(), to.to_owned()));
 }
 
-pub(super) fn remount_status(op: Operation, id: &str) -> Result<Option<Response>, CoreError> {
+pub(super) fn remount_status(
+    core: &Core,
+    op: Operation,
+    id: &str,
+) -> Result<Option<Response>, CoreError> {
     if op != Operation::Read {
         return super::unsupported();
     }
-    let m = crate::core::lock(&MIGRATIONS);
+    let m = crate::core::lock(&core.remounts);
     let Some((id, from, to)) = m.iter().find(|(i, _, _)| i == id) else {
         return Err(CoreError::invalid(format!(
             "no migration found with id {id:?}"
