@@ -491,3 +491,68 @@ async fn api_creation_can_be_turned_off() {
             .contains("unsafe_allow_api_audit_creation")
     );
 }
+
+#[tokio::test]
+async fn tuned_non_hmac_keys_stay_in_clear() {
+    let (state, root) = node_with_secret().await;
+    let r = call(
+        &state,
+        "POST",
+        "/v1/sys/mounts/secret/tune",
+        Some(&root),
+        Some(json!({
+            "audit_non_hmac_request_keys": ["options"],
+            "audit_non_hmac_response_keys": ["metadata"],
+        })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let r = enable(
+        &state,
+        &root,
+        "file",
+        json!({"type": "file", "options": {"file_path": log.to_str().unwrap()}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let w = call(
+        &state,
+        "PUT",
+        "/v1/secret/data/tuned",
+        Some(&root),
+        Some(json!({"options": {"cas": 0}, "data": {"password": SECRET}})),
+    )
+    .await;
+    assert_eq!(w.status, StatusCode::OK, "{}", w.body);
+    let read = call(&state, "GET", "/v1/secret/data/tuned", Some(&root), None).await;
+    assert_eq!(read.status, StatusCode::OK);
+    let all = entries(&log);
+    let write = all
+        .iter()
+        .find(|e| e["type"] == "request" && e["request"]["path"] == "secret/data/tuned")
+        .unwrap();
+    assert_eq!(write["request"]["data"]["options"], json!({"cas": 0}));
+    assert!(
+        write["request"]["data"]["data"]["password"]
+            .as_str()
+            .unwrap()
+            .starts_with("hmac-sha256:")
+    );
+    let answer = all
+        .iter()
+        .rev()
+        .find(|e| e["type"] == "response" && e["request"]["path"] == "secret/data/tuned")
+        .unwrap();
+    let version = &answer["response"]["data"]["metadata"]["version"];
+    assert_eq!(version, &json!(1), "{answer}");
+    assert!(
+        answer["response"]["data"]["metadata"]["created_time"]
+            .as_str()
+            .unwrap()
+            .starts_with("20"),
+        "metadata kept in clear: {answer}"
+    );
+    assert!(!std::fs::read_to_string(&log).unwrap().contains(SECRET));
+}
