@@ -8,7 +8,9 @@
 //! - [`Core::serve`] is the same pipeline with response wrapping (`X-Vault-Wrap-TTL`), answering
 //!   a [`Reply`]; `wrapping` also serves `sys/wrapping/{lookup,unwrap,rewrap}`.
 //! - `system` implements the `sys/` logical endpoints (mounts, policies, capabilities,
-//!   key rotation, internal UI mounts).
+//!   key rotation, audit devices, automated snapshots, internal UI mounts).
+//! - [`audit`] keeps the audit table and the broker the pipeline records through (fail
+//!   closed); `snapshot` saves and restores the storage through a [`SnapshotStore`].
 //!
 //! With auto seals (`CoreOptions::seals`) the node unseals itself ([`Core::auto_unseal`],
 //! retried in the background by [`run_auto_unseal`]) and operators hold recovery keys, which

@@ -1,5 +1,5 @@
 //! Active/standby switching and the join handshake between two cores, without Raft or HTTP:
-//! a scripted [`HaStatus`] plays the cluster layer, and "replication" copies the leader's
+//! a scripted set of [`tresor_core::HaHandles`] plays the cluster layer, and "replication" copies the leader's
 //! physical store to the joiner.
 
 #![allow(clippy::unwrap_used)]
