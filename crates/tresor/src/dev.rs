@@ -43,12 +43,19 @@ fn node_config(host: &str, base: u16, index: u16, dir: &std::path::Path) -> Serv
 
 /// Runs dev mode until a signal; returns the exit code.
 pub(crate) async fn run(flags: ServerFlags) -> i32 {
-    if let Err(e) = crate::logging::init(
-        flags.log_level.as_deref().unwrap_or("info"),
+    let level = flags
+        .log_level
+        .clone()
+        .or_else(|| std::env::var("VAULT_LOG_LEVEL").ok())
+        .unwrap_or_else(|| "info".into());
+    let json = crate::logging::json_format(
+        flags.log_format.as_deref(),
+        std::env::var("VAULT_LOG_FORMAT").ok().as_deref(),
         None,
-        Default::default(),
-        false,
-    ) {
+    );
+    if let Err(e) =
+        json.and_then(|json| crate::logging::init(&level, None, Default::default(), json))
+    {
         eprintln!("Error: {e}");
         return 1;
     }

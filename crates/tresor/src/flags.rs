@@ -11,6 +11,7 @@ pub(crate) struct ServerFlags {
     pub(crate) dev_listen_address: Option<String>,
     pub(crate) dev_three_node: bool,
     pub(crate) log_level: Option<String>,
+    pub(crate) log_format: Option<String>,
 }
 
 /// Parses the arguments after `server`.
@@ -50,6 +51,7 @@ pub(crate) fn parse(args: &[String]) -> Result<ServerFlags, String> {
             "dev-listen-address" => f.dev_listen_address = Some(value(&mut i)?),
             "dev-three-node" | "dev-ha" => f.dev_three_node = boolean(&inline)?,
             "log-level" => f.log_level = Some(value(&mut i)?),
+            "log-format" => f.log_format = Some(value(&mut i)?),
             other => return Err(format!("unknown flag -{other}")),
         }
         i += 1;
@@ -83,6 +85,9 @@ mod tests {
         assert!(f.dev);
         assert_eq!(f.dev_root_token_id.as_deref(), Some("root"));
         assert_eq!(f.dev_listen_address.as_deref(), Some("127.0.0.1:1"));
+        let f = parse(&v(&["-dev", "-log-format=json", "-log-level", "trace"])).unwrap();
+        assert_eq!(f.log_format.as_deref(), Some("json"));
+        assert_eq!(f.log_level.as_deref(), Some("trace"));
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub(crate) async fn run(args: Vec<String>) -> i32 {
         Ok(f) => f,
         Err(e) => {
             eprintln!(
-                "Error: {e}\n\nUsage: tresor server -config=PATH [-config=PATH ...] [-check]\n       tresor server -dev [-dev-root-token-id=ID] [-dev-listen-address=ADDR] [-dev-three-node]"
+                "Error: {e}\n\nUsage: tresor server -config=PATH [-config=PATH ...] [-check]\n       tresor server -dev [-dev-root-token-id=ID] [-dev-listen-address=ADDR] [-dev-three-node]\n       [-log-level=LEVEL] [-log-format=standard|json]"
             );
             return 2;
         }
@@ -65,7 +65,17 @@ pub(crate) async fn run(args: Vec<String>) -> i32 {
         .or_else(|| std::env::var("VAULT_LOG_LEVEL").ok())
         .or_else(|| config.log_level.clone())
         .unwrap_or_else(|| "info".into());
-    let json_logs = config.log_format.as_deref() == Some("json");
+    let json_logs = match crate::logging::json_format(
+        flags.log_format.as_deref(),
+        std::env::var("VAULT_LOG_FORMAT").ok().as_deref(),
+        config.log_format.as_deref(),
+    ) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return 1;
+        }
+    };
     let rotate = crate::log_rotate::RotatePolicy {
         max_age: config.log_rotate_duration.map(Duration::from_secs),
         max_bytes: config.log_rotate_bytes,
