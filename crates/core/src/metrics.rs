@@ -418,7 +418,11 @@ mod tests {
         core.seal().await.unwrap();
         core.refresh_scrape_metrics().await;
         let snap = metrics.snapshot();
-        assert_eq!(value(&snap, "token.count", &[]), None, "removed when sealed");
+        assert_eq!(
+            value(&snap, "token.count", &[]),
+            None,
+            "removed when sealed"
+        );
         assert_eq!(value(&snap, "expire.num_leases", &[]), None);
     }
 

@@ -230,7 +230,10 @@ async fn state_gauges_of_an_unsealed_node() {
         "vault_token_count",
         "vault_expire_num_leases",
     ] {
-        assert!(text.contains(&format!("# TYPE {name} gauge\n")), "{name}: {text}");
+        assert!(
+            text.contains(&format!("# TYPE {name} gauge\n")),
+            "{name}: {text}"
+        );
     }
     if cfg!(target_os = "linux") {
         let alloc = prometheus_value(&text, "vault_runtime_alloc_bytes").unwrap();
@@ -238,10 +241,20 @@ async fn state_gauges_of_an_unsealed_node() {
         assert!(alloc > 0.0 && sys >= alloc, "{alloc} {sys}");
     }
     // At least the root token of init.
-    assert!(prometheus_value(&text, "vault_token_count").unwrap() >= 1.0, "{text}");
-    assert_eq!(prometheus_value(&text, "vault_expire_num_leases"), Some(0.0));
+    assert!(
+        prometheus_value(&text, "vault_token_count").unwrap() >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        prometheus_value(&text, "vault_expire_num_leases"),
+        Some(0.0)
+    );
     // Not Raft: no Raft or autopilot gauges.
-    for name in ["vault_raft_peers", "vault_raft_leader", "vault_autopilot_healthy"] {
+    for name in [
+        "vault_raft_peers",
+        "vault_raft_leader",
+        "vault_autopilot_healthy",
+    ] {
         assert!(!text.contains(name), "{name}: {text}");
     }
 
