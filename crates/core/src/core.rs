@@ -104,6 +104,8 @@ pub struct Core {
     pub(crate) remounts: Mutex<std::collections::VecDeque<(String, String, String)>>,
     /// How many times the active state was built (activation, unseal, restore).
     pub(crate) activations: AtomicU64,
+    /// When `vault.token.count` was last counted (at most once per period).
+    pub(crate) token_count_throttle: Mutex<crate::metrics::Throttle>,
     pub(crate) opts: CoreOptions,
     pub(crate) ha: HaHandles,
     /// Where the pipeline records requests and responses (devices loaded while active).
@@ -170,6 +172,9 @@ impl Core {
             seal_health_results: Mutex::new(Vec::new()),
             remounts: Mutex::new(std::collections::VecDeque::new()),
             activations: AtomicU64::new(0),
+            token_count_throttle: Mutex::new(crate::metrics::Throttle::new(
+                crate::metrics::TOKEN_COUNT_PERIOD,
+            )),
             auto_unseal_failures: AtomicU64::new(0),
             opts,
             ha,

@@ -147,6 +147,20 @@ pub trait Leadership: Send + Sync + 'static {
     }
     /// Asks this node to give up leadership (no-op when it cannot).
     fn step_down(&self) {}
+    /// The Raft facts of the state gauges (`vault.raft.peers`, `vault.raft.leader`), read
+    /// without I/O; `None` when storage is not Raft.
+    fn raft_summary(&self) -> Option<RaftSummary> {
+        None
+    }
+}
+
+/// What the metrics report about Raft on this node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RaftSummary {
+    /// Servers (voters and non-voters) in the Raft configuration as this node knows it.
+    pub peers: usize,
+    /// Whether this node is the Raft leader.
+    pub leader: bool,
 }
 
 /// Hands a standby's client requests to the active node.

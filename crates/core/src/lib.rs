@@ -59,7 +59,8 @@ pub use error::CoreError;
 pub use ha::{
     AdmittedNode, AutopilotConfiguration, AutopilotControl, AutopilotServer, AutopilotState,
     ForwardedRequest, ForwardedResponse, Forwarding, HaHandles, JoinAdmission, JoinParams,
-    LeaderInfo, Leadership, Membership, Peer, RaftConfiguration, RaftServer, SingleNode,
+    LeaderInfo, Leadership, Membership, Peer, RaftConfiguration, RaftServer, RaftSummary,
+    SingleNode,
 };
 pub use init::{InitRequest, InitResponse};
 pub use join::{CHALLENGE_TTL, CLUSTER_TLS_PREFIX, JoinChallenge, MAX_SERVER_ID_LEN};

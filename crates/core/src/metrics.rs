@@ -1,10 +1,12 @@
-//! The core's metrics: gauges derived from the node's state ([`Core::refresh_metrics`], run
-//! before every scrape so they are current even while sealed), a seal wrapper that counts and
+//! The core's metrics: gauges derived from the node's state ([`Core::refresh_metrics`] and,
+//! with the gauges that need the cluster layer, the token store or the kernel,
+//! [`Core::refresh_scrape_metrics`], run before every scrape so they are current even while
+//! sealed), a seal wrapper that counts and
 //! times every encrypt and decrypt ([`metered_seals`]), and the hooks of the auto-unseal and
 //! seal-health paths. Names are in [`tresor_telemetry::names`].
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tresor_policy::Capability;
@@ -13,9 +15,46 @@ use tresor_telemetry::names::{self, SEAL_NAME, SEAL_TYPE, SEAL_WRAPPER_NAME};
 use tresor_telemetry::{Counter, Metrics, Summary};
 use zeroize::Zeroizing;
 
-use crate::core::Core;
+use crate::core::{Core, lock};
 use crate::error::CoreError;
 use crate::status::SealHealth;
+
+/// The least time between two counts of the token store for `vault.token.count` (a count
+/// lists every token record). Between counts a scrape reports the last one; a new active
+/// state (unseal, leadership, restore) counts at its first scrape.
+pub(crate) const TOKEN_COUNT_PERIOD: Duration = Duration::from_secs(30);
+
+/// Lets an expensive refresh run at most once per period, and again at once when the state
+/// it describes was replaced (a new `epoch`).
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    period: Duration,
+    last: Option<(Instant, u64)>,
+}
+
+impl Throttle {
+    /// Due at the first call.
+    pub(crate) const fn new(period: Duration) -> Throttle {
+        Throttle { period, last: None }
+    }
+
+    /// Whether the refresh is due at `now` for `epoch`; when it is, it counts as done now.
+    pub(crate) fn take(&mut self, now: Instant, epoch: u64) -> bool {
+        let due = match self.last {
+            Some((at, e)) => e != epoch || now.saturating_duration_since(at) >= self.period,
+            None => true,
+        };
+        if due {
+            self.last = Some((now, epoch));
+        }
+        due
+    }
+
+    /// Makes the next call due (after a refresh that failed).
+    pub(crate) fn reset(&mut self) {
+        self.last = None;
+    }
+}
 
 /// The counters and timings of one direction (encrypt or decrypt) of one seal.
 #[derive(Clone, Debug)]
@@ -152,6 +191,76 @@ impl Core {
         self.record_seal_health(&self.seal_health());
     }
 
+    /// Everything [`refresh_metrics`](Self::refresh_metrics) sets, plus the gauges that need
+    /// the cluster layer, the token store or the kernel; `sys/metrics` runs it before every
+    /// scrape. Bounded cost: one read of `/proc/self/status`, the Raft membership from
+    /// memory and, on the active node, autopilot's judgement (two small storage reads) and
+    /// at most once per [`TOKEN_COUNT_PERIOD`] a listing of the token records.
+    ///
+    /// - every node: `vault.runtime.alloc_bytes` / `sys_bytes` (Linux), and with Raft
+    ///   `vault.raft.peers` and Tresor's `vault.raft.leader`;
+    /// - active node only (removed elsewhere): `vault.token.count`, `vault.expire.num_leases`
+    ///   (always 0: Tresor issues no leases yet) and, with Raft, `vault.autopilot.healthy` and
+    ///   `vault.autopilot.failure_tolerance`.
+    pub async fn refresh_scrape_metrics(&self) {
+        self.refresh_metrics();
+        let m = self.metrics();
+        if let Some(mem) = tresor_telemetry::process::read_process_memory() {
+            m.gauge(&names::RUNTIME_ALLOC_BYTES, &[])
+                .set(mem.resident_bytes as f64);
+            m.gauge(&names::RUNTIME_SYS_BYTES, &[])
+                .set(mem.virtual_bytes as f64);
+        }
+        if let Some(raft) = self.ha.leadership.raft_summary() {
+            m.gauge(&names::RAFT_PEERS, &[]).set(raft.peers as f64);
+            m.gauge(&names::RAFT_LEADER, &[]).set_bool(raft.leader);
+        }
+        let active = if self.is_active_node() {
+            self.active().ok()
+        } else {
+            None
+        };
+        let Some(active) = active else {
+            lock(&self.token_count_throttle).reset();
+            for def in [
+                &names::TOKEN_COUNT,
+                &names::EXPIRE_NUM_LEASES,
+                &names::AUTOPILOT_HEALTHY,
+                &names::AUTOPILOT_FAILURE_TOLERANCE,
+            ] {
+                m.remove(def, &[]);
+            }
+            return;
+        };
+        // No lease manager yet: no leases to count.
+        m.gauge(&names::EXPIRE_NUM_LEASES, &[]).set(0.0);
+        let due = lock(&self.token_count_throttle).take(Instant::now(), self.activation_count());
+        if due {
+            match active.tokens.count().await {
+                Ok(n) => m.gauge(&names::TOKEN_COUNT, &[]).set(n as f64),
+                Err(e) => {
+                    tracing::debug!(error = %e, "counting tokens for vault.token.count failed");
+                    lock(&self.token_count_throttle).reset();
+                }
+            }
+        }
+        match self.ha.autopilot.state(self).await {
+            Ok(state) => {
+                m.gauge(&names::AUTOPILOT_HEALTHY, &[])
+                    .set_bool(state.healthy);
+                m.gauge(&names::AUTOPILOT_FAILURE_TOLERANCE, &[])
+                    .set(state.failure_tolerance as f64);
+            }
+            Err(e) => {
+                if !matches!(e, CoreError::UnsupportedPath) {
+                    tracing::debug!(error = %e, "autopilot state for the metrics failed");
+                }
+                m.remove(&names::AUTOPILOT_HEALTHY, &[]);
+                m.remove(&names::AUTOPILOT_FAILURE_TOLERANCE, &[]);
+            }
+        }
+    }
+
     /// Publishes seal health-check results as `vault.seal.health` gauges (seals not checked
     /// yet have none).
     pub(crate) fn record_seal_health(&self, seals: &[SealHealth]) {
@@ -241,6 +350,80 @@ mod tests {
             Some(SeriesValue::Gauge(g)) => g,
             None => -1.0,
         }
+    }
+
+    #[test]
+    fn the_throttle_lets_one_refresh_through_per_period_or_epoch() {
+        let mut t = Throttle::new(Duration::from_secs(30));
+        let t0 = Instant::now();
+        assert!(t.take(t0, 1), "the first call is due");
+        assert!(!t.take(t0, 1));
+        assert!(!t.take(t0 + Duration::from_secs(29), 1));
+        assert!(t.take(t0 + Duration::from_secs(30), 1), "a period later");
+        assert!(!t.take(t0 + Duration::from_secs(31), 1));
+        assert!(t.take(t0 + Duration::from_secs(31), 2), "a new epoch");
+        assert!(!t.take(t0 + Duration::from_secs(32), 2));
+        t.reset();
+        assert!(t.take(t0 + Duration::from_secs(32), 2), "after a reset");
+        // A clock reading older than the last refresh is not due (no underflow).
+        assert!(!t.take(t0, 2));
+    }
+
+    #[tokio::test]
+    async fn scrape_gauges_on_an_active_single_node() {
+        let metrics = Metrics::new();
+        let core = Core::new(
+            Arc::new(InMemBackend::new()),
+            CoreOptions {
+                seals: metered_seals(vec![Arc::new(TestSeal::new()) as Arc<dyn Seal>], &metrics),
+                metrics: metrics.clone(),
+                ..CoreOptions::default()
+            },
+            Arc::new(SingleNode::default()),
+        );
+        core.refresh_scrape_metrics().await;
+        let snap = metrics.snapshot();
+        assert_eq!(value(&snap, "token.count", &[]), None, "sealed: no count");
+        assert_eq!(value(&snap, "expire.num_leases", &[]), None);
+        if cfg!(target_os = "linux") {
+            assert!(total(value(&snap, "runtime.alloc_bytes", &[])) > 0.0);
+            assert!(total(value(&snap, "runtime.sys_bytes", &[])) > 0.0);
+        }
+
+        core.init(crate::InitRequest {
+            recovery_shares: Some(1),
+            recovery_threshold: Some(1),
+            ..crate::InitRequest::default()
+        })
+        .await
+        .unwrap();
+        core.refresh_scrape_metrics().await;
+        let snap = metrics.snapshot();
+        // The root token of init.
+        assert_eq!(total(value(&snap, "token.count", &[])), 1.0);
+        assert_eq!(
+            value(&snap, "expire.num_leases", &[]),
+            Some(SeriesValue::Gauge(0.0))
+        );
+        // No Raft, no autopilot: no such gauges.
+        for name in [
+            "raft.peers",
+            "raft.leader",
+            "autopilot.healthy",
+            "autopilot.failure_tolerance",
+        ] {
+            assert_eq!(value(&snap, name, &[]), None, "{name}");
+        }
+
+        core.seal().await.unwrap();
+        core.refresh_scrape_metrics().await;
+        let snap = metrics.snapshot();
+        assert_eq!(
+            value(&snap, "token.count", &[]),
+            None,
+            "removed when sealed"
+        );
+        assert_eq!(value(&snap, "expire.num_leases", &[]), None);
     }
 
     #[tokio::test]

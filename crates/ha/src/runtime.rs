@@ -15,7 +15,7 @@ use tresor_cluster::ClusterIdentity;
 use tresor_core::{
     AdmittedNode, AutopilotConfiguration, AutopilotControl, AutopilotState, Core, CoreError,
     ForwardedRequest, ForwardedResponse, Forwarding, JoinAdmission, JoinChallenge, JoinParams,
-    LeaderInfo, Leadership, Membership, Peer, RaftConfiguration, RaftServer,
+    LeaderInfo, Leadership, Membership, Peer, RaftConfiguration, RaftServer, RaftSummary,
 };
 use tresor_raft::autopilot::AutopilotConfig;
 use tresor_raft::{BarrierFailed, RaftError, RaftStore, ReadBarrier};
@@ -431,6 +431,13 @@ impl Leadership for HaRuntime {
         self.set_elections(false);
         self.read_barrier.expire_lease();
         tracing::info!(hold = ?STEP_DOWN_HOLD, "stepping down: heartbeats and elections paused");
+    }
+
+    fn raft_summary(&self) -> Option<RaftSummary> {
+        Some(RaftSummary {
+            peers: self.raft.members().len(),
+            leader: self.raft.is_leader(),
+        })
     }
 }
 

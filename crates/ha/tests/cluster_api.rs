@@ -44,6 +44,22 @@ async fn formed() -> (TestCluster, String) {
     (cluster, init.root_token)
 }
 
+/// `sys/metrics` of `node` in Vault's JSON.
+async fn metrics(node: &TestNode, token: Option<&str>) -> Value {
+    let (status, body) = node.call("GET", "sys/metrics", token, None).await.unwrap();
+    assert_eq!(status, 200, "{}: {body}", node.id);
+    body
+}
+
+/// The value of the unlabelled gauge `name` in a `sys/metrics` JSON document.
+fn gauge(doc: &Value, name: &str) -> Option<f64> {
+    doc["Gauges"]
+        .as_array()?
+        .iter()
+        .find(|g| g["Name"] == name && g["Labels"].as_object().is_none_or(|l| l.is_empty()))
+        .and_then(|g| g["Value"].as_f64())
+}
+
 fn active(cluster: &TestCluster) -> Option<&TestNode> {
     cluster.nodes.iter().find(|n| n.node.core.is_active_node())
 }
@@ -139,6 +155,30 @@ async fn raft_endpoints_answer_vaults_documents_and_step_down_moves_leadership()
     );
     assert_eq!(server["status"], "leader");
     assert_eq!(server["last_contact"], "0s");
+
+    // sys/metrics on every node: three peers, one Raft leader, autopilot on the active node.
+    wait_until(WAIT, "one node reporting vault.raft.leader 1", || async {
+        let mut leaders = 0;
+        for n in &cluster.nodes {
+            let doc = metrics(n, tok).await;
+            assert_eq!(gauge(&doc, "vault.raft.peers"), Some(3.0), "{}", n.id);
+            match gauge(&doc, "vault.raft.leader") {
+                Some(1.0) => leaders += 1,
+                Some(0.0) => {}
+                other => panic!("{}: vault.raft.leader {other:?}", n.id),
+            }
+            let active_node = n.node.core.is_active_node();
+            let tolerance = gauge(&doc, "vault.autopilot.failure_tolerance");
+            assert_eq!(tolerance.is_some(), active_node, "{}: {tolerance:?}", n.id);
+            if active_node {
+                assert!(gauge(&doc, "vault.autopilot.healthy").is_some());
+                assert!(gauge(&doc, "vault.token.count").unwrap() >= 1.0);
+            }
+        }
+        leaders == 1
+    })
+    .await
+    .unwrap();
 
     // Step-down: another voter takes over; the old leader campaigns again after its hold.
     let old = active(&cluster).unwrap();

@@ -181,12 +181,12 @@ async fn serve(state: &AppState, req: &ApiRequest) -> Result<Response, ApiError>
             "prometheus is not enabled".into(),
         ),
         Format::Prometheus => {
-            core.refresh_metrics();
+            core.refresh_scrape_metrics().await;
             let text = prometheus::render(&core.metrics().snapshot(), &settings.render);
             raw(StatusCode::OK, prometheus::CONTENT_TYPE, text)
         }
         Format::Json => {
-            core.refresh_metrics();
+            core.refresh_scrape_metrics().await;
             let now = time::OffsetDateTime::now_utc();
             match vault_json::render(&core.metrics().snapshot(), &settings.render, now) {
                 Ok(json) => raw(StatusCode::OK, "application/json", json),

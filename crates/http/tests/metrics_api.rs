@@ -202,3 +202,66 @@ async fn unauthenticated_access_answers_while_sealed() {
         "{text}"
     );
 }
+
+/// The value of the unlabelled series `name` in Prometheus text, if present.
+fn prometheus_value(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn state_gauges_of_an_unsealed_node() {
+    let seal = Arc::new(TestSeal::new());
+    let s = state(&seal, MetricsSettings::default());
+    let token = init(&s).await;
+    let (code, _, text) = call(
+        &s,
+        "GET",
+        "/v1/sys/metrics?format=prometheus",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{text}");
+    for name in [
+        "vault_runtime_alloc_bytes",
+        "vault_runtime_sys_bytes",
+        "vault_token_count",
+        "vault_expire_num_leases",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {name} gauge\n")),
+            "{name}: {text}"
+        );
+    }
+    if cfg!(target_os = "linux") {
+        let alloc = prometheus_value(&text, "vault_runtime_alloc_bytes").unwrap();
+        let sys = prometheus_value(&text, "vault_runtime_sys_bytes").unwrap();
+        assert!(alloc > 0.0 && sys >= alloc, "{alloc} {sys}");
+    }
+    // At least the root token of init.
+    assert!(
+        prometheus_value(&text, "vault_token_count").unwrap() >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        prometheus_value(&text, "vault_expire_num_leases"),
+        Some(0.0)
+    );
+    // Not Raft: no Raft or autopilot gauges.
+    for name in [
+        "vault_raft_peers",
+        "vault_raft_leader",
+        "vault_autopilot_healthy",
+    ] {
+        assert!(!text.contains(name), "{name}: {text}");
+    }
+
+    // Vault's JSON carries the same gauges.
+    let (code, _, body) = call(&s, "GET", "/v1/sys/metrics", Some(&token), None).await;
+    assert_eq!(code, StatusCode::OK);
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert!(gauge(&doc, "vault.token.count").unwrap() >= 1.0);
+    assert_eq!(gauge(&doc, "vault.expire.num_leases"), Some(0.0));
+}

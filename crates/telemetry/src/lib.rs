@@ -11,6 +11,8 @@
 //! - [`prometheus::render`] and [`vault_json::render`] turn a [`Snapshot`] into Prometheus
 //!   text exposition format 0.0.4 and Vault's JSON; both are pure functions.
 //!
+//! - [`process::read_process_memory`] reads the process's memory for the runtime gauges.
+//!
 //! Names are stored without the service prefix (`core.unsealed`); the renderers add it
 //! (`vault` unless `metrics_prefix` says otherwise) and, as Vault does for gauges unless
 //! `disable_hostname` is set, the host name.
@@ -18,6 +20,7 @@
 mod def;
 mod error;
 pub mod names;
+pub mod process;
 pub mod prometheus;
 mod registry;
 mod snapshot;

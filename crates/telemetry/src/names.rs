@@ -145,3 +145,51 @@ pub const AUDIT_DEVICE_FAILURE: MetricDef = MetricDef::counter(
     "audit.device.failure",
     "Number of failed writes of one audit device (Tresor)",
 );
+
+/// Vault `vault.raft.peers`: the number of servers (voters and non-voters) in the Raft
+/// configuration, as this node sees it (Raft storage only).
+pub const RAFT_PEERS: MetricDef = MetricDef::gauge(
+    "raft.peers",
+    "Number of servers (voters and non-voters) in the Raft configuration",
+);
+/// Tresor's own (Vault has none): `vault.raft.leader`, 1 on the node that is the Raft leader,
+/// 0 on every other member (Raft storage only), so `sum(vault_raft_leader) == 0` detects a
+/// cluster without a leader.
+pub const RAFT_LEADER: MetricDef = MetricDef::gauge(
+    "raft.leader",
+    "Whether this node is the Raft leader (1) or not (0) (Tresor)",
+);
+
+/// Vault `vault.autopilot.healthy`: 1 when autopilot judges every server healthy, else 0;
+/// reported by the active node only.
+pub const AUTOPILOT_HEALTHY: MetricDef = MetricDef::gauge(
+    "autopilot.healthy",
+    "Whether autopilot judges every server healthy (1) or not (0)",
+);
+/// Vault `vault.autopilot.failure_tolerance`: how many voters may fail without losing
+/// quorum; reported by the active node only.
+pub const AUTOPILOT_FAILURE_TOLERANCE: MetricDef = MetricDef::gauge(
+    "autopilot.failure_tolerance",
+    "Number of voting servers that can fail without losing quorum",
+);
+
+/// Vault `vault.token.count`: tokens in the token store (active node; counted at most once
+/// per period, see the core's metrics).
+pub const TOKEN_COUNT: MetricDef =
+    MetricDef::gauge("token.count", "Number of tokens in the token store");
+
+/// Vault `vault.expire.num_leases`: leases held by the expiration manager (active node).
+/// Always 0 in Tresor for now: it issues no leases yet.
+pub const EXPIRE_NUM_LEASES: MetricDef =
+    MetricDef::gauge("expire.num_leases", "Number of leases held for expiration");
+
+/// Vault `vault.runtime.alloc_bytes`; in Tresor the process's resident memory (`VmRSS`).
+pub const RUNTIME_ALLOC_BYTES: MetricDef = MetricDef::gauge(
+    "runtime.alloc_bytes",
+    "Memory in use by the process (resident set), bytes",
+);
+/// Vault `vault.runtime.sys_bytes`; in Tresor the process's virtual memory size (`VmSize`).
+pub const RUNTIME_SYS_BYTES: MetricDef = MetricDef::gauge(
+    "runtime.sys_bytes",
+    "Memory mapped by the process (virtual size), bytes",
+);

@@ -329,6 +329,20 @@ impl Metrics {
             })
     }
 
+    /// Drops the series of `def` with `labels` (and the metric when it has no series left),
+    /// for a gauge that no longer describes this node (an autopilot gauge on a node that
+    /// stopped being active). Handles on the dropped series keep working but are no longer
+    /// rendered.
+    pub fn remove(&self, def: &MetricDef, labels: &[(&str, &str)]) {
+        let mut families = lock(&self.0.families);
+        if let Some(family) = families.get_mut(def.name) {
+            family.series.remove(&sorted_labels(labels));
+            if family.series.is_empty() {
+                families.remove(def.name);
+            }
+        }
+    }
+
     /// Every metric now, sorted by name and labels.
     pub fn snapshot(&self) -> Snapshot {
         let uptime = self.0.start.elapsed();
@@ -366,6 +380,27 @@ mod tests {
     const G: MetricDef = MetricDef::gauge("test.gauge", "a gauge");
     const C: MetricDef = MetricDef::counter("test.counter", "a counter");
     const S: MetricDef = MetricDef::summary("test.summary", "a summary");
+
+    #[test]
+    fn removed_series_are_no_longer_rendered() {
+        let m = Metrics::new();
+        m.gauge(&G, &[("a", "1")]).set(1.0);
+        m.gauge(&G, &[("a", "2")]).set(2.0);
+        m.counter(&C, &[]).inc();
+        m.remove(&G, &[("a", "1")]);
+        let snap = m.snapshot();
+        let gauge = snap.families.iter().find(|f| f.def.name == G.name).unwrap();
+        assert_eq!(gauge.series.len(), 1);
+        assert_eq!(gauge.series[0].value, SeriesValue::Gauge(2.0));
+        // The last series gone, the metric is gone; removing again or an unknown one is fine.
+        m.remove(&G, &[("a", "2")]);
+        m.remove(&G, &[("a", "2")]);
+        m.remove(&S, &[]);
+        let names: Vec<&str> = m.snapshot().families.iter().map(|f| f.def.name).collect();
+        assert_eq!(names, vec!["test.counter"]);
+        // Recreated at zero on next use.
+        assert_eq!(m.gauge(&G, &[("a", "1")]).get(), 0.0);
+    }
 
     #[test]
     fn handles_share_one_series_per_label_set() {

@@ -449,6 +449,13 @@ impl TokenStore {
         Ok(entry)
     }
 
+    /// How many tokens are stored (usable or not yet tidied): one listing of the token
+    /// records, no reads; its cost grows with the number of tokens, so callers that run it
+    /// often should space the calls out.
+    pub async fn count(&self) -> Result<usize, TokenError> {
+        Ok(self.view.list(ID_PREFIX).await?.len())
+    }
+
     /// Every accessor of a stored token, sorted.
     pub async fn list_accessors(&self) -> Result<Vec<String>, TokenError> {
         let mut out = Vec::new();

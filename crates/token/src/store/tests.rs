@@ -86,6 +86,19 @@ impl Env {
 }
 
 #[tokio::test]
+async fn count_follows_creation_and_revocation() {
+    let env = env().await;
+    assert_eq!(env.store.count().await.unwrap(), 1, "the root token");
+    let parent = env.token(Some(&env.root), 0, 0).await;
+    let child = env.token(Some(&parent), 0, 0).await;
+    env.token(None, 60, 0).await;
+    assert_eq!(env.store.count().await.unwrap(), 4);
+    env.store.revoke(&parent.id).await.unwrap();
+    assert!(!env.stored(&child).await);
+    assert_eq!(env.store.count().await.unwrap(), 2);
+}
+
+#[tokio::test]
 async fn revoking_a_parent_makes_the_whole_subtree_unusable_and_removes_it() {
     let env = env().await;
     let parent = env.token(Some(&env.root), 0, 0).await;
