@@ -448,3 +448,38 @@ fn init_on_any_node_of_an_all_retry_join_cluster_forms_the_cluster_there() {
     let r = c.http.get(c.url(0, "sys/metrics")).send().unwrap();
     assert_eq!(r.status(), 403, "no token: {}", r.text().unwrap());
 }
+
+#[test]
+fn operator_health_prints_each_nodes_role_like_the_seed_script() {
+    let mut c = Cluster::start(3);
+    let leader = c.wait_leader(None, Duration::from_secs(10));
+    let addrs: Vec<String> = c.nodes.iter().map(|n| n.addr.clone()).collect();
+    let mut args = vec!["operator", "health"];
+    args.extend(addrs.iter().map(String::as_str));
+    let out = c.cli(leader, &args);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.matches("ACTIVE").count(), 1, "{text}");
+    assert_eq!(text.matches("STANDBY").count(), 2, "{text}");
+    assert!(
+        text.contains("Raft peers:") && text.contains("leader"),
+        "{text}"
+    );
+    assert!(text.contains("Audit devices:"), "{text}");
+
+    // A node down: reported, and the exit status says the cluster is not healthy.
+    let down = (0..3).find(|&i| i != leader).unwrap();
+    c.kill9(down);
+    let mut json_args = vec!["operator", "health", "-format=json"];
+    json_args.extend(addrs.iter().map(String::as_str));
+    let out = c.cli(leader, &json_args);
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["healthy"], false);
+    assert_eq!(v["nodes"][down]["status"], "UNREACHABLE", "{v}");
+    assert_eq!(v["nodes"][leader]["status"], "ACTIVE", "{v}");
+}

@@ -2,6 +2,7 @@
 
 mod audit;
 mod generic;
+mod health;
 mod kv;
 mod login;
 mod operator;

@@ -21,7 +21,9 @@ Subcommands:
     key-status       Show the barrier key term
     generate-root    Generate a new root token from unseal keys
     rekey            Replace the unseal keys
-    raft             Manage the Raft cluster (list-peers, join, remove-peer, autopilot)
+    raft             Manage the Raft cluster (list-peers, join, remove-peer, autopilot,
+                     snapshot save|restore|inspect)
+    health           Each node's role (active, standby, sealed, ...), the peers and audit devices
 ";
 
 pub(crate) async fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Result<i32, CliError> {
@@ -58,6 +60,7 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Result<i32, CliEr
         "generate-root" => operator_keys::generate_root(ctx, rest).await,
         "rekey" => operator_keys::rekey(ctx, rest).await,
         "raft" => raft::run(ctx, rest).await,
+        "health" => super::health::run(ctx, rest).await,
         other => Err(unknown(ctx, "operator", other, USAGE)),
     }
 }
