@@ -7,8 +7,10 @@ use std::fs::{File, OpenOptions, Permissions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, mpsc};
+
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 use async_trait::async_trait;
 use tresor_sdk::audit::{AuditDevice, AuditDeviceConfig, AuditDeviceError, AuditFactory};
@@ -28,11 +30,93 @@ enum Target {
 }
 
 /// Lines appended to a file (or standard output, or nowhere).
+///
+/// A file is written by one thread of its own: lines that arrive while it writes are written
+/// together with one `write` (group commit), and each sender learns whether its line is in
+/// the file. The thread ends when the sink is dropped.
 #[derive(Debug)]
 pub struct FileSink {
     target: Target,
+    writer: Option<mpsc::Sender<Cmd>>,
+}
+
+/// What the writer thread is asked to do.
+enum Cmd {
+    Write(Vec<u8>, oneshot::Sender<std::io::Result<()>>),
+    Reopen(oneshot::Sender<std::io::Result<()>>),
+}
+
+/// Most bytes written in one batch.
+const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+
+/// The writer thread: owns the file, writes batches, answers every sender.
+fn writer_loop(path: PathBuf, mode: Option<u32>, mut file: Option<File>, rx: mpsc::Receiver<Cmd>) {
+    let mut pending: Option<Cmd> = None;
+    loop {
+        let first = match pending.take() {
+            Some(c) => c,
+            None => match rx.recv() {
+                Ok(c) => c,
+                Err(_) => return,
+            },
+        };
+        let (mut batch, mut waiters) = match first {
+            Cmd::Reopen(done) => {
+                let r = open_file(&path, mode).map(|f| {
+                    file = Some(f);
+                });
+                let _ = done.send(r.map_err(|e| std::io::Error::other(e.to_string())));
+                continue;
+            }
+            Cmd::Write(line, done) => (line, vec![done]),
+        };
+        // Everything already waiting joins this write (a reopen waits for the next round).
+        while batch.len() < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(Cmd::Write(line, done)) => {
+                    batch.extend_from_slice(&line);
+                    waiters.push(done);
+                }
+                Ok(other) => {
+                    pending = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let result = write_batch(&path, mode, &mut file, &batch);
+        for w in waiters {
+            let _ = w.send(match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+            });
+        }
+    }
+}
+
+/// Appends `batch` to the file (opened if needed). On failure the file is cut back to where
+/// the batch began, so no half line is left; if even that fails, the file is reopened next
+/// time.
+fn write_batch(
+    path: &PathBuf,
     mode: Option<u32>,
-    file: Arc<Mutex<Option<File>>>,
+    file: &mut Option<File>,
+    batch: &[u8],
+) -> std::io::Result<()> {
+    if file.is_none() {
+        *file = Some(open_file(path, mode).map_err(|e| std::io::Error::other(e.to_string()))?);
+    }
+    let Some(f) = file.as_mut() else {
+        return Err(std::io::Error::other("audit file not open"));
+    };
+    let start = f.metadata()?.len();
+    if let Err(e) = f.write_all(batch).and_then(|()| f.flush()) {
+        if f.set_len(start).is_err() {
+            *file = None;
+        }
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// Parses `mode`: `None` for `0000` (leave it), else the permission bits.
@@ -65,21 +149,30 @@ impl FileSink {
             "stdout" => Target::Stdout,
             p => Target::Path(PathBuf::from(p)),
         };
-        let sink = Self {
-            target,
-            mode,
-            file: Arc::new(Mutex::new(None)),
+        let writer = match &target {
+            Target::Path(p) => {
+                let f = open_file(p, mode)?;
+                let (tx, rx) = mpsc::channel();
+                let path = p.clone();
+                std::thread::Builder::new()
+                    .name("audit-file".into())
+                    .spawn(move || writer_loop(path, mode, Some(f), rx))?;
+                Some(tx)
+            }
+            _ => None,
         };
-        if let Target::Path(p) = &sink.target {
-            let f = open_file(p, mode)?;
-            *lock(&sink.file) = Some(f);
-        }
-        Ok(sink)
+        Ok(Self { target, writer })
     }
 }
 
-fn lock(m: &Mutex<Option<File>>) -> std::sync::MutexGuard<'_, Option<File>> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+impl FileSink {
+    fn send(&self, cmd: Cmd) -> Result<(), AuditDeviceError> {
+        let Some(w) = &self.writer else {
+            return Ok(());
+        };
+        w.send(cmd)
+            .map_err(|_| AuditDeviceError::Other("audit writer stopped".into()))
+    }
 }
 
 fn open_file(path: &PathBuf, mode: Option<u32>) -> Result<File, AuditDeviceError> {
@@ -95,49 +188,33 @@ fn open_file(path: &PathBuf, mode: Option<u32>) -> Result<File, AuditDeviceError
 #[async_trait]
 impl Sink for FileSink {
     async fn write(&self, line: &[u8]) -> Result<(), AuditDeviceError> {
-        let path = match &self.target {
-            Target::Discard => return Ok(()),
+        match &self.target {
+            Target::Discard => Ok(()),
             Target::Stdout => {
                 let mut out = std::io::stdout().lock();
                 out.write_all(line)?;
                 out.flush()?;
-                return Ok(());
+                Ok(())
             }
-            Target::Path(p) => p.clone(),
-        };
-        let file = self.file.clone();
-        let mode = self.mode;
-        let line = line.to_vec();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = lock(&file);
-            if guard.is_none() {
-                *guard = Some(open_file(&path, mode)?);
+            Target::Path(_) => {
+                let (done, wait) = oneshot::channel();
+                self.send(Cmd::Write(line.to_vec(), done))?;
+                wait.await
+                    .map_err(|_| AuditDeviceError::Other("audit writer stopped".into()))?
+                    .map_err(Into::into)
             }
-            let Some(f) = guard.as_mut() else {
-                return Err(AuditDeviceError::Other("audit file not open".into()));
-            };
-            let start = f.metadata()?.len();
-            if let Err(e) = f.write_all(&line).and_then(|()| f.flush()) {
-                // Leave no half line: cut the file back to where this line began. If even that
-                // fails, the next open starts from whatever is there.
-                if f.set_len(start).is_err() {
-                    *guard = None;
-                }
-                return Err(e.into());
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| AuditDeviceError::Other(format!("audit writer stopped: {e}")))?
+        }
     }
 
     async fn reopen(&self) -> Result<(), AuditDeviceError> {
-        let Target::Path(p) = &self.target else {
+        if !matches!(self.target, Target::Path(_)) {
             return Ok(());
-        };
-        let f = open_file(p, self.mode)?;
-        *lock(&self.file) = Some(f);
-        Ok(())
+        }
+        let (done, wait) = oneshot::channel();
+        self.send(Cmd::Reopen(done))?;
+        wait.await
+            .map_err(|_| AuditDeviceError::Other("audit writer stopped".into()))?
+            .map_err(Into::into)
     }
 }
 
@@ -203,6 +280,35 @@ mod tests {
             "one\ntwo\n"
         );
         assert_eq!(std::fs::read_to_string(&path).expect("new"), "three\n");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_lines_are_written_whole_and_all_of_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.log");
+        let sink =
+            Arc::new(FileSink::open(path.to_str().expect("utf8"), Some(0o600)).expect("open"));
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let sink = sink.clone();
+            tasks.push(tokio::spawn(async move {
+                let line = format!("{{\"n\":{i},\"pad\":\"{}\"}}\n", "x".repeat(i * 10));
+                sink.write(line.as_bytes()).await.expect("write");
+            }));
+        }
+        for t in tasks {
+            t.await.expect("join");
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let mut seen: Vec<u64> = text
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("a whole line");
+                v["n"].as_u64().expect("n")
+            })
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..200).collect::<Vec<u64>>());
     }
 
     #[test]
