@@ -3,7 +3,6 @@
 //! answer but 2xx is a failed write.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use tresor_sdk::audit::{AuditDevice, AuditDeviceConfig, AuditDeviceError, AuditFactory};
@@ -85,17 +84,7 @@ impl AuditFactory for HttpFactory {
             None | Some("") => reqwest::header::HeaderMap::new(),
             Some(text) => parse_headers(text)?,
         };
-        let timeout = match o.get("write_timeout").map(|s| s.trim()) {
-            None | Some("") => DEFAULT_WRITE_TIMEOUT,
-            Some(t) => tresor_sdk::duration::parse_nanos(t)
-                .ok()
-                .and_then(|n| u64::try_from(n).ok())
-                .map(Duration::from_nanos)
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| {
-                    AuditDeviceError::config("write_timeout", format!("{t:?} is not a duration"))
-                })?,
-        };
+        let timeout = crate::options::duration(o, "write_timeout", DEFAULT_WRITE_TIMEOUT)?;
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()

@@ -100,12 +100,25 @@ pub fn flag(
 ) -> Result<bool, AuditDeviceError> {
     match options.get(name).map(|s| s.trim()) {
         None | Some("") => Ok(default),
-        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
-        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
-        Some(other) => Err(AuditDeviceError::config(
-            name,
-            format!("{other:?} is not a boolean"),
-        )),
+        Some(text) => tresor_sdk::fields::parse_go_bool(text)
+            .ok_or_else(|| AuditDeviceError::config(name, format!("{text:?} is not a boolean"))),
+    }
+}
+
+/// A non-zero Go duration option (`2s`, `500ms`), or `default` when absent or empty.
+pub fn duration(
+    options: &BTreeMap<String, String>,
+    name: &str,
+    default: std::time::Duration,
+) -> Result<std::time::Duration, AuditDeviceError> {
+    match options.get(name).map(|s| s.trim()) {
+        None | Some("") => Ok(default),
+        Some(t) => tresor_sdk::duration::parse_nanos(t)
+            .ok()
+            .and_then(|n| u64::try_from(n).ok())
+            .map(std::time::Duration::from_nanos)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| AuditDeviceError::config(name, format!("{t:?} is not a duration"))),
     }
 }
 

@@ -178,17 +178,7 @@ impl AuditFactory for SocketFactory {
             return Err(AuditDeviceError::config("address", "is required"));
         }
         let kind = SocketType::parse(o.get("socket_type").map_or("", String::as_str))?;
-        let timeout = match o.get("write_timeout").map(|s| s.trim()) {
-            None | Some("") => DEFAULT_WRITE_TIMEOUT,
-            Some(t) => tresor_sdk::duration::parse_nanos(t)
-                .ok()
-                .and_then(|n| u64::try_from(n).ok())
-                .map(Duration::from_nanos)
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| {
-                    AuditDeviceError::config("write_timeout", format!("{t:?} is not a duration"))
-                })?,
-        };
+        let timeout = crate::options::duration(o, "write_timeout", DEFAULT_WRITE_TIMEOUT)?;
         let sink = SocketSink::new(address, kind, timeout);
         // Each write may connect and retry once: bound the whole device write accordingly.
         Ok(Arc::new(Device::new(

@@ -23,6 +23,17 @@ pub fn get_str(data: &Map<String, Value>, field: &str) -> Result<Option<String>,
     }
 }
 
+/// A boolean written as text, as Go's `strconv.ParseBool` reads it (`1`, `t`, `T`, `TRUE`,
+/// `true`, `True`, and the same for false); `None` for anything else. Option maps of string
+/// values (audit device options) are read with it.
+pub fn parse_go_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
 /// A boolean field (`true`, `"true"`, `1`, `"1"`, ...).
 pub fn get_bool(data: &Map<String, Value>, field: &str) -> Result<Option<bool>, LogicalError> {
     match data.get(field) {
@@ -145,6 +156,19 @@ pub fn get_str_map(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_booleans() {
+        for t in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert_eq!(parse_go_bool(t), Some(true), "{t}");
+        }
+        for f in ["0", "f", "F", "false", "FALSE", "False"] {
+            assert_eq!(parse_go_bool(f), Some(false), "{f}");
+        }
+        for bad in ["", "yes", "tRuE", " true"] {
+            assert_eq!(parse_go_bool(bad), None, "{bad:?}");
+        }
+    }
     use serde_json::json;
 
     fn m(v: Value) -> Map<String, Value> {

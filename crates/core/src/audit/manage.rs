@@ -27,6 +27,15 @@ async fn read_json<T: serde::de::DeserializeOwned + Default>(
     }
 }
 
+/// Whether a device's options make it the fallback device (`fallback=true`, read as Go reads
+/// booleans, as the device itself reads its options).
+fn is_fallback(options: &BTreeMap<String, String>) -> bool {
+    options
+        .get("fallback")
+        .and_then(|v| tresor_sdk::fields::parse_go_bool(v.trim()))
+        .unwrap_or(false)
+}
+
 impl Core {
     /// The audit table as stored.
     pub(crate) async fn audit_table(&self) -> Result<AuditTable, CoreError> {
@@ -53,11 +62,7 @@ impl Core {
     }
 
     fn enabled_of(&self, e: &AuditTableEntry, device: Arc<dyn AuditDevice>) -> Enabled {
-        let fallback = matches!(
-            e.options.get("fallback").map(String::as_str),
-            Some("true" | "1" | "t" | "T" | "TRUE" | "True")
-        );
-        self.audit.enabled(&e.path, device, fallback)
+        self.audit.enabled(&e.path, device, is_fallback(&e.options))
     }
 
     /// Enables a device at `path` (with a trailing `/`): made first (bad options are refused
@@ -80,12 +85,7 @@ impl Core {
                 existing.path
             )));
         }
-        if options.get("fallback").is_some_and(|v| v == "true")
-            && table
-                .entries
-                .iter()
-                .any(|e| e.options.get("fallback").is_some_and(|v| v == "true"))
-        {
+        if is_fallback(&options) && table.entries.iter().any(|e| is_fallback(&e.options)) {
             return Err(CoreError::invalid(
                 "a fallback audit device is already enabled",
             ));
