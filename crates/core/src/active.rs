@@ -281,7 +281,7 @@ impl Active {
     }
 }
 
-async fn read_json<T: serde::de::DeserializeOwned>(
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
     b: &dyn Backend,
     key: &str,
 ) -> Result<Option<T>, CoreError> {

@@ -86,14 +86,7 @@ pub(crate) async fn handle(
     {
         return err(e);
     }
-    let meta = tresor_core::RequestMeta {
-        remote: client.remote,
-        forwarded_from: client.forwarded_from.clone(),
-        headers: headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect(),
-    };
+    let meta = crate::router::request_meta(client, headers);
     let operation = if restore {
         Operation::Update
     } else {

@@ -67,18 +67,26 @@ pub(crate) struct ApiRequest {
     pub(crate) client: crate::client_addr::ClientAddr,
 }
 
+/// What audit entries record about a request's client: its address, the forwarding standby
+/// and the headers.
+pub(crate) fn request_meta(
+    client: &crate::client_addr::ClientAddr,
+    headers: &HeaderMap,
+) -> tresor_core::RequestMeta {
+    tresor_core::RequestMeta {
+        remote: client.remote,
+        forwarded_from: client.forwarded_from.clone(),
+        headers: headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+    }
+}
+
 impl ApiRequest {
     /// What audit entries record about the client: address, forwarding standby, headers.
     pub(crate) fn meta(&self) -> tresor_core::RequestMeta {
-        tresor_core::RequestMeta {
-            remote: self.client.remote,
-            forwarded_from: self.client.forwarded_from.clone(),
-            headers: self
-                .headers
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-                .collect(),
-        }
+        request_meta(&self.client, &self.headers)
     }
 
     /// The client token: `X-Vault-Token`, else `Authorization: Bearer`.

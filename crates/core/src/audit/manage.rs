@@ -16,15 +16,12 @@ use crate::active::Active;
 use crate::core::Core;
 use crate::error::CoreError;
 
+/// A JSON record of the barrier, its default when absent.
 async fn read_json<T: serde::de::DeserializeOwned + Default>(
     b: &dyn Backend,
     key: &str,
 ) -> Result<T, CoreError> {
-    match b.get(key).await? {
-        None => Ok(T::default()),
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| CoreError::Internal(format!("corrupt {key}: {e}"))),
-    }
+    Ok(crate::active::read_json(b, key).await?.unwrap_or_default())
 }
 
 /// Whether a device's options make it the fallback device (`fallback=true`, read as Go reads
