@@ -13,7 +13,7 @@ use std::time::Duration;
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 
-use crate::process::{Init, bin, free_port, strings, wait_for};
+use crate::process::{Init, bin, free_port, strings};
 
 pub use crate::netns::Netns;
 
@@ -151,19 +151,12 @@ log_level     = "info"
         self.child = Some(child);
         self.paused = false;
         let url = format!("{}/v1/sys/health", self.addr);
-        wait_for(
-            &format!("{} to answer", self.name),
+        crate::process::wait_answering(
+            &self.name,
             Duration::from_secs(30),
-            || {
-                if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                    panic!(
-                        "{} exited early ({status}); log:\n{}",
-                        self.name,
-                        self.log()
-                    );
-                }
-                http.get(&url).send().ok().map(|_| ())
-            },
+            &mut self.child,
+            self.dir.path(),
+            || http.get(&url).send().is_ok(),
         );
     }
 

@@ -138,19 +138,12 @@ log_level     = "warn"
         self.child = Some(child);
         let addr = self.addr.clone();
         let http = self.http.clone();
-        let dir = self.dir.path().to_path_buf();
-        wait_for(
-            "the server to answer sys/health",
+        wait_answering(
+            "the server",
             Duration::from_secs(60),
-            || {
-                if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                    panic!("server exited early ({status}); log:\n{}", log_text(&dir));
-                }
-                http.get(format!("{addr}/v1/sys/health"))
-                    .send()
-                    .ok()
-                    .map(|_| ())
-            },
+            &mut self.child,
+            self.dir.path(),
+            || http.get(format!("{addr}/v1/sys/health")).send().is_ok(),
         );
     }
 
@@ -291,6 +284,23 @@ fn wait_for_exit(c: &mut Child, timeout: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+/// Waits up to `timeout` until `answers` says the freshly spawned server `child` (named `name`,
+/// logging to `dir/server.log`) answers HTTP; panics with its log if it exits first.
+pub(crate) fn wait_answering(
+    name: &str,
+    timeout: Duration,
+    child: &mut Option<Child>,
+    dir: &Path,
+    mut answers: impl FnMut() -> bool,
+) {
+    wait_for(&format!("{name} to answer"), timeout, || {
+        if let Some(Ok(Some(status))) = child.as_mut().map(Child::try_wait) {
+            panic!("{name} exited early ({status}); log:\n{}", log_text(dir));
+        }
+        answers().then_some(())
+    });
 }
 
 pub(crate) fn log_text(dir: &Path) -> String {

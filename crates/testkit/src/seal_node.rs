@@ -12,7 +12,7 @@ use std::time::Duration;
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 
-use crate::process::{bin, free_port, strings, wait_for};
+use crate::process::{bin, free_port, strings};
 
 /// A blocking client with `timeout`, ignoring proxies.
 pub fn client(timeout: Duration) -> Client {
@@ -197,19 +197,12 @@ log_level     = "info"
         self.child = Some(cmd.spawn().expect("spawn tresor server"));
         let url = self.url("sys/seal-status");
         let probe = self.client(Duration::from_secs(2));
-        wait_for(
-            &format!("{} to answer", self.name),
+        crate::process::wait_answering(
+            &self.name,
             Duration::from_secs(30),
-            || {
-                if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                    panic!(
-                        "{} exited early ({status}); log:\n{}",
-                        self.name,
-                        self.log()
-                    );
-                }
-                probe.get(&url).send().ok().map(|_| ())
-            },
+            &mut self.child,
+            self.dir.path(),
+            || probe.get(&url).send().is_ok(),
         );
     }
 
