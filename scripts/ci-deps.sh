@@ -17,7 +17,9 @@ HVAC_DIR="$TOOLS/hvac-$HVAC_VERSION"
 
 # iproute2 and iptables: network partition tests (ip netns, packet drops).
 # curl: health polling in tests/compat/lib.sh. ca-certificates: pip over https.
-APT_PACKAGES="iproute2 iptables curl ca-certificates softhsm2"
+# prometheus (with promtool): the shipped alert rules evaluated against a real scrape.
+# rsyslog: the syslog audit device against a real daemon. jq: seed 002's audit log queries.
+APT_PACKAGES="iproute2 iptables curl ca-certificates softhsm2 prometheus rsyslog jq"
 
 log() { printf 'ci-deps: %s\n' "$*"; }
 

@@ -6,49 +6,12 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use common::{Answer, call, unsealed_node};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
+use common::{Answer, call, call_from, unsealed_node};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-use tresor_http::{AppState, ClientAddr, router};
+use tresor_http::AppState;
 
 const SECRET: &str = "hunter2-correct-horse";
-
-/// `call` from a given client address and with extra headers.
-async fn call_from(
-    state: &AppState,
-    method: &str,
-    uri: &str,
-    token: Option<&str>,
-    remote: &str,
-    headers: &[(&str, &str)],
-) -> Answer {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        req = req.header("x-vault-token", t);
-    }
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let mut req = req.body(Body::empty()).unwrap();
-    req.extensions_mut().insert(ClientAddr {
-        remote: Some(remote.parse::<SocketAddr>().unwrap()),
-        forwarded_from: None,
-        local: None,
-    });
-    let resp = router(state.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        location: None,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
-}
 
 /// A node with KV v2 at `secret/` holding `secret/app` = {password: SECRET}.
 async fn node_with_secret() -> (AppState, String) {

@@ -40,6 +40,26 @@ impl Place {
     }
 }
 
+/// Extra configuration written into every node's config of a cluster.
+#[derive(Clone, Debug, Default)]
+pub struct Extra {
+    /// Appended at the top level (e.g. a `telemetry { … }` stanza).
+    pub top: String,
+    /// Appended inside the `listener "tcp"` block (e.g. its `telemetry { … }`).
+    pub listener: String,
+}
+
+impl Extra {
+    /// What Prometheus needs: host names left out of metric names and `sys/metrics` served
+    /// without a token, so that a sealed node still reports `vault_core_unsealed 0`.
+    pub fn observed() -> Extra {
+        Extra {
+            top: "telemetry {\n  disable_hostname = true\n}\n".into(),
+            listener: "  telemetry {\n    unauthenticated_metrics_access = true\n  }\n".into(),
+        }
+    }
+}
+
 /// One node process.
 pub struct Node {
     pub dir: tempfile::TempDir,
@@ -48,6 +68,8 @@ pub struct Node {
     pub cluster_port: u16,
     pub addr: String,
     pub place: Place,
+    /// Extra configuration (see [`Extra`]); takes effect at the next [`Node::write_config`].
+    pub extra: Extra,
     config: PathBuf,
     child: Option<Child>,
     paused: bool,
@@ -67,6 +89,11 @@ impl Node {
     /// Writes the config of node `name` listening at `place`, with one `retry_join` block per
     /// address of `join`.
     pub fn new_at(name: &str, place: Place, join: Vec<String>) -> Node {
+        Self::new_with(name, place, join, Extra::default())
+    }
+
+    /// Like [`Node::new_at`], with `extra` configuration.
+    pub fn new_with(name: &str, place: Place, join: Vec<String>, extra: Extra) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let mut node = Node {
             config: dir.path().join("server.hcl"),
@@ -76,6 +103,7 @@ impl Node {
             cluster_port: place.cluster_port,
             addr: format!("http://{}:{}", place.ip, place.port),
             place,
+            extra,
             child: None,
             paused: false,
         };
@@ -104,13 +132,15 @@ listener "tcp" {{
   address         = "{ip}:{port}"
   cluster_address = "{ip}:{cport}"
   tls_disable     = true
-}}
+{listener_extra}}}
 api_addr      = "http://{ip}:{port}"
 cluster_addr  = "https://{ip}:{cport}"
 disable_mlock = true
 log_level     = "info"
-"#,
-                data = data.display()
+{top_extra}"#,
+                data = data.display(),
+                listener_extra = self.extra.listener,
+                top_extra = self.extra.top,
             ),
         )
         .unwrap();
@@ -241,6 +271,8 @@ pub struct Cluster {
     pub probe: Client,
     /// The namespaces of a [`Cluster::start_netns`] cluster.
     pub net: Option<Netns>,
+    /// Extra configuration of every node, including nodes added later.
+    pub extra: Extra,
 }
 
 /// A blocking client with `timeout`, ignoring any proxy settings of the environment.
@@ -262,13 +294,18 @@ impl Cluster {
     /// `n - 1` nodes with `retry_join` to node 0, unseals them and waits until every node is
     /// a voter.
     pub fn start(n: usize) -> Cluster {
-        Self::start_with(n, None)
+        Self::start_with(n, None, Extra::default())
+    }
+
+    /// Like [`Cluster::start`], with `extra` configuration on every node.
+    pub fn start_configured(n: usize, extra: Extra) -> Cluster {
+        Self::start_with(n, None, extra)
     }
 
     /// Like [`Cluster::start`], each node in its own network namespace (see [`Netns`]), so
     /// that [`Cluster::isolate`] can cut it off. Needs root.
     pub fn start_netns(n: usize) -> Cluster {
-        Self::start_with(n, Some(Netns::create(n)))
+        Self::start_with(n, Some(Netns::create(n)), Extra::default())
     }
 
     fn place(net: Option<&Netns>, i: usize) -> Place {
@@ -283,9 +320,14 @@ impl Cluster {
         }
     }
 
-    fn start_with(n: usize, net: Option<Netns>) -> Cluster {
+    fn start_with(n: usize, net: Option<Netns>, extra: Extra) -> Cluster {
         let http = client();
-        let mut first = Node::new_at("node-1", Self::place(net.as_ref(), 0), Vec::new());
+        let mut first = Node::new_with(
+            "node-1",
+            Self::place(net.as_ref(), 0),
+            Vec::new(),
+            extra.clone(),
+        );
         first.spawn(&http);
         let r = http
             .put(format!("{}/v1/sys/init", first.addr))
@@ -306,6 +348,7 @@ impl Cluster {
             http,
             probe: client_with_timeout(Duration::from_secs(2)),
             net,
+            extra,
         };
         c.unseal(0);
         c.wait_for("node-1 to be active", Duration::from_secs(20), |c| {
@@ -359,6 +402,7 @@ impl Cluster {
             http,
             probe: client_with_timeout(Duration::from_secs(2)),
             net: None,
+            extra: Default::default(),
         };
         c.unseal(init_on);
         c.wait_for(
@@ -397,7 +441,7 @@ impl Cluster {
     pub fn add_node(&mut self, name: &str) -> usize {
         let leader = self.nodes[0].addr.clone();
         let place = Self::place(self.net.as_ref(), self.nodes.len());
-        let mut node = Node::new_at(name, place, vec![leader]);
+        let mut node = Node::new_with(name, place, vec![leader], self.extra.clone());
         node.spawn(&self.http);
         self.nodes.push(node);
         let i = self.nodes.len() - 1;

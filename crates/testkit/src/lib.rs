@@ -9,6 +9,8 @@
 //! - [`seal_node`]: server processes with `seal` stanzas (auto-unseal, migration tests).
 //! - [`softhsm`]: SoftHSM2 tokens for PKCS#11; [`moto`]: a local AWS (KMS, EC2) server;
 //!   [`fault_proxy`]: a TCP proxy whose stop is an outage.
+//! - [`prometheus`]: a real Prometheus scraping test nodes, and `promtool`; [`rsyslog`]: a
+//!   real syslog daemon on its own socket; [`tmpfs`]: a small disk to fill up.
 
 pub mod cluster;
 pub mod fault_proxy;
@@ -16,6 +18,9 @@ pub mod moto;
 pub mod netns;
 pub mod ports;
 pub mod process;
+pub mod prometheus;
 pub mod props;
+pub mod rsyslog;
 pub mod seal_node;
 pub mod softhsm;
+pub mod tmpfs;

@@ -83,6 +83,7 @@ fn a_lost_cluster_is_restored_from_a_snapshot_onto_new_nodes() {
         http,
         probe: client_with_timeout(Duration::from_secs(2)),
         net: None,
+        extra: Default::default(),
     };
     c.unseal_with(0, std::slice::from_ref(&fresh_key)).unwrap();
     c.wait_for("new-1 to be active", Duration::from_secs(20), |c| {

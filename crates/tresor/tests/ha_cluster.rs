@@ -393,6 +393,7 @@ fn init_on_any_node_of_an_all_retry_join_cluster_forms_the_cluster_there() {
         http,
         probe: cluster::client_with_timeout(Duration::from_secs(2)),
         net: None,
+        extra: Default::default(),
     };
     // The others are still waiting for a leader, uninitialized.
     for i in [0, 2] {

@@ -156,7 +156,16 @@ impl AuditTrail {
         match reply {
             Err(e) => {
                 ev.error = Some(e.to_owned());
-                ev.response = Some(AuditResponseInfo::default());
+                // As Vault's error answers are recorded: the message also as the response's
+                // `data.error` (hashed like any response string unless `log_raw`), which is
+                // what `jq 'select(.response.data.error != null)'` finds denied requests by.
+                let mut data = Map::new();
+                data.insert("error".into(), Value::String(e.to_owned()));
+                ev.response = Some(AuditResponseInfo {
+                    data: Some(data),
+                    non_hmac_keys: self.response_keep.clone(),
+                    ..AuditResponseInfo::default()
+                });
             }
             Ok(Reply::Response(resp)) => {
                 ev.response = Some(match resp {

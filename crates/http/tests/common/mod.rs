@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, dead_code)]
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -11,7 +12,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use tresor_core::{Core, CoreOptions, SingleNode};
-use tresor_http::{AppState, router};
+use tresor_http::{AppState, ClientAddr, router};
 
 /// A response as the tests look at it.
 pub(crate) struct Answer {
@@ -53,16 +54,54 @@ pub(crate) async fn call(
     }
 }
 
+/// `call` from the client address `remote` (`ip:port`) and with extra headers.
+pub(crate) async fn call_from(
+    state: &AppState,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    remote: &str,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("x-vault-token", t);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut req = req.body(Body::empty()).unwrap();
+    req.extensions_mut().insert(ClientAddr {
+        remote: Some(remote.parse::<SocketAddr>().unwrap()),
+        forwarded_from: None,
+        local: None,
+    });
+    let resp = router(state.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        location: None,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
 /// A fresh in-memory node with the engines registered, initialized with one Shamir key and
 /// unsealed; answers its state and the root token.
 pub(crate) async fn unsealed_node() -> (AppState, String) {
+    unsealed_node_with(CoreOptions {
+        backends: tresor_engines::registry(),
+        audit_types: tresor_audit::registry(),
+        ..CoreOptions::default()
+    })
+    .await
+}
+
+/// Like [`unsealed_node`], with the core built from `options`.
+pub(crate) async fn unsealed_node_with(options: CoreOptions) -> (AppState, String) {
     let core = Core::new(
         Arc::new(tresor_storage::InMemBackend::new()),
-        CoreOptions {
-            backends: tresor_engines::registry(),
-            audit_types: tresor_audit::registry(),
-            ..CoreOptions::default()
-        },
+        options,
         Arc::new(SingleNode::default()),
     );
     let state = AppState::new(core);
