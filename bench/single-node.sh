@@ -6,18 +6,25 @@
 # Each server: fresh, raft storage in a temp dir, TLS off, loopback only; initialized with one
 # key, KV v2 at secret/. The load is tresor-bench (crates/bench): kv-write, then kv-read over
 # 1000 prepared keys, 256-byte values, keep-alive connections. Prints one table and the ratios.
+#
+# AUDIT=1 enables one file audit device (in the server's temp dir, default options) on each
+# server before the load; bench/audit-cost.sh runs both ways and prints the cost.
+# OUT_TAG names the result directory target/bench/<OUT_TAG> (default: single-node);
+# SKIP_BUILD=1 uses the existing release build.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 DURATION="${1:-10s}"
 CONC="${2:-32}"
 bash scripts/ci-deps.sh >/dev/null
-cargo build --release -p tresor -p tresor-bench >/dev/null
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+    cargo build --release -p tresor -p tresor-bench >/dev/null
+fi
 export TRESOR_BIN="$ROOT/target/release/tresor"
 BENCH="$ROOT/target/release/tresor-bench"
 # shellcheck source=tests/compat/lib.sh
 source "$ROOT/tests/compat/lib.sh"
-OUT="$ROOT/target/bench"
+OUT="$ROOT/target/bench/${OUT_TAG:-single-node}"
 mkdir -p "$OUT"
 
 json_field() { "$COMPAT_PYTHON" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
@@ -44,6 +51,10 @@ run_kind() {
             -d '{"data":{"v":"1"}}' >/dev/null && break
         sleep 0.2
     done
+    if [[ "${AUDIT:-0}" == 1 ]]; then
+        curl -sf -X PUT -H "X-Vault-Token: $token" "$SERVER_ADDR/v1/sys/audit/file" \
+            -d "{\"type\":\"file\",\"options\":{\"file_path\":\"$SERVER_DIR/audit.log\"}}" >/dev/null
+    fi
     local rss_idle
     rss_idle=$(ps -o rss= -p "$SERVER_PID" | tr -d ' ')
     for scenario in kv-write kv-read; do
@@ -53,6 +64,9 @@ run_kind() {
     local rss_after
     rss_after=$(ps -o rss= -p "$SERVER_PID" | tr -d ' ')
     echo "{\"rss_idle_kib\": $rss_idle, \"rss_after_kib\": $rss_after}" >"$OUT/$kind-rss.json"
+    if [[ "${AUDIT:-0}" == 1 ]]; then
+        echo "$kind audit log: $(wc -l <"$SERVER_DIR/audit.log") entries, $(du -h "$SERVER_DIR/audit.log" | cut -f1)" >&2
+    fi
     compat_stop_server
 }
 
@@ -65,7 +79,8 @@ out, conc = sys.argv[1], sys.argv[2]
 def load(kind, sc):
     with open(os.path.join(out, f"{kind}-{sc}.json")) as f:
         return json.load(f)
-print(f"single node, {conc} concurrent clients, KV v2, 256-byte values")
+audit = " with one file audit device" if os.environ.get("AUDIT") == "1" else ""
+print(f"single node{audit}, {conc} concurrent clients, KV v2, 256-byte values")
 print(f"{'scenario':<10} {'server':<8} {'ops/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
 ratios = {}
 for sc in ("kv-write", "kv-read"):
