@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
+use tresor_expiration::{ExpirationManager, LeaseStore, SweepTask};
 use tresor_sdk::{LogicalBackend, MountInfo};
 use tresor_storage::{Backend, View};
-use tresor_token::{ExpiryTask, TokenBackend, TokenStore, TtlLimits};
+use tresor_token::{ExpiryTask, SystemClock, TokenBackend, TokenStore, TtlLimits};
 
 use crate::core::Core;
 use crate::error::CoreError;
@@ -56,6 +57,10 @@ pub(crate) struct Active {
     /// source): runs while
     /// this node is active, stopped with the token expiry task.
     pub(crate) autosnap: Option<tresor_autosnap::AutoSnapshots>,
+    /// The expiration manager: every lease, loaded at activation.
+    pub(crate) leases: Arc<ExpirationManager>,
+    /// Revokes due leases while this node is active; stopped with the token expiry task.
+    lease_sweep: std::sync::Mutex<Option<SweepTask>>,
 }
 
 pub(crate) fn new_accessor(kind: &str) -> String {
@@ -151,7 +156,18 @@ impl Active {
                 core.opts.metrics.clone(),
             )
         });
-        let active = Active {
+        let lease_store = LeaseStore::new(View::new(barrier.clone(), crate::leases::EXPIRE_PREFIX));
+        let retry = core.opts.lease_retry;
+        let active = Arc::new_cyclic(|weak| Active {
+            leases: Arc::new(ExpirationManager::new(
+                lease_store,
+                Arc::new(crate::leases::MountRouter {
+                    active: weak.clone(),
+                }),
+                Arc::new(SystemClock),
+                retry,
+            )),
+            lease_sweep: std::sync::Mutex::new(None),
             active_since: now_rfc3339(),
             barrier,
             mounts: RwLock::new(MountTable::default()),
@@ -167,7 +183,7 @@ impl Active {
             audited_headers,
             expiry,
             autosnap,
-        };
+        });
         for entry in mounts.entries.values() {
             if entry.kind == "system" {
                 continue;
@@ -181,7 +197,17 @@ impl Active {
             .mounts
             .write()
             .map_err(|_| CoreError::Internal("mount lock poisoned".into()))? = mounts;
-        Ok(Arc::new(active))
+        // The leases of every mount, taken over from whichever node was active before; the
+        // sweep revokes those that expired meanwhile.
+        let n = active.leases.load().await?;
+        if n > 0 {
+            tracing::info!(leases = n, "leases loaded");
+        }
+        let sweep = SweepTask::spawn(active.leases.clone(), core.opts.lease_sweep_interval);
+        if let Ok(mut slot) = active.lease_sweep.lock() {
+            *slot = Some(sweep);
+        }
+        Ok(active)
     }
 
     /// Stops the background work of the active state (the token expiry task, the
@@ -189,6 +215,9 @@ impl Active {
     /// node; requests still holding this state finish normally.
     pub(crate) fn stop_background(&self) {
         self.expiry.stop();
+        if let Some(sweep) = self.lease_sweep.lock().ok().and_then(|mut s| s.take()) {
+            sweep.stop();
+        }
         if let Some(a) = &self.autosnap {
             a.stop();
         }

@@ -45,8 +45,10 @@ pub struct CoreOptions {
     pub audit_types: tresor_sdk::audit::AuditRegistry,
     /// The server settings that govern audit devices.
     pub audit_settings: crate::audit::AuditSettings,
-    /// The pipeline's lease stage registers leases here.
-    pub leases: Arc<dyn crate::pipeline::lease::LeaseManager>,
+    /// How failed lease revocations are retried before a lease becomes irrevocable.
+    pub lease_retry: tresor_expiration::RetryPolicy,
+    /// How often the active node looks for expired leases.
+    pub lease_sweep_interval: std::time::Duration,
 }
 
 impl std::fmt::Debug for CoreOptions {
@@ -75,7 +77,8 @@ impl Default for CoreOptions {
             backends: tresor_sdk::BackendRegistry::new(),
             audit_types: tresor_sdk::audit::AuditRegistry::new(),
             audit_settings: crate::audit::AuditSettings::default(),
-            leases: Arc::new(crate::pipeline::lease::NoLeases),
+            lease_retry: tresor_expiration::RetryPolicy::default(),
+            lease_sweep_interval: tresor_expiration::SweepTask::DEFAULT_INTERVAL,
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::wrapping::WrapInfo;
 pub fn envelope(resp: &Response, request_id: &str) -> Value {
     json!({
         "request_id": request_id,
-        "lease_id": "",
+        "lease_id": resp.secret.as_ref().map_or("", |s| s.lease_id.as_str()),
         "renewable": resp.renewable,
         "lease_duration": resp.lease_duration,
         "data": resp.data,
@@ -91,7 +91,18 @@ pub(crate) fn response_from_envelope(text: &str) -> Result<Response, CoreError> 
         lease_duration: v.get("lease_duration").and_then(Value::as_u64).unwrap_or(0),
         renewable: v.get("renewable").and_then(Value::as_bool).unwrap_or(false),
         status: Default::default(),
-        secret: None,
+        secret: v
+            .get("lease_id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .map(|id| {
+                Box::new(tresor_sdk::Secret {
+                    lease_id: id.to_owned(),
+                    ttl: v.get("lease_duration").and_then(Value::as_u64).unwrap_or(0),
+                    renewable: v.get("renewable").and_then(Value::as_bool).unwrap_or(false),
+                    ..tresor_sdk::Secret::default()
+                })
+            }),
     })
 }
 

@@ -53,9 +53,10 @@ pub enum CoreError {
     /// (fail closed, HTTP 500 "internal error").
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
-    /// The lease of a response could not be registered (HTTP 500).
-    #[error(transparent)]
-    Lease(#[from] crate::pipeline::lease::LeaseError),
+    /// The lease of a response could not be registered (HTTP 500); the secret is not
+    /// returned without it.
+    #[error("failed to register the lease: {0}")]
+    Lease(#[source] tresor_expiration::ExpirationError),
     /// The barrier failed underneath a lifecycle step (its storage, or a key that does not
     /// decrypt); the cause is kept.
     #[error("{context}: {source}")]
@@ -128,6 +129,21 @@ impl From<StorageError> for CoreError {
             StorageError::Sealed => CoreError::Sealed,
             StorageError::NotLeader { leader } => CoreError::Standby { leader },
             other => CoreError::Storage(other),
+        }
+    }
+}
+
+/// The answers of the lease endpoints: an unknown lease or a refused renewal or revocation is
+/// the caller's 400, as Vault answers; storage keeps its own mapping.
+impl From<tresor_expiration::ExpirationError> for CoreError {
+    fn from(e: tresor_expiration::ExpirationError) -> Self {
+        use tresor_expiration::ExpirationError as E;
+        match e {
+            E::NotFound => CoreError::invalid("lease not found"),
+            E::Invalid(m) => CoreError::InvalidRequest(m),
+            e @ E::Backend { .. } => CoreError::InvalidRequest(e.to_string()),
+            E::Storage(s) => CoreError::from(s),
+            other => CoreError::Internal(other.to_string()),
         }
     }
 }

@@ -37,6 +37,7 @@ mod ha_ops;
 mod init;
 mod join;
 mod key_rotation;
+mod leases;
 mod metrics;
 mod migration;
 pub mod mounts;
@@ -70,7 +71,6 @@ pub use key_rotation::{
 };
 pub use metrics::{MeteredSeal, metered_seals};
 pub use migration::SealMigration;
-pub use pipeline::lease::{LeaseError, LeaseManager, NoLeases};
 pub use pipeline::{CoreRequest, Method, WRITE_TO_DIRECTORY};
 pub use snapshot::{SnapshotStore, SnapshotStoreError};
 pub use status::{

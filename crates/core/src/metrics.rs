@@ -200,8 +200,8 @@ impl Core {
     /// - every node: `vault.runtime.alloc_bytes` / `sys_bytes` (Linux), and with Raft
     ///   `vault.raft.peers` and Tresor's `vault.raft.leader`;
     /// - active node only (removed elsewhere): `vault.token.count`, `vault.expire.num_leases`
-    ///   (always 0: Tresor issues no leases yet) and, with Raft, `vault.autopilot.healthy` and
-    ///   `vault.autopilot.failure_tolerance`.
+    ///   and `vault.expire.num_irrevocable_leases` (from the expiration manager's memory) and,
+    ///   with Raft, `vault.autopilot.healthy` and `vault.autopilot.failure_tolerance`.
     pub async fn refresh_scrape_metrics(&self) {
         self.refresh_metrics();
         let m = self.metrics();
@@ -225,6 +225,7 @@ impl Core {
             for def in [
                 &names::TOKEN_COUNT,
                 &names::EXPIRE_NUM_LEASES,
+                &names::EXPIRE_NUM_IRREVOCABLE_LEASES,
                 &names::AUTOPILOT_HEALTHY,
                 &names::AUTOPILOT_FAILURE_TOLERANCE,
             ] {
@@ -232,8 +233,10 @@ impl Core {
             }
             return;
         };
-        // No lease manager yet: no leases to count.
-        m.gauge(&names::EXPIRE_NUM_LEASES, &[]).set(0.0);
+        m.gauge(&names::EXPIRE_NUM_LEASES, &[])
+            .set(active.leases.count() as f64);
+        m.gauge(&names::EXPIRE_NUM_IRREVOCABLE_LEASES, &[])
+            .set(active.leases.irrevocable_count() as f64);
         let due = lock(&self.token_count_throttle).take(Instant::now(), self.activation_count());
         if due {
             match active.tokens.count().await {

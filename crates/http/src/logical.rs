@@ -128,7 +128,10 @@ pub(crate) async fn handle(state: &AppState, req: ApiRequest) -> Response {
             _ => StatusCode::NO_CONTENT.into_response(),
         },
         Ok(Reply::Response(Some(resp))) => {
-            let empty = resp.data.is_none() && resp.auth.is_none() && resp.warnings.is_empty();
+            let empty = resp.data.is_none()
+                && resp.auth.is_none()
+                && resp.secret.is_none()
+                && resp.warnings.is_empty();
             if empty && resp.status == ResponseStatus::NotFound {
                 return ApiError::bare(StatusCode::NOT_FOUND).into_response();
             }

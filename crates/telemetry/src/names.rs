@@ -183,6 +183,12 @@ pub const TOKEN_COUNT: MetricDef =
 pub const EXPIRE_NUM_LEASES: MetricDef =
     MetricDef::gauge("expire.num_leases", "Number of leases held for expiration");
 
+/// Vault `vault.expire.num_irrevocable_leases`: leases whose revocation failed too often.
+pub const EXPIRE_NUM_IRREVOCABLE_LEASES: MetricDef = MetricDef::gauge(
+    "expire.num_irrevocable_leases",
+    "Number of leases that could not be revoked and wait for an operator",
+);
+
 /// Vault `vault.runtime.alloc_bytes`; in Tresor the process's resident memory (`VmRSS`).
 pub const RUNTIME_ALLOC_BYTES: MetricDef = MetricDef::gauge(
     "runtime.alloc_bytes",

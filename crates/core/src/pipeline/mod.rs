@@ -16,13 +16,13 @@
 //! 6. **audit request** ([`crate::audit`]) — fail closed; a request refused before this
 //!    stage (bad token, denied) is recorded with its error.
 //! 7. **backend**.
-//! 8. **lease** ([`lease`]) — a response carrying a secret gets a lease.
+//! 8. **lease** ([`crate::leases`]) — a response carrying a secret gets a lease from the
+//!    expiration manager.
 //! 9. **wrap** — with `X-Vault-Wrap-TTL` the response is stored behind a wrapping token.
 //! 10. **audit response** — fail closed: an unrecorded response is never returned.
 
 mod authenticate;
 mod authorize;
-pub(crate) mod lease;
 mod route;
 
 use std::sync::Arc;
@@ -323,13 +323,14 @@ impl Core {
             Some((backend, request)) => {
                 // Stage 8, lease.
                 match backend.handle(&request).await {
-                    Ok(Some(mut resp)) if resp.secret.is_some() => self
-                        .opts
-                        .leases
-                        .register(routed.path.as_str(), &request.mount, &mut resp)
-                        .await
-                        .map(|()| Some(resp))
-                        .map_err(CoreError::Lease),
+                    Ok(Some(mut resp)) if resp.secret.is_some() => crate::leases::register(
+                        &active.leases,
+                        routed.path.as_str(),
+                        &request.mount,
+                        &mut resp,
+                    )
+                    .await
+                    .map(|()| Some(resp)),
                     other => other.map_err(CoreError::from),
                 }
             }

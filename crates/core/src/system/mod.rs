@@ -7,6 +7,7 @@ mod audit;
 mod autosnap;
 mod capabilities;
 mod keys;
+mod leases;
 mod mounts;
 mod policies;
 mod ui;
@@ -143,6 +144,32 @@ pub(crate) async fn handle(
         ["storage", "raft", "snapshot-auto", "status", name] => {
             autosnap::status(active, op, name).await
         }
+        ["leases"] => leases::irrevocable(&active.leases, op, data).await,
+        ["leases", "count"] => leases::count(&active.leases, op, data),
+        ["leases", "lookup"] => leases::lookup(&active.leases, op, data).await,
+        ["leases", "lookup", ..] => {
+            let prefix = rel.strip_prefix("leases/lookup/").unwrap_or_default();
+            leases::list(&active.leases, op, prefix).await
+        }
+        ["leases", "renew"] | ["renew"] => leases::renew(&active.leases, op, "", data).await,
+        ["leases", "renew", ..] | ["renew", ..] => {
+            let id = tail(rel, &["leases/renew/", "renew/"]);
+            leases::renew(&active.leases, op, id, data).await
+        }
+        ["leases", "revoke"] | ["revoke"] => leases::revoke(&active.leases, op, "", data).await,
+        ["leases", "revoke", ..] | ["revoke", ..] => {
+            let id = tail(rel, &["leases/revoke/", "revoke/"]);
+            leases::revoke(&active.leases, op, id, data).await
+        }
+        ["leases", "revoke-prefix", ..] | ["revoke-prefix", ..] => {
+            let prefix = tail(rel, &["leases/revoke-prefix/", "revoke-prefix/"]);
+            leases::revoke_prefix(&active.leases, op, prefix, false).await
+        }
+        ["leases", "revoke-force", ..] | ["revoke-force", ..] => {
+            let prefix = tail(rel, &["leases/revoke-force/", "revoke-force/"]);
+            leases::revoke_prefix(&active.leases, op, prefix, true).await
+        }
+        ["leases", "tidy"] => leases::tidy(&active.leases, op).await,
         ["internal", "ui", "mounts"] => ui::mounts(active, op, acl),
         ["internal", "ui", "mounts", ..] => {
             let path = rel.strip_prefix("internal/ui/mounts/").unwrap_or_default();
@@ -153,6 +180,14 @@ pub(crate) async fn handle(
             Err(CoreError::UnsupportedPath)
         }
     }
+}
+
+/// `rel` without the first of `prefixes` it starts with.
+fn tail<'a>(rel: &'a str, prefixes: &[&str]) -> &'a str {
+    prefixes
+        .iter()
+        .find_map(|p| rel.strip_prefix(p))
+        .unwrap_or_default()
 }
 
 /// Refuses an operation the path does not take.

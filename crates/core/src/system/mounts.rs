@@ -179,6 +179,16 @@ async fn disable(active: &Active, path: &str) -> Result<Option<Response>, CoreEr
     }
     let _guard = active.table_lock.lock().await;
     let mut table = active.mounts_snapshot();
+    if !table.entries.contains_key(path) {
+        return Ok(None);
+    }
+    // As Vault: the mount's leases are revoked through its backend first; when one cannot
+    // be, the mount stays (and says why) rather than leave secrets nobody can revoke.
+    active
+        .leases
+        .revoke_prefix(path, false)
+        .await
+        .map_err(|e| CoreError::invalid(format!("failed to revoke the mount's leases: {e}")))?;
     let Some(entry) = table.entries.remove(path) else {
         return Ok(None);
     };
