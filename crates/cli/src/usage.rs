@@ -15,6 +15,7 @@ Common commands:
 Other commands:
     audit       Interact with audit devices
     kv          Interact with the key/value secrets engine
+    lease       Interact with leases (lookup, renew, revoke [-prefix] [-force])
     operator    Perform operator-specific tasks (init, unseal, seal, raft, ...)
     policy      Interact with policies
     secrets     Interact with secrets engines

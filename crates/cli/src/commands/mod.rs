@@ -4,6 +4,7 @@ mod audit;
 mod generic;
 mod health;
 mod kv;
+mod lease;
 mod login;
 mod operator;
 mod operator_keys;
@@ -35,6 +36,7 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, args: &[String]) -> Result<i32, 
         "secrets" => secrets::run(ctx, rest).await,
         "audit" => audit::run(ctx, rest).await,
         "kv" => kv::run(ctx, rest).await,
+        "lease" => lease::run(ctx, rest).await,
         "read" | "write" | "list" | "delete" => generic::run(ctx, cmd, rest).await,
         "version" | "-v" | "-version" | "--version" => {
             ctx.print(&format!("Tresor v{}\n", env!("CARGO_PKG_VERSION")));
