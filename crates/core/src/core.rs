@@ -47,6 +47,10 @@ pub struct CoreOptions {
     pub audit_settings: crate::audit::AuditSettings,
     /// The pipeline's lease stage registers leases here.
     pub leases: Arc<dyn crate::pipeline::lease::LeaseManager>,
+    /// The telemetry stanza's `usage_gauge_period`: the usage gauges that need a scan
+    /// (`vault.token.count`) are counted at most once per period; `None` (`"none"`) turns
+    /// them off. Vault's default, 10 minutes.
+    pub usage_gauge_period: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for CoreOptions {
@@ -76,6 +80,7 @@ impl Default for CoreOptions {
             audit_types: tresor_sdk::audit::AuditRegistry::new(),
             audit_settings: crate::audit::AuditSettings::default(),
             leases: Arc::new(crate::pipeline::lease::NoLeases),
+            usage_gauge_period: Some(crate::metrics::DEFAULT_USAGE_GAUGE_PERIOD),
         }
     }
 }
@@ -106,6 +111,8 @@ pub struct Core {
     pub(crate) activations: AtomicU64,
     /// When `vault.token.count` was last counted (at most once per period).
     pub(crate) token_count_throttle: Mutex<crate::metrics::Throttle>,
+    /// Handles on the request timings (`vault.core.handle_request` and friends).
+    pub(crate) request_timings: crate::metrics::RequestTimings,
     pub(crate) opts: CoreOptions,
     pub(crate) ha: HaHandles,
     /// Where the pipeline records requests and responses (devices loaded while active).
@@ -157,7 +164,8 @@ impl Core {
         ha: impl Into<HaHandles>,
     ) -> Arc<Core> {
         let ha = ha.into();
-        let barrier = Arc::new(Barrier::new(physical.clone()));
+        let barrier = Arc::new(Barrier::new(physical.clone()).with_metrics(&opts.metrics));
+        let request_timings = crate::metrics::RequestTimings::new(&opts.metrics);
         let audit = crate::audit::AuditBroker::new(&opts.metrics);
         Arc::new(Core {
             audit,
@@ -173,8 +181,10 @@ impl Core {
             remounts: Mutex::new(std::collections::VecDeque::new()),
             activations: AtomicU64::new(0),
             token_count_throttle: Mutex::new(crate::metrics::Throttle::new(
-                crate::metrics::TOKEN_COUNT_PERIOD,
+                opts.usage_gauge_period
+                    .unwrap_or(crate::metrics::DEFAULT_USAGE_GAUGE_PERIOD),
             )),
+            request_timings,
             auto_unseal_failures: AtomicU64::new(0),
             opts,
             ha,
