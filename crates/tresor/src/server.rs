@@ -334,8 +334,16 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
 
     let seals = crate::seals::build(config).await?;
     let auto_seal = seals.enabled.first().map(|s| s.seal_type());
-    // One metrics registry per node; every enabled seal counts its encrypt/decrypt calls.
-    let defaults = CoreOptions::default();
+    // One metrics registry per node (gauges capped at maximum_gauge_cardinality label sets);
+    // every enabled seal counts its encrypt/decrypt calls.
+    let telemetry = &config.telemetry;
+    let defaults = CoreOptions {
+        metrics: tresor_telemetry::Metrics::with_max_gauge_cardinality(
+            usize::try_from(telemetry.maximum_gauge_cardinality).unwrap_or(usize::MAX),
+        ),
+        usage_gauge_period: telemetry.usage_gauge_period.map(Duration::from_secs),
+        ..CoreOptions::default()
+    };
     let core_opts = CoreOptions {
         default_lease_ttl: config.default_lease_ttl,
         max_lease_ttl: config.max_lease_ttl,
