@@ -552,9 +552,16 @@ mod tests {
             before + 1.0
         );
         assert!(total(value(&snap, "core.handle_request_duration_seconds", &[])) >= 1.0);
-        assert!(total(value(&snap, "barrier.get", &[])) >= 1.0, "init read through the barrier");
+        assert!(
+            total(value(&snap, "barrier.get", &[])) >= 1.0,
+            "init read through the barrier"
+        );
         assert!(total(value(&snap, "barrier.put", &[])) >= 1.0);
-        for name in ["barrier.delete", "barrier.list", "core.handle_login_request"] {
+        for name in [
+            "barrier.delete",
+            "barrier.list",
+            "core.handle_login_request",
+        ] {
             assert!(total(value(&snap, name, &[])) >= 0.0, "{name} exists");
         }
         // usage_gauge_period = "none": no usage gauges, even on the active node.

@@ -44,7 +44,10 @@ async fn formed() -> (TestCluster, String) {
 /// `GET /v1/sys/metrics?format=prometheus` of `node`: status and text.
 async fn prometheus(node: &TestNode, token: &str) -> (u16, String) {
     let resp = reqwest::Client::new()
-        .get(format!("{}/v1/sys/metrics?format=prometheus", node.api_addr))
+        .get(format!(
+            "{}/v1/sys/metrics?format=prometheus",
+            node.api_addr
+        ))
         .header("x-vault-token", token)
         .send()
         .await
@@ -56,19 +59,17 @@ async fn prometheus(node: &TestNode, token: &str) -> (u16, String) {
 /// The value of the first sample whose line starts with `series` followed by a space or
 /// `{` (a metric name) or that equals `series` up to its value (a full series with labels).
 fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let rest = l.strip_prefix(series)?;
-            let value = if let Some(v) = rest.strip_prefix(' ') {
-                v
-            } else if rest.starts_with('{') {
-                rest.rsplit_once(' ')?.1
-            } else {
-                return None;
-            };
-            value.trim().parse::<f64>().ok()
-        })
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let rest = l.strip_prefix(series)?;
+        let value = if let Some(v) = rest.strip_prefix(' ') {
+            v
+        } else if rest.starts_with('{') {
+            rest.rsplit_once(' ')?.1
+        } else {
+            return None;
+        };
+        value.trim().parse::<f64>().ok()
+    })
 }
 
 /// Every metric a leader exports (Prometheus names; a summary's `_count` shows it).
@@ -195,14 +196,16 @@ async fn every_metric_of_the_seeds_is_exported_by_leader_and_followers() {
         "{text}"
     );
     assert!(text.contains("vault_core_handle_request_duration_seconds_bucket{le=\"+Inf\"}"));
-    let followers: Vec<&TestNode> = cluster
-        .nodes
-        .iter()
-        .filter(|n| n.id != leader.id)
-        .collect();
+    let followers: Vec<&TestNode> = cluster.nodes.iter().filter(|n| n.id != leader.id).collect();
     for f in &followers {
-        let peer = format!("vault_raft_replication_appendEntries_rpc_count{{peer_id=\"{}\"}}", f.id);
-        assert!(sample(&text, &peer).is_some_and(|v| v > 0.0), "{peer}:\n{text}");
+        let peer = format!(
+            "vault_raft_replication_appendEntries_rpc_count{{peer_id=\"{}\"}}",
+            f.id
+        );
+        assert!(
+            sample(&text, &peer).is_some_and(|v| v > 0.0),
+            "{peer}:\n{text}"
+        );
     }
 
     // A follower: the leader's contacts, timed and aged; its own transitions.
@@ -265,7 +268,10 @@ async fn every_metric_of_the_seeds_is_exported_by_leader_and_followers() {
         "vault.audit.log_request_failure",
         "vault.audit.log_response_failure",
     ] {
-        assert!(counters.iter().any(|n| n == c), "counter {c} in {counters:?}");
+        assert!(
+            counters.iter().any(|n| n == c),
+            "counter {c} in {counters:?}"
+        );
     }
     for s in [
         "vault.core.handle_request",
