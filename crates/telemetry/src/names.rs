@@ -275,12 +275,13 @@ pub const RAFT_COMMIT_TIME_DURATION: MetricDef = MetricDef::histogram(
     "Time taken to commit a new entry to the Raft log on the leader, seconds (Tresor)",
     LATENCY_BUCKETS,
 );
-/// Vault `vault.raft.leader.lastContact`, ms. On a follower: the gap between two contacts
-/// from the leader (each AppendEntries, heartbeats included); on the leader: the time since
-/// a quorum last acknowledged it, sampled when its Raft state changes.
+/// Vault `vault.raft.leader.lastContact`, ms, recorded on followers: the gap between two
+/// contacts from the leader (each AppendEntries, heartbeats included). (Vault's Raft library
+/// samples it on the leader, per follower; openraft 0.9 reports only a quorum-wide figure
+/// there, so Tresor measures the same gaps from the follower's side.)
 pub const RAFT_LEADER_LAST_CONTACT: MetricDef = MetricDef::summary(
     "raft.leader.lastContact",
-    "Time since the leader was last in contact (follower) or acknowledged by a quorum (leader), ms",
+    "Time between two contacts from the Raft leader, on a follower, ms",
 );
 /// Tresor's own: `vault.raft.leader.lastContact_seconds`, on a follower the time since the
 /// leader last contacted it, 0 on the leader (read at each scrape).
