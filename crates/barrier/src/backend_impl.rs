@@ -1,6 +1,7 @@
 //! The plaintext [`Backend`] view: encrypt on the way down, decrypt on the way up.
 
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use tresor_storage::{Backend, Op, StorageError};
@@ -31,6 +32,38 @@ fn corrupt(key: &str, reason: impl ToString) -> StorageError {
 #[async_trait]
 impl Backend for Barrier {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let start = Instant::now();
+        let result = self.get_plain(key).await;
+        self.timings.get.observe_since(start);
+        result
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let start = Instant::now();
+        let result = self.list_plain(prefix).await;
+        self.timings.list.observe_since(start);
+        result
+    }
+
+    /// One write of several ops counts once as a `put` when it has a put, and once as a
+    /// `delete` when it has a delete (each with the whole write's time).
+    async fn apply(&self, ops: Vec<Op>) -> Result<(), StorageError> {
+        let puts = ops.iter().any(|op| matches!(op, Op::Put { .. }));
+        let deletes = ops.iter().any(|op| matches!(op, Op::Delete { .. }));
+        let start = Instant::now();
+        let result = self.apply_plain(ops).await;
+        if puts {
+            self.timings.put.observe_since(start);
+        }
+        if deletes {
+            self.timings.delete.observe_since(start);
+        }
+        result
+    }
+}
+
+impl Barrier {
+    async fn get_plain(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         check_key(key)?;
         let mut state = self.unsealed()?;
         let Some(blob) = self.physical.get(key).await? else {
@@ -56,12 +89,12 @@ impl Backend for Barrier {
         Ok(Some(std::mem::take(&mut *plain)))
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+    async fn list_plain(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         self.unsealed()?;
         self.physical.list(prefix).await
     }
 
-    async fn apply(&self, ops: Vec<Op>) -> Result<(), StorageError> {
+    async fn apply_plain(&self, ops: Vec<Op>) -> Result<(), StorageError> {
         let state = self.unsealed()?;
         if self.writes_frozen() {
             return Err(StorageError::Unavailable(

@@ -35,6 +35,30 @@ pub struct Barrier {
     /// Set while a snapshot restore replaces the data underneath: writes are refused, so that
     /// nothing is encrypted with the keyring the restore is about to replace.
     frozen: std::sync::atomic::AtomicBool,
+    /// Timings of reads and writes (`vault.barrier.*`); record nowhere unless
+    /// [`Barrier::with_metrics`] was called.
+    pub(crate) timings: BarrierTimings,
+}
+
+/// Handles on Vault's `vault.barrier.get/put/delete/list` summaries (ms).
+#[derive(Clone, Debug)]
+pub(crate) struct BarrierTimings {
+    pub(crate) get: tresor_telemetry::Summary,
+    pub(crate) put: tresor_telemetry::Summary,
+    pub(crate) delete: tresor_telemetry::Summary,
+    pub(crate) list: tresor_telemetry::Summary,
+}
+
+impl BarrierTimings {
+    fn new(metrics: &tresor_telemetry::Metrics) -> BarrierTimings {
+        use tresor_telemetry::names;
+        BarrierTimings {
+            get: metrics.summary(&names::BARRIER_GET, &[]),
+            put: metrics.summary(&names::BARRIER_PUT, &[]),
+            delete: metrics.summary(&names::BARRIER_DELETE, &[]),
+            list: metrics.summary(&names::BARRIER_LIST, &[]),
+        }
+    }
 }
 
 impl std::fmt::Debug for Barrier {
@@ -53,7 +77,16 @@ impl Barrier {
             state: RwLock::new(None),
             admin: Mutex::new(()),
             frozen: std::sync::atomic::AtomicBool::new(false),
+            timings: BarrierTimings::new(&tresor_telemetry::Metrics::new()),
         }
+    }
+
+    /// Records the time of every read, write, delete and listing through the barrier
+    /// (decryption and encryption included) in `metrics` as Vault's `vault.barrier.get`,
+    /// `put`, `delete` and `list` summaries (ms).
+    pub fn with_metrics(mut self, metrics: &tresor_telemetry::Metrics) -> Barrier {
+        self.timings = BarrierTimings::new(metrics);
+        self
     }
 
     /// Whether a keyring exists in storage.

@@ -49,6 +49,10 @@ pub struct CoreOptions {
     pub lease_retry: tresor_expiration::RetryPolicy,
     /// How often the active node looks for expired leases.
     pub lease_sweep_interval: std::time::Duration,
+    /// The telemetry stanza's `usage_gauge_period`: the usage gauges that need a scan
+    /// (`vault.token.count`) are counted at most once per period; `None` (`"none"`) turns
+    /// them off. Vault's default, 10 minutes.
+    pub usage_gauge_period: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for CoreOptions {
@@ -79,6 +83,7 @@ impl Default for CoreOptions {
             audit_settings: crate::audit::AuditSettings::default(),
             lease_retry: tresor_expiration::RetryPolicy::default(),
             lease_sweep_interval: tresor_expiration::SweepTask::DEFAULT_INTERVAL,
+            usage_gauge_period: Some(crate::metrics::DEFAULT_USAGE_GAUGE_PERIOD),
         }
     }
 }
@@ -109,6 +114,8 @@ pub struct Core {
     pub(crate) activations: AtomicU64,
     /// When `vault.token.count` was last counted (at most once per period).
     pub(crate) token_count_throttle: Mutex<crate::metrics::Throttle>,
+    /// Handles on the request timings (`vault.core.handle_request` and friends).
+    pub(crate) request_timings: crate::metrics::RequestTimings,
     pub(crate) opts: CoreOptions,
     pub(crate) ha: HaHandles,
     /// Where the pipeline records requests and responses (devices loaded while active).
@@ -160,7 +167,8 @@ impl Core {
         ha: impl Into<HaHandles>,
     ) -> Arc<Core> {
         let ha = ha.into();
-        let barrier = Arc::new(Barrier::new(physical.clone()));
+        let barrier = Arc::new(Barrier::new(physical.clone()).with_metrics(&opts.metrics));
+        let request_timings = crate::metrics::RequestTimings::new(&opts.metrics);
         let audit = crate::audit::AuditBroker::new(&opts.metrics);
         Arc::new(Core {
             audit,
@@ -176,8 +184,10 @@ impl Core {
             remounts: Mutex::new(std::collections::VecDeque::new()),
             activations: AtomicU64::new(0),
             token_count_throttle: Mutex::new(crate::metrics::Throttle::new(
-                crate::metrics::TOKEN_COUNT_PERIOD,
+                opts.usage_gauge_period
+                    .unwrap_or(crate::metrics::DEFAULT_USAGE_GAUGE_PERIOD),
             )),
+            request_timings,
             auto_unseal_failures: AtomicU64::new(0),
             opts,
             ha,

@@ -152,6 +152,10 @@ pub trait Leadership: Send + Sync + 'static {
     fn raft_summary(&self) -> Option<RaftSummary> {
         None
     }
+    /// Sets the storage layer's scrape-time gauges (Raft's `vault.raft_storage.stats.*` and
+    /// Tresor's `vault.raft.leader.lastContact_seconds`); run before every scrape. Bounded
+    /// cost: no storage I/O beyond file sizes. Nothing without Raft.
+    async fn refresh_raft_metrics(&self) {}
 }
 
 /// What the metrics report about Raft on this node.

@@ -12,17 +12,64 @@ use async_trait::async_trait;
 use tresor_policy::Capability;
 use tresor_seal::{Seal, SealError, WrappedKey};
 use tresor_telemetry::names::{self, SEAL_NAME, SEAL_TYPE, SEAL_WRAPPER_NAME};
-use tresor_telemetry::{Counter, Metrics, Summary};
+use tresor_telemetry::{Counter, Histogram, Metrics, Summary};
 use zeroize::Zeroizing;
 
 use crate::core::{Core, lock};
 use crate::error::CoreError;
 use crate::status::SealHealth;
 
-/// The least time between two counts of the token store for `vault.token.count` (a count
-/// lists every token record). Between counts a scrape reports the last one; a new active
-/// state (unseal, leadership, restore) counts at its first scrape.
-pub(crate) const TOKEN_COUNT_PERIOD: Duration = Duration::from_secs(30);
+/// The default least time between two counts of the token store for `vault.token.count` (a
+/// count lists every token record): Vault's default `usage_gauge_period`, 10 minutes
+/// ([`CoreOptions::usage_gauge_period`](crate::CoreOptions::usage_gauge_period)). Between
+/// counts a scrape reports the last one; a new active state (unseal, leadership, restore)
+/// counts at its first scrape.
+pub(crate) const DEFAULT_USAGE_GAUGE_PERIOD: Duration = Duration::from_secs(600);
+
+/// Handles on the timings of requests through the pipeline, kept by the core so that a
+/// request records without a registry lookup.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestTimings {
+    /// Vault `vault.core.handle_request` (ms).
+    handle: Summary,
+    /// Vault `vault.core.handle_login_request` (ms).
+    login: Summary,
+    /// Tresor's `vault_core_handle_request_duration_seconds` histogram.
+    histogram: Histogram,
+}
+
+impl RequestTimings {
+    pub(crate) fn new(metrics: &Metrics) -> RequestTimings {
+        RequestTimings {
+            handle: metrics.summary(&names::CORE_HANDLE_REQUEST, &[]),
+            login: metrics.summary(&names::CORE_HANDLE_LOGIN_REQUEST, &[]),
+            histogram: metrics.histogram(&names::CORE_HANDLE_REQUEST_DURATION, &[]),
+        }
+    }
+
+    /// Records one request that took since `start`: a login ([`is_login_path`]) as
+    /// `handle_login_request`, anything else as `handle_request`, both in the histogram.
+    pub(crate) fn record(&self, login: bool, start: Instant) {
+        let elapsed = start.elapsed();
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        if login {
+            self.login.observe(ms);
+        } else {
+            self.handle.observe(ms);
+        }
+        self.histogram.observe(elapsed.as_secs_f64());
+    }
+}
+
+/// Whether `path` is a login: `auth/<mount...>/login` or a path below it.
+pub(crate) fn is_login_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("auth/") else {
+        return false;
+    };
+    let mut segments = rest.split('/');
+    segments.next();
+    segments.any(|s| s == "login")
+}
 
 /// Lets an expensive refresh run at most once per period, and again at once when the state
 /// it describes was replaced (a new `epoch`).
@@ -195,13 +242,16 @@ impl Core {
     /// the cluster layer, the token store or the kernel; `sys/metrics` runs it before every
     /// scrape. Bounded cost: one read of `/proc/self/status`, the Raft membership from
     /// memory and, on the active node, autopilot's judgement (two small storage reads) and
-    /// at most once per [`TOKEN_COUNT_PERIOD`] a listing of the token records.
+    /// at most once per `usage_gauge_period` a listing of the token records.
     ///
     /// - every node: `vault.runtime.alloc_bytes` / `sys_bytes` (Linux), and with Raft
     ///   `vault.raft.peers` and Tresor's `vault.raft.leader`;
     /// - active node only (removed elsewhere): `vault.token.count`, `vault.expire.num_leases`
-    ///   and `vault.expire.num_irrevocable_leases` (from the expiration manager's memory) and,
-    ///   with Raft, `vault.autopilot.healthy` and `vault.autopilot.failure_tolerance`.
+    ///   and `vault.expire.num_irrevocable_leases` (from the expiration manager's memory; the
+    ///   three absent with `usage_gauge_period = "none"`) and, with Raft,
+    ///   `vault.autopilot.healthy` and `vault.autopilot.failure_tolerance`;
+    /// - with Raft, the storage layer's scrape-time gauges
+    ///   ([`Leadership::refresh_raft_metrics`](crate::Leadership::refresh_raft_metrics)).
     pub async fn refresh_scrape_metrics(&self) {
         self.refresh_metrics();
         let m = self.metrics();
@@ -215,6 +265,7 @@ impl Core {
             m.gauge(&names::RAFT_PEERS, &[]).set(raft.peers as f64);
             m.gauge(&names::RAFT_LEADER, &[]).set_bool(raft.leader);
         }
+        self.ha.leadership.refresh_raft_metrics().await;
         let active = if self.is_active_node() {
             self.active().ok()
         } else {
@@ -233,6 +284,21 @@ impl Core {
             }
             return;
         };
+        if self.opts.usage_gauge_period.is_none() {
+            m.remove(&names::TOKEN_COUNT, &[]);
+            m.remove(&names::EXPIRE_NUM_LEASES, &[]);
+            m.remove(&names::EXPIRE_NUM_IRREVOCABLE_LEASES, &[]);
+        } else {
+            self.refresh_usage_gauges(&active).await;
+        }
+        self.refresh_autopilot_gauges().await;
+    }
+
+    /// `vault.token.count` (at most once per `usage_gauge_period`), and
+    /// `vault.expire.num_leases` and `num_irrevocable_leases` (from memory, every scrape), on
+    /// the active node.
+    async fn refresh_usage_gauges(&self, active: &crate::active::Active) {
+        let m = self.metrics();
         m.gauge(&names::EXPIRE_NUM_LEASES, &[])
             .set(active.leases.count() as f64);
         m.gauge(&names::EXPIRE_NUM_IRREVOCABLE_LEASES, &[])
@@ -247,6 +313,11 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// `vault.autopilot.healthy` and `failure_tolerance`, on the active node with Raft.
+    async fn refresh_autopilot_gauges(&self) {
+        let m = self.metrics();
         match self.ha.autopilot.state(self).await {
             Ok(state) => {
                 m.gauge(&names::AUTOPILOT_HEALTHY, &[])
@@ -333,7 +404,7 @@ mod tests {
             .series
             .iter()
             .find(|s| s.labels == want)
-            .map(|s| s.value)
+            .map(|s| s.value.clone())
     }
 
     /// Both state gauges (`core.unsealed`, `core.active`) hold `v`.
@@ -351,7 +422,28 @@ mod tests {
         match v {
             Some(SeriesValue::Counter(a) | SeriesValue::Summary(a)) => a.count as f64,
             Some(SeriesValue::Gauge(g)) => g,
+            Some(SeriesValue::Histogram(h)) => h.count as f64,
             None => -1.0,
+        }
+    }
+
+    #[test]
+    fn login_paths_are_told_apart() {
+        for p in [
+            "auth/userpass/login/alice",
+            "auth/approle/login",
+            "auth/team/ldap/login/bob",
+        ] {
+            assert!(is_login_path(p), "{p}");
+        }
+        for p in [
+            "auth/token/create",
+            "auth/login",
+            "secret/data/login",
+            "sys/auth/login",
+            "auth/userpass/users/login-x",
+        ] {
+            assert!(!is_login_path(p), "{p}");
         }
     }
 
@@ -426,6 +518,59 @@ mod tests {
             None,
             "removed when sealed"
         );
+        assert_eq!(value(&snap, "expire.num_leases", &[]), None);
+    }
+
+    #[tokio::test]
+    async fn requests_and_barrier_calls_are_timed_and_usage_gauges_can_be_off() {
+        let metrics = Metrics::new();
+        let core = Core::new(
+            Arc::new(InMemBackend::new()),
+            CoreOptions {
+                seals: metered_seals(vec![Arc::new(TestSeal::new()) as Arc<dyn Seal>], &metrics),
+                metrics: metrics.clone(),
+                usage_gauge_period: None,
+                ..CoreOptions::default()
+            },
+            Arc::new(SingleNode::default()),
+        );
+        core.init(crate::InitRequest {
+            recovery_shares: Some(1),
+            recovery_threshold: Some(1),
+            ..crate::InitRequest::default()
+        })
+        .await
+        .unwrap();
+        let before = total(value(&metrics.snapshot(), "core.handle_request", &[]));
+        // A request through the pipeline (refused: no token), timed all the same.
+        let req = crate::CoreRequest {
+            method: crate::Method::Get,
+            path: tresor_sdk::CanonicalPath::parse("sys/mounts").unwrap(),
+            data: Default::default(),
+            token: None,
+        };
+        let _ = core.handle(req).await;
+        core.refresh_scrape_metrics().await;
+        let snap = metrics.snapshot();
+        assert_eq!(
+            total(value(&snap, "core.handle_request", &[])),
+            before + 1.0
+        );
+        assert!(total(value(&snap, "core.handle_request_duration_seconds", &[])) >= 1.0);
+        assert!(
+            total(value(&snap, "barrier.get", &[])) >= 1.0,
+            "init read through the barrier"
+        );
+        assert!(total(value(&snap, "barrier.put", &[])) >= 1.0);
+        for name in [
+            "barrier.delete",
+            "barrier.list",
+            "core.handle_login_request",
+        ] {
+            assert!(total(value(&snap, name, &[])) >= 0.0, "{name} exists");
+        }
+        // usage_gauge_period = "none": no usage gauges, even on the active node.
+        assert_eq!(value(&snap, "token.count", &[]), None);
         assert_eq!(value(&snap, "expire.num_leases", &[]), None);
     }
 

@@ -95,6 +95,8 @@ impl Node {
         let cluster = ClusterNode::new(ClientOptions::for_timing(timing));
         let dir = raft_opts.data_dir.clone();
         raft_opts.elections = false;
+        // The store records its vault.raft.* metrics in the node's registry.
+        raft_opts.metrics = core_opts.metrics.clone();
         let raft = RaftStore::open(raft_opts, Arc::new(NodeTransport(cluster.clone())))
             .await
             .map_err(|source| NodeError::Open { dir, source })?;

@@ -439,6 +439,10 @@ impl Leadership for HaRuntime {
             leader: self.raft.is_leader(),
         })
     }
+
+    async fn refresh_raft_metrics(&self) {
+        self.raft.refresh_metrics().await;
+    }
 }
 
 #[async_trait::async_trait]

@@ -19,6 +19,7 @@ use std::time::Duration;
 use openraft::error::ClientWriteError;
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
+use crate::telemetry::CommitMetrics;
 use crate::types::{Command, WireOp};
 use crate::{RaftError, TypeConfig};
 
@@ -56,10 +57,11 @@ impl GroupCommit {
     pub(crate) fn start(
         raft: openraft::Raft<TypeConfig>,
         quorum_stale_ms: u64,
+        metrics: CommitMetrics,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let stop = Arc::new(Notify::new());
-        let handle = tokio::spawn(writer(raft, rx, stop.clone(), quorum_stale_ms));
+        let handle = tokio::spawn(writer(raft, rx, stop.clone(), quorum_stale_ms, metrics));
         (Self { tx, stop }, handle)
     }
 
@@ -97,6 +99,7 @@ async fn writer(
     mut rx: mpsc::UnboundedReceiver<WriteRequest>,
     stop: Arc<Notify>,
     quorum_stale_ms: u64,
+    commit_metrics: CommitMetrics,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut log_progress = raft.metrics();
@@ -152,6 +155,8 @@ async fn writer(
         }
         let mark = log_progress.borrow_and_update().last_log_index;
         let (resolved_tx, resolved) = oneshot::channel::<()>();
+        let writes = lists.len();
+        let proposed = std::time::Instant::now();
         match raft.client_write_ff(Command::Batch(lists)).await {
             Err(fatal) => {
                 answer(
@@ -161,6 +166,7 @@ async fn writer(
             }
             Ok(pending) => {
                 let metrics = raft.metrics();
+                let commit_metrics = commit_metrics.clone();
                 tokio::spawn(async move {
                     let outcome = tokio::select! {
                         res = pending => match res {
@@ -177,6 +183,9 @@ async fn writer(
                             "timed out waiting for the write to commit".into(),
                         )),
                     };
+                    if outcome.is_ok() {
+                        commit_metrics.committed(writes, proposed);
+                    }
                     answer(replies, outcome);
                     drop(permit);
                     drop(resolved_tx);

@@ -58,6 +58,7 @@ mod snapshot_file;
 mod state_machine;
 mod status;
 mod store;
+mod telemetry;
 mod transport;
 mod types;
 

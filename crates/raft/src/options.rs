@@ -39,6 +39,9 @@ pub struct RaftOptions {
     /// Whether this node may campaign in elections from the moment it opens (default: yes).
     /// Switch it later with `raft().runtime_config().elect(..)`.
     pub elections: bool,
+    /// Where the store records Vault's `vault.raft.*` metrics (the node's registry; a
+    /// private one by default).
+    pub metrics: tresor_telemetry::Metrics,
 }
 
 impl RaftOptions {
@@ -58,6 +61,7 @@ impl RaftOptions {
             snapshot_threshold: 0,
             trailing_logs: 0,
             elections: true,
+            metrics: tresor_telemetry::Metrics::new(),
         }
     }
 

@@ -43,6 +43,10 @@ pub struct RaftStore {
     pub(crate) restore_lock: tokio::sync::Mutex<()>,
     /// Counts the snapshot restores this node has applied.
     restores: tokio::sync::watch::Receiver<u64>,
+    /// When the leader last contacted this node (`vault.raft.leader.lastContact`).
+    leader_contact: crate::telemetry::LeaderContact,
+    /// The task counting state transitions (ends when Raft shuts down).
+    states_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for RaftStore {
@@ -78,16 +82,28 @@ impl RaftStore {
             api_addr: opts.api_addr.clone(),
             cluster_addr: opts.cluster_addr.clone(),
         };
+        let metrics = opts.metrics.clone();
         let raft = Raft::new(
             id,
             config.clone(),
-            NetworkFactory { transport },
+            NetworkFactory {
+                transport,
+                metrics: metrics.clone(),
+            },
             log.clone(),
             sm,
         )
         .await
         .map_err(|e| RaftError::Stopped(e.to_string()))?;
-        let (writer, writer_task) = GroupCommit::start(raft.clone(), quorum_stale_ms(&config));
+        let (writer, writer_task) = GroupCommit::start(
+            raft.clone(),
+            quorum_stale_ms(&config),
+            crate::telemetry::CommitMetrics::new(&metrics),
+        );
+        let states_task = tokio::spawn(crate::telemetry::watch_states(
+            raft.metrics(),
+            metrics.clone(),
+        ));
         Ok(Arc::new(RaftStore {
             id,
             info,
@@ -103,6 +119,8 @@ impl RaftStore {
             opened: std::time::Instant::now(),
             restore_lock: tokio::sync::Mutex::new(()),
             restores,
+            leader_contact: crate::telemetry::LeaderContact::new(&metrics),
+            states_task: std::sync::Mutex::new(Some(states_task)),
         }))
     }
 
@@ -397,7 +415,52 @@ impl RaftStore {
                 "node restarted less than one election timeout ago; not voting yet".into(),
             ));
         }
+        if kind == RpcKind::AppendEntries {
+            self.leader_contact.contacted();
+        }
         dispatch(&self.raft, kind, request).await
+    }
+
+    /// Sets the scrape-time gauges of this node in its registry (`RaftOptions::metrics`):
+    /// Vault's `vault.raft_storage.stats.applied_index`, `commit_index` and `fsm_pending`,
+    /// Tresor's `last_log_index`, `snapshot_index`, `log_db_bytes` and `state_db_bytes`
+    /// (file sizes from the file system, no database read), and Tresor's
+    /// `vault.raft.leader.lastContact_seconds`: 0 on the leader, on any other node the time
+    /// since the leader last contacted it (since the store opened when none has).
+    pub async fn refresh_metrics(&self) {
+        use tresor_telemetry::names;
+        let m = &self.opts.metrics;
+        let status = self.metrics().await;
+        let index = |v: Option<u64>| v.unwrap_or(0) as f64;
+        m.gauge(&names::RAFT_STORAGE_APPLIED_INDEX, &[])
+            .set(index(status.applied_index));
+        m.gauge(&names::RAFT_STORAGE_COMMIT_INDEX, &[])
+            .set(index(status.commit_index));
+        let pending = status
+            .commit_index
+            .unwrap_or(0)
+            .saturating_sub(status.applied_index.unwrap_or(0));
+        m.gauge(&names::RAFT_STORAGE_FSM_PENDING, &[])
+            .set(pending as f64);
+        m.gauge(&names::RAFT_STORAGE_LAST_LOG_INDEX, &[])
+            .set(index(status.last_log_index));
+        m.gauge(&names::RAFT_STORAGE_SNAPSHOT_INDEX, &[])
+            .set(index(status.snapshot_index));
+        for (def, file) in [
+            (&names::RAFT_STORAGE_LOG_DB_BYTES, LOG_FILE),
+            (&names::RAFT_STORAGE_STATE_DB_BYTES, STATE_FILE),
+        ] {
+            if let Ok(meta) = std::fs::metadata(self.opts.data_dir.join(file)) {
+                m.gauge(def, &[]).set(meta.len() as f64);
+            }
+        }
+        let since = if self.is_leader() {
+            0.0
+        } else {
+            self.leader_contact.seconds_since()
+        };
+        m.gauge(&names::RAFT_LEADER_LAST_CONTACT_SECONDS, &[])
+            .set(since);
     }
 
     /// Stops the writer and the Raft node. Later writes fail with `Unavailable`; pending ones
@@ -416,6 +479,16 @@ impl RaftStore {
             .shutdown()
             .await
             .map_err(|e| RaftError::Stopped(e.to_string()));
+        // The state watcher has nothing left to count.
+        let states = self
+            .states_task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = states {
+            task.abort();
+            let _ = task.await;
+        }
         // Raft has stopped: nothing appends any more, so the commit index it last reported
         // can be written on its own.
         self.log.persist_committed().await?;
@@ -476,6 +549,14 @@ impl RaftStore {
 impl Drop for RaftStore {
     fn drop(&mut self) {
         if let Some(task) = self.take_writer_task() {
+            task.abort();
+        }
+        let states = self
+            .states_task
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = states {
             task.abort();
         }
     }

@@ -24,6 +24,7 @@ use openraft::{RaftNetwork, RaftNetworkFactory};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::telemetry::PeerMetrics;
 use crate::{NodeId, NodeInfo, RaftError, TypeConfig};
 
 /// Which Raft RPC a payload carries.
@@ -80,6 +81,7 @@ pub trait Transport: Send + Sync + 'static {
 /// openraft's network factory over a [`Transport`].
 pub(crate) struct NetworkFactory {
     pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) metrics: tresor_telemetry::Metrics,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
@@ -90,6 +92,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             transport: self.transport.clone(),
             target,
             node: node.clone(),
+            metrics: PeerMetrics::new(&self.metrics, node),
         }
     }
 }
@@ -99,6 +102,7 @@ pub(crate) struct PeerClient {
     transport: Arc<dyn Transport>,
     target: NodeId,
     node: NodeInfo,
+    metrics: PeerMetrics,
 }
 
 impl PeerClient {
@@ -137,7 +141,11 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         _option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, NodeInfo, OrRaftError<NodeId>>>
     {
-        self.send(RpcKind::AppendEntries, &rpc).await
+        let start = std::time::Instant::now();
+        let entries = rpc.entries.len();
+        let result = self.send(RpcKind::AppendEntries, &rpc).await;
+        self.metrics.append_entries(entries, start);
+        result
     }
 
     async fn install_snapshot(

@@ -1,6 +1,6 @@
 //! What a metric is before it has values: name, kind and description.
 
-/// The three kinds of metric the registry keeps.
+/// The kinds of metric the registry keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MetricKind {
     /// A value that is set (goes up and down): `vault.core.unsealed`.
@@ -8,8 +8,12 @@ pub enum MetricKind {
     /// A count that only grows: `vault.seal.encrypt`.
     Counter,
     /// Observations (e.g. durations in ms) summarised as count, sum, min, max, mean and
-    /// standard deviation: `vault.seal.encrypt.time`.
+    /// standard deviation, and in Prometheus with the quantiles 0.5, 0.9 and 0.99 of a recent
+    /// window: `vault.seal.encrypt.time`.
     Summary,
+    /// Observations counted into fixed buckets (Prometheus `_bucket`/`_sum`/`_count`):
+    /// Tresor's own latency histograms, which Vault does not export. Prometheus only.
+    Histogram,
 }
 
 impl MetricKind {
@@ -19,6 +23,7 @@ impl MetricKind {
             MetricKind::Gauge => "gauge",
             MetricKind::Counter => "counter",
             MetricKind::Summary => "summary",
+            MetricKind::Histogram => "histogram",
         }
     }
 }
@@ -26,7 +31,7 @@ impl MetricKind {
 /// One metric: its name without the service prefix (`core.unsealed`, rendered as
 /// `vault.core.unsealed` / `vault_core_unsealed`), its kind and a one-line description (the
 /// Prometheus `# HELP` text).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MetricDef {
     /// Dotted name without the service prefix.
     pub name: &'static str,
@@ -34,6 +39,9 @@ pub struct MetricDef {
     pub kind: MetricKind,
     /// What it measures, for `# HELP`.
     pub help: &'static str,
+    /// Upper bounds of a histogram's buckets, ascending (`+Inf` is implied); empty for the
+    /// other kinds.
+    pub buckets: &'static [f64],
 }
 
 impl MetricDef {
@@ -43,6 +51,7 @@ impl MetricDef {
             name,
             kind: MetricKind::Gauge,
             help,
+            buckets: &[],
         }
     }
 
@@ -52,6 +61,7 @@ impl MetricDef {
             name,
             kind: MetricKind::Counter,
             help,
+            buckets: &[],
         }
     }
 
@@ -61,6 +71,21 @@ impl MetricDef {
             name,
             kind: MetricKind::Summary,
             help,
+            buckets: &[],
+        }
+    }
+
+    /// A histogram with `buckets` (ascending upper bounds, `+Inf` implied).
+    pub const fn histogram(
+        name: &'static str,
+        help: &'static str,
+        buckets: &'static [f64],
+    ) -> MetricDef {
+        MetricDef {
+            name,
+            kind: MetricKind::Histogram,
+            help,
+            buckets,
         }
     }
 }

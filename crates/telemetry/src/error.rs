@@ -17,6 +17,14 @@ pub enum TelemetryError {
         /// The kind asked for now.
         requested: MetricKind,
     },
+    /// A gauge already has `maximum_gauge_cardinality` label sets: the new one is dropped.
+    #[error("metric {name} has reached its limit of {limit} label sets")]
+    CardinalityExceeded {
+        /// The dotted metric name.
+        name: String,
+        /// The limit.
+        limit: usize,
+    },
     /// The JSON document could not be serialized.
     #[error("serializing metrics: {0}")]
     Json(#[from] serde_json::Error),

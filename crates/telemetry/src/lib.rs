@@ -3,9 +3,13 @@
 //! - [`Metrics`] is a cheap-to-clone handle on one registry. It is passed to whoever records
 //!   metrics (the core gets it through its options) rather than living in a process static,
 //!   so that several nodes in one test process keep separate figures.
-//! - [`Gauge`], [`Counter`] and [`Summary`] are handles on one labelled series; recording is
-//!   a few relaxed atomic operations (a short uncontended lock for summaries), so hot paths
-//!   may keep a handle and record without touching the registry.
+//! - [`Gauge`], [`Counter`], [`Summary`] and [`Histogram`] are handles on one labelled
+//!   series; recording is a few relaxed atomic operations (a short uncontended lock for
+//!   summaries), so hot paths may keep a handle and record without touching the registry.
+//! - Summaries keep totals since start (Vault's JSON: count, sum, min, max, mean, stddev) and
+//!   their newest observations of the last [`SUMMARY_WINDOW`] (at most
+//!   [`SUMMARY_WINDOW_SAMPLES`]), from which a scrape computes the quantiles 0.5, 0.9 and
+//!   0.99 for Prometheus. Histograms (Tresor's own, Prometheus only) count into fixed buckets.
 //! - [`names`] lists every metric Tresor emits as a [`MetricDef`] (Vault's names, so that
 //!   dashboards and alert rules written for Vault work); a new metric is one line there.
 //! - [`prometheus::render`] and [`vault_json::render`] turn a [`Snapshot`] into Prometheus
@@ -28,7 +32,10 @@ pub mod vault_json;
 
 pub use def::{MetricDef, MetricKind};
 pub use error::TelemetryError;
-pub use registry::{Counter, Gauge, Metrics, Summary};
+pub use registry::{
+    Counter, Gauge, Histogram, Metrics, SUMMARY_WINDOW, SUMMARY_WINDOW_SAMPLES, Summary,
+};
 pub use snapshot::{
-    Aggregate, FamilySnapshot, RenderOptions, SeriesSnapshot, SeriesValue, Snapshot,
+    Aggregate, FamilySnapshot, HistogramValue, QUANTILES, RenderOptions, SeriesSnapshot,
+    SeriesValue, Snapshot, quantiles,
 };

@@ -199,3 +199,164 @@ pub const RUNTIME_SYS_BYTES: MetricDef = MetricDef::gauge(
     "runtime.sys_bytes",
     "Memory mapped by the process (virtual size), bytes",
 );
+
+/// Tresor's own: `vault.metrics.gauge_series_dropped`, new gauge label sets not recorded
+/// because the gauge already had `maximum_gauge_cardinality` of them.
+pub const METRICS_GAUGE_SERIES_DROPPED: MetricDef = MetricDef::counter(
+    "metrics.gauge_series_dropped",
+    "Number of gauge label sets dropped for maximum_gauge_cardinality (Tresor)",
+);
+
+/// Bucket upper bounds (seconds) of Tresor's latency histograms: 0.5 ms to 10 s.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Vault `vault.core.handle_request`: time to handle a request through the pipeline (active
+/// node), ms.
+pub const CORE_HANDLE_REQUEST: MetricDef = MetricDef::summary(
+    "core.handle_request",
+    "Time taken by the core to handle a request, ms",
+);
+/// Vault `vault.core.handle_login_request`: time to handle a login request (a request to
+/// an `auth/<mount>/login...` path), ms.
+pub const CORE_HANDLE_LOGIN_REQUEST: MetricDef = MetricDef::summary(
+    "core.handle_login_request",
+    "Time taken by the core to handle a login request, ms",
+);
+/// Tresor's own (Vault exports no histograms): `vault_core_handle_request_duration_seconds`,
+/// the same timing as `vault.core.handle_request` as a Prometheus histogram in seconds.
+pub const CORE_HANDLE_REQUEST_DURATION: MetricDef = MetricDef::histogram(
+    "core.handle_request_duration_seconds",
+    "Time taken by the core to handle a request, seconds (Tresor)",
+    LATENCY_BUCKETS,
+);
+
+/// Vault `vault.barrier.get`: time of a read through the encrypting barrier, ms.
+pub const BARRIER_GET: MetricDef =
+    MetricDef::summary("barrier.get", "Time taken by a barrier read, ms");
+/// Vault `vault.barrier.put`: time of a write through the barrier, ms.
+pub const BARRIER_PUT: MetricDef =
+    MetricDef::summary("barrier.put", "Time taken by a barrier write, ms");
+/// Vault `vault.barrier.delete`: time of a delete through the barrier, ms.
+pub const BARRIER_DELETE: MetricDef =
+    MetricDef::summary("barrier.delete", "Time taken by a barrier delete, ms");
+/// Vault `vault.barrier.list`: time of a listing through the barrier, ms.
+pub const BARRIER_LIST: MetricDef =
+    MetricDef::summary("barrier.list", "Time taken by a barrier listing, ms");
+
+/// Tresor's own: `vault_audit_log_request_duration_seconds`, `vault.audit.log_request` as a
+/// Prometheus histogram in seconds.
+pub const AUDIT_LOG_REQUEST_DURATION: MetricDef = MetricDef::histogram(
+    "audit.log_request_duration_seconds",
+    "Time taken to record a request in the audit devices, seconds (Tresor)",
+    LATENCY_BUCKETS,
+);
+/// Tresor's own: `vault_audit_log_response_duration_seconds`, `vault.audit.log_response` as a
+/// Prometheus histogram in seconds.
+pub const AUDIT_LOG_RESPONSE_DURATION: MetricDef = MetricDef::histogram(
+    "audit.log_response_duration_seconds",
+    "Time taken to record a response in the audit devices, seconds (Tresor)",
+    LATENCY_BUCKETS,
+);
+
+/// Label of the per-peer replication metrics: the peer's node id (Vault's label).
+pub const PEER_ID: &str = "peer_id";
+
+/// Vault `vault.raft.apply`: writes (transactions) the leader committed to the Raft log.
+pub const RAFT_APPLY: MetricDef = MetricDef::counter(
+    "raft.apply",
+    "Number of write transactions committed through the Raft log on the leader",
+);
+/// Vault `vault.raft.commitTime`: time from proposing a log entry on the leader to its
+/// commit and apply, ms.
+pub const RAFT_COMMIT_TIME: MetricDef = MetricDef::summary(
+    "raft.commitTime",
+    "Time taken to commit a new entry to the Raft log on the leader, ms",
+);
+/// Tresor's own: `vault_raft_commitTime_duration_seconds`, `vault.raft.commitTime` as a
+/// Prometheus histogram in seconds.
+pub const RAFT_COMMIT_TIME_DURATION: MetricDef = MetricDef::histogram(
+    "raft.commitTime_duration_seconds",
+    "Time taken to commit a new entry to the Raft log on the leader, seconds (Tresor)",
+    LATENCY_BUCKETS,
+);
+/// Vault `vault.raft.leader.lastContact`, ms, recorded on followers: the gap between two
+/// contacts from the leader (each AppendEntries, heartbeats included). (Vault's Raft library
+/// samples it on the leader, per follower; openraft 0.9 reports only a quorum-wide figure
+/// there, so Tresor measures the same gaps from the follower's side.)
+pub const RAFT_LEADER_LAST_CONTACT: MetricDef = MetricDef::summary(
+    "raft.leader.lastContact",
+    "Time between two contacts from the Raft leader, on a follower, ms",
+);
+/// Tresor's own: `vault.raft.leader.lastContact_seconds`, on a follower the time since the
+/// leader last contacted it, 0 on the leader (read at each scrape).
+pub const RAFT_LEADER_LAST_CONTACT_SECONDS: MetricDef = MetricDef::gauge(
+    "raft.leader.lastContact_seconds",
+    "Time since the Raft leader last contacted this follower, 0 on the leader, seconds (Tresor)",
+);
+/// Vault `vault.raft.state.candidate`: times this node became a candidate.
+pub const RAFT_STATE_CANDIDATE: MetricDef = MetricDef::counter(
+    "raft.state.candidate",
+    "Number of times this node became a Raft candidate (started an election)",
+);
+/// Vault `vault.raft.state.follower`: times this node became a follower.
+pub const RAFT_STATE_FOLLOWER: MetricDef = MetricDef::counter(
+    "raft.state.follower",
+    "Number of times this node became a Raft follower",
+);
+/// Vault `vault.raft.state.leader`: times this node became the leader.
+pub const RAFT_STATE_LEADER: MetricDef = MetricDef::counter(
+    "raft.state.leader",
+    "Number of times this node became the Raft leader",
+);
+/// Vault `vault.raft.replication.appendEntries.rpc`: time of one AppendEntries RPC to a peer
+/// (label `peer_id`), ms.
+pub const RAFT_REPLICATION_APPEND_ENTRIES_RPC: MetricDef = MetricDef::summary(
+    "raft.replication.appendEntries.rpc",
+    "Time taken by an AppendEntries RPC to a peer, ms",
+);
+/// Vault `vault.raft.replication.appendEntries.logs`: log entries sent to a peer (label
+/// `peer_id`).
+pub const RAFT_REPLICATION_APPEND_ENTRIES_LOGS: MetricDef = MetricDef::counter(
+    "raft.replication.appendEntries.logs",
+    "Number of log entries replicated to a peer",
+);
+/// Vault `vault.raft_storage.stats.applied_index`: the last log index applied to this node's
+/// state machine.
+pub const RAFT_STORAGE_APPLIED_INDEX: MetricDef = MetricDef::gauge(
+    "raft_storage.stats.applied_index",
+    "Last Raft log index applied to this node's state machine",
+);
+/// Vault `vault.raft_storage.stats.commit_index`: the last log index this node knows
+/// committed.
+pub const RAFT_STORAGE_COMMIT_INDEX: MetricDef = MetricDef::gauge(
+    "raft_storage.stats.commit_index",
+    "Last Raft log index known committed on this node",
+);
+/// Vault `vault.raft_storage.stats.fsm_pending`: committed entries not applied yet.
+pub const RAFT_STORAGE_FSM_PENDING: MetricDef = MetricDef::gauge(
+    "raft_storage.stats.fsm_pending",
+    "Committed Raft log entries not yet applied to the state machine",
+);
+/// Tresor's own: `vault.raft_storage.stats.last_log_index`, the last index in this node's log.
+pub const RAFT_STORAGE_LAST_LOG_INDEX: MetricDef = MetricDef::gauge(
+    "raft_storage.stats.last_log_index",
+    "Last index in this node's Raft log (Tresor)",
+);
+/// Tresor's own: `vault.raft_storage.stats.snapshot_index`, the last index in this node's
+/// latest snapshot.
+pub const RAFT_STORAGE_SNAPSHOT_INDEX: MetricDef = MetricDef::gauge(
+    "raft_storage.stats.snapshot_index",
+    "Last Raft log index included in this node's latest snapshot (Tresor)",
+);
+/// Tresor's own: `vault.raft_storage.stats.log_db_bytes`, size of `raft.redb` (the log).
+pub const RAFT_STORAGE_LOG_DB_BYTES: MetricDef = MetricDef::gauge(
+    "raft_storage.stats.log_db_bytes",
+    "Size of the Raft log database file, bytes (Tresor)",
+);
+/// Tresor's own: `vault.raft_storage.stats.state_db_bytes`, size of `state.redb` (the data).
+pub const RAFT_STORAGE_STATE_DB_BYTES: MetricDef = MetricDef::gauge(
+    "raft_storage.stats.state_db_bytes",
+    "Size of the Raft state machine database file, bytes (Tresor)",
+);

@@ -72,6 +72,13 @@ fn value(v: f64) -> String {
     }
 }
 
+/// `labels` plus one more label last (`quantile`, `le`), as `{a="1",le="0.5"}`.
+fn label_set_with(labels: &[(String, String)], name: &str, v: &str) -> String {
+    let mut all = labels.to_vec();
+    all.push((name.to_owned(), v.to_owned()));
+    label_set(&all)
+}
+
 /// `{a="1",b="2"}`, or nothing without labels.
 fn label_set(labels: &[(String, String)]) -> String {
     if labels.is_empty() {
@@ -85,7 +92,8 @@ fn label_set(labels: &[(String, String)]) -> String {
 }
 
 /// The whole snapshot as Prometheus text: per metric a `# HELP` and a `# TYPE` line, then its
-/// samples (summaries as `_sum` and `_count`, without quantiles). Series older than
+/// samples (summaries as their quantiles 0.5, 0.9 and 0.99 over the recent window, `_sum`
+/// and `_count`; histograms as cumulative `_bucket`s with `le`, `_sum` and `_count`). Series older than
 /// `opts.retention` are left out, and a metric left without series is omitted.
 pub fn render(snapshot: &Snapshot, opts: &RenderOptions) -> String {
     let mut out = String::new();
@@ -102,17 +110,32 @@ pub fn render(snapshot: &Snapshot, opts: &RenderOptions) -> String {
         let _ = writeln!(out, "# HELP {name} {}", help_text(family.def.help));
         let _ = writeln!(out, "# TYPE {name} {}", family.def.kind.prometheus_type());
         for s in series {
-            let labels = label_set(&opts.labels_of(&s.labels));
-            match s.value {
+            let base = opts.labels_of(&s.labels);
+            let labels = label_set(&base);
+            match &s.value {
                 SeriesValue::Gauge(v) => {
-                    let _ = writeln!(out, "{name}{labels} {}", value(v));
+                    let _ = writeln!(out, "{name}{labels} {}", value(*v));
                 }
                 SeriesValue::Counter(agg) => {
                     let _ = writeln!(out, "{name}{labels} {}", value(agg.sum));
                 }
                 SeriesValue::Summary(agg) => {
+                    for (q, v) in &s.quantiles {
+                        let with_q = label_set_with(&base, "quantile", &value(*q));
+                        let _ = writeln!(out, "{name}{with_q} {}", value(*v));
+                    }
                     let _ = writeln!(out, "{name}_sum{labels} {}", value(agg.sum));
                     let _ = writeln!(out, "{name}_count{labels} {}", agg.count);
+                }
+                SeriesValue::Histogram(h) => {
+                    for (bound, n) in &h.buckets {
+                        let with_le = label_set_with(&base, "le", &value(*bound));
+                        let _ = writeln!(out, "{name}_bucket{with_le} {n}");
+                    }
+                    let with_le = label_set_with(&base, "le", "+Inf");
+                    let _ = writeln!(out, "{name}_bucket{with_le} {}", h.count);
+                    let _ = writeln!(out, "{name}_sum{labels} {}", value(h.sum));
+                    let _ = writeln!(out, "{name}_count{labels} {}", h.count);
                 }
             }
         }
@@ -161,6 +184,9 @@ vault_core_unsealed 1
 vault_seal_encrypt{seal_wrapper_name=\"awskms-1\"} 3
 # HELP vault_seal_encrypt_time Time taken to encrypt (wrap) a value through a seal, ms
 # TYPE vault_seal_encrypt_time summary
+vault_seal_encrypt_time{seal_wrapper_name=\"awskms-1\",quantile=\"0.5\"} 1.5
+vault_seal_encrypt_time{seal_wrapper_name=\"awskms-1\",quantile=\"0.9\"} 2.5
+vault_seal_encrypt_time{seal_wrapper_name=\"awskms-1\",quantile=\"0.99\"} 2.5
 vault_seal_encrypt_time_sum{seal_wrapper_name=\"awskms-1\"} 4
 vault_seal_encrypt_time_count{seal_wrapper_name=\"awskms-1\"} 2
 ";
@@ -202,5 +228,100 @@ vault_seal_encrypt_time_count{seal_wrapper_name=\"awskms-1\"} 2
         let text = render(&snap, &kept);
         assert!(!text.contains("core_active"), "{text}");
         assert!(text.contains("vault_seal_auto_unseal_failure{seal_type=\"awskms\"} 1"));
+    }
+
+    #[test]
+    fn histograms_render_cumulative_buckets_sum_and_count() {
+        const H: crate::MetricDef =
+            crate::MetricDef::histogram("test.latency_seconds", "a histogram", &[0.1, 1.0]);
+        let m = Metrics::new();
+        let h = m.histogram(&H, &[("peer_id", "n2")]);
+        for v in [0.05, 0.1, 0.5, 3.0] {
+            h.observe(v);
+        }
+        m.histogram(&H, &[("peer_id", "n3")]);
+        let text = render(&m.snapshot(), &RenderOptions::default());
+        let expected = "\
+# HELP vault_test_latency_seconds a histogram
+# TYPE vault_test_latency_seconds histogram
+vault_test_latency_seconds_bucket{peer_id=\"n2\",le=\"0.1\"} 2
+vault_test_latency_seconds_bucket{peer_id=\"n2\",le=\"1\"} 3
+vault_test_latency_seconds_bucket{peer_id=\"n2\",le=\"+Inf\"} 4
+vault_test_latency_seconds_sum{peer_id=\"n2\"} 3.65
+vault_test_latency_seconds_count{peer_id=\"n2\"} 4
+vault_test_latency_seconds_bucket{peer_id=\"n3\",le=\"0.1\"} 0
+vault_test_latency_seconds_bucket{peer_id=\"n3\",le=\"1\"} 0
+vault_test_latency_seconds_bucket{peer_id=\"n3\",le=\"+Inf\"} 0
+vault_test_latency_seconds_sum{peer_id=\"n3\"} 0
+vault_test_latency_seconds_count{peer_id=\"n3\"} 0
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn the_real_histogram_names_render_as_the_seed_rules_read_them() {
+        let m = Metrics::new();
+        for def in [
+            &names::CORE_HANDLE_REQUEST_DURATION,
+            &names::AUDIT_LOG_REQUEST_DURATION,
+            &names::AUDIT_LOG_RESPONSE_DURATION,
+            &names::RAFT_COMMIT_TIME_DURATION,
+        ] {
+            m.histogram(def, &[]).observe(0.003);
+        }
+        m.gauge(&names::RAFT_LEADER_LAST_CONTACT_SECONDS, &[])
+            .set(0.25);
+        let text = render(&m.snapshot(), &RenderOptions::default());
+        for line in [
+            "vault_core_handle_request_duration_seconds_bucket{le=\"0.005\"} 1",
+            "vault_core_handle_request_duration_seconds_bucket{le=\"0.0025\"} 0",
+            "vault_core_handle_request_duration_seconds_count 1",
+            "vault_audit_log_request_duration_seconds_bucket{le=\"+Inf\"} 1",
+            "vault_audit_log_response_duration_seconds_sum 0.003",
+            "vault_raft_commitTime_duration_seconds_bucket{le=\"10\"} 1",
+            "vault_raft_leader_lastContact_seconds 0.25",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+    }
+
+    #[test]
+    fn empty_summaries_report_nan_quantiles() {
+        let m = Metrics::new();
+        m.summary(&names::CORE_HANDLE_REQUEST, &[]);
+        let text = render(&m.snapshot(), &RenderOptions::default());
+        assert!(
+            text.contains("\nvault_core_handle_request{quantile=\"0.99\"} NaN\n"),
+            "{text}"
+        );
+        assert!(text.contains("\nvault_core_handle_request_count 0\n"));
+    }
+
+    #[test]
+    fn retention_drops_stale_summaries_and_histograms_too() {
+        let m = Metrics::new();
+        m.summary(&names::RAFT_COMMIT_TIME, &[]).observe(1.0);
+        m.histogram(&names::RAFT_COMMIT_TIME_DURATION, &[])
+            .observe(0.001);
+        m.counter(&names::RAFT_APPLY, &[]).inc();
+        let mut snap = m.snapshot();
+        for f in &mut snap.families {
+            if f.def.name != names::RAFT_APPLY.name {
+                f.series[0].age = Duration::from_secs(61);
+            }
+        }
+        let opts = RenderOptions {
+            retention: Some(Duration::from_secs(60)),
+            ..RenderOptions::default()
+        };
+        let text = render(&snap, &opts);
+        assert!(!text.contains("commitTime"), "{text}");
+        assert!(text.contains("\nvault_raft_apply 1\n"), "{text}");
+        // Exactly at the retention a series is still shown.
+        for f in &mut snap.families {
+            f.series[0].age = Duration::from_secs(60);
+        }
+        let text = render(&snap, &opts);
+        assert!(text.contains("vault_raft_commitTime_count 1"), "{text}");
     }
 }

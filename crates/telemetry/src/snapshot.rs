@@ -68,15 +68,52 @@ impl Aggregate {
     }
 }
 
+/// The quantiles every summary reports to Prometheus (Vault's: median, 90th and 99th
+/// percentile).
+pub const QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
+
+/// The `qs` quantiles of `values` (sorted in place) by the nearest-rank method: the smallest
+/// value with at least `q` of the values at or below it. Each is `NaN` without values.
+pub fn quantiles(values: &mut [f64], qs: &[f64]) -> Vec<(f64, f64)> {
+    values.sort_by(f64::total_cmp);
+    qs.iter()
+        .map(|&q| {
+            if values.is_empty() {
+                return (q, f64::NAN);
+            }
+            let n = values.len();
+            // ceil(q * n) as a 1-based rank, clamped to 1..=n.
+            let rank = (q.clamp(0.0, 1.0) * n as f64).ceil() as usize;
+            let idx = rank.clamp(1, n) - 1;
+            (q, values[idx])
+        })
+        .collect()
+}
+
+/// A histogram's counts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistogramValue {
+    /// Upper bound and cumulative count of each bucket, ascending; the `+Inf` bucket is
+    /// `count`.
+    pub buckets: Vec<(f64, u64)>,
+    /// Number of observations.
+    pub count: u64,
+    /// Sum of the observations.
+    pub sum: f64,
+}
+
 /// The value of one series.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum SeriesValue {
     /// A gauge's current value.
     Gauge(f64),
     /// A counter: its total is `sum`, the number of increments `count`.
     Counter(Aggregate),
-    /// A summary of observations.
+    /// A summary of observations (totals since start; the recent quantiles are in
+    /// [`SeriesSnapshot::quantiles`]).
     Summary(Aggregate),
+    /// A histogram.
+    Histogram(HistogramValue),
 }
 
 /// One labelled series of a metric.
@@ -86,6 +123,9 @@ pub struct SeriesSnapshot {
     pub labels: Vec<(String, String)>,
     /// The value.
     pub value: SeriesValue,
+    /// A summary's [`QUANTILES`] over its recent window (each `NaN` when the window is empty,
+    /// as Prometheus clients report it); empty for the other kinds.
+    pub quantiles: Vec<(f64, f64)>,
     /// Time since the series was last updated (or created).
     pub age: Duration,
 }
@@ -198,5 +238,20 @@ mod tests {
             labels.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
             vec!["a", "host", "z"]
         );
+    }
+
+    #[test]
+    fn quantiles_use_the_nearest_rank() {
+        let mut v = vec![3.0, 1.0, 2.0, 4.0];
+        assert_eq!(
+            quantiles(&mut v, &QUANTILES),
+            vec![(0.5, 2.0), (0.9, 4.0), (0.99, 4.0)]
+        );
+        let mut one = vec![7.0];
+        assert_eq!(quantiles(&mut one, &[0.0, 0.5, 1.0])[0], (0.0, 7.0));
+        let q = quantiles(&mut [], &QUANTILES);
+        assert!(q.iter().all(|(_, v)| v.is_nan()));
+        let mut with_nan = vec![f64::NAN, 1.0];
+        assert_eq!(quantiles(&mut with_nan, &[0.5]), vec![(0.5, 1.0)]);
     }
 }

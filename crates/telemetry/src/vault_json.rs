@@ -106,7 +106,8 @@ fn sampled(
     }
 }
 
-/// The snapshot as Vault's document (every series, whatever its age).
+/// The snapshot as Vault's document (every series, whatever its age; histograms, which
+/// Vault's format has no place for, left out).
 pub fn summary(snapshot: &Snapshot, opts: &RenderOptions, now: OffsetDateTime) -> MetricsSummary {
     let uptime = snapshot.uptime.as_secs_f64();
     let mut doc = MetricsSummary {
@@ -133,6 +134,9 @@ pub fn summary(snapshot: &Snapshot, opts: &RenderOptions, now: OffsetDateTime) -
                 SeriesValue::Summary(agg) => {
                     doc.samples.push(sampled(name.clone(), agg, uptime, labels));
                 }
+                // Tresor's histograms are for Prometheus; the same timings are in `Samples`
+                // as Vault's summaries (in ms).
+                SeriesValue::Histogram(_) => {}
             }
         }
     }

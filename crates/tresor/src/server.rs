@@ -197,6 +197,19 @@ fn json_limits(l: &ListenerConfig) -> tresor_http::JsonLimits {
     }
 }
 
+/// The core options the `telemetry` blocks decide: a registry whose gauges keep at most
+/// `maximum_gauge_cardinality` label sets (a negative value: no cap), and the
+/// `usage_gauge_period` (`"none"` turns the usage gauges off).
+fn telemetry_core_options(t: &tresor_config::TelemetryConfig) -> CoreOptions {
+    CoreOptions {
+        metrics: tresor_telemetry::Metrics::with_max_gauge_cardinality(
+            usize::try_from(t.maximum_gauge_cardinality).unwrap_or(usize::MAX),
+        ),
+        usage_gauge_period: t.usage_gauge_period.map(Duration::from_secs),
+        ..CoreOptions::default()
+    }
+}
+
 /// How listener `l` serves `sys/metrics`, from the `telemetry` blocks (Vault's semantics:
 /// `prometheus_retention_time = 0` turns the Prometheus format off; gauge names carry the host
 /// name unless `disable_hostname`, or every series a `host` label with `enable_hostname_label`;
@@ -335,7 +348,7 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
     let seals = crate::seals::build(config).await?;
     let auto_seal = seals.enabled.first().map(|s| s.seal_type());
     // One metrics registry per node; every enabled seal counts its encrypt/decrypt calls.
-    let defaults = CoreOptions::default();
+    let defaults = telemetry_core_options(&config.telemetry);
     let core_opts = CoreOptions {
         default_lease_ttl: config.default_lease_ttl,
         max_lease_ttl: config.max_lease_ttl,
@@ -526,5 +539,34 @@ mod tests {
         );
         assert_eq!(s.render.host_label.as_deref(), Some("h1"));
         assert_eq!(s.render.hostname_prefix, None);
+    }
+
+    #[test]
+    fn core_options_follow_the_telemetry_block() {
+        let c = config(&format!(
+            "{LISTENER}telemetry {{\n  usage_gauge_period = \"none\"\n  maximum_gauge_cardinality = 1\n}}\n"
+        ));
+        let o = telemetry_core_options(&c.telemetry);
+        assert_eq!(o.usage_gauge_period, None);
+        let def = tresor_telemetry::MetricDef::gauge("test.g", "");
+        assert!(o.metrics.try_gauge(&def, &[("a", "1")]).is_ok());
+        assert!(
+            o.metrics.try_gauge(&def, &[("a", "2")]).is_err(),
+            "capped at 1"
+        );
+
+        let c = config(&format!(
+            "{LISTENER}telemetry {{\n  usage_gauge_period = \"30s\"\n}}\n"
+        ));
+        let o = telemetry_core_options(&c.telemetry);
+        assert_eq!(o.usage_gauge_period, Some(Duration::from_secs(30)));
+        // Defaults: Vault's 10 minutes and 500 label sets.
+        let o = telemetry_core_options(&tresor_config::TelemetryConfig::default());
+        assert_eq!(o.usage_gauge_period, Some(Duration::from_secs(600)));
+        for i in 0..500 {
+            let v = i.to_string();
+            assert!(o.metrics.try_gauge(&def, &[("a", &v)]).is_ok());
+        }
+        assert!(o.metrics.try_gauge(&def, &[("a", "x")]).is_err());
     }
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use tresor_sdk::audit::{AuditDevice, AuditEvent, AuditKind};
 use tresor_telemetry::names;
-use tresor_telemetry::{Counter, Metrics, Summary};
+use tresor_telemetry::{Counter, Histogram, Metrics, Summary};
 
 /// Why an event could not be recorded: the request fails closed with it.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,8 @@ pub struct AuditBroker {
     metrics: Metrics,
     request_time: Summary,
     response_time: Summary,
+    request_histogram: Histogram,
+    response_histogram: Histogram,
     request_failures: Counter,
     response_failures: Counter,
 }
@@ -51,6 +53,8 @@ impl AuditBroker {
             metrics: metrics.clone(),
             request_time: metrics.summary(&names::AUDIT_LOG_REQUEST, &[]),
             response_time: metrics.summary(&names::AUDIT_LOG_RESPONSE, &[]),
+            request_histogram: metrics.histogram(&names::AUDIT_LOG_REQUEST_DURATION, &[]),
+            response_histogram: metrics.histogram(&names::AUDIT_LOG_RESPONSE_DURATION, &[]),
             request_failures: metrics.counter(&names::AUDIT_LOG_REQUEST_FAILURE, &[]),
             response_failures: metrics.counter(&names::AUDIT_LOG_RESPONSE_FAILURE, &[]),
         }
@@ -165,11 +169,21 @@ impl AuditBroker {
                 }
             }
         }
-        let (time, failures) = match event.kind {
-            AuditKind::Request => (&self.request_time, &self.request_failures),
-            AuditKind::Response => (&self.response_time, &self.response_failures),
+        let (time, histogram, failures) = match event.kind {
+            AuditKind::Request => (
+                &self.request_time,
+                &self.request_histogram,
+                &self.request_failures,
+            ),
+            AuditKind::Response => (
+                &self.response_time,
+                &self.response_histogram,
+                &self.response_failures,
+            ),
         };
-        time.observe_since(start);
+        let elapsed = start.elapsed();
+        time.observe(elapsed.as_secs_f64() * 1000.0);
+        histogram.observe(elapsed.as_secs_f64());
         if written == 0 && !failed.is_empty() {
             failures.inc();
             return Err(AuditError(format!(

@@ -136,6 +136,24 @@ impl Core {
         wrap_ttl: Option<u64>,
         meta: &RequestMeta,
     ) -> Result<Reply, CoreError> {
+        // Timed as `vault.core.handle_request` (every request this node served or refused
+        // itself; not those it is not active for).
+        let start = std::time::Instant::now();
+        let login = crate::metrics::is_login_path(req.path.as_str());
+        let result = self.serve_audited(req, wrap_ttl, meta).await;
+        if !matches!(result, Err(CoreError::Sealed | CoreError::Standby { .. })) {
+            self.request_timings.record(login, start);
+        }
+        result
+    }
+
+    /// [`Core::serve_with`] without its timing.
+    async fn serve_audited(
+        &self,
+        req: CoreRequest,
+        wrap_ttl: Option<u64>,
+        meta: &RequestMeta,
+    ) -> Result<Reply, CoreError> {
         let active = self.active()?;
         if !self.ha.leadership.is_active() {
             return Err(CoreError::Standby {
