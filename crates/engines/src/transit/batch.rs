@@ -66,15 +66,20 @@ pub(crate) fn associated_data(
     Ok(b64_field(item, "associated_data")?.unwrap_or_default())
 }
 
-/// Refuses what needs derived or convergent keys, which this engine does not offer. A
-/// `context` is ignored (as Vault ignores it for non-derived keys); a `nonce` is refused.
+/// Refuses a caller-chosen `nonce`: convergent keys derive theirs from the plaintext and
+/// context, and other keys draw a random one.
 pub(crate) fn refuse_nonce(item: &Map<String, Value>) -> Result<(), LogicalError> {
     match fields::get_str(item, "nonce")? {
         Some(n) if !n.is_empty() => Err(LogicalError::invalid(
-            "a nonce may only be given for convergent encryption keys, which are not supported",
+            "a nonce may not be given: convergent keys derive it from the plaintext and context",
         )),
         _ => Ok(()),
     }
+}
+
+/// The key derivation `context` of an item (base64), if any; ignored by non-derived keys.
+pub(crate) fn context(item: &Map<String, Value>) -> Result<Option<Zeroizing<Vec<u8>>>, LogicalError> {
+    b64_field(item, "context")
 }
 
 /// An optional key version field (`key_version`).

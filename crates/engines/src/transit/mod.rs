@@ -18,20 +18,27 @@
 //! live in `keys` (key management), `crypt` (encrypt, decrypt, rewrap, datakey) and `util`
 //! (random, hash).
 
+mod asym;
+mod backup;
 mod batch;
 mod cipher;
 mod ciphertext;
 mod crypt;
+mod hashalg;
 mod keys;
 mod policy;
 mod route;
+mod sign;
 mod store;
 mod util;
 
 use async_trait::async_trait;
 use tresor_sdk::{LogicalBackend, LogicalError, Operation, Request, Response};
 
+use zeroize::Zeroizing;
+
 use crate::clock::{Clock, system_clock};
+use cipher::KeyType;
 use crate::locks::KeyLocks;
 use route::Route;
 use store::Store;
@@ -90,6 +97,18 @@ fn check_name(name: &str) -> Result<(), LogicalError> {
     }
 }
 
+/// Fresh key material of type `t`. RSA generation takes long (up to seconds for 4096 bits),
+/// so it runs on the blocking pool instead of the async runtime's threads.
+async fn generate_key(t: KeyType) -> Result<Zeroizing<Vec<u8>>, LogicalError> {
+    if t.signs() && t != KeyType::Ed25519 {
+        tokio::task::spawn_blocking(move || asym::generate(t))
+            .await
+            .map_err(|e| LogicalError::Internal(format!("key generation task: {e}")))?
+    } else {
+        asym::generate(t)
+    }
+}
+
 #[async_trait]
 impl LogicalBackend for Transit {
     async fn handle(&self, req: &Request) -> Result<Option<Response>, LogicalError> {
@@ -102,6 +121,12 @@ impl LogicalBackend for Transit {
             (Route::Key(n), Delete) => self.delete_key(req, n).await,
             (Route::KeyConfig(n), Create | Update) => self.configure_key(req, n).await,
             (Route::KeyRotate(n), Create | Update) => self.rotate_key(req, n).await,
+            (Route::KeyTrim(n), Create | Update) => self.trim_key(req, n).await,
+            (Route::Sign(n, alg), Create | Update) => self.sign(req, n, alg).await,
+            (Route::Verify(n, alg), Create | Update) => sign::verify(req, n, alg).await,
+            (Route::Hmac(n, alg), Create | Update) => self.hmac(req, n, alg).await,
+            (Route::Backup(n), Read) => backup::backup(req, n).await,
+            (Route::Restore(n), Create | Update) => self.restore(req, n).await,
             (
                 Route::Export {
                     kind,
