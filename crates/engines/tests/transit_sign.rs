@@ -63,8 +63,22 @@ async fn ed25519_signatures_verify_here_and_with_the_shown_public_key() {
     assert_eq!(out["key_version"], 1);
     let sig = ed25519_dalek::Signature::from_slice(&sig_bytes(&out["signature"])).unwrap();
     pk.verify(b"hash this ish", &sig).unwrap();
-    assert!(valid(&h, "ed", json!({"input": input, "signature": out["signature"]})).await);
-    assert!(!valid(&h, "ed", json!({"input": b64(b"other"), "signature": out["signature"]})).await);
+    assert!(
+        valid(
+            &h,
+            "ed",
+            json!({"input": input, "signature": out["signature"]})
+        )
+        .await
+    );
+    assert!(
+        !valid(
+            &h,
+            "ed",
+            json!({"input": b64(b"other"), "signature": out["signature"]})
+        )
+        .await
+    );
     // Encryption is refused for a signing key.
     let m = h
         .bad(Update, "encrypt/ed", json!({"plaintext": input}))
@@ -123,7 +137,10 @@ async fn rsa_pss_and_pkcs1v15_with_salt_lengths() {
         for verify_salt in [salt, "auto"] {
             let check = json!({"input": input, "salt_length": verify_salt,
                 "signature": out["signature"]});
-            assert!(valid(&h, "r", check).await, "sign {salt} verify {verify_salt}");
+            assert!(
+                valid(&h, "r", check).await,
+                "sign {salt} verify {verify_salt}"
+            );
         }
     }
     // A fixed salt length must match when verifying.
@@ -164,12 +181,20 @@ async fn rsa_pss_and_pkcs1v15_with_salt_lengths() {
     // Salt lengths Vault refuses.
     for bad in ["foobar", "-2", "1.5"] {
         let m = h
-            .bad(Update, "sign/r", json!({"input": input, "salt_length": bad}))
+            .bad(
+                Update,
+                "sign/r",
+                json!({"input": input, "salt_length": bad}),
+            )
             .await;
         assert!(m.contains("invalid salt_length"), "{bad}: {m}");
     }
     let m = h
-        .bad(Update, "sign/r", json!({"input": input, "salt_length": "100000"}))
+        .bad(
+            Update,
+            "sign/r",
+            json!({"input": input, "salt_length": "100000"}),
+        )
         .await;
     assert!(m.contains("too long"), "{m}");
 }
@@ -204,7 +229,10 @@ async fn batch_signing_keeps_references_and_item_errors() {
             ]}),
         )
         .await;
-    assert_eq!(v["batch_results"][0], json!({"valid": true, "reference": "x"}));
+    assert_eq!(
+        v["batch_results"][0],
+        json!({"valid": true, "reference": "x"})
+    );
     assert_eq!(v["batch_results"][1], json!({"valid": false}));
 }
 
@@ -240,7 +268,11 @@ async fn hmac_generate_verify_and_export() {
         .await
     );
     let m = h
-        .bad(Update, "hmac/k", json!({"input": input, "algorithm": "meow2-256"}))
+        .bad(
+            Update,
+            "hmac/k",
+            json!({"input": input, "algorithm": "meow2-256"}),
+        )
         .await;
     assert!(m.contains("unsupported algorithm"), "{m}");
     let m = h.bad(Update, "hmac/missing", json!({"input": input})).await;
@@ -250,8 +282,12 @@ async fn hmac_generate_verify_and_export() {
 #[tokio::test]
 async fn export_types_follow_the_key_type() {
     let h = Harness::transit();
-    h.ok(Update, "keys/ed", json!({"type": "ed25519", "exportable": true}))
-        .await;
+    h.ok(
+        Update,
+        "keys/ed",
+        json!({"type": "ed25519", "exportable": true}),
+    )
+    .await;
     let sk = h.data(Read, "export/signing-key/ed", json!({})).await;
     assert_eq!(
         STANDARD
@@ -286,7 +322,10 @@ async fn backup_and_restore() {
         .await["ciphertext"]
         .clone();
     let m = internal(&h, Read, "backup/k", json!({})).await;
-    assert!(m.contains("plaintext backup is disallowed on the policy"), "{m}");
+    assert!(
+        m.contains("plaintext backup is disallowed on the policy"),
+        "{m}"
+    );
     h.ok(
         Update,
         "keys/k/config",
@@ -295,7 +334,8 @@ async fn backup_and_restore() {
     .await;
     let backup = h.data(Read, "backup/k", json!({})).await["backup"].clone();
     // Restore under a new name, then over the existing one only with force.
-    h.ok(Update, "restore/copy", json!({"backup": backup})).await;
+    h.ok(Update, "restore/copy", json!({"backup": backup}))
+        .await;
     let plain = h
         .data(Update, "decrypt/copy", json!({"ciphertext": ct}))
         .await;
@@ -311,7 +351,11 @@ async fn backup_and_restore() {
         "the forced restore put back the backed-up key"
     );
     // Hostile backups are refused with 400.
-    for bad in [json!({}), json!({"backup": "%%%"}), json!({"backup": b64(b"{}")})] {
+    for bad in [
+        json!({}),
+        json!({"backup": "%%%"}),
+        json!({"backup": b64(b"{}")}),
+    ] {
         h.bad(Update, "restore/x", bad).await;
     }
     h.bad(Update, "restore/bad name", json!({"backup": backup}))
@@ -363,16 +407,22 @@ async fn trim_is_bounded_by_the_minimum_versions() {
         .bad(Update, "keys/k/trim", json!({"min_available_version": 1}))
         .await;
     assert!(m.contains("cannot be lowered"), "{m}");
-    let m = h
-        .bad(Update, "decrypt/k", json!({"ciphertext": old}))
-        .await;
+    let m = h.bad(Update, "decrypt/k", json!({"ciphertext": old})).await;
     assert!(m.contains("too old"), "{m}");
     let m = h
-        .bad(Update, "keys/k/config", json!({"min_decryption_version": 1}))
+        .bad(
+            Update,
+            "keys/k/config",
+            json!({"min_decryption_version": 1}),
+        )
         .await;
     assert!(m.contains("trimmed"), "{m}");
-    h.bad(Update, "keys/missing/trim", json!({"min_available_version": 1}))
-        .await;
+    h.bad(
+        Update,
+        "keys/missing/trim",
+        json!({"min_available_version": 1}),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -388,11 +438,19 @@ async fn derived_and_convergent_keys() {
     assert!(m.contains("context"), "{m}");
     let ctx = b64(b"tenant-1");
     let ct = h
-        .data(Update, "encrypt/d", json!({"plaintext": b64(b"x"), "context": ctx}))
+        .data(
+            Update,
+            "encrypt/d",
+            json!({"plaintext": b64(b"x"), "context": ctx}),
+        )
         .await["ciphertext"]
         .clone();
     let plain = h
-        .data(Update, "decrypt/d", json!({"ciphertext": ct, "context": ctx}))
+        .data(
+            Update,
+            "decrypt/d",
+            json!({"ciphertext": ct, "context": ctx}),
+        )
         .await;
     assert_eq!(plain["plaintext"], b64(b"x"));
     h.bad(
@@ -408,17 +466,19 @@ async fn derived_and_convergent_keys() {
         json!({"derived": true, "convergent_encryption": true, "type": "chacha20-poly1305"}),
     )
     .await;
-    let enc = |ctx: &'static [u8]| {
-        json!({"plaintext": b64(b"same"), "context": b64(ctx)})
-    };
+    let enc = |ctx: &'static [u8]| json!({"plaintext": b64(b"same"), "context": b64(ctx)});
     let a = h.data(Update, "encrypt/c", enc(b"c1")).await["ciphertext"].clone();
     let b = h.data(Update, "encrypt/c", enc(b"c1")).await["ciphertext"].clone();
     let c = h.data(Update, "encrypt/c", enc(b"c2")).await["ciphertext"].clone();
     assert_eq!(a, b);
     assert_ne!(a, c);
     // A derived ed25519 key returns the context's public key with each signature.
-    h.ok(Update, "keys/e", json!({"type": "ed25519", "derived": true}))
-        .await;
+    h.ok(
+        Update,
+        "keys/e",
+        json!({"type": "ed25519", "derived": true}),
+    )
+    .await;
     let out = sign(&h, "e", json!({"input": b64(b"m"), "context": ctx})).await;
     assert!(out["publickey"].is_string());
     assert!(
@@ -450,21 +510,46 @@ async fn hostile_signing_input_gets_400_not_a_panic() {
         ("sign/ed", json!({"input": "YQ==", "key_version": 99})),
         ("sign/ed", json!({"input": "YQ==", "key_version": "x"})),
         ("sign/ed", json!({"input": "YQ==", "hash_algorithm": "md5"})),
-        ("sign/ed", json!({"input": "YQ==", "marshaling_algorithm": "xml"})),
+        (
+            "sign/ed",
+            json!({"input": "YQ==", "marshaling_algorithm": "xml"}),
+        ),
         ("sign/ed", json!({"input": "YQ==", "batch_input": "nope"})),
         ("sign/aes", json!({"input": "YQ=="})),
         ("sign/missing", json!({"input": "YQ=="})),
         ("verify/ed", json!({"input": "YQ=="})),
-        ("verify/ed", json!({"input": "YQ==", "signature": "vault:v1:%%"})),
-        ("verify/ed", json!({"input": "YQ==", "signature": "vault:v99999999999999999999:AA"})),
-        ("verify/ed", json!({"input": "YQ==", "signature": "vault:v0:AA"})),
-        ("verify/missing", json!({"input": "YQ==", "signature": "vault:v1:AA"})),
-        ("verify/aes", json!({"input": "YQ==", "signature": "vault:v1:AA"})),
+        (
+            "verify/ed",
+            json!({"input": "YQ==", "signature": "vault:v1:%%"}),
+        ),
+        (
+            "verify/ed",
+            json!({"input": "YQ==", "signature": "vault:v99999999999999999999:AA"}),
+        ),
+        (
+            "verify/ed",
+            json!({"input": "YQ==", "signature": "vault:v0:AA"}),
+        ),
+        (
+            "verify/missing",
+            json!({"input": "YQ==", "signature": "vault:v1:AA"}),
+        ),
+        (
+            "verify/aes",
+            json!({"input": "YQ==", "signature": "vault:v1:AA"}),
+        ),
         ("verify/aes", json!({"input": "YQ==", "hmac": "garbage"})),
     ];
     for (path, body) in cases {
         h.bad(Update, path, body).await;
     }
     // A well-formed but wrong signature is simply invalid.
-    assert!(!valid(&h, "ed", json!({"input": "YQ==", "signature": "vault:v1:AAAA"})).await);
+    assert!(
+        !valid(
+            &h,
+            "ed",
+            json!({"input": "YQ==", "signature": "vault:v1:AAAA"})
+        )
+        .await
+    );
 }

@@ -108,9 +108,15 @@ fn rsa_bits(t: KeyType) -> Option<usize> {
 /// Fresh key material of type `t`.
 pub(crate) fn generate(t: KeyType) -> Result<Zeroizing<Vec<u8>>, LogicalError> {
     let bytes = match t {
-        KeyType::EcdsaP256 => Zeroizing::new(p256::SecretKey::random(&mut OsRng).to_bytes().to_vec()),
-        KeyType::EcdsaP384 => Zeroizing::new(p384::SecretKey::random(&mut OsRng).to_bytes().to_vec()),
-        KeyType::EcdsaP521 => Zeroizing::new(p521::SecretKey::random(&mut OsRng).to_bytes().to_vec()),
+        KeyType::EcdsaP256 => {
+            Zeroizing::new(p256::SecretKey::random(&mut OsRng).to_bytes().to_vec())
+        }
+        KeyType::EcdsaP384 => {
+            Zeroizing::new(p384::SecretKey::random(&mut OsRng).to_bytes().to_vec())
+        }
+        KeyType::EcdsaP521 => {
+            Zeroizing::new(p521::SecretKey::random(&mut OsRng).to_bytes().to_vec())
+        }
         KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
             let bits = rsa_bits(t).unwrap_or(2048);
             let key = RsaPrivateKey::new(&mut OsRng, bits)
@@ -313,7 +319,9 @@ fn pss_salt_len(public: &RsaPublicKey, hash: HashAlg, sig: &[u8]) -> Option<usiz
     let mask = mgf1(hash, h, masked_db.len());
     let mut db: Vec<u8> = masked_db.iter().zip(&mask).map(|(a, b)| a ^ b).collect();
     if let Some(first) = db.first_mut() {
-        *first &= 0xffu8.checked_shr((8 * em_len - em_bits) as u32).unwrap_or(0);
+        *first &= 0xffu8
+            .checked_shr((8 * em_len - em_bits) as u32)
+            .unwrap_or(0);
     }
     let pos = db.iter().position(|b| *b != 0)?;
     (db[pos] == 1).then(|| db.len() - pos - 1)
@@ -322,9 +330,9 @@ fn pss_salt_len(public: &RsaPublicKey, hash: HashAlg, sig: &[u8]) -> Option<usiz
 fn rsa_sign(key: &[u8], digest: &[u8], p: &SignParams) -> Result<Vec<u8>, LogicalError> {
     let private = rsa_key(key)?;
     let result = if p.pss {
-        let hash = p
-            .hash
-            .ok_or_else(|| invalid("hash_algorithm \"none\" requires signature_algorithm pkcs1v15"))?;
+        let hash = p.hash.ok_or_else(|| {
+            invalid("hash_algorithm \"none\" requires signature_algorithm pkcs1v15")
+        })?;
         let max = max_salt(&private.to_public_key(), hash);
         let salt = match p.salt {
             SaltLength::Auto => max,
@@ -362,6 +370,17 @@ fn rsa_verify(key: &[u8], digest: &[u8], sig: &[u8], p: &SignParams) -> Result<b
     Ok(public.verify(pss(hash, salt), digest, sig).is_ok())
 }
 
+/// `hash_algorithm=none` signs the input as it is: only RSA PKCS#1 v1.5 can do that.
+fn check_hash_none(t: KeyType, p: &SignParams) -> Result<(), LogicalError> {
+    let raw_pkcs1 = rsa_bits(t).is_some() && !p.pss;
+    if p.hash.is_none() && !raw_pkcs1 {
+        return Err(invalid(
+            "hash_algorithm \"none\" is only valid for RSA keys with signature_algorithm pkcs1v15",
+        ));
+    }
+    Ok(())
+}
+
 fn check_digest_len(digest: &[u8], p: &SignParams) -> Result<(), LogicalError> {
     if let Some(h) = p.hash
         && p.prehashed
@@ -388,11 +407,7 @@ pub(crate) fn sign(
         }
         return Ok(ed25519_key(key)?.sign(input).to_bytes().to_vec());
     }
-    if p.hash.is_none() && !(rsa_bits(t).is_some() && !p.pss) {
-        return Err(invalid(
-            "hash_algorithm \"none\" is only valid for RSA keys with signature_algorithm pkcs1v15",
-        ));
-    }
+    check_hash_none(t, p)?;
     check_digest_len(input, p)?;
     let digest = message_digest(input, p);
     match t {
@@ -428,20 +443,14 @@ pub(crate) fn verify(
             .verify_strict(input, &parsed)
             .is_ok());
     }
-    if p.hash.is_none() && !(rsa_bits(t).is_some() && !p.pss) {
-        return Err(invalid(
-            "hash_algorithm \"none\" is only valid for RSA keys with signature_algorithm pkcs1v15",
-        ));
-    }
+    check_hash_none(t, p)?;
     check_digest_len(input, p)?;
     let digest = message_digest(input, p);
     match t {
         KeyType::EcdsaP256 => ec_p256::verify(key, &digest, sig, p.jws),
         KeyType::EcdsaP384 => ec_p384::verify(key, &digest, sig, p.jws),
         KeyType::EcdsaP521 => ec_p521::verify(key, &digest, sig, p.jws),
-        KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
-            rsa_verify(key, &digest, sig, p)
-        }
+        KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => rsa_verify(key, &digest, sig, p),
         _ => Err(invalid(format!(
             "key type {} does not support verification",
             t.as_str()
@@ -507,7 +516,14 @@ mod tests {
         assert_eq!(SaltLength::parse("-1").unwrap(), SaltLength::Hash);
         assert_eq!(SaltLength::parse("1").unwrap(), SaltLength::Fixed(1));
         assert_eq!(SaltLength::parse("222").unwrap(), SaltLength::Fixed(222));
-        for bad in ["foobar", "-2", "-100", "1.5", "99999999999999999999999", "Auto"] {
+        for bad in [
+            "foobar",
+            "-2",
+            "-100",
+            "1.5",
+            "99999999999999999999999",
+            "Auto",
+        ] {
             let err = SaltLength::parse(bad).unwrap_err().to_string();
             assert!(err.contains("invalid salt_length"), "{bad}: {err}");
         }
@@ -547,7 +563,10 @@ mod tests {
                         ..params(Some(hash))
                     };
                     let sig = sign(t, &key, b"data", &p).unwrap();
-                    assert!(verify(t, &key, b"data", &sig, &p).unwrap(), "{t:?} {hash:?}");
+                    assert!(
+                        verify(t, &key, b"data", &sig, &p).unwrap(),
+                        "{t:?} {hash:?}"
+                    );
                     assert!(!verify(t, &key, b"date", &sig, &p).unwrap());
                     // The other marshaling does not read this signature.
                     let q = SignParams { jws: !jws, ..p };
@@ -582,10 +601,22 @@ mod tests {
         let key = generate(t).unwrap();
         let max = 256 - 32 - 2;
         for (sign_salt, verify_salts) in [
-            (SaltLength::Auto, vec![SaltLength::Auto, SaltLength::Fixed(max)]),
-            (SaltLength::Hash, vec![SaltLength::Auto, SaltLength::Hash, SaltLength::Fixed(32)]),
-            (SaltLength::Fixed(1), vec![SaltLength::Auto, SaltLength::Fixed(1)]),
-            (SaltLength::Fixed(0), vec![SaltLength::Auto, SaltLength::Fixed(0)]),
+            (
+                SaltLength::Auto,
+                vec![SaltLength::Auto, SaltLength::Fixed(max)],
+            ),
+            (
+                SaltLength::Hash,
+                vec![SaltLength::Auto, SaltLength::Hash, SaltLength::Fixed(32)],
+            ),
+            (
+                SaltLength::Fixed(1),
+                vec![SaltLength::Auto, SaltLength::Fixed(1)],
+            ),
+            (
+                SaltLength::Fixed(0),
+                vec![SaltLength::Auto, SaltLength::Fixed(0)],
+            ),
         ] {
             let p = SignParams {
                 salt: sign_salt,
@@ -595,7 +626,10 @@ mod tests {
             assert_eq!(sig.len(), 256);
             for vs in verify_salts {
                 let q = SignParams { salt: vs, ..p };
-                assert!(verify(t, &key, b"payload", &sig, &q).unwrap(), "{sign_salt:?} {vs:?}");
+                assert!(
+                    verify(t, &key, b"payload", &sig, &q).unwrap(),
+                    "{sign_salt:?} {vs:?}"
+                );
                 assert!(!verify(t, &key, b"payloaf", &sig, &q).unwrap());
             }
             let wrong = SignParams {
@@ -615,7 +649,11 @@ mod tests {
                 prehashed: hash.is_none(),
                 ..params(hash)
             };
-            let input = if hash.is_none() { Sha256Digest::of(b"m") } else { b"m".to_vec() };
+            let input = if hash.is_none() {
+                Sha256Digest::of(b"m")
+            } else {
+                b"m".to_vec()
+            };
             let sig = sign(t, &key, &input, &p).unwrap();
             assert!(verify(t, &key, &input, &sig, &p).unwrap());
             let pss = SignParams { pss: true, ..p };

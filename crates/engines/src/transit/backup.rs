@@ -75,10 +75,12 @@ pub(super) async fn backup(req: &Request, name: &str) -> Result<Option<Response>
     check_name(name)?;
     let policy = Store::new(&req.storage).require(name).await?;
     let text = encode(&policy)?;
-    Ok(Some(Response::data(match json!({ "backup": text.as_str() }) {
-        serde_json::Value::Object(m) => m,
-        _ => serde_json::Map::new(),
-    })))
+    Ok(Some(Response::data(
+        match json!({ "backup": text.as_str() }) {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        },
+    )))
 }
 
 impl Transit {
@@ -172,7 +174,10 @@ mod tests {
             ("%%%".to_owned(), "not base64"),
             (STANDARD.encode("{"), "not a Tresor"),
             (b64(json!({"policy": {}})), "not a Tresor"),
-            (b64(json!({"tresor_transit_backup": 9, "policy": json["policy"]})), "format version"),
+            (
+                b64(json!({"tresor_transit_backup": 9, "policy": json["policy"]})),
+                "format version",
+            ),
             ("A".repeat(MAX_BACKUP_LEN + 1), "too large"),
         ];
         for (text, want) in cases {
@@ -181,7 +186,12 @@ mod tests {
         }
         // Inconsistent contents: a missing version, a wrong key length, bad minimums.
         json["policy"]["latest_version"] = json!(2);
-        assert!(decode(&b64(json.clone()), None).unwrap_err().to_string().contains("contiguous"));
+        assert!(
+            decode(&b64(json.clone()), None)
+                .unwrap_err()
+                .to_string()
+                .contains("contiguous")
+        );
         json["policy"]["latest_version"] = json!(1);
         json["policy"]["min_decryption_version"] = json!(4);
         assert!(decode(&b64(json.clone()), None).is_err());

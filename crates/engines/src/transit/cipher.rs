@@ -129,9 +129,7 @@ impl KeyType {
         match self {
             KeyType::Aes256Gcm96 => seal_with::<Aes256Gcm>(key, aad, plaintext, nonce),
             KeyType::Aes128Gcm96 => seal_with::<Aes128Gcm>(key, aad, plaintext, nonce),
-            KeyType::Chacha20Poly1305 => {
-                seal_with::<ChaCha20Poly1305>(key, aad, plaintext, nonce)
-            }
+            KeyType::Chacha20Poly1305 => seal_with::<ChaCha20Poly1305>(key, aad, plaintext, nonce),
             _ => Err(SealError),
         }
     }

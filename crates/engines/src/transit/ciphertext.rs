@@ -83,7 +83,10 @@ mod tests {
         assert_eq!(parse("vault:v12:AAEC+g==").unwrap().version, 12);
         let url = format_url(2, &[0xfb, 0xff]);
         assert_eq!(url, "vault:v2:-_8");
-        assert_eq!(parse_url_as(&url, "signature").unwrap().blob, vec![0xfb, 0xff]);
+        assert_eq!(
+            parse_url_as(&url, "signature").unwrap().blob,
+            vec![0xfb, 0xff]
+        );
         assert!(parse(&url).is_err());
     }
 

@@ -149,7 +149,9 @@ pub(super) async fn export(
         return Ok(None);
     };
     if kind != ExportKind::Public && !policy.exportable {
-        return Err(LogicalError::invalid("private key material is not exportable"));
+        return Err(LogicalError::invalid(
+            "private key material is not exportable",
+        ));
     }
     let t = policy.key_type;
     match kind {
@@ -162,7 +164,11 @@ pub(super) async fn export(
         ExportKind::Signing | ExportKind::Public if !t.signs() => {
             return Err(LogicalError::invalid(format!(
                 "{} export is not supported for keys of type {}",
-                if kind == ExportKind::Signing { "signing-key" } else { "public-key" },
+                if kind == ExportKind::Signing {
+                    "signing-key"
+                } else {
+                    "public-key"
+                },
                 t.as_str()
             )));
         }

@@ -38,8 +38,8 @@ use tresor_sdk::{LogicalBackend, LogicalError, Operation, Request, Response};
 use zeroize::Zeroizing;
 
 use crate::clock::{Clock, system_clock};
-use cipher::KeyType;
 use crate::locks::KeyLocks;
+use cipher::KeyType;
 use route::Route;
 use store::Store;
 

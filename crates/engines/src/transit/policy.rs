@@ -28,7 +28,11 @@ pub(crate) struct KeyVersion {
     pub(crate) key: Zeroizing<Vec<u8>>,
     /// The version's HMAC key (every type has one). Absent in keys stored before HMAC
     /// existed: those use a key derived from `key` (see [`Policy::hmac_key`]).
-    #[serde(default, with = "secret_b64_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "secret_b64_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub(crate) hmac_key: Option<Zeroizing<Vec<u8>>>,
     /// When this version was created, nanoseconds since the Unix epoch.
     pub(crate) created_ns: i64,
@@ -227,9 +231,10 @@ impl Policy {
         requested: Option<u64>,
     ) -> Result<(u64, &KeyVersion), LogicalError> {
         let version = self.encryption_version(requested)?;
-        let entry = self.keys.get(&version).ok_or_else(|| {
-            invalid(format!("key version {version} is no longer available"))
-        })?;
+        let entry = self
+            .keys
+            .get(&version)
+            .ok_or_else(|| invalid(format!("key version {version} is no longer available")))?;
         Ok((version, entry))
     }
 
@@ -372,7 +377,9 @@ impl Policy {
             return Err(bad("min_encryption_version is out of range".to_owned()));
         }
         if self.convergent_encryption && !self.derived {
-            return Err(bad("convergent encryption requires a derived key".to_owned()));
+            return Err(bad(
+                "convergent encryption requires a derived key".to_owned()
+            ));
         }
         if self.derived && !self.key_type.derives() {
             return Err(bad(format!(
@@ -388,7 +395,10 @@ impl Policy {
                 entry.key.len() == self.key_type.key_len()
             };
             if !ok {
-                return Err(bad(format!("the material of version {v} is not a valid {} key", self.key_type.as_str())));
+                return Err(bad(format!(
+                    "the material of version {v} is not a valid {} key",
+                    self.key_type.as_str()
+                )));
             }
         }
         Ok(())
@@ -640,7 +650,10 @@ impl Policy {
         }
         let created = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(k.created_ns))
             .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
             .unwrap_or_default();
         let public = if self.derived {
             None

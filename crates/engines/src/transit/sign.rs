@@ -218,10 +218,24 @@ impl Transit {
         let p = sign_params(&req.data, path_alg)?;
         let (items, is_batch) = batch::items(&req.data)?;
         let policy = self.key_for_encryption(req, name, false).await?;
-        let outcomes: Vec<ItemOutcome> = items
-            .iter()
-            .map(|item| (batch::reference(item), sign_item(&policy, &p, item)))
-            .collect();
+        let is_rsa = matches!(
+            policy.key_type,
+            KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096
+        );
+        let run = move || -> Vec<ItemOutcome> {
+            items
+                .iter()
+                .map(|item| (batch::reference(item), sign_item(&policy, &p, item)))
+                .collect()
+        };
+        // RSA private-key operations take milliseconds each: keep them off the runtime.
+        let outcomes = if is_rsa {
+            tokio::task::spawn_blocking(run)
+                .await
+                .map_err(|e| LogicalError::Internal(format!("signing task: {e}")))?
+        } else {
+            run()
+        };
         batch::respond(outcomes, is_batch, &req.data)
     }
 
@@ -262,8 +276,10 @@ mod tests {
         let p = sign_params(&Map::new(), "").unwrap();
         assert_eq!(p, SignParams::default());
         let p = sign_params(
-            &obj(json!({"hash_algorithm": "sha2-512", "signature_algorithm": "pkcs1v15",
-                "marshaling_algorithm": "jws", "salt_length": "hash", "prehashed": true})),
+            &obj(
+                json!({"hash_algorithm": "sha2-512", "signature_algorithm": "pkcs1v15",
+                "marshaling_algorithm": "jws", "salt_length": "hash", "prehashed": true}),
+            ),
             "",
         )
         .unwrap();
@@ -281,9 +297,18 @@ mod tests {
             SaltLength::Fixed(20)
         );
         for (data, want) in [
-            (json!({"hash_algorithm": "meow2-256"}), "unsupported hash algorithm"),
-            (json!({"signature_algorithm": "pre-shared kitty cats"}), "signature algorithm"),
-            (json!({"marshaling_algorithm": "xml"}), "marshaling algorithm"),
+            (
+                json!({"hash_algorithm": "meow2-256"}),
+                "unsupported hash algorithm",
+            ),
+            (
+                json!({"signature_algorithm": "pre-shared kitty cats"}),
+                "signature algorithm",
+            ),
+            (
+                json!({"marshaling_algorithm": "xml"}),
+                "marshaling algorithm",
+            ),
             (json!({"salt_length": "foobar"}), "invalid salt_length"),
             (json!({"salt_length": "-2"}), "invalid salt_length"),
             (json!({"salt_length": -5}), "invalid salt_length"),
@@ -307,13 +332,19 @@ mod tests {
             verify_item(policy, &p, &obj(json!({"input": input, "signature": sig})))
         };
         assert_eq!(check(&policy, &sig, &input).unwrap()["valid"], true);
-        assert_eq!(check(&policy, &sig, &json!("b3RoZXI=")).unwrap()["valid"], false);
+        assert_eq!(
+            check(&policy, &sig, &json!("b3RoZXI=")).unwrap()["valid"],
+            false
+        );
         // Malformed signatures and inputs are refused with a reason, never a panic.
         assert!(msg(check(&policy, "vault:v1:!!!", &input)).contains("base64"));
         assert!(msg(check(&policy, "nope", &input)).contains("invalid signature"));
         assert!(msg(check(&policy, "vault:v9:AAAA", &input)).contains("does not exist"));
         assert!(msg(check(&policy, &sig, &json!("%%%"))).contains("base64"));
-        assert_eq!(check(&policy, "vault:v1:AAAA", &input).unwrap()["valid"], false);
+        assert_eq!(
+            check(&policy, "vault:v1:AAAA", &input).unwrap()["valid"],
+            false
+        );
         assert!(msg(sign_item(&policy, &p, &Map::new())).contains("missing input"));
         // After a rotation and a minimum bump the old signature is refused as too old.
         policy.rotate(1);
@@ -326,7 +357,9 @@ mod tests {
         assert!(msg(check(&policy, &sig, &input)).contains("too old"));
         // Symmetric keys do not sign.
         let aes = Policy::new("a", KeyType::Aes256Gcm96, 0, &CreateOptions::default());
-        assert!(msg(sign_item(&aes, &p, &obj(json!({"input": input})))).contains("does not support"));
+        assert!(
+            msg(sign_item(&aes, &p, &obj(json!({"input": input})))).contains("does not support")
+        );
     }
 
     #[test]
@@ -341,7 +374,12 @@ mod tests {
         let body = sig.trim_start_matches("vault:v1:");
         assert!(!body.contains(['+', '/', '=']), "{sig}");
         assert_eq!(body.len(), 86); // 64 bytes, unpadded
-        let ok = verify_item(&policy, &p, &obj(json!({"input": "aGk=", "signature": sig}))).unwrap();
+        let ok = verify_item(
+            &policy,
+            &p,
+            &obj(json!({"input": "aGk=", "signature": sig})),
+        )
+        .unwrap();
         assert_eq!(ok["valid"], true);
     }
 

@@ -58,7 +58,9 @@ impl Harness {
     pub fn transit() -> Self {
         let now = Arc::new(AtomicI64::new(START_NS));
         let n = now.clone();
-        let b = Arc::new(Transit::with_clock(Arc::new(move || n.load(Ordering::SeqCst))));
+        let b = Arc::new(Transit::with_clock(Arc::new(move || {
+            n.load(Ordering::SeqCst)
+        })));
         let mut h = Self::with(b, now, "transit");
         h.mount.path = "transit/".into();
         h
