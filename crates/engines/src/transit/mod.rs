@@ -1,22 +1,36 @@
-//! The transit secrets engine: encryption as a service with named, versioned keys.
+//! The transit secrets engine: encryption, signing and MACs as a service with named,
+//! versioned keys.
 //!
 //! Endpoints (relative to the mount), with Vault's paths, fields and JSON:
 //! - `keys/` (LIST), `keys/<name>` (create, read, delete), `keys/<name>/config`,
-//!   `keys/<name>/rotate`, `export/encryption-key/<name>[/<version>]`;
+//!   `keys/<name>/rotate`, `keys/<name>/trim`,
+//!   `export/<encryption-key|signing-key|hmac-key|public-key>/<name>[/<version>]`;
 //! - `encrypt/<name>` (creates the key on first use when the core asked for `create`),
-//!   `decrypt/<name>`, `rewrap/<name>`, `datakey/<plaintext|wrapped>/<name>`, each with
-//!   `batch_input`;
+//!   `decrypt/<name>`, `rewrap/<name>`, `datakey/<plaintext|wrapped>/<name>`;
+//! - `sign/<name>[/<hash>]`, `verify/<name>[/<hash>]` (a `signature` or an `hmac`),
+//!   `hmac/<name>[/<algorithm>]`; these and the encryption endpoints take `batch_input`
+//!   (at most 10,000 items);
+//! - `backup/<name>`, `restore[/<name>]` (`force` replaces an existing key);
 //! - `random[/<source>][/<bytes>]`, `hash[/<algorithm>]`.
 //!
-//! Key types: `aes256-gcm96` (default) and `aes128-gcm96`. Derived and convergent keys,
-//! signing, HMAC, backup/restore, import and trim are not offered. Ciphertexts are
-//! `vault:v<N>:<base64(nonce || ciphertext || tag)>`.
+//! Key types: `aes256-gcm96` (default), `aes128-gcm96`, `chacha20-poly1305` (encryption);
+//! `ed25519`, `ecdsa-p256`, `ecdsa-p384`, `ecdsa-p521`, `rsa-2048`, `rsa-3072`, `rsa-4096`
+//! (signing). Every version also holds an HMAC key. `derived` keys (the AEAD types and
+//! ed25519) use HKDF-SHA256 of the version's key with the request's `context`;
+//! `convergent_encryption` makes the nonce the HMAC-SHA256 of the plaintext under the derived
+//! key, so equal plaintexts and contexts give equal ciphertexts. Ciphertexts, signatures and
+//! HMACs are `vault:v<N>:<base64>`; an AEAD blob is `nonce || ciphertext || tag`.
+//!
+//! Not offered: RSA encryption, key import (BYOK), CMAC, managed keys. The backup is
+//! Tresor's own format (base64 of a JSON of the stored key), readable by Tresor only; see
+//! `docs/design/transit.md`.
 //!
 //! Source layout: `route` maps paths to endpoints, `policy` holds a key's versions and the
-//! version rules (pure), `cipher` the AEAD per key type, `ciphertext` the string format,
-//! `batch` item fields and batch responses, `store` the storage layout, and the handlers
-//! live in `keys` (key management), `crypt` (encrypt, decrypt, rewrap, datakey) and `util`
-//! (random, hash).
+//! version rules (pure), `cipher` the key types and the AEAD, `asym` the signing keys,
+//! `hashalg` the digests and HMAC, `ciphertext` the `vault:v<N>:` string format, `batch`
+//! item fields and batch responses, `store` the storage layout, and the handlers live in
+//! `keys` (key management, trim, export), `crypt` (encrypt, decrypt, rewrap, datakey), `sign`
+//! (sign, verify, hmac), `backup` (backup, restore) and `util` (random, hash).
 
 mod asym;
 mod backup;
