@@ -365,6 +365,8 @@ fn rsa_verify(key: &[u8], digest: &[u8], sig: &[u8], p: &SignParams) -> Result<b
             None => return Ok(false),
         },
         SaltLength::Hash => hash.output_len(),
+        // No signature under this key can carry a longer salt.
+        SaltLength::Fixed(n) if n > max_salt(&public, hash) => return Ok(false),
         SaltLength::Fixed(n) => n,
     };
     Ok(public.verify(pss(hash, salt), digest, sig).is_ok())
@@ -632,11 +634,13 @@ mod tests {
                 );
                 assert!(!verify(t, &key, b"payloaf", &sig, &q).unwrap());
             }
-            let wrong = SignParams {
-                salt: SaltLength::Fixed(5),
-                ..p
-            };
-            assert!(!verify(t, &key, b"payload", &sig, &wrong).unwrap());
+            for bad in [5, max + 1, usize::MAX / 2] {
+                let wrong = SignParams {
+                    salt: SaltLength::Fixed(bad),
+                    ..p
+                };
+                assert!(!verify(t, &key, b"payload", &sig, &wrong).unwrap());
+            }
         }
         let too_long = SignParams {
             salt: SaltLength::Fixed(max + 1),
