@@ -243,6 +243,7 @@ async fn hmac_generate_verify_and_export() {
     h.ok(Update, "keys/k", json!({"exportable": true})).await;
     let input = b64(b"hash this ish");
     let out = h.data(Update, "hmac/k", json!({"input": input})).await;
+    assert_eq!(out.as_object().unwrap().len(), 1, "only the hmac: {out}");
     let mac = out["hmac"].as_str().unwrap().to_owned();
     assert!(mac.starts_with("vault:v1:"));
     let out512 = h
@@ -400,6 +401,16 @@ async fn trim_is_bounded_by_the_minimum_versions() {
         .data(Update, "keys/k/trim", json!({"min_available_version": 2}))
         .await;
     assert_eq!(info["min_available_version"], 2);
+    // The read lists versions from min_decryption_version on: 3..=11.
+    assert_eq!(info["keys"].as_object().unwrap().len(), 9);
+    // Version 2 is still held (the minimum may move back to it), version 1 is gone.
+    let info = h
+        .data(
+            Update,
+            "keys/k/config",
+            json!({"min_decryption_version": 2}),
+        )
+        .await;
     let versions: Vec<&String> = info["keys"].as_object().unwrap().keys().collect();
     assert_eq!(versions.len(), 10);
     assert!(!versions.contains(&&"1".to_owned()));

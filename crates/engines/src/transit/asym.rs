@@ -372,18 +372,27 @@ fn rsa_verify(key: &[u8], digest: &[u8], sig: &[u8], p: &SignParams) -> Result<b
     Ok(public.verify(pss(hash, salt), digest, sig).is_ok())
 }
 
+/// A prehashed input for RSA must be a digest of the named hash (ECDSA, like Go, takes any
+/// length: a short one is a smaller number, a long one is truncated).
+fn check_digest_len(t: KeyType, digest: &[u8], p: &SignParams) -> Result<(), LogicalError> {
+    if rsa_bits(t).is_none() {
+        return Ok(());
+    }
+    check_rsa_digest_len(digest, p)
+}
+
 /// `hash_algorithm=none` signs the input as it is: only RSA PKCS#1 v1.5 can do that.
 fn check_hash_none(t: KeyType, p: &SignParams) -> Result<(), LogicalError> {
-    let raw_pkcs1 = rsa_bits(t).is_some() && !p.pss;
+    let raw_pkcs1 = rsa_bits(t).is_some() && !p.pss && p.prehashed;
     if p.hash.is_none() && !raw_pkcs1 {
         return Err(invalid(
-            "hash_algorithm \"none\" is only valid for RSA keys with signature_algorithm pkcs1v15",
+            "hash_algorithm \"none\" needs an RSA key, prehashed=true and signature_algorithm pkcs1v15",
         ));
     }
     Ok(())
 }
 
-fn check_digest_len(digest: &[u8], p: &SignParams) -> Result<(), LogicalError> {
+fn check_rsa_digest_len(digest: &[u8], p: &SignParams) -> Result<(), LogicalError> {
     if let Some(h) = p.hash
         && p.prehashed
         && digest.len() != h.output_len()
@@ -410,7 +419,7 @@ pub(crate) fn sign(
         return Ok(ed25519_key(key)?.sign(input).to_bytes().to_vec());
     }
     check_hash_none(t, p)?;
-    check_digest_len(input, p)?;
+    check_digest_len(t, input, p)?;
     let digest = message_digest(input, p);
     match t {
         KeyType::EcdsaP256 => ec_p256::sign(key, &digest, p.jws),
@@ -446,7 +455,7 @@ pub(crate) fn verify(
             .is_ok());
     }
     check_hash_none(t, p)?;
-    check_digest_len(input, p)?;
+    check_digest_len(t, input, p)?;
     let digest = message_digest(input, p);
     match t {
         KeyType::EcdsaP256 => ec_p256::verify(key, &digest, sig, p.jws),
@@ -588,13 +597,15 @@ mod tests {
             assert!(!verify(t, &key, b"data", b"\x30\x02garbage", &SignParams::default()).unwrap());
             assert!(sign(t, &key, b"x", &params(None)).is_err());
         }
-        // A prehashed input of the wrong length is refused, not signed.
+        // ECDSA takes a prehashed input of any length, as Go does; RSA wants the digest's.
         let key = generate(KeyType::EcdsaP256).unwrap();
         let pre = SignParams {
             prehashed: true,
             ..SignParams::default()
         };
-        assert!(sign(KeyType::EcdsaP256, &key, b"short", &pre).is_err());
+        let sig = sign(KeyType::EcdsaP256, &key, b"short", &pre).unwrap();
+        assert!(verify(KeyType::EcdsaP256, &key, b"short", &sig, &pre).unwrap());
+        assert!(!verify(KeyType::EcdsaP256, &key, b"shorT", &sig, &pre).unwrap());
     }
 
     #[test]
@@ -665,6 +676,12 @@ mod tests {
                 assert!(!verify(t, &key, &input, &sig, &pss).unwrap());
             }
         }
+        // hash_algorithm=none without prehashed is refused.
+        let raw = SignParams {
+            pss: false,
+            ..params(None)
+        };
+        assert!(sign(t, &key, b"m", &raw).is_err());
         assert!(!verify(t, &key, b"m", b"short", &SignParams::default()).unwrap());
         assert!(!verify(t, &key, b"m", &[0xffu8; 256], &SignParams::default()).unwrap());
         assert!(

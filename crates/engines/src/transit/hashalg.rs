@@ -29,7 +29,7 @@ pub(crate) enum HashAlg {
     Sha3_512,
 }
 
-/// Names accepted by `hash` and `hmac` (SHA-1 is left to signatures, as Vault does).
+/// Names accepted by `hash` (signatures and HMAC also take `sha1`).
 pub(crate) const DIGEST_NAMES: &str =
     "sha2-224, sha2-256, sha2-384, sha2-512, sha3-224, sha3-256, sha3-384, sha3-512";
 
@@ -50,7 +50,7 @@ impl HashAlg {
         })
     }
 
-    /// The algorithm named `name` for `hash` and `hmac`: SHA-2 and SHA-3 only.
+    /// The algorithm named `name` for `hash`: SHA-2 and SHA-3 only.
     pub(crate) fn parse_digest(name: &str) -> Option<Self> {
         Self::parse(name).filter(|a| *a != HashAlg::Sha1)
     }

@@ -118,15 +118,26 @@ impl ExportKind {
     }
 }
 
-/// The versions an export names: every one held, `latest`, or one number.
+/// The versions an export names: every one from `min_decryption_version` on, `latest`, or
+/// one number (not below `min_decryption_version`).
 fn export_versions(policy: &Policy, version: Option<&str>) -> Result<Vec<u64>, LogicalError> {
     Ok(match version.map(str::trim) {
-        None | Some("") => policy.keys.keys().copied().collect(),
+        None | Some("") => policy
+            .keys
+            .range(policy.min_decryption_version..)
+            .map(|(v, _)| *v)
+            .collect(),
         Some("latest") => vec![policy.latest_version],
         Some(v) => {
             let v: u64 = v
                 .parse()
                 .map_err(|_| LogicalError::invalid(format!("invalid key version {v:?}")))?;
+            if v < policy.min_decryption_version {
+                return Err(LogicalError::invalid(format!(
+                    "key version {v} is below min_decryption_version {} and cannot be exported",
+                    policy.min_decryption_version
+                )));
+            }
             if !policy.keys.contains_key(&v) {
                 return Err(LogicalError::invalid(format!("key version {v} not found")));
             }

@@ -598,11 +598,13 @@ impl Policy {
         Ok(warnings)
     }
 
-    /// The key as `GET keys/<name>` shows it (never the key material).
+    /// The key as `GET keys/<name>` shows it (never the key material); `keys` lists the
+    /// versions from `min_decryption_version` on.
     pub(crate) fn info(&self) -> Map<String, Value> {
+        // Versions below min_decryption_version are not shown (they are still held).
         let keys: Map<String, Value> = self
             .keys
-            .iter()
+            .range(self.min_decryption_version..)
             .map(|(v, k)| (v.to_string(), self.version_info(k)))
             .collect();
         let info = json!({

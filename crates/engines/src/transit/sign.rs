@@ -132,9 +132,9 @@ fn verify_item(
         }
         (None, None) => return Err(invalid("neither a signature nor an hmac was provided")),
         (None, Some(mac)) => {
-            let alg = p.hash.filter(|h| *h != HashAlg::Sha1).ok_or_else(|| {
+            let alg = p.hash.ok_or_else(|| {
                 invalid(format!(
-                    "unsupported algorithm for hmac verification: use one of {DIGEST_NAMES}"
+                    "hash_algorithm \"none\" cannot verify an hmac: use sha1 or one of {DIGEST_NAMES}"
                 ))
             })?;
             policy.verify_hmac(alg, &input, &mac)?
@@ -166,8 +166,8 @@ fn hmac_item(
     item: &Map<String, Value>,
 ) -> Result<Map<String, Value>, LogicalError> {
     let input = required_input(item)?;
-    let (mac, version) = policy.hmac(alg, &input, batch::key_version(item)?)?;
-    Ok(object(json!({ "hmac": mac, "key_version": version })))
+    let (mac, _) = policy.hmac(alg, &input, batch::key_version(item)?)?;
+    Ok(object(json!({ "hmac": mac })))
 }
 
 /// `POST verify/<name>[/<hash_algorithm>]`.
@@ -191,6 +191,7 @@ pub(super) async fn verify(
 }
 
 /// The HMAC algorithm of an `hmac` request: the path's, else `algorithm`, else `sha2-256`.
+/// SHA-1 is accepted here (HMAC-SHA1 is still sound), as OpenBao does.
 fn hmac_alg(data: &Map<String, Value>, path_alg: &str) -> Result<HashAlg, LogicalError> {
     let name = if path_alg.is_empty() {
         fields::get_str(data, "algorithm")?
@@ -199,9 +200,9 @@ fn hmac_alg(data: &Map<String, Value>, path_alg: &str) -> Result<HashAlg, Logica
     } else {
         path_alg.to_owned()
     };
-    HashAlg::parse_digest(&name).ok_or_else(|| {
+    HashAlg::parse(&name).ok_or_else(|| {
         invalid(format!(
-            "unsupported algorithm {name:?}: use one of {DIGEST_NAMES}"
+            "unsupported algorithm {name:?}: use sha1 or one of {DIGEST_NAMES}"
         ))
     })
 }
@@ -414,6 +415,7 @@ mod tests {
             HashAlg::Sha3_512
         );
         assert!(msg(hmac_alg(&Map::new(), "meow2-256")).contains("unsupported algorithm"));
-        assert!(hmac_alg(&Map::new(), "sha1").is_err());
+        assert_eq!(hmac_alg(&Map::new(), "sha1").unwrap(), HashAlg::Sha1);
+        assert!(hmac_alg(&Map::new(), "none").is_err());
     }
 }
