@@ -323,6 +323,10 @@ async fn backup_and_restore() {
         .await["ciphertext"]
         .clone();
     let m = internal(&h, Read, "backup/k", json!({})).await;
+    assert!(m.contains("exporting is disallowed on the policy"), "{m}");
+    h.ok(Update, "keys/k/config", json!({"exportable": true}))
+        .await;
+    let m = internal(&h, Read, "backup/k", json!({})).await;
     assert!(
         m.contains("plaintext backup is disallowed on the policy"),
         "{m}"

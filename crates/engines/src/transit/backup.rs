@@ -29,8 +29,13 @@ struct Backup {
 
 /// The backup text of `policy`, if its settings allow one.
 pub(crate) fn encode(policy: &Policy) -> Result<Zeroizing<String>, LogicalError> {
-    if !policy.allow_plaintext_backup || !policy.exportable {
-        // Vault answers this with a 500 and hvac's tests expect exactly that.
+    // Vault answers these with a 500 and hvac's tests expect exactly that.
+    if !policy.exportable {
+        return Err(LogicalError::Internal(
+            "exporting is disallowed on the policy".to_owned(),
+        ));
+    }
+    if !policy.allow_plaintext_backup {
         return Err(LogicalError::Internal(
             "plaintext backup is disallowed on the policy".to_owned(),
         ));
@@ -156,9 +161,13 @@ mod tests {
     fn backup_needs_both_settings() {
         let mut p = Policy::new("k", KeyType::Aes256Gcm96, 0, &CreateOptions::default());
         let err = encode(&p).unwrap_err().to_string();
-        assert!(err.contains("plaintext backup is disallowed"), "{err}");
-        p.exportable = true;
+        assert!(err.contains("exporting is disallowed"), "{err}");
+        p.allow_plaintext_backup = true;
         assert!(encode(&p).is_err());
+        p.allow_plaintext_backup = false;
+        p.exportable = true;
+        let err = encode(&p).unwrap_err().to_string();
+        assert!(err.contains("plaintext backup is disallowed"), "{err}");
         p.allow_plaintext_backup = true;
         assert!(encode(&p).is_ok());
     }
