@@ -142,7 +142,7 @@ async fn unsupported_key_settings_are_refused() {
     let m = h
         .bad(Update, "keys/c", json!({"convergent_encryption": true}))
         .await;
-    assert!(m.contains("requires derivation"), "{m}");
+    assert!(m.contains("needs derived=true"), "{m}");
     let m = h
         .bad(
             Update,
@@ -150,7 +150,7 @@ async fn unsupported_key_settings_are_refused() {
             json!({"type": "ecdsa-p256", "derived": true}),
         )
         .await;
-    assert!(m.contains("not supported"), "{m}");
+    assert!(m.contains("cannot be derived"), "{m}");
     let m = h.bad(Update, "keys/r", json!({"type": "rsa-1024"})).await;
     assert!(m.contains("unknown key type"), "{m}");
     h.bad(Update, "keys/bad name", json!({})).await;

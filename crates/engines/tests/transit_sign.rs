@@ -495,7 +495,7 @@ async fn derived_and_convergent_keys() {
     )
     .await;
     let out = sign(&h, "e", json!({"input": b64(b"m"), "context": ctx})).await;
-    assert!(out["publickey"].is_string());
+    assert!(out["public_key"].is_string());
     assert!(
         valid(
             &h,

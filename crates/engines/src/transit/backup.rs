@@ -100,7 +100,7 @@ impl Transit {
         }
         let text = fields::get_str(&req.data, "backup")?
             .filter(|b| !b.is_empty())
-            .ok_or_else(|| LogicalError::invalid("'backup' must be supplied"))?;
+            .ok_or_else(|| LogicalError::invalid("missing backup to restore"))?;
         let text = Zeroizing::new(text);
         let force = fields::get_bool(&req.data, "force")?.unwrap_or(false);
         let policy = decode(&text, name)?;

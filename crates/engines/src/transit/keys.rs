@@ -38,12 +38,12 @@ pub(super) fn create_options(
     let convergent_encryption = fields::get_bool(data, "convergent_encryption")?.unwrap_or(false);
     if convergent_encryption && !derived {
         return Err(LogicalError::invalid(
-            "convergent encryption requires derivation to be enabled, so context is required",
+            "convergent_encryption needs derived=true: the nonce comes from the context",
         ));
     }
     if derived && !key_type.derives() {
         return Err(LogicalError::invalid(format!(
-            "key derivation and convergent encryption are not supported for keys of type {}",
+            "keys of type {} cannot be derived",
             key_type.as_str()
         )));
     }
@@ -161,7 +161,7 @@ pub(super) async fn export(
     };
     if kind != ExportKind::Public && !policy.exportable {
         return Err(LogicalError::invalid(
-            "private key material is not exportable",
+            "this key is not exportable: set exportable with keys/<name>/config",
         ));
     }
     let t = policy.key_type;
@@ -351,7 +351,7 @@ mod tests {
         let err = create_options(&obj(json!({"convergent_encryption": true})), aes)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("requires derivation"), "{err}");
+        assert!(err.contains("needs derived=true"), "{err}");
         assert!(create_options(&obj(json!({"derived": true})), KeyType::Ed25519).is_ok());
         assert!(create_options(&obj(json!({"derived": true})), KeyType::EcdsaP256).is_err());
         assert!(

@@ -204,7 +204,9 @@ impl Policy {
         }
         let context = context
             .filter(|c| !c.is_empty())
-            .ok_or_else(|| invalid("missing 'context' for key derivation; the key was created using a derived key, which means additional, per-request information must be included in order to perform operations with the key"))?;
+            .ok_or_else(|| {
+                invalid("missing 'context' for key derivation: this key is derived, so every request must carry a base64 context")
+            })?;
         let hk = hkdf::Hkdf::<sha2::Sha256>::new(None, &entry.key);
         let mut out = Zeroizing::new(vec![0u8; self.key_type.key_len()]);
         hk.expand(context, &mut out)

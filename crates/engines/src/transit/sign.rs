@@ -111,7 +111,7 @@ fn sign_item(
         // The public key of a derived key depends on the context: return it with the
         // signature, as the key read cannot show it.
         if let Some(pk) = policy.public_key_for(version, context)? {
-            out.insert("publickey".to_owned(), json!(pk));
+            out.insert("public_key".to_owned(), json!(pk));
         }
     }
     Ok(out)
@@ -182,7 +182,7 @@ pub(super) async fn verify(
     let policy = Store::new(&req.storage)
         .load(name)
         .await?
-        .ok_or_else(|| invalid("signature verification key not found"))?;
+        .ok_or_else(|| invalid("key not found"))?;
     let outcomes: Vec<ItemOutcome> = items
         .iter()
         .map(|item| (batch::reference(item), verify_item(&policy, &p, item)))
