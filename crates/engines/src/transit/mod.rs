@@ -41,6 +41,8 @@ mod crypt;
 mod hashalg;
 mod keys;
 mod policy;
+#[cfg(test)]
+mod props;
 mod route;
 mod sign;
 mod store;
