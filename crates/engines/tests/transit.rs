@@ -359,6 +359,16 @@ async fn encrypt_upserts_only_on_create() {
     )
     .await;
     assert!(h.ok(Read, "keys/der", json!({})).await.is_none());
+    // Nor does encrypt create a signing key it could not use.
+    let m = h
+        .bad(
+            Create,
+            "encrypt/sig",
+            json!({"plaintext": "", "type": "ed25519"}),
+        )
+        .await;
+    assert!(m.contains("cannot encrypt"), "{m}");
+    assert!(h.ok(Read, "keys/sig", json!({})).await.is_none());
 }
 
 #[tokio::test]

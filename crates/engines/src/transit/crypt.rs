@@ -141,6 +141,12 @@ impl Transit {
             Some(p) => p,
             None if upsert => {
                 let key_type = requested_type(&req.data)?;
+                if !key_type.is_aead() {
+                    return Err(LogicalError::invalid(format!(
+                        "key type {} cannot encrypt, so encrypt cannot create it",
+                        key_type.as_str()
+                    )));
+                }
                 let opts = create_options(&req.data, key_type)?;
                 let material = generate_key(key_type).await?;
                 let p = Policy::with_material(name, key_type, now, &opts, material);
