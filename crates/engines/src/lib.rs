@@ -8,8 +8,8 @@
 //! Source layout:
 //! - [`kv`]: the key/value engine, [`KvV1`] (unversioned, Vault's `kv` version 1) and
 //!   [`KvV2`] (versioned, Vault's `kv` version 2 / `kv-v2`).
-//! - [`transit`]: the transit engine, [`Transit`] (encryption as a service with named,
-//!   versioned keys; Vault's `transit`).
+//! - [`transit`]: the transit engine, [`Transit`] (encryption, signing and HMAC as a service
+//!   with named, versioned keys; Vault's `transit`).
 //! - [`clock`]: time source and Vault's timestamp format, shared by the engines.
 
 pub mod clock;

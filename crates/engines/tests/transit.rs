@@ -139,17 +139,19 @@ async fn create_read_list_keys() {
 #[tokio::test]
 async fn unsupported_key_settings_are_refused() {
     let h = harness();
-    let m = h.bad(Update, "keys/d", json!({"derived": true})).await;
-    assert!(m.contains("derived"), "{m}");
+    let m = h
+        .bad(Update, "keys/c", json!({"convergent_encryption": true}))
+        .await;
+    assert!(m.contains("needs derived=true"), "{m}");
     let m = h
         .bad(
             Update,
-            "keys/c",
-            json!({"convergent_encryption": true, "derived": true}),
+            "keys/d",
+            json!({"type": "ecdsa-p256", "derived": true}),
         )
         .await;
-    assert!(m.contains("not supported"), "{m}");
-    let m = h.bad(Update, "keys/r", json!({"type": "rsa-2048"})).await;
+    assert!(m.contains("cannot be derived"), "{m}");
+    let m = h.bad(Update, "keys/r", json!({"type": "rsa-1024"})).await;
     assert!(m.contains("unknown key type"), "{m}");
     h.bad(Update, "keys/bad name", json!({})).await;
     assert!(
@@ -348,14 +350,25 @@ async fn encrypt_upserts_only_on_create() {
             .unwrap(),
         b"x"
     );
-    // An upsert that asks for a derived key is refused and creates nothing.
+    // An upsert that asks for an impossible key (convergent without derivation) is refused
+    // and creates nothing.
     h.bad(
         Create,
         "encrypt/der",
-        json!({"plaintext": "", "derived": true}),
+        json!({"plaintext": "", "convergent_encryption": true}),
     )
     .await;
     assert!(h.ok(Read, "keys/der", json!({})).await.is_none());
+    // Nor does encrypt create a signing key it could not use.
+    let m = h
+        .bad(
+            Create,
+            "encrypt/sig",
+            json!({"plaintext": "", "type": "ed25519"}),
+        )
+        .await;
+    assert!(m.contains("cannot encrypt"), "{m}");
+    assert!(h.ok(Read, "keys/sig", json!({})).await.is_none());
 }
 
 #[tokio::test]
@@ -560,7 +573,10 @@ async fn export_gives_keys_that_open_ciphertexts() {
         .unwrap();
     assert_eq!(plain, b"portable");
     h.bad(Read, "export/encryption-key/k/9", json!({})).await;
-    h.bad(Read, "export/hmac-key/k", json!({})).await;
+    h.bad(Read, "export/kitty-key/k", json!({})).await;
+    // Symmetric keys have no signing or public key to export.
+    h.bad(Read, "export/signing-key/k", json!({})).await;
+    h.bad(Read, "export/public-key/k", json!({})).await;
 }
 
 #[tokio::test]

@@ -12,6 +12,10 @@ use serde_json::{Map, Value, json};
 use tresor_sdk::{LogicalError, Response, ResponseStatus, fields};
 use zeroize::Zeroizing;
 
+/// The most items one `batch_input` may carry; the request body limit bounds the bytes, this
+/// bounds the work (an RSA signature per item adds up).
+pub(crate) const MAX_BATCH_ITEMS: usize = 10_000;
+
 /// The outcome of one item: its `reference` (echoed back) and its result fields or error.
 pub(crate) type ItemOutcome = (Option<Value>, Result<Map<String, Value>, LogicalError>);
 
@@ -25,6 +29,12 @@ pub(crate) fn items(
         Some(Value::Array(list)) => {
             if list.is_empty() {
                 return Err(LogicalError::invalid("missing batch input to process"));
+            }
+            if list.len() > MAX_BATCH_ITEMS {
+                return Err(LogicalError::invalid(format!(
+                    "batch_input has {} items; at most {MAX_BATCH_ITEMS} are allowed per request",
+                    list.len()
+                )));
             }
             let items = list
                 .iter()
@@ -66,15 +76,22 @@ pub(crate) fn associated_data(
     Ok(b64_field(item, "associated_data")?.unwrap_or_default())
 }
 
-/// Refuses what needs derived or convergent keys, which this engine does not offer. A
-/// `context` is ignored (as Vault ignores it for non-derived keys); a `nonce` is refused.
+/// Refuses a caller-chosen `nonce`: convergent keys derive theirs from the plaintext and
+/// context, and other keys draw a random one.
 pub(crate) fn refuse_nonce(item: &Map<String, Value>) -> Result<(), LogicalError> {
     match fields::get_str(item, "nonce")? {
         Some(n) if !n.is_empty() => Err(LogicalError::invalid(
-            "a nonce may only be given for convergent encryption keys, which are not supported",
+            "a nonce may not be given: convergent keys derive it from the plaintext and context",
         )),
         _ => Ok(()),
     }
+}
+
+/// The key derivation `context` of an item (base64), if any; ignored by non-derived keys.
+pub(crate) fn context(
+    item: &Map<String, Value>,
+) -> Result<Option<Zeroizing<Vec<u8>>>, LogicalError> {
+    b64_field(item, "context")
 }
 
 /// An optional key version field (`key_version`).
@@ -169,6 +186,9 @@ mod tests {
         assert!(items(&obj(json!({"batch_input": []}))).is_err());
         assert!(items(&obj(json!({"batch_input": ["x"]}))).is_err());
         assert!(items(&obj(json!({"batch_input": "x"}))).is_err());
+        let many: Vec<Value> = (0..=MAX_BATCH_ITEMS).map(|_| json!({})).collect();
+        let err = items(&obj(json!({ "batch_input": many }))).unwrap_err();
+        assert!(err.to_string().contains("at most"), "{err}");
     }
 
     #[test]

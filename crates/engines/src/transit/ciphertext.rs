@@ -4,7 +4,8 @@
 //! Tresor's ciphertexts unchanged.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::GeneralPurpose;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 /// The fixed prefix of every ciphertext.
 const PREFIX: &str = "vault:v";
@@ -25,22 +26,42 @@ pub(crate) fn format(version: u64, blob: &[u8]) -> String {
 
 /// Parses a ciphertext string; the error says what is wrong with it.
 pub(crate) fn parse(text: &str) -> Result<Ciphertext, String> {
+    parse_as(text, "ciphertext")
+}
+
+/// Parses a versioned value of the same shape (`vault:v<N>:<base64>`: a ciphertext, a
+/// signature, an HMAC); `what` names it in the error.
+pub(crate) fn parse_as(text: &str, what: &str) -> Result<Ciphertext, String> {
+    parse_with(text, what, &STANDARD)
+}
+
+/// Formats `blob` under key `version` in unpadded URL-safe base64 (JWS-marshaled signatures).
+pub(crate) fn format_url(version: u64, blob: &[u8]) -> String {
+    format!("{PREFIX}{version}:{}", URL_SAFE_NO_PAD.encode(blob))
+}
+
+/// Parses what [`format_url`] makes.
+pub(crate) fn parse_url_as(text: &str, what: &str) -> Result<Ciphertext, String> {
+    parse_with(text, what, &URL_SAFE_NO_PAD)
+}
+
+fn parse_with(text: &str, what: &str, engine: &GeneralPurpose) -> Result<Ciphertext, String> {
     let rest = text
         .trim()
         .strip_prefix(PREFIX)
-        .ok_or_else(|| "invalid ciphertext: no prefix".to_owned())?;
+        .ok_or_else(|| format!("invalid {what}: no prefix"))?;
     let (version, body) = rest
         .split_once(':')
-        .ok_or_else(|| "invalid ciphertext: wrong number of fields".to_owned())?;
+        .ok_or_else(|| format!("invalid {what}: wrong number of fields"))?;
     let version: u64 = version
         .parse()
-        .map_err(|_| "invalid ciphertext: could not parse the key version".to_owned())?;
+        .map_err(|_| format!("invalid {what}: could not parse the key version"))?;
     if version == 0 {
-        return Err("invalid ciphertext: key version 0 does not exist".to_owned());
+        return Err(format!("invalid {what}: key version 0 does not exist"));
     }
-    let blob = STANDARD
+    let blob = engine
         .decode(body)
-        .map_err(|_| "invalid ciphertext: could not decode the base64 payload".to_owned())?;
+        .map_err(|_| format!("invalid {what}: could not decode the base64 payload"))?;
     Ok(Ciphertext { version, blob })
 }
 
@@ -60,6 +81,13 @@ mod tests {
             }
         );
         assert_eq!(parse("vault:v12:AAEC+g==").unwrap().version, 12);
+        let url = format_url(2, &[0xfb, 0xff]);
+        assert_eq!(url, "vault:v2:-_8");
+        assert_eq!(
+            parse_url_as(&url, "signature").unwrap().blob,
+            vec![0xfb, 0xff]
+        );
+        assert!(parse(&url).is_err());
     }
 
     #[test]
@@ -76,6 +104,9 @@ mod tests {
         for (input, want) in cases {
             let err = parse(input).unwrap_err();
             assert!(err.contains(want), "{input}: {err}");
+            assert!(err.starts_with("invalid ciphertext"), "{err}");
+            let err = parse_as(input, "signature").unwrap_err();
+            assert!(err.starts_with("invalid signature"), "{err}");
         }
     }
 }

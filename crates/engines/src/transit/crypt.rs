@@ -11,7 +11,7 @@ use super::cipher::random_secret;
 use super::keys::{create_options, requested_type};
 use super::policy::Policy;
 use super::store::Store;
-use super::{Transit, check_name};
+use super::{Transit, check_name, generate_key};
 
 /// Encrypts one item (`plaintext`, `key_version`, `associated_data`).
 fn encrypt_item(
@@ -22,7 +22,13 @@ fn encrypt_item(
     let plaintext = batch::b64_field(item, "plaintext")?
         .ok_or_else(|| LogicalError::invalid("missing plaintext to encrypt"))?;
     let aad = batch::associated_data(item)?;
-    let (ciphertext, version) = policy.encrypt(&plaintext, &aad, batch::key_version(item)?)?;
+    let context = batch::context(item)?;
+    let (ciphertext, version) = policy.encrypt(
+        &plaintext,
+        &aad,
+        batch::key_version(item)?,
+        context.as_deref().map(Vec::as_slice),
+    )?;
     Ok(object(
         json!({ "ciphertext": ciphertext, "key_version": version }),
     ))
@@ -36,7 +42,8 @@ fn decrypt_item(
     batch::refuse_nonce(item)?;
     let text = required_ciphertext(item, "missing ciphertext to decrypt")?;
     let aad = batch::associated_data(item)?;
-    let (plaintext, _) = policy.decrypt(&text, &aad)?;
+    let context = batch::context(item)?;
+    let (plaintext, _) = policy.decrypt(&text, &aad, context.as_deref().map(Vec::as_slice))?;
     Ok(object(
         json!({ "plaintext": STANDARD.encode(plaintext.as_slice()) }),
     ))
@@ -50,8 +57,11 @@ fn rewrap_item(
     batch::refuse_nonce(item)?;
     let text = required_ciphertext(item, "missing ciphertext to rewrap")?;
     let aad = batch::associated_data(item)?;
-    let (plaintext, _) = policy.decrypt(&text, &aad)?;
-    let (ciphertext, version) = policy.encrypt(&plaintext, &aad, batch::key_version(item)?)?;
+    let context = batch::context(item)?;
+    let context = context.as_deref().map(Vec::as_slice);
+    let (plaintext, _) = policy.decrypt(&text, &aad, context)?;
+    let (ciphertext, version) =
+        policy.encrypt(&plaintext, &aad, batch::key_version(item)?, context)?;
     Ok(object(
         json!({ "ciphertext": ciphertext, "key_version": version }),
     ))
@@ -104,7 +114,7 @@ impl Transit {
     /// Loads the key for an operation that encrypts. A missing key is created when `upsert` is
     /// set (with the request's `type` and create options), else refused; a key whose automatic
     /// rotation period has elapsed is rotated first.
-    async fn key_for_encryption(
+    pub(super) async fn key_for_encryption(
         &self,
         req: &Request,
         name: &str,
@@ -123,18 +133,23 @@ impl Transit {
         let now = self.now();
         let policy = match store.load(name).await? {
             Some(mut p) if p.rotation_due(now) => {
-                p.rotate(now);
+                let material = generate_key(p.key_type).await?;
+                p.rotate_with(now, material);
                 store.save(&p).await?;
                 p
             }
             Some(p) => p,
             None if upsert => {
-                let p = Policy::new(
-                    name,
-                    requested_type(&req.data)?,
-                    now,
-                    &create_options(&req.data)?,
-                );
+                let key_type = requested_type(&req.data)?;
+                if !key_type.is_aead() {
+                    return Err(LogicalError::invalid(format!(
+                        "key type {} cannot encrypt, so encrypt cannot create it",
+                        key_type.as_str()
+                    )));
+                }
+                let opts = create_options(&req.data, key_type)?;
+                let material = generate_key(key_type).await?;
+                let p = Policy::with_material(name, key_type, now, &opts, material);
                 store.save(&p).await?;
                 p
             }
@@ -190,9 +205,15 @@ impl Transit {
         batch::refuse_nonce(&req.data)?;
         let len = datakey_len(fields::get_u64(&req.data, "bits")?)?;
         let key_version = batch::key_version(&req.data)?;
+        let context = batch::context(&req.data)?;
         let policy = self.key_for_encryption(req, name, false).await?;
         let secret = random_secret(len);
-        let (ciphertext, version) = policy.encrypt(&secret, b"", key_version)?;
+        let (ciphertext, version) = policy.encrypt(
+            &secret,
+            b"",
+            key_version,
+            context.as_deref().map(Vec::as_slice),
+        )?;
         let mut data = object(json!({ "ciphertext": ciphertext, "key_version": version }));
         if with_plaintext {
             data.insert(

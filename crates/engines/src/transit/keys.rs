@@ -1,48 +1,64 @@
-//! Key management: `keys/`, `keys/<name>`, `keys/<name>/config`, `keys/<name>/rotate` and
-//! `export/<type>/<name>[/<version>]`.
+//! Key management: `keys/`, `keys/<name>`, `keys/<name>/config`, `keys/<name>/rotate`,
+//! `keys/<name>/trim` and `export/<type>/<name>[/<version>]`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 use tresor_sdk::{LogicalError, Request, Response, fields};
 
-use super::cipher::KeyType;
+use super::asym;
+use super::cipher::{ALL_TYPES, KeyType};
 use super::policy::{ConfigChange, CreateOptions, Policy, check_auto_rotate};
 use super::store::Store;
-use super::{Transit, check_name};
+use super::{Transit, check_name, generate_key};
 use crate::kv::keys_response;
 
 /// The key type a create (or upserting encrypt) asks for; `aes256-gcm96` when absent.
-/// Derived and convergent keys are refused.
 pub(super) fn requested_type(data: &Map<String, Value>) -> Result<KeyType, LogicalError> {
-    if fields::get_bool(data, "derived")?.unwrap_or(false) {
-        return Err(LogicalError::invalid(
-            "derived keys are not supported by this server; create the key with derived=false",
-        ));
-    }
-    if fields::get_bool(data, "convergent_encryption")?.unwrap_or(false) {
-        return Err(LogicalError::invalid(
-            "convergent encryption is not supported by this server (it requires derived keys)",
-        ));
-    }
     match fields::get_str(data, "type")?.filter(|t| !t.is_empty()) {
         None => Ok(KeyType::Aes256Gcm96),
         Some(t) => KeyType::parse(&t).ok_or_else(|| {
+            let names: Vec<&str> = ALL_TYPES.iter().map(|t| t.as_str()).collect();
             LogicalError::invalid(format!(
-                "unknown key type {t:?}; supported: aes256-gcm96, aes128-gcm96"
+                "unknown key type {t:?}; supported: {}",
+                names.join(", ")
             ))
         }),
     }
 }
 
-/// The settings of a create request.
-pub(super) fn create_options(data: &Map<String, Value>) -> Result<CreateOptions, LogicalError> {
+/// The settings of a create request for a key of type `key_type`.
+pub(super) fn create_options(
+    data: &Map<String, Value>,
+    key_type: KeyType,
+) -> Result<CreateOptions, LogicalError> {
     let auto_rotate_period = fields::get_duration(data, "auto_rotate_period")?.unwrap_or(0);
     check_auto_rotate(auto_rotate_period)?;
+    let derived = fields::get_bool(data, "derived")?.unwrap_or(false);
+    let convergent_encryption = fields::get_bool(data, "convergent_encryption")?.unwrap_or(false);
+    if convergent_encryption && !derived {
+        return Err(LogicalError::invalid(
+            "convergent_encryption needs derived=true: the nonce comes from the context",
+        ));
+    }
+    if derived && !key_type.derives() {
+        return Err(LogicalError::invalid(format!(
+            "keys of type {} cannot be derived",
+            key_type.as_str()
+        )));
+    }
+    if convergent_encryption && !key_type.is_aead() {
+        return Err(LogicalError::invalid(format!(
+            "convergent encryption is not supported for keys of type {}",
+            key_type.as_str()
+        )));
+    }
     Ok(CreateOptions {
         exportable: fields::get_bool(data, "exportable")?.unwrap_or(false),
         allow_plaintext_backup: fields::get_bool(data, "allow_plaintext_backup")?.unwrap_or(false),
         auto_rotate_period,
+        derived,
+        convergent_encryption,
     })
 }
 
@@ -77,50 +93,119 @@ pub(super) async fn read(req: &Request, name: &str) -> Result<Option<Response>, 
     Ok(policy.and_then(|p| info_response(&p, Vec::new())))
 }
 
-/// `GET export/<type>/<name>[/<version>]`: the raw key material of an exportable key.
+/// What `export/<type>/...` exports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ExportKind {
+    Encryption,
+    Signing,
+    Hmac,
+    Public,
+}
+
+impl ExportKind {
+    fn parse(kind: &str) -> Result<Self, LogicalError> {
+        Ok(match kind {
+            "encryption-key" => ExportKind::Encryption,
+            "signing-key" => ExportKind::Signing,
+            "hmac-key" => ExportKind::Hmac,
+            "public-key" => ExportKind::Public,
+            other => {
+                return Err(LogicalError::invalid(format!(
+                    "invalid export type {other:?}: use encryption-key, signing-key, hmac-key or public-key"
+                )));
+            }
+        })
+    }
+}
+
+/// The versions an export names: every one from `min_decryption_version` on, `latest`, or
+/// one number (not below `min_decryption_version`).
+fn export_versions(policy: &Policy, version: Option<&str>) -> Result<Vec<u64>, LogicalError> {
+    Ok(match version.map(str::trim) {
+        None | Some("") => policy
+            .keys
+            .range(policy.min_decryption_version..)
+            .map(|(v, _)| *v)
+            .collect(),
+        Some("latest") => vec![policy.latest_version],
+        Some(v) => {
+            let v: u64 = v
+                .parse()
+                .map_err(|_| LogicalError::invalid(format!("invalid key version {v:?}")))?;
+            if v < policy.min_decryption_version {
+                return Err(LogicalError::invalid(format!(
+                    "key version {v} is below min_decryption_version {} and cannot be exported",
+                    policy.min_decryption_version
+                )));
+            }
+            if !policy.keys.contains_key(&v) {
+                return Err(LogicalError::invalid(format!("key version {v} not found")));
+            }
+            vec![v]
+        }
+    })
+}
+
+/// `GET export/<type>/<name>[/<version>]`: key material of an exportable key (a public key
+/// needs no `exportable`).
 pub(super) async fn export(
     req: &Request,
     kind: &str,
     name: &str,
     version: Option<&str>,
 ) -> Result<Option<Response>, LogicalError> {
-    if kind != "encryption-key" {
-        return Err(LogicalError::invalid(format!(
-            "unsupported export type {kind:?}; supported: encryption-key"
-        )));
-    }
+    let kind = ExportKind::parse(kind)?;
     check_name(name)?;
     let Some(policy) = Store::new(&req.storage).load(name).await? else {
         return Ok(None);
     };
-    if !policy.exportable {
-        return Err(LogicalError::invalid("key is not exportable"));
+    if kind != ExportKind::Public && !policy.exportable {
+        return Err(LogicalError::invalid(
+            "this key is not exportable: set exportable with keys/<name>/config",
+        ));
     }
-    let versions: Vec<u64> = match version.map(str::trim) {
-        None | Some("") => policy.keys.keys().copied().collect(),
-        Some("latest") => vec![policy.latest_version],
-        Some(v) => {
-            let v: u64 = v
-                .parse()
-                .map_err(|_| LogicalError::invalid(format!("invalid key version {v:?}")))?;
-            if !policy.keys.contains_key(&v) {
-                return Err(LogicalError::invalid(format!("key version {v} not found")));
-            }
-            vec![v]
+    let t = policy.key_type;
+    match kind {
+        ExportKind::Encryption if !t.is_aead() => {
+            return Err(LogicalError::invalid(format!(
+                "encryption-key export is not supported for keys of type {}",
+                t.as_str()
+            )));
         }
-    };
-    let keys: Map<String, Value> = versions
-        .iter()
-        .filter_map(|v| {
-            policy
-                .keys
-                .get(v)
-                .map(|k| (v.to_string(), json!(STANDARD.encode(k.key.as_slice()))))
-        })
-        .collect();
+        ExportKind::Signing | ExportKind::Public if !t.signs() => {
+            return Err(LogicalError::invalid(format!(
+                "{} export is not supported for keys of type {}",
+                if kind == ExportKind::Signing {
+                    "signing-key"
+                } else {
+                    "public-key"
+                },
+                t.as_str()
+            )));
+        }
+        ExportKind::Signing | ExportKind::Public if policy.derived => {
+            return Err(LogicalError::invalid(
+                "signing and public keys of derived keys depend on the context and cannot be exported",
+            ));
+        }
+        _ => {}
+    }
+    let mut keys = Map::new();
+    for v in export_versions(&policy, version)? {
+        let Some(entry) = policy.keys.get(&v) else {
+            continue;
+        };
+        let text = match kind {
+            ExportKind::Encryption => STANDARD.encode(entry.key.as_slice()),
+            ExportKind::Hmac => STANDARD.encode(policy.hmac_key(entry).as_slice()),
+            ExportKind::Signing => asym::private_key(t, &entry.key)?.to_string(),
+            ExportKind::Public => asym::public_key(t, &entry.key)?.unwrap_or_default(),
+        };
+        keys.insert(v.to_string(), json!(text));
+    }
     Ok(Some(Response::json(json!({
         "name": policy.name,
-        "type": policy.key_type.as_str(),
+        "type": t.as_str(),
         "keys": keys,
     }))))
 }
@@ -134,7 +219,7 @@ impl Transit {
     ) -> Result<Option<Response>, LogicalError> {
         check_name(name)?;
         let key_type = requested_type(&req.data)?;
-        let opts = create_options(&req.data)?;
+        let opts = create_options(&req.data, key_type)?;
         let store = Store::new(&req.storage);
         let _guard = self.locks.lock(name).await;
         if let Some(existing) = store.load(name).await? {
@@ -145,7 +230,8 @@ impl Transit {
                 )],
             ));
         }
-        let policy = Policy::new(name, key_type, self.now(), &opts);
+        let material = generate_key(key_type).await?;
+        let policy = Policy::with_material(name, key_type, self.now(), &opts, material);
         store.save(&policy).await?;
         Ok(info_response(&policy, Vec::new()))
     }
@@ -199,7 +285,25 @@ impl Transit {
         let store = Store::new(&req.storage);
         let _guard = self.locks.lock(name).await;
         let mut policy = store.require(name).await?;
-        policy.rotate(self.now());
+        let material = generate_key(policy.key_type).await?;
+        policy.rotate_with(self.now(), material);
+        store.save(&policy).await?;
+        Ok(info_response(&policy, Vec::new()))
+    }
+
+    /// `POST keys/<name>/trim`: deletes the versions below `min_available_version`.
+    pub(super) async fn trim_key(
+        &self,
+        req: &Request,
+        name: &str,
+    ) -> Result<Option<Response>, LogicalError> {
+        check_name(name)?;
+        let min = fields::get_i64(&req.data, "min_available_version")?
+            .ok_or_else(|| LogicalError::invalid("missing min_available_version"))?;
+        let store = Store::new(&req.storage);
+        let _guard = self.locks.lock(name).await;
+        let mut policy = store.require(name).await?;
+        policy.trim(min)?;
         store.save(&policy).await?;
         Ok(info_response(&policy, Vec::new()))
     }
@@ -220,23 +324,43 @@ mod tests {
             requested_type(&obj(json!({"type": "aes128-gcm96"}))).unwrap(),
             KeyType::Aes128Gcm96
         );
-        let err = requested_type(&obj(json!({"type": "rsa-4096"})))
+        assert_eq!(
+            requested_type(&obj(json!({"type": "rsa-4096"}))).unwrap(),
+            KeyType::Rsa4096
+        );
+        let err = requested_type(&obj(json!({"type": "rsa-1024"})))
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown key type"), "{err}");
-        let err = requested_type(&obj(json!({"derived": true})))
+        let aes = KeyType::Aes256Gcm96;
+        let o = create_options(
+            &obj(json!({"exportable": "true", "auto_rotate_period": "24h"})),
+            aes,
+        )
+        .unwrap();
+        assert!(o.exportable && !o.allow_plaintext_backup && !o.derived);
+        assert_eq!(o.auto_rotate_period, 86400);
+        assert!(create_options(&obj(json!({"auto_rotate_period": "10m"})), aes).is_err());
+        // Derivation and convergence.
+        let d = create_options(
+            &obj(json!({"derived": true, "convergent_encryption": "true"})),
+            aes,
+        )
+        .unwrap();
+        assert!(d.derived && d.convergent_encryption);
+        let err = create_options(&obj(json!({"convergent_encryption": true})), aes)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("derived"), "{err}");
-        assert!(requested_type(&obj(json!({"convergent_encryption": "true"}))).is_err());
-        assert!(requested_type(&obj(json!({"derived": false}))).is_ok());
-        let o = create_options(&obj(
-            json!({"exportable": "true", "auto_rotate_period": "24h"}),
-        ))
-        .unwrap();
-        assert!(o.exportable && !o.allow_plaintext_backup);
-        assert_eq!(o.auto_rotate_period, 86400);
-        assert!(create_options(&obj(json!({"auto_rotate_period": "10m"}))).is_err());
+        assert!(err.contains("needs derived=true"), "{err}");
+        assert!(create_options(&obj(json!({"derived": true})), KeyType::Ed25519).is_ok());
+        assert!(create_options(&obj(json!({"derived": true})), KeyType::EcdsaP256).is_err());
+        assert!(
+            create_options(
+                &obj(json!({"derived": true, "convergent_encryption": true})),
+                KeyType::Ed25519
+            )
+            .is_err()
+        );
     }
 
     #[test]

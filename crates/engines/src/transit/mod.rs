@@ -1,38 +1,61 @@
-//! The transit secrets engine: encryption as a service with named, versioned keys.
+//! The transit secrets engine: encryption, signing and MACs as a service with named,
+//! versioned keys.
 //!
 //! Endpoints (relative to the mount), with Vault's paths, fields and JSON:
 //! - `keys/` (LIST), `keys/<name>` (create, read, delete), `keys/<name>/config`,
-//!   `keys/<name>/rotate`, `export/encryption-key/<name>[/<version>]`;
+//!   `keys/<name>/rotate`, `keys/<name>/trim`,
+//!   `export/<encryption-key|signing-key|hmac-key|public-key>/<name>[/<version>]`;
 //! - `encrypt/<name>` (creates the key on first use when the core asked for `create`),
-//!   `decrypt/<name>`, `rewrap/<name>`, `datakey/<plaintext|wrapped>/<name>`, each with
-//!   `batch_input`;
+//!   `decrypt/<name>`, `rewrap/<name>`, `datakey/<plaintext|wrapped>/<name>`;
+//! - `sign/<name>[/<hash>]`, `verify/<name>[/<hash>]` (a `signature` or an `hmac`),
+//!   `hmac/<name>[/<algorithm>]`; these and the encryption endpoints take `batch_input`
+//!   (at most 10,000 items);
+//! - `backup/<name>`, `restore[/<name>]` (`force` replaces an existing key);
 //! - `random[/<source>][/<bytes>]`, `hash[/<algorithm>]`.
 //!
-//! Key types: `aes256-gcm96` (default) and `aes128-gcm96`. Derived and convergent keys,
-//! signing, HMAC, backup/restore, import and trim are not offered. Ciphertexts are
-//! `vault:v<N>:<base64(nonce || ciphertext || tag)>`.
+//! Key types: `aes256-gcm96` (default), `aes128-gcm96`, `chacha20-poly1305` (encryption);
+//! `ed25519`, `ecdsa-p256`, `ecdsa-p384`, `ecdsa-p521`, `rsa-2048`, `rsa-3072`, `rsa-4096`
+//! (signing). Every version also holds an HMAC key. `derived` keys (the AEAD types and
+//! ed25519) use HKDF-SHA256 of the version's key with the request's `context`;
+//! `convergent_encryption` makes the nonce the HMAC-SHA256 of the plaintext under the derived
+//! key, so equal plaintexts and contexts give equal ciphertexts. Ciphertexts, signatures and
+//! HMACs are `vault:v<N>:<base64>`; an AEAD blob is `nonce || ciphertext || tag`.
+//!
+//! Not offered: RSA encryption, key import (BYOK), CMAC, managed keys. The backup is
+//! Tresor's own format (base64 of a JSON of the stored key), readable by Tresor only; see
+//! `docs/design/transit.md`.
 //!
 //! Source layout: `route` maps paths to endpoints, `policy` holds a key's versions and the
-//! version rules (pure), `cipher` the AEAD per key type, `ciphertext` the string format,
-//! `batch` item fields and batch responses, `store` the storage layout, and the handlers
-//! live in `keys` (key management), `crypt` (encrypt, decrypt, rewrap, datakey) and `util`
-//! (random, hash).
+//! version rules (pure), `cipher` the key types and the AEAD, `asym` the signing keys,
+//! `hashalg` the digests and HMAC, `ciphertext` the `vault:v<N>:` string format, `batch`
+//! item fields and batch responses, `store` the storage layout, and the handlers live in
+//! `keys` (key management, trim, export), `crypt` (encrypt, decrypt, rewrap, datakey), `sign`
+//! (sign, verify, hmac), `backup` (backup, restore) and `util` (random, hash).
 
+mod asym;
+mod backup;
 mod batch;
 mod cipher;
 mod ciphertext;
 mod crypt;
+mod hashalg;
 mod keys;
 mod policy;
+#[cfg(test)]
+mod props;
 mod route;
+mod sign;
 mod store;
 mod util;
 
 use async_trait::async_trait;
 use tresor_sdk::{LogicalBackend, LogicalError, Operation, Request, Response};
 
+use zeroize::Zeroizing;
+
 use crate::clock::{Clock, system_clock};
 use crate::locks::KeyLocks;
+use cipher::KeyType;
 use route::Route;
 use store::Store;
 
@@ -90,6 +113,18 @@ fn check_name(name: &str) -> Result<(), LogicalError> {
     }
 }
 
+/// Fresh key material of type `t`. RSA generation takes long (up to seconds for 4096 bits),
+/// so it runs on the blocking pool instead of the async runtime's threads.
+async fn generate_key(t: KeyType) -> Result<Zeroizing<Vec<u8>>, LogicalError> {
+    if t.signs() && t != KeyType::Ed25519 {
+        tokio::task::spawn_blocking(move || asym::generate(t))
+            .await
+            .map_err(|e| LogicalError::Internal(format!("key generation task: {e}")))?
+    } else {
+        asym::generate(t)
+    }
+}
+
 #[async_trait]
 impl LogicalBackend for Transit {
     async fn handle(&self, req: &Request) -> Result<Option<Response>, LogicalError> {
@@ -102,6 +137,12 @@ impl LogicalBackend for Transit {
             (Route::Key(n), Delete) => self.delete_key(req, n).await,
             (Route::KeyConfig(n), Create | Update) => self.configure_key(req, n).await,
             (Route::KeyRotate(n), Create | Update) => self.rotate_key(req, n).await,
+            (Route::KeyTrim(n), Create | Update) => self.trim_key(req, n).await,
+            (Route::Sign(n, alg), Create | Update) => self.sign(req, n, alg).await,
+            (Route::Verify(n, alg), Create | Update) => sign::verify(req, n, alg).await,
+            (Route::Hmac(n, alg), Create | Update) => self.hmac(req, n, alg).await,
+            (Route::Backup(n), Read) => backup::backup(req, n).await,
+            (Route::Restore(n), Create | Update) => self.restore(req, n).await,
             (
                 Route::Export {
                     kind,

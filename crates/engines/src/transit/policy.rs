@@ -12,8 +12,10 @@ use serde_json::{Map, Value, json};
 use tresor_sdk::LogicalError;
 use zeroize::Zeroizing;
 
-use super::cipher::KeyType;
+use super::asym::{self, SignParams};
+use super::cipher::{KeyType, NONCE_LEN};
 use super::ciphertext;
+use super::hashalg::HashAlg;
 
 /// The shortest non-zero automatic rotation period Vault accepts (one hour).
 const MIN_AUTO_ROTATE_SECS: u64 = 3600;
@@ -24,9 +26,31 @@ pub(crate) struct KeyVersion {
     /// The key material, wiped from memory on drop.
     #[serde(with = "secret_b64")]
     pub(crate) key: Zeroizing<Vec<u8>>,
+    /// The version's HMAC key (every type has one). Absent in keys stored before HMAC
+    /// existed: those use a key derived from `key` (see [`Policy::hmac_key`]).
+    #[serde(
+        default,
+        with = "secret_b64_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) hmac_key: Option<Zeroizing<Vec<u8>>>,
     /// When this version was created, nanoseconds since the Unix epoch.
     pub(crate) created_ns: i64,
 }
+
+impl KeyVersion {
+    /// A version holding `key`, with a fresh HMAC key.
+    pub(crate) fn new(key: Zeroizing<Vec<u8>>, created_ns: i64) -> Self {
+        Self {
+            key,
+            hmac_key: Some(super::cipher::random_secret(HMAC_KEY_LEN)),
+            created_ns,
+        }
+    }
+}
+
+/// Length of every version's HMAC key.
+const HMAC_KEY_LEN: usize = 32;
 
 /// A named key with all its versions and settings, as stored.
 #[derive(Clone, Serialize, Deserialize)]
@@ -54,6 +78,12 @@ pub(crate) struct Policy {
     pub(crate) allow_plaintext_backup: bool,
     /// Seconds after which the latest version is rotated automatically (0: never).
     pub(crate) auto_rotate_period: u64,
+    /// Whether each request's `context` derives the key actually used (HKDF-SHA256).
+    #[serde(default)]
+    pub(crate) derived: bool,
+    /// Whether encryption is deterministic: the nonce comes from the plaintext and context.
+    #[serde(default)]
+    pub(crate) convergent_encryption: bool,
 }
 
 impl std::fmt::Debug for Policy {
@@ -75,6 +105,10 @@ pub(crate) struct CreateOptions {
     pub(crate) allow_plaintext_backup: bool,
     /// Automatic rotation period in seconds (0: never).
     pub(crate) auto_rotate_period: u64,
+    /// Whether keys are derived from a context per request.
+    pub(crate) derived: bool,
+    /// Whether encryption is convergent (requires `derived`).
+    pub(crate) convergent_encryption: bool,
 }
 
 /// A change requested through `keys/<name>/config`; `None` leaves a setting alone.
@@ -109,16 +143,24 @@ pub(crate) fn check_auto_rotate(secs: u64) -> Result<(), LogicalError> {
 }
 
 impl Policy {
-    /// A new key with version 1 freshly generated.
+    /// A new key with version 1 freshly generated (slow for RSA: handlers generate the
+    /// material off the async runtime and call [`Policy::with_material`]).
+    #[cfg(test)]
     pub(crate) fn new(name: &str, key_type: KeyType, now_ns: i64, opts: &CreateOptions) -> Self {
+        let key = asym::generate(key_type).unwrap_or_default();
+        Self::with_material(name, key_type, now_ns, opts, key)
+    }
+
+    /// A new key whose version 1 holds `key`, generated for `key_type`.
+    pub(crate) fn with_material(
+        name: &str,
+        key_type: KeyType,
+        now_ns: i64,
+        opts: &CreateOptions,
+        key: Zeroizing<Vec<u8>>,
+    ) -> Self {
         let mut keys = BTreeMap::new();
-        keys.insert(
-            1,
-            KeyVersion {
-                key: key_type.generate(),
-                created_ns: now_ns,
-            },
-        );
+        keys.insert(1, KeyVersion::new(key, now_ns));
         Self {
             name: name.to_owned(),
             key_type,
@@ -131,19 +173,237 @@ impl Policy {
             exportable: opts.exportable,
             allow_plaintext_backup: opts.allow_plaintext_backup,
             auto_rotate_period: opts.auto_rotate_period,
+            derived: opts.derived,
+            convergent_encryption: opts.convergent_encryption,
         }
     }
 
-    /// Adds a new latest version.
+    /// Adds a new latest version (generating it here; see [`Policy::rotate_with`]).
+    #[cfg(test)]
     pub(crate) fn rotate(&mut self, now_ns: i64) {
+        let key = asym::generate(self.key_type).unwrap_or_default();
+        self.rotate_with(now_ns, key);
+    }
+
+    /// Adds a new latest version holding `key`.
+    pub(crate) fn rotate_with(&mut self, now_ns: i64, key: Zeroizing<Vec<u8>>) {
         self.latest_version += 1;
-        self.keys.insert(
-            self.latest_version,
-            KeyVersion {
-                key: self.key_type.generate(),
-                created_ns: now_ns,
-            },
-        );
+        self.keys
+            .insert(self.latest_version, KeyVersion::new(key, now_ns));
+    }
+
+    /// The key material of `entry` for a request with `context`: the stored key, or for
+    /// derived keys HKDF-SHA256 of it with the context as info.
+    fn material(
+        &self,
+        entry: &KeyVersion,
+        context: Option<&[u8]>,
+    ) -> Result<Zeroizing<Vec<u8>>, LogicalError> {
+        if !self.derived {
+            return Ok(entry.key.clone());
+        }
+        let context = context
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                invalid("missing 'context' for key derivation: this key is derived, so every request must carry a base64 context")
+            })?;
+        let hk = hkdf::Hkdf::<sha2::Sha256>::new(None, &entry.key);
+        let mut out = Zeroizing::new(vec![0u8; self.key_type.key_len()]);
+        hk.expand(context, &mut out)
+            .map_err(|_| LogicalError::Internal("key derivation failed".to_owned()))?;
+        Ok(out)
+    }
+
+    /// The HMAC key of `version` (which must exist). Versions stored before HMAC keys were
+    /// kept get one derived from their key material.
+    pub(crate) fn hmac_key(&self, entry: &KeyVersion) -> Zeroizing<Vec<u8>> {
+        if let Some(k) = &entry.hmac_key {
+            return k.clone();
+        }
+        let hk = hkdf::Hkdf::<sha2::Sha256>::new(None, &entry.key);
+        let mut out = Zeroizing::new(vec![0u8; HMAC_KEY_LEN]);
+        // 32 bytes is far below HKDF-SHA256's limit, so expand cannot fail.
+        let _ = hk.expand(b"tresor transit hmac key", &mut out);
+        out
+    }
+
+    /// The version an operation that "encrypts" (encrypt, sign, hmac) uses, with its entry.
+    pub(crate) fn entry_for_write(
+        &self,
+        requested: Option<u64>,
+    ) -> Result<(u64, &KeyVersion), LogicalError> {
+        let version = self.encryption_version(requested)?;
+        let entry = self
+            .keys
+            .get(&version)
+            .ok_or_else(|| invalid(format!("key version {version} is no longer available")))?;
+        Ok((version, entry))
+    }
+
+    /// Signs `input` with `requested` (or the latest) version; returns the signature and
+    /// the version used.
+    pub(crate) fn sign(
+        &self,
+        input: &[u8],
+        p: &SignParams,
+        requested: Option<u64>,
+        context: Option<&[u8]>,
+    ) -> Result<(Vec<u8>, u64), LogicalError> {
+        if !self.key_type.signs() {
+            return Err(invalid(format!(
+                "key type {} does not support signing",
+                self.key_type.as_str()
+            )));
+        }
+        let (version, entry) = self.entry_for_write(requested)?;
+        let key = self.material(entry, context)?;
+        Ok((asym::sign(self.key_type, &key, input, p)?, version))
+    }
+
+    /// The public key of `version` for `context` (derived Ed25519 keys), base64 or PEM.
+    pub(crate) fn public_key_for(
+        &self,
+        version: u64,
+        context: Option<&[u8]>,
+    ) -> Result<Option<String>, LogicalError> {
+        let Some(entry) = self.keys.get(&version) else {
+            return Ok(None);
+        };
+        let key = self.material(entry, context)?;
+        asym::public_key(self.key_type, &key)
+    }
+
+    /// Whether `sig`, made by key `version`, is valid for `input`.
+    pub(crate) fn verify(
+        &self,
+        input: &[u8],
+        version: u64,
+        sig: &[u8],
+        p: &SignParams,
+        context: Option<&[u8]>,
+    ) -> Result<bool, LogicalError> {
+        if !self.key_type.signs() {
+            return Err(invalid(format!(
+                "key type {} does not support verification",
+                self.key_type.as_str()
+            )));
+        }
+        let entry = self.decryption_key(version)?;
+        let key = self.material(entry, context)?;
+        asym::verify(self.key_type, &key, input, sig, p)
+    }
+
+    /// The HMAC of `input` with `requested` (or the latest) version: `vault:v<N>:<mac>`.
+    pub(crate) fn hmac(
+        &self,
+        alg: HashAlg,
+        input: &[u8],
+        requested: Option<u64>,
+    ) -> Result<(String, u64), LogicalError> {
+        let (version, entry) = self.entry_for_write(requested)?;
+        let mac = alg.hmac(&self.hmac_key(entry), input);
+        Ok((ciphertext::format(version, &mac), version))
+    }
+
+    /// Whether `hmac` (`vault:v<N>:<mac>`) is the HMAC of `input`.
+    pub(crate) fn verify_hmac(
+        &self,
+        alg: HashAlg,
+        input: &[u8],
+        hmac: &str,
+    ) -> Result<bool, LogicalError> {
+        let parsed = ciphertext::parse_as(hmac, "hmac").map_err(invalid)?;
+        let entry = self.decryption_key(parsed.version)?;
+        Ok(alg.hmac_matches(&self.hmac_key(entry), input, &parsed.blob))
+    }
+
+    /// Deletes every version below `min_available_version`. Vault's bounds: at least 1, not
+    /// below the current minimum, and at most the lower of `min_decryption_version` and
+    /// `min_encryption_version`, both of which must be set (non-zero).
+    pub(crate) fn trim(&mut self, min_available_version: i64) -> Result<(), LogicalError> {
+        let v = u64::try_from(min_available_version)
+            .ok()
+            .filter(|v| *v > 0)
+            .ok_or_else(|| invalid("invalid min_available_version: it must be at least 1"))?;
+        if self.min_encryption_version == 0 {
+            return Err(invalid(
+                "cannot trim a key whose min_encryption_version is 0 (latest): set it first",
+            ));
+        }
+        if v > self.min_encryption_version {
+            return Err(invalid(format!(
+                "cannot set min_available_version to {v}: it is greater than min_encryption_version {}",
+                self.min_encryption_version
+            )));
+        }
+        if v > self.min_decryption_version {
+            return Err(invalid(format!(
+                "cannot set min_available_version to {v}: it is greater than min_decryption_version {}",
+                self.min_decryption_version
+            )));
+        }
+        if v < self.min_available_version {
+            return Err(invalid(format!(
+                "cannot set min_available_version to {v}: it is already {} and cannot be lowered",
+                self.min_available_version
+            )));
+        }
+        self.keys.retain(|version, _| *version >= v);
+        self.min_available_version = v;
+        Ok(())
+    }
+
+    /// Checks that a policy read from a backup is consistent: versions present from
+    /// `min_available_version` to `latest_version`, minimums in range, key material of the
+    /// type's shape. Refuses with the reason otherwise.
+    pub(crate) fn validate(&self) -> Result<(), LogicalError> {
+        let bad = |why: String| invalid(format!("invalid backup: {why}"));
+        let first = self.min_available_version.max(1);
+        if self.latest_version == 0 || self.keys.is_empty() {
+            return Err(bad("the key has no versions".to_owned()));
+        }
+        if self.keys.keys().next() != Some(&first)
+            || self.keys.keys().next_back() != Some(&self.latest_version)
+            || u64::try_from(self.keys.len()).ok() != Some(self.latest_version - first + 1)
+        {
+            return Err(bad("the key versions are not contiguous".to_owned()));
+        }
+        if self.min_decryption_version < first || self.min_decryption_version > self.latest_version
+        {
+            return Err(bad("min_decryption_version is out of range".to_owned()));
+        }
+        if self.min_encryption_version > self.latest_version
+            || (self.min_encryption_version > 0
+                && self.min_encryption_version < self.min_decryption_version)
+        {
+            return Err(bad("min_encryption_version is out of range".to_owned()));
+        }
+        if self.convergent_encryption && !self.derived {
+            return Err(bad(
+                "convergent encryption requires a derived key".to_owned()
+            ));
+        }
+        if self.derived && !self.key_type.derives() {
+            return Err(bad(format!(
+                "key type {} cannot be derived",
+                self.key_type.as_str()
+            )));
+        }
+        check_auto_rotate(self.auto_rotate_period)?;
+        for (v, entry) in &self.keys {
+            let ok = if self.key_type.signs() && self.key_type != KeyType::Ed25519 {
+                asym::public_key(self.key_type, &entry.key).is_ok()
+            } else {
+                entry.key.len() == self.key_type.key_len()
+            };
+            if !ok {
+                return Err(bad(format!(
+                    "the material of version {v} is not a valid {} key",
+                    self.key_type.as_str()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Whether the automatic rotation period has elapsed since the latest version was made.
@@ -206,14 +466,27 @@ impl Policy {
         plaintext: &[u8],
         aad: &[u8],
         requested: Option<u64>,
+        context: Option<&[u8]>,
     ) -> Result<(String, u64), LogicalError> {
-        let version = self.encryption_version(requested)?;
-        let entry = self.keys.get(&version).ok_or_else(|| {
-            LogicalError::Internal(format!("key version {version} missing from key ring"))
-        })?;
+        if !self.key_type.is_aead() {
+            return Err(invalid(format!(
+                "key type {} does not support encryption",
+                self.key_type.as_str()
+            )));
+        }
+        let (version, entry) = self.entry_for_write(requested)?;
+        let key = self.material(entry, context)?;
+        let nonce = if self.convergent_encryption {
+            let mac = HashAlg::Sha2_256.hmac(&key, plaintext);
+            let mut n = [0u8; NONCE_LEN];
+            n.copy_from_slice(&mac[..NONCE_LEN]);
+            Some(n)
+        } else {
+            None
+        };
         let blob = self
             .key_type
-            .seal(&entry.key, aad, plaintext)
+            .seal(&key, aad, plaintext, nonce.as_ref())
             .map_err(|_| LogicalError::Internal("encryption failed".to_owned()))?;
         Ok((ciphertext::format(version, &blob), version))
     }
@@ -223,12 +496,20 @@ impl Policy {
         &self,
         text: &str,
         aad: &[u8],
+        context: Option<&[u8]>,
     ) -> Result<(Zeroizing<Vec<u8>>, u64), LogicalError> {
+        if !self.key_type.is_aead() {
+            return Err(invalid(format!(
+                "key type {} does not support decryption",
+                self.key_type.as_str()
+            )));
+        }
         let parsed = ciphertext::parse(text).map_err(invalid)?;
         let entry = self.decryption_key(parsed.version)?;
+        let key = self.material(entry, context)?;
         let plain = self
             .key_type
-            .open(&entry.key, aad, &parsed.blob)
+            .open(&key, aad, &parsed.blob)
             .map_err(|_| {
                 invalid("decryption failed: message authentication failed (wrong key, associated data or tampered ciphertext)")
             })?;
@@ -276,6 +557,12 @@ impl Policy {
                     next.latest_version
                 )));
             }
+            if v > 0 && v < next.min_available_version {
+                return Err(invalid(format!(
+                    "cannot set min_encryption_version to {v}: versions below {} were trimmed",
+                    next.min_available_version
+                )));
+            }
             next.min_encryption_version = v;
         }
         if next.min_encryption_version > 0
@@ -313,12 +600,14 @@ impl Policy {
         Ok(warnings)
     }
 
-    /// The key as `GET keys/<name>` shows it (never the key material).
+    /// The key as `GET keys/<name>` shows it (never the key material); `keys` lists the
+    /// versions from `min_decryption_version` on.
     pub(crate) fn info(&self) -> Map<String, Value> {
+        // Versions below min_decryption_version are not shown (they are still held).
         let keys: Map<String, Value> = self
             .keys
-            .iter()
-            .map(|(v, k)| (v.to_string(), json!(k.created_ns.div_euclid(1_000_000_000))))
+            .range(self.min_decryption_version..)
+            .map(|(v, k)| (v.to_string(), self.version_info(k)))
             .collect();
         let info = json!({
             "name": self.name,
@@ -332,17 +621,88 @@ impl Policy {
             "exportable": self.exportable,
             "allow_plaintext_backup": self.allow_plaintext_backup,
             "auto_rotate_period": self.auto_rotate_period,
-            "derived": false,
+            "derived": self.derived,
             "imported_key": false,
-            "supports_encryption": true,
-            "supports_decryption": true,
-            "supports_derivation": false,
-            "supports_signing": false,
+            "supports_encryption": self.key_type.is_aead(),
+            "supports_decryption": self.key_type.is_aead(),
+            "supports_derivation": self.key_type.derives(),
+            "supports_signing": self.key_type.signs(),
         });
-        match info {
+        let mut info = match info {
             Value::Object(m) => m,
             _ => Map::new(),
+        };
+        if self.derived {
+            info.insert("kdf".to_owned(), json!("hkdf_sha256"));
+            info.insert(
+                "convergent_encryption".to_owned(),
+                json!(self.convergent_encryption),
+            );
+            if self.convergent_encryption {
+                info.insert("convergent_encryption_version".to_owned(), json!(-1));
+            }
         }
+        info
+    }
+
+    /// One version in `keys` of the key read: its creation time in Unix seconds for
+    /// symmetric keys; for signing keys its creation time (RFC 3339), the type's name and
+    /// the public key (absent for derived keys, whose public key depends on the context).
+    fn version_info(&self, k: &KeyVersion) -> Value {
+        if !self.key_type.signs() {
+            return json!(k.created_ns.div_euclid(1_000_000_000));
+        }
+        let created = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(k.created_ns))
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default();
+        let public = if self.derived {
+            None
+        } else {
+            asym::public_key(self.key_type, &k.key).ok().flatten()
+        };
+        json!({
+            "creation_time": created,
+            "name": curve_name(self.key_type),
+            "public_key": public.unwrap_or_default(),
+        })
+    }
+}
+
+/// The `name` Vault shows for a signing key's version.
+fn curve_name(t: KeyType) -> &'static str {
+    match t {
+        KeyType::EcdsaP256 => "P-256",
+        KeyType::EcdsaP384 => "P-384",
+        KeyType::EcdsaP521 => "P-521",
+        other => other.as_str(),
+    }
+}
+
+/// Serde of optional key material (see [`secret_b64`]).
+mod secret_b64_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use zeroize::Zeroizing;
+
+    pub(super) fn serialize<S: Serializer>(
+        key: &Option<Zeroizing<Vec<u8>>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match key {
+            Some(k) => super::secret_b64::serialize(k, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "super::secret_b64")] Zeroizing<Vec<u8>>);
+        Ok(Option::<Wrapped>::deserialize(d)?.map(|w| w.0))
     }
 }
 
@@ -409,28 +769,28 @@ mod tests {
     #[test]
     fn rotation_adds_distinct_versions_and_old_ones_still_decrypt() {
         let mut p = key();
-        let (c1, v1) = p.encrypt(b"one", b"", None).unwrap();
+        let (c1, v1) = p.encrypt(b"one", b"", None, None).unwrap();
         p.rotate(T0 + 5);
-        let (c2, v2) = p.encrypt(b"two", b"", None).unwrap();
+        let (c2, v2) = p.encrypt(b"two", b"", None, None).unwrap();
         assert_eq!((v1, v2), (1, 2));
         assert!(c1.starts_with("vault:v1:") && c2.starts_with("vault:v2:"));
         assert_ne!(p.keys[&1].key.as_slice(), p.keys[&2].key.as_slice());
-        assert_eq!(p.decrypt(&c1, b"").unwrap().0.as_slice(), b"one");
+        assert_eq!(p.decrypt(&c1, b"", None).unwrap().0.as_slice(), b"one");
         assert_eq!(
-            p.decrypt(&c2, b"").unwrap(),
+            p.decrypt(&c2, b"", None).unwrap(),
             (Zeroizing::new(b"two".to_vec()), 2)
         );
         // Encrypting with an explicit older version is allowed while min_encryption_version is 0.
-        let (c, v) = p.encrypt(b"old", b"", Some(1)).unwrap();
+        let (c, v) = p.encrypt(b"old", b"", Some(1), None).unwrap();
         assert_eq!(v, 1);
         assert!(c.starts_with("vault:v1:"));
-        assert!(p.encrypt(b"x", b"", Some(3)).is_err());
+        assert!(p.encrypt(b"x", b"", Some(3), None).is_err());
     }
 
     #[test]
     fn min_versions_restrict_use() {
         let mut p = key();
-        let (c1, _) = p.encrypt(b"one", b"", None).unwrap();
+        let (c1, _) = p.encrypt(b"one", b"", None, None).unwrap();
         p.rotate(T0);
         p.rotate(T0);
         p.apply_config(&ConfigChange {
@@ -439,19 +799,19 @@ mod tests {
             ..ConfigChange::default()
         })
         .unwrap();
-        let err = p.decrypt(&c1, b"").unwrap_err().to_string();
+        let err = p.decrypt(&c1, b"", None).unwrap_err().to_string();
         assert!(err.contains("too old"), "{err}");
         assert!(
-            p.encrypt(b"x", b"", Some(2))
+            p.encrypt(b"x", b"", Some(2), None)
                 .unwrap_err()
                 .to_string()
                 .contains("min_encryption_version")
         );
-        assert_eq!(p.encrypt(b"x", b"", None).unwrap().1, 3);
+        assert_eq!(p.encrypt(b"x", b"", None, None).unwrap().1, 3);
         // A ciphertext naming a version that does not exist yet.
         let future = ciphertext::format(9, &[0u8; 40]);
         assert!(
-            p.decrypt(&future, b"")
+            p.decrypt(&future, b"", None)
                 .unwrap_err()
                 .to_string()
                 .contains("does not exist")
@@ -552,24 +912,24 @@ mod tests {
     fn tampered_and_foreign_ciphertexts_are_refused() {
         let p = key();
         let other = key();
-        let (c, _) = p.encrypt(b"secret", b"ad", None).unwrap();
+        let (c, _) = p.encrypt(b"secret", b"ad", None, None).unwrap();
         assert!(
             other
-                .decrypt(&c, b"ad")
+                .decrypt(&c, b"ad", None)
                 .unwrap_err()
                 .to_string()
                 .contains("authentication failed")
         );
-        assert!(p.decrypt(&c, b"").is_err());
+        assert!(p.decrypt(&c, b"", None).is_err());
         let mut parsed = ciphertext::parse(&c).unwrap();
         parsed.blob[20] ^= 0x40;
         let tampered = ciphertext::format(1, &parsed.blob);
         assert!(matches!(
-            p.decrypt(&tampered, b"ad"),
+            p.decrypt(&tampered, b"ad", None),
             Err(LogicalError::InvalidRequest(_))
         ));
         assert!(matches!(
-            p.decrypt("garbage", b""),
+            p.decrypt("garbage", b"", None),
             Err(LogicalError::InvalidRequest(_))
         ));
     }
@@ -583,8 +943,8 @@ mod tests {
         assert_eq!(back.latest_version, 2);
         assert_eq!(back.keys[&2].key.as_slice(), p.keys[&2].key.as_slice());
         assert_eq!(back.keys[&2].created_ns, T0 + 1);
-        let (c, _) = p.encrypt(b"x", b"", None).unwrap();
-        assert_eq!(back.decrypt(&c, b"").unwrap().0.as_slice(), b"x");
+        let (c, _) = p.encrypt(b"x", b"", None, None).unwrap();
+        assert_eq!(back.decrypt(&c, b"", None).unwrap().0.as_slice(), b"x");
         let shown = format!("{p:?}");
         let b64 = base64::Engine::encode(
             &base64::engine::general_purpose::STANDARD,

@@ -11,6 +11,18 @@ pub(crate) enum Route<'a> {
     KeyConfig(&'a str),
     /// `keys/<name>/rotate`
     KeyRotate(&'a str),
+    /// `keys/<name>/trim`
+    KeyTrim(&'a str),
+    /// `sign/<name>[/<hash_algorithm>]`: the name and the algorithm segment (possibly empty).
+    Sign(&'a str, &'a str),
+    /// `verify/<name>[/<hash_algorithm>]`
+    Verify(&'a str, &'a str),
+    /// `hmac/<name>[/<algorithm>]`
+    Hmac(&'a str, &'a str),
+    /// `backup/<name>`
+    Backup(&'a str),
+    /// `restore` or `restore/<name>`
+    Restore(Option<&'a str>),
     /// `encrypt/<name>`
     Encrypt(&'a str),
     /// `decrypt/<name>`
@@ -52,6 +64,16 @@ pub(crate) fn parse(path: &str) -> Option<Route<'_>> {
         ("keys", [name]) => Route::Key(name),
         ("keys", [name, "config"]) => Route::KeyConfig(name),
         ("keys", [name, "rotate"]) => Route::KeyRotate(name),
+        ("keys", [name, "trim"]) => Route::KeyTrim(name),
+        ("sign", [name]) => Route::Sign(name, ""),
+        ("sign", [name, alg]) => Route::Sign(name, alg),
+        ("verify", [name]) => Route::Verify(name, ""),
+        ("verify", [name, alg]) => Route::Verify(name, alg),
+        ("hmac", [name]) => Route::Hmac(name, ""),
+        ("hmac", [name, alg]) => Route::Hmac(name, alg),
+        ("backup", [name]) => Route::Backup(name),
+        ("restore", []) | ("restore", [""]) => Route::Restore(None),
+        ("restore", [name]) => Route::Restore(Some(name)),
         ("encrypt", [name]) => Route::Encrypt(name),
         ("decrypt", [name]) => Route::Decrypt(name),
         ("rewrap", [name]) => Route::Rewrap(name),
@@ -93,7 +115,13 @@ mod tests {
         assert_eq!(parse("keys/k1"), Some(Route::Key("k1")));
         assert_eq!(parse("keys/k1/config"), Some(Route::KeyConfig("k1")));
         assert_eq!(parse("keys/k1/rotate"), Some(Route::KeyRotate("k1")));
+        assert_eq!(parse("keys/k1/trim"), Some(Route::KeyTrim("k1")));
         assert_eq!(parse("keys/k1/other"), None);
+        assert_eq!(parse("backup/k"), Some(Route::Backup("k")));
+        assert_eq!(parse("backup"), None);
+        assert_eq!(parse("restore"), Some(Route::Restore(None)));
+        assert_eq!(parse("restore/k"), Some(Route::Restore(Some("k"))));
+        assert_eq!(parse("restore/a/b"), None);
     }
 
     #[test]
@@ -111,6 +139,13 @@ mod tests {
         assert_eq!(parse("encrypt"), None);
         assert_eq!(parse("encrypt/a/b"), None);
         assert_eq!(parse("datakey/k"), None);
+        assert_eq!(parse("sign/k"), Some(Route::Sign("k", "")));
+        assert_eq!(parse("sign/k/sha2-512"), Some(Route::Sign("k", "sha2-512")));
+        assert_eq!(parse("verify/k"), Some(Route::Verify("k", "")));
+        assert_eq!(parse("verify/k/none"), Some(Route::Verify("k", "none")));
+        assert_eq!(parse("hmac/k/sha3-256"), Some(Route::Hmac("k", "sha3-256")));
+        assert_eq!(parse("hmac"), None);
+        assert_eq!(parse("sign/a/b/c"), None);
     }
 
     #[test]

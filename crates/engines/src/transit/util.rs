@@ -3,11 +3,11 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 use tresor_sdk::{LogicalError, Request, Response, fields};
 
 use super::batch::b64_field;
 use super::cipher::random_secret;
+use super::hashalg::{DIGEST_NAMES, HashAlg};
 
 /// The most random bytes one request may ask for (128 KiB).
 const MAX_RANDOM_BYTES: u64 = 128 * 1024;
@@ -85,17 +85,12 @@ pub(super) fn random(req: &Request, rest: &str) -> Result<Option<Response>, Logi
 
 /// The digest of `input` under `algorithm`.
 fn digest(algorithm: &str, input: &[u8]) -> Result<Vec<u8>, LogicalError> {
-    Ok(match algorithm {
-        "sha2-224" => Sha224::digest(input).to_vec(),
-        "sha2-256" => Sha256::digest(input).to_vec(),
-        "sha2-384" => Sha384::digest(input).to_vec(),
-        "sha2-512" => Sha512::digest(input).to_vec(),
-        other => {
-            return Err(LogicalError::invalid(format!(
-                "unsupported hash algorithm {other:?}: use sha2-224, sha2-256, sha2-384 or sha2-512"
-            )));
-        }
-    })
+    let alg = HashAlg::parse_digest(algorithm).ok_or_else(|| {
+        LogicalError::invalid(format!(
+            "unsupported hash algorithm {algorithm:?}: use one of {DIGEST_NAMES}"
+        ))
+    })?;
+    Ok(alg.digest(input))
 }
 
 /// `POST hash[/<algorithm>]`: `{"sum": ...}` of the base64 `input`, hex by default.
@@ -152,6 +147,7 @@ mod tests {
         );
         assert_eq!(digest("sha2-384", b"").unwrap().len(), 48);
         assert_eq!(digest("sha2-512", b"").unwrap().len(), 64);
+        assert_eq!(digest("sha3-512", b"").unwrap().len(), 64);
         assert!(digest("md5", b"").is_err());
     }
 

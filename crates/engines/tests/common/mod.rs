@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde_json::{Map, Value};
-use tresor_engines::{KvV2, new_backend};
+use tresor_engines::{KvV2, Transit, new_backend};
 use tresor_sdk::{LogicalBackend, LogicalError, MountInfo, Operation, Request, Response};
 use tresor_storage::{InMemBackend, View};
 
@@ -52,6 +52,18 @@ impl Harness {
         let n = now.clone();
         let b = Arc::new(KvV2::with_clock(Arc::new(move || n.load(Ordering::SeqCst))));
         Self::with(b, now, "kv")
+    }
+
+    /// Transit on a manual clock, mounted at `transit/`.
+    pub fn transit() -> Self {
+        let now = Arc::new(AtomicI64::new(START_NS));
+        let n = now.clone();
+        let b = Arc::new(Transit::with_clock(Arc::new(move || {
+            n.load(Ordering::SeqCst)
+        })));
+        let mut h = Self::with(b, now, "transit");
+        h.mount.path = "transit/".into();
+        h
     }
 
     pub fn advance_secs(&self, secs: i64) {
