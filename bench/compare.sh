@@ -41,10 +41,19 @@ OUT="$BC_OUT/compare"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-# run_scenario SYSTEM SCENARIO TARGETS ADDR...: one tresor-bench run, report saved as JSON.
+# usage_all: "TICKS BYTES" of every node, one line each.
+usage_all() {
+    local i
+    for ((i = 0; i < BC_N; i++)); do bc_usage "$i"; done
+}
+
+# run_scenario SYSTEM SCENARIO TARGETS ADDR...: one tresor-bench run, report saved as JSON,
+# with what each node spent on it (CPU ticks, bytes written) beside it as .cost.json.
 run_scenario() {
-    local system="$1" scenario="$2" tgt="$3" rc=0
+    local system="$1" scenario="$2" tgt="$3" rc=0 before after leader
     shift 3
+    leader="$(bc_get_leader)"
+    before="$(usage_all)"
     local args=("$scenario" --concurrency "$CONC" --duration "$DURATION" --payload "$PAYLOAD"
         --keys "$KEYS" --seed "$SEED" --prefix "bench-$tgt" --format json)
     local a
@@ -55,6 +64,16 @@ run_scenario() {
     else
         VAULT_TOKEN="$BC_TOKEN" "$BENCH" "${args[@]}" >"$OUT/$system-$scenario-$tgt.json" || rc=$?
     fi
+    after="$(usage_all)"
+    "$BC_PY" - "$leader" "$(getconf CLK_TCK)" "$before" "$after" >"$OUT/$system-$scenario-$tgt.cost.json" <<'PY'
+import json, sys
+leader, tck = int(sys.argv[1]), int(sys.argv[2])
+b = [list(map(int, l.split())) for l in sys.argv[3].splitlines()]
+a = [list(map(int, l.split())) for l in sys.argv[4].splitlines()]
+print(json.dumps({"leader": leader,
+                  "cpu_s": [(y[0] - x[0]) / tck for x, y in zip(b, a)],
+                  "write_bytes": [max(y[1] - x[1], 0) for x, y in zip(b, a)]}))
+PY
     if ((rc != 0)); then
         bc_log "tresor-bench exited with $rc for $system $scenario $tgt"
         [[ -s "$OUT/$system-$scenario-$tgt.json" ]] || rm -f "$OUT/$system-$scenario-$tgt.json"
@@ -103,11 +122,25 @@ for system in systems:
     for sc in scs:
         for tgt in targets:
             r = load(f"{system}-{sc}-{tgt}.json")
+            c = load(f"{system}-{sc}-{tgt}.cost.json")
             lat = (r or {}).get("latency_ms", {})
-            rows.append({"system": system, "scenario": sc, "targets": tgt,
-                         "ops_per_sec": r["ops_per_sec"] if r else None,
-                         "p50_ms": lat.get("p50"), "p99_ms": lat.get("p99"),
-                         "errors": r["errors"] if r else None})
+            row = {"system": system, "scenario": sc, "targets": tgt,
+                   "ops_per_sec": r["ops_per_sec"] if r else None,
+                   "p50_ms": lat.get("p50"), "p99_ms": lat.get("p99"),
+                   "errors": r["errors"] if r else None,
+                   "leader_cpu_us_per_op": None, "follower_cpu_us_per_op": None,
+                   "bytes_written_per_op": None}
+            total = (r or {}).get("ops") or (r or {}).get("total_ops")
+            if total is None and r and r.get("ops_per_sec") and r.get("elapsed_secs"):
+                total = r["ops_per_sec"] * r["elapsed_secs"]
+            if c and total:
+                l = c["leader"]
+                followers = [x for i, x in enumerate(c["cpu_s"]) if i != l]
+                row["leader_cpu_us_per_op"] = c["cpu_s"][l] * 1e6 / total
+                if followers:
+                    row["follower_cpu_us_per_op"] = sum(followers) / len(followers) * 1e6 / total
+                row["bytes_written_per_op"] = sum(c["write_bytes"]) / total
+            rows.append(row)
 
 def f(v, fmt):
     return "-" if v is None else format(v, fmt)
@@ -117,6 +150,13 @@ print(f"{'system':<8} {'scenario':<11} {'targets':<7} {'ops/s':>9} {'p50 ms':>8}
 for r in rows:
     print(f"{r['system']:<8} {r['scenario']:<11} {r['targets']:<7} {f(r['ops_per_sec'], '9.0f')} "
           f"{f(r['p50_ms'], '8.2f')} {f(r['p99_ms'], '8.2f')} {f(r['errors'], '7d')}")
+
+print()
+print("cost per operation: CPU of the leader and of a follower (mean), bytes written by all nodes")
+print(f"{'system':<8} {'scenario':<11} {'targets':<7} {'leader us':>10} {'follower us':>12} {'bytes/op':>10}")
+for r in rows:
+    print(f"{r['system']:<8} {r['scenario']:<11} {r['targets']:<7} {f(r['leader_cpu_us_per_op'], '10.1f')} "
+          f"{f(r['follower_cpu_us_per_op'], '12.1f')} {f(r['bytes_written_per_op'], '10.0f')}")
 
 def ops(system, sc, tgt):
     for r in rows:

@@ -461,6 +461,20 @@ bc_rejoin() {
 }
 
 # bc_rss_kib I: resident set size of node I in KiB (VmRSS), 0 when not running.
+# bc_usage I: node I's CPU time so far (clock ticks, user + system) and bytes it caused to be
+# written to storage (/proc/PID/io write_bytes), as "TICKS BYTES"; "0 0" when unknown.
+bc_usage() {
+    local pid="${BC_PID[$1]:-}" ticks bytes
+    [[ -n "$pid" && -r "/proc/$pid/stat" ]] || {
+        echo "0 0"
+        return 0
+    }
+    # Fields 14 and 15 (utime, stime) after the ")" that ends the command name.
+    ticks=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
+    bytes=$(awk '/^write_bytes:/ {print $2}' "/proc/$pid/io" 2>/dev/null || echo 0)
+    echo "$ticks ${bytes:-0}"
+}
+
 bc_rss_kib() {
     local pid="${BC_PID[$1]:-}"
     [[ -n "$pid" && -r "/proc/$pid/status" ]] || {
