@@ -128,3 +128,28 @@ pub(crate) async fn register(
     resp.renewable = secret.renewable;
     Ok(())
 }
+
+/// A secret whose lease could not be stored never reaches the client, so nobody could revoke
+/// it: revoke it at its backend right away (best effort, logged when that fails too).
+pub(crate) async fn revoke_unleased(
+    backend: &dyn LogicalBackend,
+    issued: &Request,
+    resp: &Response,
+) {
+    let Some(secret) = resp.secret.as_deref() else {
+        return;
+    };
+    let mut req = Request::new(
+        Operation::Revoke,
+        issued.path.clone(),
+        issued.storage.clone(),
+    );
+    req.mount = issued.mount.clone();
+    req.secret = Some(secret.clone());
+    match backend.handle(&req).await {
+        Ok(_) => tracing::warn!(path = %issued.path, "lease not stored: the secret was revoked"),
+        Err(e) => {
+            tracing::error!(path = %issued.path, error = %e, "lease not stored and the secret could not be revoked; it must be removed by hand")
+        }
+    }
+}

@@ -477,3 +477,75 @@ async fn listing_and_prefix_revocation_need_sudo() {
     }
     assert!(revoked(&db).is_empty());
 }
+
+/// Physical storage that refuses writes of lease entries while `fail` is set (a disk or quorum
+/// problem that hits exactly the lease stage).
+struct FailLeaseWrites {
+    inner: tresor_storage::InMemBackend,
+    fail: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl tresor_storage::Backend for FailLeaseWrites {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, tresor_storage::StorageError> {
+        self.inner.get(key).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, tresor_storage::StorageError> {
+        self.inner.list(prefix).await
+    }
+
+    async fn apply(
+        &self,
+        ops: Vec<tresor_storage::Op>,
+    ) -> Result<(), tresor_storage::StorageError> {
+        if self.fail.load(Ordering::SeqCst) && ops.iter().any(|o| o.key().contains("sys/expire/")) {
+            return Err(tresor_storage::StorageError::Unavailable(
+                "disk full".into(),
+            ));
+        }
+        self.inner.apply(ops).await
+    }
+}
+
+#[tokio::test]
+async fn a_secret_whose_lease_cannot_be_stored_is_revoked_and_never_returned() {
+    let db = Arc::new(Db::default());
+    let fail = Arc::new(AtomicBool::new(false));
+    let mut backends = tresor_engines::registry();
+    let shared = db.clone();
+    backends.register(
+        BackendKind::Secret,
+        "leasy",
+        Arc::new(move |_: &BTreeMap<String, String>| {
+            Ok(Arc::new(Leasy(shared.clone())) as Arc<dyn LogicalBackend>)
+        }),
+    );
+    let core = tresor_core::Core::new(
+        Arc::new(FailLeaseWrites {
+            inner: tresor_storage::InMemBackend::new(),
+            fail: fail.clone(),
+        }),
+        CoreOptions {
+            backends,
+            ..CoreOptions::default()
+        },
+        Arc::new(tresor_core::SingleNode::default()),
+    );
+    let state = AppState::new(core);
+    let (state, root) = common::init_unseal(state).await;
+    let r = call(
+        &state,
+        "POST",
+        "/v1/sys/mounts/leasy",
+        Some(&root),
+        Some(json!({"type": "leasy"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    fail.store(true, Ordering::SeqCst);
+    let r = call(&state, "GET", "/v1/leasy/creds/app", Some(&root), None).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.body);
+    assert!(!r.body.to_string().contains("u0"), "{}", r.body);
+    assert_eq!(revoked(&db), BTreeSet::from(["u0".to_owned()]));
+}

@@ -341,14 +341,22 @@ impl Core {
             Some((backend, request)) => {
                 // Stage 8, lease.
                 match backend.handle(&request).await {
-                    Ok(Some(mut resp)) if resp.secret.is_some() => crate::leases::register(
-                        &active.leases,
-                        routed.path.as_str(),
-                        &request.mount,
-                        &mut resp,
-                    )
-                    .await
-                    .map(|()| Some(resp)),
+                    Ok(Some(mut resp)) if resp.secret.is_some() => {
+                        match crate::leases::register(
+                            &active.leases,
+                            routed.path.as_str(),
+                            &request.mount,
+                            &mut resp,
+                        )
+                        .await
+                        {
+                            Ok(()) => Ok(Some(resp)),
+                            Err(e) => {
+                                crate::leases::revoke_unleased(&*backend, &request, &resp).await;
+                                Err(e)
+                            }
+                        }
+                    }
                     other => other.map_err(CoreError::from),
                 }
             }

@@ -104,7 +104,12 @@ pub(crate) async fn unsealed_node_with(options: CoreOptions) -> (AppState, Strin
         options,
         Arc::new(SingleNode::default()),
     );
-    let state = AppState::new(core);
+    init_unseal(AppState::new(core)).await
+}
+
+/// Initializes (one Shamir key) and unseals the node behind `state`; answers it and the root
+/// token.
+pub(crate) async fn init_unseal(state: AppState) -> (AppState, String) {
     let init = call(
         &state,
         "PUT",
