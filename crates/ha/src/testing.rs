@@ -66,6 +66,17 @@ impl TestNode {
     /// Builds and starts node `id` with its data under `dir`. Like a node with `retry_join`,
     /// it forms no cluster of its own: it waits to be initialized or joined.
     pub async fn start(dir: &Path, id: &str, runtime: RuntimeOptions) -> Result<TestNode, String> {
+        Self::start_with(dir, id, runtime, CoreOptions::default()).await
+    }
+
+    /// Like [`TestNode::start`], with the core built from `core` (engine registries, lease
+    /// timings).
+    pub async fn start_with(
+        dir: &Path,
+        id: &str,
+        runtime: RuntimeOptions,
+        core: CoreOptions,
+    ) -> Result<TestNode, String> {
         let api = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| e.to_string())?;
@@ -81,7 +92,7 @@ impl TestNode {
         raft.performance_multiplier = 3;
         let node = Node::build(NodeOptions {
             raft,
-            core: CoreOptions::default(),
+            core,
             runtime,
             wants_retry_join: true,
             auto_unseal: false,
@@ -179,10 +190,21 @@ pub struct TestCluster {
 impl TestCluster {
     /// Starts `n` fresh nodes (`n1`, `n2`, ...), none initialized or joined yet.
     pub async fn start(n: usize, runtime: RuntimeOptions) -> Result<TestCluster, String> {
+        Self::start_with(n, runtime, CoreOptions::default).await
+    }
+
+    /// Like [`TestCluster::start`], each node's core built from what `core` returns.
+    pub async fn start_with(
+        n: usize,
+        runtime: RuntimeOptions,
+        core: impl Fn() -> CoreOptions,
+    ) -> Result<TestCluster, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let mut nodes = Vec::with_capacity(n);
         for i in 1..=n {
-            nodes.push(TestNode::start(dir.path(), &format!("n{i}"), runtime.clone()).await?);
+            nodes.push(
+                TestNode::start_with(dir.path(), &format!("n{i}"), runtime.clone(), core()).await?,
+            );
         }
         Ok(TestCluster { nodes, dir })
     }
