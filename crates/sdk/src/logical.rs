@@ -99,6 +99,9 @@ pub struct Request {
     /// Whether the caller holds `sudo` on this path (root paths require it; elsewhere a
     /// backend may let it lift limits, as the token store lets it create orphans).
     pub sudo: bool,
+    /// The client's address, when the http layer knows it (CIDR bindings are checked
+    /// against it).
+    pub remote_addr: Option<std::net::IpAddr>,
 }
 
 impl Request {
@@ -113,6 +116,7 @@ impl Request {
             auth: Auth::default(),
             secret: None,
             sudo: false,
+            remote_addr: None,
         }
     }
 
@@ -140,7 +144,7 @@ pub struct AuthResponse {
     pub lease_duration: u64,
     /// Whether the token can be renewed.
     pub renewable: bool,
-    /// Always empty here (no identity store yet).
+    /// The identity entity of the login (empty for tokens made by the token store).
     pub entity_id: String,
     /// `service` or `batch`.
     pub token_type: String,
@@ -148,6 +152,8 @@ pub struct AuthResponse {
     pub orphan: bool,
     /// Remaining uses (0 = unlimited).
     pub num_uses: u64,
+    /// Always `null`: no login asks for MFA.
+    pub mfa_requirement: Option<Value>,
 }
 
 /// A lease-bearing secret in a response (dynamic credentials): the core registers a lease
@@ -216,6 +222,9 @@ pub struct Response {
     pub status: ResponseStatus,
     /// A secret that gets a lease (dynamic credentials); boxed, as most responses have none.
     pub secret: Option<Box<Secret>>,
+    /// A login's result (auth backends): the core's login stage mints the token and fills
+    /// [`Response::auth`] from it.
+    pub login: Option<Box<crate::LoginAuth>>,
 }
 
 impl Response {
@@ -232,6 +241,14 @@ impl Response {
         match value {
             Value::Object(m) => Self::data(m),
             _ => Self::data(Map::new()),
+        }
+    }
+
+    /// A successful login asking for the token `login` describes.
+    pub fn login(login: crate::LoginAuth) -> Self {
+        Self {
+            login: Some(Box::new(login)),
+            ..Self::default()
         }
     }
 
