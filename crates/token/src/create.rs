@@ -218,6 +218,8 @@ pub fn plan(
         last_renewal_time: None,
         role: role.map(|r| r.name.clone()),
         revoking: false,
+        bound_cidrs: Vec::new(),
+        max_ttl: 0,
     };
     Ok(Plan {
         entry,

@@ -76,6 +76,17 @@ pub struct TokenEntry {
     /// revocation of it and its descendants is resumed until it completes.
     #[serde(default, skip_serializing_if = "is_false")]
     pub revoking: bool,
+    /// CIDR blocks the token may be used from (empty = anywhere); set by logins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bound_cidrs: Vec<String>,
+    /// Longest life through renewals, counted from creation, seconds (0 = the system
+    /// maximum alone); set by logins from the role's and the mount's maximum TTL.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_ttl: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn is_false(b: &bool) -> bool {

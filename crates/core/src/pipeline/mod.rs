@@ -16,13 +16,15 @@
 //! 6. **audit request** ([`crate::audit`]) — fail closed; a request refused before this
 //!    stage (bad token, denied) is recorded with its error.
 //! 7. **backend**.
-//! 8. **lease** ([`lease`]) — a response carrying a secret gets a lease.
+//! 8. **lease** ([`lease`]) — a response carrying a secret gets a lease; **login**
+//!    ([`login`]) — a login's result becomes a token (auth mounts only).
 //! 9. **wrap** — with `X-Vault-Wrap-TTL` the response is stored behind a wrapping token.
 //! 10. **audit response** — fail closed: an unrecorded response is never returned.
 
 mod authenticate;
 mod authorize;
 pub(crate) mod lease;
+mod login;
 mod route;
 
 use std::sync::Arc;
@@ -155,7 +157,10 @@ impl Core {
                 &active.audited_headers(),
             )
         });
-        let result = self.run(&active, req, wrap_ttl, trail.as_mut()).await;
+        let remote = meta.remote.map(|a| a.ip());
+        let result = self
+            .run(&active, req, wrap_ttl, remote, trail.as_mut())
+            .await;
         let Some(trail) = trail else {
             return result;
         };
@@ -183,6 +188,7 @@ impl Core {
         active: &Arc<crate::active::Active>,
         req: CoreRequest,
         wrap_ttl: Option<u64>,
+        remote: Option<std::net::IpAddr>,
         mut trail: Option<&mut AuditTrail>,
     ) -> Result<Reply, CoreError> {
         let active = active.clone();
@@ -222,7 +228,13 @@ impl Core {
         let entry = if unauthenticated {
             None
         } else {
-            Some(self.authenticate(&active, token.as_deref()).await?)
+            let entry = self.authenticate(&active, token.as_deref()).await?;
+            // A token bound to CIDR blocks (a login's `token_bound_cidrs`) works only from
+            // inside them.
+            if !tresor_sdk::cidr::allows(&entry.bound_cidrs, remote) {
+                return Err(CoreError::PermissionDenied);
+            }
+            Some(entry)
         };
         let auth = entry.as_ref().map(caller).unwrap_or_default();
         if let Some(t) = trail.as_deref_mut() {
@@ -258,6 +270,7 @@ impl Core {
                     auth: auth.clone(),
                     secret: None,
                     sudo: false,
+                    remote_addr: remote,
                 },
             )),
         };
@@ -323,6 +336,16 @@ impl Core {
             Some((backend, request)) => {
                 // Stage 8, lease.
                 match backend.handle(&request).await {
+                    Ok(Some(mut resp)) if resp.login.is_some() => self
+                        .login_stage(
+                            &active,
+                            routed.path.as_str(),
+                            &request.mount,
+                            remote,
+                            &mut resp,
+                        )
+                        .await
+                        .map(|()| Some(resp)),
                     Ok(Some(mut resp)) if resp.secret.is_some() => self
                         .opts
                         .leases
