@@ -56,6 +56,15 @@ pub fn allows(blocks: &[String], addr: Option<IpAddr>) -> bool {
         .any(|net| net.contains(&addr))
 }
 
+/// Whether every block of `inner` lies inside some block of `outer` (a secret id's CIDRs must
+/// stay within its role's). Unparsable blocks are never inside.
+pub fn is_subset(inner: &[String], outer: &[String]) -> bool {
+    let outer: Vec<IpNet> = outer.iter().filter_map(|b| parse_block(b).ok()).collect();
+    inner.iter().all(|b| {
+        parse_block(b).is_ok_and(|net| outer.iter().any(|o| o.contains(&net)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +98,14 @@ mod tests {
         assert!(allows(&[], None), "no binding, no check");
         assert!(allows(&b, ip("::ffff:10.0.0.1")), "v4-mapped v6");
         assert!(!allows(&["garbage".into()], ip("10.0.0.1")));
+    }
+
+    #[test]
+    fn subsets() {
+        let role = blocks(&["10.0.0.0/8"]);
+        assert!(is_subset(&blocks(&["10.1.0.0/16", "10.2.3.4"]), &role));
+        assert!(!is_subset(&blocks(&["10.0.0.0/7"]), &role));
+        assert!(!is_subset(&blocks(&["11.0.0.1"]), &role));
+        assert!(is_subset(&[], &role));
     }
 }

@@ -43,7 +43,7 @@ impl Legacy {
     /// The aliases userpass reads: `policies`, `ttl`, `max_ttl`, `bound_cidrs`.
     pub const USERPASS: Legacy = Legacy {
         policies: true,
-        ttls: false,
+        ttls: true,
         period: false,
         bound_cidrs: true,
     };
