@@ -43,9 +43,7 @@ pub enum BenchError {
     Client(String),
     /// The scenario's target does not answer its probe (no transit engine, no login user or
     /// role yet).
-    #[error(
-        "{scenario} is not available until {needs}: POST {url} answered {answer}"
-    )]
+    #[error("{scenario} is not available until {needs}: POST {url} answered {answer}")]
     TransitUnavailable {
         /// The scenario probed.
         scenario: &'static str,

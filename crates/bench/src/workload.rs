@@ -259,14 +259,28 @@ mod tests {
 
     #[test]
     fn login_requests() {
-        let w = workload(&["userpass-login", "--login-id", "alice", "--login-secret", "pw"]);
+        let w = workload(&[
+            "userpass-login",
+            "--login-id",
+            "alice",
+            "--login-secret",
+            "pw",
+        ]);
         let mut rng = StdRng::seed_from_u64(1);
         let op = w.next_op(&mut rng);
         assert_eq!(op.path, "/v1/auth/userpass/login/alice");
         let body: Value = serde_json::from_slice(op.body.as_deref().unwrap()).unwrap();
         assert_eq!(body, json!({"password": "pw"}));
         assert!(w.probe_op().is_some());
-        let w = workload(&["approle-login", "--mount", "ar", "--login-id", "rid", "--login-secret", "sid"]);
+        let w = workload(&[
+            "approle-login",
+            "--mount",
+            "ar",
+            "--login-id",
+            "rid",
+            "--login-secret",
+            "sid",
+        ]);
         let op = w.next_op(&mut rng);
         assert_eq!(op.path, "/v1/auth/ar/login");
         let body: Value = serde_json::from_slice(op.body.as_deref().unwrap()).unwrap();

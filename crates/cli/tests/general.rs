@@ -445,7 +445,13 @@ async fn login_through_auth_methods_and_auth_commands() {
     let env = FakeEnv::new(&srv.addr).with("VAULT_TOKEN", "root");
     let o = cli(
         &env,
-        &["login", "-method=userpass", "-path=people", "username=alice", "password=pw"],
+        &[
+            "login",
+            "-method=userpass",
+            "-path=people",
+            "username=alice",
+            "password=pw",
+        ],
     )
     .await;
     assert_eq!(o.code, 0, "{}", o.err);
@@ -453,7 +459,10 @@ async fn login_through_auth_methods_and_auth_commands() {
     assert_eq!(seen.path, "/v1/auth/people/login/alice");
     assert_eq!(seen.token, None);
     assert_eq!(seen.body.unwrap(), json!({"password": "pw"}));
-    assert_eq!(std::fs::read_to_string(env.token_file()).unwrap(), "hvs.login");
+    assert_eq!(
+        std::fs::read_to_string(env.token_file()).unwrap(),
+        "hvs.login"
+    );
     assert!(o.out.contains("token_meta_username"), "{}", o.out);
 
     // No password and no terminal: refused, nothing sent.
@@ -465,26 +474,47 @@ async fn login_through_auth_methods_and_auth_commands() {
     let env2 = FakeEnv::new(&srv.addr);
     let o = cli(
         &env2,
-        &["login", "-method=approle", "-no-store", "-token-only", "role_id=r", "secret_id=s"],
+        &[
+            "login",
+            "-method=approle",
+            "-no-store",
+            "-token-only",
+            "role_id=r",
+            "secret_id=s",
+        ],
     )
     .await;
     assert_eq!(o.code, 0, "{}", o.err);
     assert_eq!(o.out.trim(), "hvs.login");
     assert_eq!(srv.last().path, "/v1/auth/approle/login");
-    assert_eq!(srv.last().body.unwrap(), json!({"role_id": "r", "secret_id": "s"}));
+    assert_eq!(
+        srv.last().body.unwrap(),
+        json!({"role_id": "r", "secret_id": "s"})
+    );
     assert!(!env2.token_file().exists());
 
     let o = cli(&env, &["auth", "enable", "-path=people", "userpass"]).await;
     assert_eq!(o.code, 0, "{}", o.err);
     assert_eq!(srv.last().path, "/v1/sys/auth/people");
     assert_eq!(srv.last().body.unwrap()["type"], "userpass");
-    assert!(o.out.contains("Enabled userpass auth method at: people/"), "{}", o.out);
+    assert!(
+        o.out.contains("Enabled userpass auth method at: people/"),
+        "{}",
+        o.out
+    );
     let o = cli(&env, &["auth", "list"]).await;
-    assert!(o.out.contains("userpass/") && o.out.contains("auth_userpass_2"), "{}", o.out);
+    assert!(
+        o.out.contains("userpass/") && o.out.contains("auth_userpass_2"),
+        "{}",
+        o.out
+    );
     let o = cli(&env, &["auth", "tune", "-max-lease-ttl=1h", "people"]).await;
     assert_eq!(o.code, 0, "{}", o.err);
     assert_eq!(srv.last().path, "/v1/sys/auth/people/tune");
     let o = cli(&env, &["auth", "disable", "people"]).await;
     assert_eq!(o.code, 0, "{}", o.err);
-    assert_eq!((srv.last().method.as_str(), srv.last().path.as_str()), ("DELETE", "/v1/sys/auth/people"));
+    assert_eq!(
+        (srv.last().method.as_str(), srv.last().path.as_str()),
+        ("DELETE", "/v1/sys/auth/people")
+    );
 }

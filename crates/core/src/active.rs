@@ -188,7 +188,9 @@ impl Active {
             }
             match active.instantiate_auth(entry).await {
                 Ok(backend) => active.set_backend(&entry.uuid, backend),
-                Err(e) => tracing::error!(path = %entry.path, error = %e, "could not load auth method"),
+                Err(e) => {
+                    tracing::error!(path = %entry.path, error = %e, "could not load auth method")
+                }
             }
         }
         *active

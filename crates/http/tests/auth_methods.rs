@@ -78,10 +78,31 @@ async fn node(kind: &str, path: &str) -> (AppState, String) {
     .await;
     let key = init.body["keys_base64"][0].as_str().unwrap().to_owned();
     let root = init.body["root_token"].as_str().unwrap().to_owned();
-    call(&state, "PUT", "/v1/sys/unseal", None, Some(json!({"key": key}))).await;
+    call(
+        &state,
+        "PUT",
+        "/v1/sys/unseal",
+        None,
+        Some(json!({"key": key})),
+    )
+    .await;
     let ok = |a: Answer| assert!(a.status.is_success(), "{} {}", a.status, a.body);
-    ok(call(&state, "POST", "/v1/sys/mounts/kv", Some(&root), Some(json!({"type": "kv"}))).await);
-    ok(call(&state, "PUT", "/v1/kv/app", Some(&root), Some(json!({"v": "1"}))).await);
+    ok(call(
+        &state,
+        "POST",
+        "/v1/sys/mounts/kv",
+        Some(&root),
+        Some(json!({"type": "kv"})),
+    )
+    .await);
+    ok(call(
+        &state,
+        "PUT",
+        "/v1/kv/app",
+        Some(&root),
+        Some(json!({"v": "1"})),
+    )
+    .await);
     ok(call(
         &state,
         "PUT",
@@ -139,14 +160,28 @@ async fn userpass_login_gives_a_token_that_reads_what_its_policy_allows() {
     assert!(!entity.is_empty());
     let token = auth["client_token"].as_str().unwrap().to_owned();
 
-    let me = call(&state, "GET", "/v1/auth/token/lookup-self", Some(&token), None).await;
+    let me = call(
+        &state,
+        "GET",
+        "/v1/auth/token/lookup-self",
+        Some(&token),
+        None,
+    )
+    .await;
     assert_eq!(me.body["data"]["display_name"], "userpass-alice");
     assert_eq!(me.body["data"]["path"], "auth/userpass/login/alice");
     assert_eq!(me.body["data"]["entity_id"], entity.as_str());
     let read = call(&state, "GET", "/v1/kv/app", Some(&token), None).await;
     assert_eq!(read.status, StatusCode::OK, "{}", read.body);
     assert_eq!(read.body["data"]["v"], "1");
-    let write = call(&state, "PUT", "/v1/kv/app", Some(&token), Some(json!({"v": "2"}))).await;
+    let write = call(
+        &state,
+        "PUT",
+        "/v1/kv/app",
+        Some(&token),
+        Some(json!({"v": "2"})),
+    )
+    .await;
     assert_eq!(write.status, StatusCode::FORBIDDEN);
 
     // A second login: another token, the same entity.
@@ -214,15 +249,54 @@ async fn bound_cidrs_refuse_other_addresses() {
     )
     .await;
     let body = Some(json!({"password": "pw"}));
-    let far = call_from(&state, FAR, "POST", "/v1/auth/userpass/login/carol", None, body.clone()).await;
+    let far = call_from(
+        &state,
+        FAR,
+        "POST",
+        "/v1/auth/userpass/login/carol",
+        None,
+        body.clone(),
+    )
+    .await;
     assert_eq!(far.status, StatusCode::FORBIDDEN, "{}", far.body);
-    let home = call_from(&state, HOME, "POST", "/v1/auth/userpass/login/carol", None, body).await;
+    let home = call_from(
+        &state,
+        HOME,
+        "POST",
+        "/v1/auth/userpass/login/carol",
+        None,
+        body,
+    )
+    .await;
     assert_eq!(home.status, StatusCode::OK, "{}", home.body);
-    let token = home.body["auth"]["client_token"].as_str().unwrap().to_owned();
-    let here = call_from(&state, HOME, "GET", "/v1/auth/token/lookup-self", Some(&token), None).await;
+    let token = home.body["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let here = call_from(
+        &state,
+        HOME,
+        "GET",
+        "/v1/auth/token/lookup-self",
+        Some(&token),
+        None,
+    )
+    .await;
     assert_eq!(here.status, StatusCode::OK);
-    let there = call_from(&state, FAR, "GET", "/v1/auth/token/lookup-self", Some(&token), None).await;
-    assert_eq!(there.status, StatusCode::FORBIDDEN, "the token works only from its CIDRs");
+    let there = call_from(
+        &state,
+        FAR,
+        "GET",
+        "/v1/auth/token/lookup-self",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        there.status,
+        StatusCode::FORBIDDEN,
+        "the token works only from its CIDRs"
+    );
 }
 
 async fn approle_secret(state: &AppState, root: &str, body: Value) -> String {
@@ -250,9 +324,15 @@ async fn approle_login_num_uses_and_secret_id_cidrs() {
     )
     .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-    let role_id = call(&state, "GET", "/v1/auth/approle/role/app/role-id", Some(&root), None)
-        .await
-        .body["data"]["role_id"]
+    let role_id = call(
+        &state,
+        "GET",
+        "/v1/auth/approle/role/app/role-id",
+        Some(&root),
+        None,
+    )
+    .await
+    .body["data"]["role_id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -275,15 +355,28 @@ async fn approle_login_num_uses_and_secret_id_cidrs() {
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     assert_eq!(first.body["auth"]["policies"], json!(["default", "reader"]));
     assert_eq!(first.body["auth"]["metadata"]["role_name"], "app");
-    let token = first.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let token = first.body["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let read = call(&state, "GET", "/v1/kv/app", Some(&token), None).await;
     assert_eq!(read.status, StatusCode::OK);
-    let me = call(&state, "GET", "/v1/auth/token/lookup-self", Some(&token), None).await;
+    let me = call(
+        &state,
+        "GET",
+        "/v1/auth/token/lookup-self",
+        Some(&token),
+        None,
+    )
+    .await;
     assert_eq!(me.body["data"]["display_name"], "approle");
 
     let second = login(secret.clone()).await;
     assert_eq!(second.status, StatusCode::OK, "{}", second.body);
-    assert_eq!(second.body["auth"]["entity_id"], first.body["auth"]["entity_id"]);
+    assert_eq!(
+        second.body["auth"]["entity_id"],
+        first.body["auth"]["entity_id"]
+    );
     let third = login(secret).await;
     assert_eq!(third.status, StatusCode::BAD_REQUEST, "{}", third.body);
     assert_eq!(third.body["errors"], json!(["invalid role or secret ID"]));
@@ -300,7 +393,12 @@ async fn approle_login_num_uses_and_secret_id_cidrs() {
     )
     .await;
     assert_eq!(far.status, StatusCode::BAD_REQUEST, "{}", far.body);
-    assert!(far.body["errors"][0].as_str().unwrap().contains("unauthorized"));
+    assert!(
+        far.body["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("unauthorized")
+    );
     assert_eq!(login(bound).await.status, StatusCode::OK);
 }
 
@@ -334,16 +432,27 @@ async fn the_audit_entry_of_a_login_hashes_the_new_token() {
         Some(json!({"password": "hunter2"})),
     )
     .await;
-    let token = login.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let token = login.body["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(!text.contains(&token), "plaintext login token in the audit log");
-    assert!(!text.contains("hunter2"), "plaintext password in the audit log");
+    assert!(
+        !text.contains(&token),
+        "plaintext login token in the audit log"
+    );
+    assert!(
+        !text.contains("hunter2"),
+        "plaintext password in the audit log"
+    );
     let response = text
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .find(|e| e["type"] == "response" && e["request"]["path"] == "auth/userpass/login/dave")
         .expect("a response entry for the login");
-    let hashed = response["response"]["auth"]["client_token"].as_str().unwrap();
+    let hashed = response["response"]["auth"]["client_token"]
+        .as_str()
+        .unwrap();
     assert!(hashed.starts_with("hmac-sha256:"), "{response}");
     assert_eq!(response["response"]["auth"]["policies"], json!(["default"]));
     assert_eq!(response["request"]["mount_type"], "userpass");

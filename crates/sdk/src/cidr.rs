@@ -60,9 +60,9 @@ pub fn allows(blocks: &[String], addr: Option<IpAddr>) -> bool {
 /// stay within its role's). Unparsable blocks are never inside.
 pub fn is_subset(inner: &[String], outer: &[String]) -> bool {
     let outer: Vec<IpNet> = outer.iter().filter_map(|b| parse_block(b).ok()).collect();
-    inner.iter().all(|b| {
-        parse_block(b).is_ok_and(|net| outer.iter().any(|o| o.contains(&net)))
-    })
+    inner
+        .iter()
+        .all(|b| parse_block(b).is_ok_and(|net| outer.iter().any(|o| o.contains(&net))))
 }
 
 #[cfg(test)]

@@ -120,7 +120,11 @@ fn policy_list(items: Vec<String>) -> Result<Vec<String>, LogicalError> {
 impl TokenFields {
     /// Applies the fields present in `data` (absent fields keep their value: create and update
     /// alike), then checks the result.
-    pub fn update(&mut self, data: &Map<String, Value>, legacy: Legacy) -> Result<(), LogicalError> {
+    pub fn update(
+        &mut self,
+        data: &Map<String, Value>,
+        legacy: Legacy,
+    ) -> Result<(), LogicalError> {
         let alias = |on: bool, a: &'static str| on.then_some(a);
         let f = pick(data, "token_policies", alias(legacy.policies, "policies"));
         if let Some(p) = get_str_list(data, f)? {
@@ -148,7 +152,11 @@ impl TokenFields {
         if let Some(b) = get_bool(data, "token_no_default_policy")? {
             self.token_no_default_policy = b;
         }
-        let f = pick(data, "token_bound_cidrs", alias(legacy.bound_cidrs, "bound_cidrs"));
+        let f = pick(
+            data,
+            "token_bound_cidrs",
+            alias(legacy.bound_cidrs, "bound_cidrs"),
+        );
         if let Some(blocks) = get_str_list(data, f)? {
             self.token_bound_cidrs = cidr::parse_blocks(&blocks)?;
         }
@@ -196,7 +204,10 @@ impl TokenFields {
         put("token_period", json!(self.token_period));
         put("token_explicit_max_ttl", json!(self.token_explicit_max_ttl));
         put("token_num_uses", json!(self.token_num_uses));
-        put("token_no_default_policy", json!(self.token_no_default_policy));
+        put(
+            "token_no_default_policy",
+            json!(self.token_no_default_policy),
+        );
         put("token_bound_cidrs", json!(self.token_bound_cidrs));
         put("token_type", json!(self.token_type));
         if legacy.policies {
@@ -263,7 +274,10 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(f.token_policies, vec!["a", "b"]);
-        assert_eq!((f.token_ttl, f.token_max_ttl, f.token_num_uses), (3600, 7200, 3));
+        assert_eq!(
+            (f.token_ttl, f.token_max_ttl, f.token_num_uses),
+            (3600, 7200, 3)
+        );
         assert!(f.token_no_default_policy);
         assert_eq!(f.token_bound_cidrs, vec!["10.0.0.1/32"]);
         assert_eq!(f.token_type, "service");
@@ -333,7 +347,10 @@ mod tests {
         };
         let l = f.login();
         assert_eq!(l.policies, vec!["p"]);
-        assert_eq!((l.ttl, l.max_ttl, l.explicit_max_ttl, l.num_uses), (10, 20, 30, 2));
+        assert_eq!(
+            (l.ttl, l.max_ttl, l.explicit_max_ttl, l.num_uses),
+            (10, 20, 30, 2)
+        );
         assert!(l.renewable && l.no_default_policy);
         assert_eq!(l.bound_cidrs, vec!["10.0.0.0/8"]);
     }

@@ -32,7 +32,9 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, OnceCell};
 use tresor_sdk::fields::get_str;
-use tresor_sdk::{LogicalBackend, LogicalError, Operation, Request, Response, ResponseStatus, cidr};
+use tresor_sdk::{
+    LogicalBackend, LogicalError, Operation, Request, Response, ResponseStatus, cidr,
+};
 use tresor_storage::{Backend, Op, View};
 
 use crate::store::{check_name, encode, get_json, put_json};
@@ -111,7 +113,10 @@ impl AppRole {
     }
 
     async fn role_id_key(&self, view: &View, role_id: &str) -> Result<String, LogicalError> {
-        Ok(format!("role_id/{}", self.h(view, "role_id", role_id).await?))
+        Ok(format!(
+            "role_id/{}",
+            self.h(view, "role_id", role_id).await?
+        ))
     }
 
     async fn secret_dir(&self, view: &View, role: &str) -> Result<String, LogicalError> {
@@ -119,7 +124,10 @@ impl AppRole {
     }
 
     async fn accessor_key(&self, view: &View, accessor: &str) -> Result<String, LogicalError> {
-        Ok(format!("accessor/{}", self.h(view, "accessor", accessor).await?))
+        Ok(format!(
+            "accessor/{}",
+            self.h(view, "accessor", accessor).await?
+        ))
     }
 
     async fn load_role(&self, view: &View, name: &str) -> Result<Option<Role>, LogicalError> {
@@ -132,7 +140,11 @@ impl AppRole {
             .ok_or_else(|| LogicalError::invalid(format!("role {name:?} does not exist")))
     }
 
-    async fn write_role(&self, req: &Request, name: &str) -> Result<Option<Response>, LogicalError> {
+    async fn write_role(
+        &self,
+        req: &Request,
+        name: &str,
+    ) -> Result<Option<Response>, LogicalError> {
         let view = &req.storage;
         let _g = self.lock.lock().await;
         let existing = self.load_role(view, name).await?;
@@ -157,10 +169,10 @@ impl AppRole {
     /// `old_id`); refuses a role id another role holds.
     async fn store_role(&self, view: &View, role: &Role, old_id: &str) -> Result<(), LogicalError> {
         let new_key = self.role_id_key(view, &role.role_id).await?;
-        if let Some(holder) = get_json::<RoleIdEntry>(view, &new_key).await? {
-            if holder.name != role.name {
-                return Err(LogicalError::invalid("role_id already in use"));
-            }
+        if let Some(holder) = get_json::<RoleIdEntry>(view, &new_key).await?
+            && holder.name != role.name
+        {
+            return Err(LogicalError::invalid("role_id already in use"));
         }
         let mut ops = vec![
             Op::Put {
@@ -209,7 +221,11 @@ impl AppRole {
         Ok(None)
     }
 
-    async fn set_role_id(&self, req: &Request, name: &str) -> Result<Option<Response>, LogicalError> {
+    async fn set_role_id(
+        &self,
+        req: &Request,
+        name: &str,
+    ) -> Result<Option<Response>, LogicalError> {
         let view = &req.storage;
         let id = get_str(&req.data, "role_id")?
             .filter(|s| !s.is_empty())
@@ -268,7 +284,11 @@ impl AppRole {
         }))))
     }
 
-    async fn list_secret_ids(&self, view: &View, name: &str) -> Result<Option<Response>, LogicalError> {
+    async fn list_secret_ids(
+        &self,
+        view: &View,
+        name: &str,
+    ) -> Result<Option<Response>, LogicalError> {
         self.must_role(view, name).await?;
         let dir = self.secret_dir(view, name).await?;
         let mut keys = Vec::new();
@@ -374,7 +394,10 @@ impl AppRole {
         let index = get_json::<RoleIdEntry>(view, &self.role_id_key(view, &role_id).await?)
             .await?
             .ok_or_else(invalid)?;
-        let role = self.load_role(view, &index.name).await?.ok_or_else(invalid)?;
+        let role = self
+            .load_role(view, &index.name)
+            .await?
+            .ok_or_else(invalid)?;
         if !cidr::allows(&role.secret_id_bound_cidrs, req.remote_addr) {
             return Err(LogicalError::invalid(format!(
                 "source address {:?} unauthorized by CIDR restrictions on the role",
@@ -420,10 +443,10 @@ impl AppRole {
         let peek = get_json::<SecretIdEntry>(view, &key)
             .await?
             .ok_or_else(|| LogicalError::invalid(INVALID_CREDENTIALS))?;
-        if peek.secret_id_num_uses == 0 {
-            if let Consume::Accept(_) = secret_id::consume(&peek, req.remote_addr, now()) {
-                return Ok(peek);
-            }
+        if peek.secret_id_num_uses == 0
+            && let Consume::Accept(_) = secret_id::consume(&peek, req.remote_addr, now())
+        {
+            return Ok(peek);
         }
         let _g = self.lock.lock().await;
         let entry = get_json::<SecretIdEntry>(view, &key)
@@ -475,7 +498,11 @@ impl AppRole {
         }
         for name in view.list("accessor/").await? {
             let key = format!("accessor/{name}");
-            if !live_accessors.contains(&key) && !ops.iter().any(|o| matches!(o, Op::Delete { key: k } if *k == key)) {
+            if !live_accessors.contains(&key)
+                && !ops
+                    .iter()
+                    .any(|o| matches!(o, Op::Delete { key: k } if *k == key))
+            {
                 ops.push(Op::Delete { key });
             }
         }
@@ -502,7 +529,10 @@ impl AppRole {
         let op = req.operation;
         match rest {
             [] => match op {
-                Operation::Read => Ok(self.load_role(view, name).await?.map(|r| Response::data(r.to_data()))),
+                Operation::Read => Ok(self
+                    .load_role(view, name)
+                    .await?
+                    .map(|r| Response::data(r.to_data()))),
                 Operation::Delete => self.delete_role(view, name).await,
                 o if is_write(o) => self.write_role(req, name).await,
                 _ => Err(LogicalError::UnsupportedOperation),
@@ -529,7 +559,9 @@ impl AppRole {
                 }
                 self.create_secret_id(req, name, Some(secret)).await
             }
-            ["secret-id", "lookup"] if is_write(op) => self.lookup_secret_id(req, name, false).await,
+            ["secret-id", "lookup"] if is_write(op) => {
+                self.lookup_secret_id(req, name, false).await
+            }
             ["secret-id", "destroy"] if is_write(op) || op == Operation::Delete => {
                 self.destroy_secret_id(req, name, false).await
             }

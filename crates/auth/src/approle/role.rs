@@ -4,10 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use tresor_sdk::LogicalError;
 use tresor_sdk::cidr;
 use tresor_sdk::fields::{get_bool, get_duration, get_i64, get_str_list};
 use tresor_sdk::token_fields::{Legacy, TokenFields};
-use tresor_sdk::LogicalError;
 
 /// A stored role.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,7 +59,11 @@ fn non_negative(data: &Map<String, Value>, field: &str) -> Result<Option<u64>, L
 impl Role {
     /// Applies a role write (`role/:name`): the fields present change, the others stay.
     /// `creating` allows `local_secret_ids`, which is fixed once the role exists.
-    pub fn update(&mut self, data: &Map<String, Value>, creating: bool) -> Result<(), LogicalError> {
+    pub fn update(
+        &mut self,
+        data: &Map<String, Value>,
+        creating: bool,
+    ) -> Result<(), LogicalError> {
         if let Some(b) = get_bool(data, "bind_secret_id")? {
             self.bind_secret_id = b;
         }
@@ -77,10 +81,10 @@ impl Role {
         if let Some(t) = get_duration(data, "secret_id_ttl")? {
             self.secret_id_ttl = t;
         }
-        if let Some(b) = get_bool(data, "local_secret_ids")? {
-            if creating {
-                self.local_secret_ids = b;
-            }
+        if let Some(b) = get_bool(data, "local_secret_ids")?
+            && creating
+        {
+            self.local_secret_ids = b;
         }
         self.token.update(data, Legacy::APPROLE)?;
         self.check()
@@ -161,7 +165,11 @@ impl Role {
     }
 
     /// A write of one field: only that field (or its legacy name) is read from `data`.
-    pub fn set_field(&mut self, field: &str, data: &Map<String, Value>) -> Result<(), LogicalError> {
+    pub fn set_field(
+        &mut self,
+        field: &str,
+        data: &Map<String, Value>,
+    ) -> Result<(), LogicalError> {
         if field == "local_secret_ids" {
             return Err(LogicalError::UnsupportedOperation);
         }
@@ -241,7 +249,10 @@ mod tests {
     #[test]
     fn a_role_without_constraints_is_refused() {
         let mut r = Role::default();
-        assert!(r.update(&obj(json!({"bind_secret_id": false})), true).is_err());
+        assert!(
+            r.update(&obj(json!({"bind_secret_id": false})), true)
+                .is_err()
+        );
         let mut r = Role::default();
         r.update(
             &obj(json!({"bind_secret_id": false, "token_bound_cidrs": ["10.0.0.0/8"]})),
@@ -267,7 +278,10 @@ mod tests {
         assert_eq!((r.token.token_ttl, r.secret_id_num_uses), (30, 5));
         r.set_field("token_policies", &obj(json!({"policies": "a,b"})))
             .expect("set");
-        assert_eq!(r.field_data("token_policies")["policies"], json!(["a", "b"]));
+        assert_eq!(
+            r.field_data("token_policies")["policies"],
+            json!(["a", "b"])
+        );
         r.reset_field("secret_id_num_uses").expect("reset");
         assert_eq!(r.secret_id_num_uses, 0);
         assert!(r.set_field("token_ttl", &obj(json!({}))).is_err());

@@ -220,7 +220,10 @@ pub fn lookup_data(e: &SecretIdEntry) -> Map<String, Value> {
             "0001-01-01T00:00:00Z".to_owned()
         }),
     );
-    m.insert("last_updated_time".into(), json!(rfc3339(e.last_updated_time)));
+    m.insert(
+        "last_updated_time".into(),
+        json!(rfc3339(e.last_updated_time)),
+    );
     m.insert("metadata".into(), json!(e.metadata));
     m.insert("cidr_list".into(), json!(e.cidr_list));
     m.insert("token_bound_cidrs".into(), json!(e.token_bound_cidrs));
@@ -263,15 +266,33 @@ mod tests {
 
     #[test]
     fn new_secret_ids_inherit_and_stay_within_the_role() {
-        let e = new_entry(&role(), &obj(json!({"cidr_list": ["127.0.0.1/32"]})), "acc".into(), 1000)
-            .expect("valid");
+        let e = new_entry(
+            &role(),
+            &obj(json!({"cidr_list": ["127.0.0.1/32"]})),
+            "acc".into(),
+            1000,
+        )
+        .expect("valid");
         assert_eq!((e.secret_id_num_uses, e.secret_id_ttl), (2, 600));
         assert_eq!(e.expiration_time, 1600);
-        assert!(new_entry(&role(), &obj(json!({"cidr_list": ["10.0.0.1"]})), "a".into(), 0).is_err());
+        assert!(
+            new_entry(
+                &role(),
+                &obj(json!({"cidr_list": ["10.0.0.1"]})),
+                "a".into(),
+                0
+            )
+            .is_err()
+        );
         assert!(new_entry(&role(), &obj(json!({"num_uses": 3})), "a".into(), 0).is_err());
         assert!(new_entry(&role(), &obj(json!({"ttl": "1h"})), "a".into(), 0).is_err());
-        let e = new_entry(&role(), &obj(json!({"num_uses": 1, "ttl": 60})), "a".into(), 0)
-            .expect("within the role");
+        let e = new_entry(
+            &role(),
+            &obj(json!({"num_uses": 1, "ttl": 60})),
+            "a".into(),
+            0,
+        )
+        .expect("within the role");
         assert_eq!((e.secret_id_num_uses, e.expiration_time), (1, 60));
     }
 
@@ -289,7 +310,11 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(consume(&e, ip, 11), Consume::Accept(None), "last use deletes");
+        assert_eq!(
+            consume(&e, ip, 11),
+            Consume::Accept(None),
+            "last use deletes"
+        );
         let unlimited = SecretIdEntry::default();
         assert_eq!(
             consume(&unlimited, ip, 10),
@@ -315,7 +340,10 @@ mod tests {
             consume(&bound, "10.0.0.1".parse().ok(), 0),
             Consume::Refuse { delete: false, .. }
         ));
-        assert!(matches!(consume(&bound, "127.0.0.1".parse().ok(), 0), Consume::Accept(_)));
+        assert!(matches!(
+            consume(&bound, "127.0.0.1".parse().ok(), 0),
+            Consume::Accept(_)
+        ));
     }
 
     #[test]

@@ -76,7 +76,9 @@ impl Userpass {
             None => match self.dummy.get() {
                 Some(d) => d.clone(),
                 None => {
-                    let made = self.hash(Zeroizing::new(uuid::Uuid::new_v4().to_string())).await;
+                    let made = self
+                        .hash(Zeroizing::new(uuid::Uuid::new_v4().to_string()))
+                        .await;
                     match made {
                         Ok(d) => self.dummy.get_or_init(|| d).clone(),
                         Err(_) => return false,
@@ -122,7 +124,11 @@ impl Userpass {
         get_json(&req.storage, &user_key(name)).await
     }
 
-    async fn write_user(&self, req: &Request, name: &str) -> Result<Option<Response>, LogicalError> {
+    async fn write_user(
+        &self,
+        req: &Request,
+        name: &str,
+    ) -> Result<Option<Response>, LogicalError> {
         let existing = self.load(req, name).await?;
         let password = password_of(&req.data)?.filter(|p| !p.is_empty());
         let mut user = match (existing, password.as_ref()) {

@@ -41,7 +41,12 @@ async fn users_crud_login_and_wrong_password() {
     assert!(!read.contains_key("password_hash"), "the hash never leaves");
 
     let ok = b
-        .handle(&req(&view, Operation::Update, "login/ALICE", json!({"password": "pw"})))
+        .handle(&req(
+            &view,
+            Operation::Update,
+            "login/ALICE",
+            json!({"password": "pw"}),
+        ))
         .await
         .unwrap()
         .unwrap();
@@ -55,29 +60,59 @@ async fn users_crud_login_and_wrong_password() {
 
     for (user, pw) in [("alice", "nope"), ("bob", "pw")] {
         let err = b
-            .handle(&req(&view, Operation::Update, &format!("login/{user}"), json!({"password": pw})))
+            .handle(&req(
+                &view,
+                Operation::Update,
+                &format!("login/{user}"),
+                json!({"password": pw}),
+            ))
             .await
             .err()
             .unwrap();
-        assert!(matches!(err, LogicalError::InvalidRequest(ref m) if m == INVALID_LOGIN), "{err}");
+        assert!(
+            matches!(err, LogicalError::InvalidRequest(ref m) if m == INVALID_LOGIN),
+            "{err}"
+        );
     }
 
     // Password change: the old one stops working.
-    b.handle(&req(&view, Operation::Update, "users/alice/password", json!({"password": "new"})))
+    b.handle(&req(
+        &view,
+        Operation::Update,
+        "users/alice/password",
+        json!({"password": "new"}),
+    ))
+    .await
+    .unwrap();
+    assert!(
+        b.handle(&req(
+            &view,
+            Operation::Update,
+            "login/alice",
+            json!({"password": "pw"})
+        ))
         .await
-        .unwrap();
-    assert!(b
-        .handle(&req(&view, Operation::Update, "login/alice", json!({"password": "pw"})))
+        .is_err()
+    );
+    assert!(
+        b.handle(&req(
+            &view,
+            Operation::Update,
+            "login/alice",
+            json!({"password": "new"})
+        ))
         .await
-        .is_err());
-    assert!(b
-        .handle(&req(&view, Operation::Update, "login/alice", json!({"password": "new"})))
-        .await
-        .is_ok());
+        .is_ok()
+    );
 
-    b.handle(&req(&view, Operation::Update, "users/alice/policies", json!({"token_policies": ["x"]})))
-        .await
-        .unwrap();
+    b.handle(&req(
+        &view,
+        Operation::Update,
+        "users/alice/policies",
+        json!({"token_policies": ["x"]}),
+    ))
+    .await
+    .unwrap();
     let list = b
         .handle(&req(&view, Operation::List, "users/", json!({})))
         .await
@@ -89,11 +124,12 @@ async fn users_crud_login_and_wrong_password() {
     b.handle(&req(&view, Operation::Delete, "users/alice", json!({})))
         .await
         .unwrap();
-    assert!(b
-        .handle(&req(&view, Operation::Read, "users/alice", json!({})))
-        .await
-        .unwrap()
-        .is_none());
+    assert!(
+        b.handle(&req(&view, Operation::Read, "users/alice", json!({})))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -101,7 +137,12 @@ async fn a_new_user_needs_a_password() {
     let view = View::new(Arc::new(InMemBackend::new()), "u/");
     let b = Userpass::new(KdfParams::TEST_ONLY_CHEAP);
     let err = b
-        .handle(&req(&view, Operation::Create, "users/x", json!({"policies": "a"})))
+        .handle(&req(
+            &view,
+            Operation::Create,
+            "users/x",
+            json!({"policies": "a"}),
+        ))
         .await
         .err()
         .unwrap();

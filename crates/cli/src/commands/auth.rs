@@ -55,9 +55,7 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>, args: &[String]) -> Result<i32, CliEr
                 .post(&format!("sys/auth/{}", path.trim_matches('/')), &body)
                 .await
                 .map_err(|e| e.context("Error enabling"))?;
-            ctx.print(&format!(
-                "Success! Enabled {kind} auth method at: {path}\n"
-            ));
+            ctx.print(&format!("Success! Enabled {kind} auth method at: {path}\n"));
             Ok(0)
         }
         "disable" => {

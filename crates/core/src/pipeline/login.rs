@@ -107,7 +107,9 @@ pub(crate) fn plan(
             ));
         }
         other => {
-            return Err(CoreError::invalid(format!("unsupported token_type {other:?}")));
+            return Err(CoreError::invalid(format!(
+                "unsupported token_type {other:?}"
+            )));
         }
     }
     if !cidr::allows(&login.bound_cidrs, remote) {
@@ -222,7 +224,10 @@ mod tests {
         assert_eq!(display_name("auth/userpass/", "alice"), "userpass-alice");
         assert_eq!(display_name("auth/approle/", ""), "approle");
         assert_eq!(display_name("auth/team/a/", "b.c@d"), "team-a-b-c-d");
-        assert_eq!(display_name("auth/x/", &"n".repeat(1000)).len(), MAX_DISPLAY_NAME);
+        assert_eq!(
+            display_name("auth/x/", &"n".repeat(1000)).len(),
+            MAX_DISPLAY_NAME
+        );
     }
 
     #[test]
@@ -248,9 +253,15 @@ mod tests {
         // Nothing asked: the mount's default, capped by the mount's maximum.
         assert_eq!(login_ttls(&l(0, 0), &mount(600, 1200), SYSTEM), (600, 1200));
         // The role's maximum is lower than the mount's.
-        assert_eq!(login_ttls(&l(900, 300), &mount(600, 1200), SYSTEM), (300, 300));
+        assert_eq!(
+            login_ttls(&l(900, 300), &mount(600, 1200), SYSTEM),
+            (300, 300)
+        );
         // A TTL above the mount maximum is cut.
-        assert_eq!(login_ttls(&l(5000, 0), &mount(600, 1200), SYSTEM), (1200, 1200));
+        assert_eq!(
+            login_ttls(&l(5000, 0), &mount(600, 1200), SYSTEM),
+            (1200, 1200)
+        );
         // The system maximum applies when the mount has none of its own.
         assert_eq!(
             login_ttls(&l(9_999_999, 0), &mount(0, 0), SYSTEM),
@@ -286,8 +297,15 @@ mod tests {
             plan(&bound, &m, "p", at("192.168.0.1"), SYSTEM, 0),
             Err(CoreError::PermissionDenied)
         ));
-        let e = plan(&bound, &m, "auth/userpass/login/a", at("10.1.1.1"), SYSTEM, 100)
-            .expect("inside the block");
+        let e = plan(
+            &bound,
+            &m,
+            "auth/userpass/login/a",
+            at("10.1.1.1"),
+            SYSTEM,
+            100,
+        )
+        .expect("inside the block");
         assert_eq!(e.display_name, "userpass-a");
         assert_eq!((e.ttl, e.expire_time, e.max_ttl), (600, Some(700), 1200));
         assert!(e.renewable && e.orphan);

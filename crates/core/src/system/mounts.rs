@@ -479,7 +479,11 @@ async fn disable_auth(active: &Active, path: &str) -> Result<Option<Response>, C
     // Logged-in clients are logged out: every token a login through this mount issued.
     let prefix = format!("auth/{path}");
     let tokens = &active.tokens;
-    for accessor in tokens.list_accessors().await.map_err(tresor_sdk::LogicalError::from)? {
+    for accessor in tokens
+        .list_accessors()
+        .await
+        .map_err(tresor_sdk::LogicalError::from)?
+    {
         let issued_here = tokens
             .lookup_accessor(&accessor)
             .await
