@@ -8,7 +8,8 @@
 //! - `login/:username` update (`password`), served without a token.
 //!
 //! User names are case-insensitive (stored lower-cased). Passwords are kept only as Argon2id
-//! hashes ([`crate::kdf`]); hashing and verifying run on the blocking pool. A wrong password
+//! hashes ([`crate::kdf`]); hashing and verifying run on the blocking pool, at most as many
+//! at once as the machine has cores (each takes the KDF's 19 MiB). A wrong password
 //! and an unknown user get the same answer ("invalid username or password", 400) at the same
 //! cost. Storage: `user/<username>` holds a [`User`] as JSON.
 
@@ -44,6 +45,9 @@ pub struct User {
 /// The userpass backend of one mount.
 pub struct Userpass {
     params: KdfParams,
+    /// Bounds the hashes computed at once (each takes the KDF's memory): logins beyond it
+    /// wait their turn instead of exhausting memory.
+    kdf_slots: tokio::sync::Semaphore,
     /// A hash of nothing anyone knows, verified when the user does not exist.
     dummy: OnceLock<String>,
 }
@@ -51,8 +55,10 @@ pub struct Userpass {
 impl Userpass {
     /// A backend hashing new passwords with `params`.
     pub fn new(params: KdfParams) -> Self {
+        let slots = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
         Self {
             params,
+            kdf_slots: tokio::sync::Semaphore::new(slots),
             dummy: OnceLock::new(),
         }
     }
@@ -64,6 +70,11 @@ impl Userpass {
 
     async fn hash(&self, password: Zeroizing<String>) -> Result<String, LogicalError> {
         let params = self.params;
+        let _slot = self
+            .kdf_slots
+            .acquire()
+            .await
+            .map_err(|_| LogicalError::Internal("password hashing is shut down".into()))?;
         tokio::task::spawn_blocking(move || kdf::hash(&password, params))
             .await
             .map_err(|e| LogicalError::Internal(format!("password hashing task: {e}")))?
@@ -85,6 +96,9 @@ impl Userpass {
                     }
                 }
             },
+        };
+        let Ok(_slot) = self.kdf_slots.acquire().await else {
+            return false;
         };
         tokio::task::spawn_blocking(move || kdf::verify(&password, &stored))
             .await
