@@ -457,3 +457,81 @@ async fn the_audit_entry_of_a_login_hashes_the_new_token() {
     assert_eq!(response["response"]["auth"]["policies"], json!(["default"]));
     assert_eq!(response["request"]["mount_type"], "userpass");
 }
+
+#[tokio::test]
+async fn renewal_asks_the_auth_method() {
+    let (state, root) = node("userpass", "userpass").await;
+    let user = |policies: &str| {
+        let (state, root, policies) = (state.clone(), root.clone(), policies.to_owned());
+        async move {
+            let r = call(
+                &state,
+                "POST",
+                "/v1/auth/userpass/users/erin",
+                Some(&root),
+                Some(json!({"password": "pw", "token_policies": policies})),
+            )
+            .await;
+            assert!(r.status.is_success(), "{}", r.body);
+        }
+    };
+    user("reader").await;
+    let login = call(
+        &state,
+        "POST",
+        "/v1/auth/userpass/login/erin",
+        None,
+        Some(json!({"password": "pw"})),
+    )
+    .await;
+    let token = login.body["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let accessor = login.body["auth"]["accessor"].as_str().unwrap().to_owned();
+    let renew = |path: &'static str, who: Option<String>, body: Value| {
+        let state = state.clone();
+        async move { call(&state, "POST", path, who.as_deref(), Some(body)).await }
+    };
+    let ok = renew("/v1/auth/token/renew-self", Some(token.clone()), json!({})).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    // The user's policies change: the old token is no longer renewed, by any of the paths.
+    user("reader,writer").await;
+    let refused = renew("/v1/auth/token/renew-self", Some(token.clone()), json!({})).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(
+        refused.body["errors"],
+        json!(["policies have changed, not renewing"])
+    );
+    let by_accessor = renew(
+        "/v1/auth/token/renew-accessor",
+        Some(root.clone()),
+        json!({"accessor": accessor}),
+    )
+    .await;
+    assert_eq!(
+        by_accessor.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        by_accessor.body
+    );
+    // Gone entirely.
+    call(
+        &state,
+        "DELETE",
+        "/v1/auth/userpass/users/erin",
+        Some(&root),
+        None,
+    )
+    .await;
+    let gone = renew(
+        "/v1/auth/token/renew",
+        Some(root.clone()),
+        json!({"token": token}),
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::BAD_REQUEST, "{}", gone.body);
+    // Root's own renewals are not affected.
+    let own = renew("/v1/auth/token/renew-self", Some(root.clone()), json!({})).await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+}

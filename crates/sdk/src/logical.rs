@@ -22,7 +22,10 @@ pub enum Operation {
     /// LIST, or GET with `?list=true`.
     List,
     /// Renewal of a lease this backend issued (sent by the expiration manager, never by a
-    /// client; the request's `secret` names the lease).
+    /// client; the request's `secret` names the lease). An auth backend gets it, at its login
+    /// path with `auth` describing the token, when a token its login issued is renewed: an
+    /// error refuses the renewal (the user or role is gone, its policies changed); `Ok` lets
+    /// it go on.
     Renew,
     /// Revocation of a lease this backend issued (sent by the expiration manager).
     Revoke,
@@ -77,6 +80,8 @@ pub struct Auth {
     pub display_name: String,
     /// Whether the caller holds the root policy.
     pub is_root: bool,
+    /// The token's metadata (a login's `username`, `role_name`, ...).
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// A request routed to a backend.

@@ -9,7 +9,8 @@
 //! - `role/:name/secret-id/lookup`, `role/:name/secret-id/destroy` (by value),
 //!   `role/:name/secret-id-accessor/lookup`, `role/:name/secret-id-accessor/destroy`;
 //! - `role/:name/<field>` read, write, delete for the fields of [`role::FIELD_ENDPOINTS`];
-//! - `login` write (`role_id`, `secret_id`), served without a token;
+//! - `login` write (`role_id`, `secret_id`), served without a token; a renewal of its token
+//!   ([`Operation::Renew`]) is refused once the role is gone;
 //! - `tidy/secret-id` write: removes expired secret ids and dangling accessors.
 //!
 //! Storage (the mount's view): `salt` (32 random bytes), `role/<name>`, `role_id/<h(role id)>`
@@ -609,6 +610,20 @@ impl LogicalBackend for AppRole {
         let parts: Vec<&str> = req.path.split('/').collect();
         match parts.as_slice() {
             ["login"] if is_write(op) => self.login(req).await,
+            ["login"] if op == Operation::Renew => {
+                let name = req
+                    .auth
+                    .metadata
+                    .get("role_name")
+                    .cloned()
+                    .unwrap_or_default();
+                match self.load_role(&req.storage, &name).await? {
+                    Some(_) => Ok(None),
+                    None => Err(LogicalError::invalid(format!(
+                        "role {name:?} does not exist during renewal"
+                    ))),
+                }
+            }
             ["tidy", "secret-id"] if is_write(op) => self.tidy(&req.storage).await,
             ["role", ""] | ["role"] if op == Operation::List => {
                 let mut keys = req.storage.list("role/").await?;

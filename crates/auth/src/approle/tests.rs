@@ -280,3 +280,23 @@ async fn tidy_removes_dangling_accessors() {
         "the live accessor stays, the dangling one goes: {left:?}"
     );
 }
+
+#[tokio::test]
+async fn renewal_is_refused_once_the_role_is_gone() {
+    let view = View::new(Arc::new(InMemBackend::new()), "a/");
+    let b = AppRole::new();
+    call(&b, &view, Operation::Create, "role/r", json!({}))
+        .await
+        .unwrap();
+    let mut renew = req(&view, Operation::Renew, "login", json!({}));
+    renew.auth.metadata.insert("role_name".into(), "r".into());
+    assert!(b.handle(&renew).await.unwrap().is_none());
+    call(&b, &view, Operation::Delete, "role/r", json!({}))
+        .await
+        .unwrap();
+    let e = b.handle(&renew).await.err().unwrap();
+    assert!(
+        e.to_string().contains("does not exist during renewal"),
+        "{e}"
+    );
+}

@@ -5,7 +5,8 @@
 //!   `token_*` fields and the legacy `policies`, `ttl`, `max_ttl`, `bound_cidrs`), delete;
 //! - `users/:username/password` update (`password`);
 //! - `users/:username/policies` update (`token_policies` or `policies`);
-//! - `login/:username` update (`password`), served without a token.
+//! - `login/:username` update (`password`), served without a token; a renewal of its token
+//!   ([`Operation::Renew`]) is refused once the user is gone or its policies changed.
 //!
 //! User names are case-insensitive (stored lower-cased). Passwords are kept only as Argon2id
 //! hashes ([`crate::kdf`]); hashing and verifying run on the blocking pool, at most as many
@@ -193,6 +194,28 @@ impl Userpass {
         Ok(None)
     }
 
+    /// The renewal of a token a login as `name` issued: refused when the user is gone or its
+    /// policies are no longer the token's.
+    async fn renew(&self, req: &Request, name: &str) -> Result<Option<Response>, LogicalError> {
+        let user = self
+            .load(req, name)
+            .await?
+            .ok_or_else(|| LogicalError::invalid("user no longer exists, not renewing"))?;
+        let mut want = user.token.token_policies.clone();
+        if !user.token.token_no_default_policy {
+            want.push("default".into());
+        }
+        want.sort();
+        want.dedup();
+        let mut have = req.auth.policies.clone();
+        have.sort();
+        have.dedup();
+        if want != have {
+            return Err(LogicalError::invalid("policies have changed, not renewing"));
+        }
+        Ok(None)
+    }
+
     async fn login(&self, req: &Request, name: &str) -> Result<Option<Response>, LogicalError> {
         let password = password_of(&req.data)?.unwrap_or_default();
         if password.is_empty() {
@@ -246,6 +269,9 @@ impl LogicalBackend for Userpass {
             }
             ["users", name, "policies"] if is_write(op) => {
                 self.set_policies(req, &name.to_lowercase()).await
+            }
+            ["login", name] if op == Operation::Renew => {
+                self.renew(req, &name.to_lowercase()).await
             }
             ["login", name] if is_write(op) => {
                 let name = name.to_lowercase();

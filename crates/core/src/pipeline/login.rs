@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use tresor_sdk::{AuthResponse, LoginAuth, MountInfo, Response, cidr};
+use tresor_sdk::{AuthResponse, LoginAuth, MountInfo, Operation, Request, Response, cidr};
 use tresor_token::{DEFAULT_POLICY, ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits};
 
 use crate::active::Active;
@@ -196,6 +196,62 @@ impl Core {
             .await
             .map_err(|e| CoreError::from(tresor_sdk::LogicalError::from(e)))?;
         resp.auth = Some(auth_block(&entry));
+        Ok(())
+    }
+}
+
+impl Core {
+    /// Before `auth/token/renew`, `renew-self` or `renew-accessor` renews a token a login
+    /// issued, its auth method is asked ([`Operation::Renew`] at the login path, with the
+    /// token as `auth`): its error refuses the renewal. Tokens of the token store, unknown
+    /// tokens and tokens whose method is gone go on unasked (the token backend answers them).
+    pub(crate) async fn check_login_renewal(
+        &self,
+        active: &Active,
+        rel: &str,
+        request: &Request,
+        caller: Option<&TokenEntry>,
+    ) -> Result<(), CoreError> {
+        let tokens = &active.tokens;
+        let text = |k: &str| {
+            request
+                .data
+                .get(k)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let looked_up = match rel {
+            "renew-self" => caller.cloned(),
+            "renew" => tokens.lookup(&text("token")).await.ok().flatten(),
+            "renew-accessor" => tokens
+                .lookup_accessor(&text("accessor"))
+                .await
+                .ok()
+                .flatten(),
+            _ => None,
+        };
+        let Some(target) = looked_up else {
+            return Ok(());
+        };
+        let Some(rest) = target.path.strip_prefix("auth/") else {
+            return Ok(());
+        };
+        let table = active.auth_snapshot();
+        let Some((entry, login_path)) = table.route(rest) else {
+            return Ok(());
+        };
+        if entry.kind == "token" {
+            return Ok(());
+        }
+        let Some(backend) = active.backend(&entry.uuid) else {
+            return Ok(());
+        };
+        let mut renew = Request::new(Operation::Renew, login_path, active.auth_view(entry));
+        renew.mount = active.auth_mount_info(entry);
+        renew.auth = super::caller(&target);
+        renew.remote_addr = request.remote_addr;
+        backend.handle(&renew).await?;
         Ok(())
     }
 }

@@ -334,6 +334,11 @@ impl Core {
                 None => Err(CoreError::PermissionDenied),
             },
             Some((backend, request)) => {
+                // A login token's renewal asks its auth method first.
+                if request.mount.kind == "token" {
+                    self.check_login_renewal(&active, rel, &request, entry.as_ref())
+                        .await?;
+                }
                 // Stage 8, lease.
                 match backend.handle(&request).await {
                     Ok(Some(mut resp)) if resp.login.is_some() => self
@@ -410,13 +415,14 @@ impl Core {
 }
 
 /// The caller as backends see it.
-fn caller(entry: &TokenEntry) -> Auth {
+pub(crate) fn caller(entry: &TokenEntry) -> Auth {
     Auth {
         client_token: entry.id.clone(),
         accessor: entry.accessor.clone(),
         is_root: entry.policies.iter().any(|p| p == "root"),
         policies: entry.policies.clone(),
         display_name: entry.display_name.clone(),
+        metadata: entry.meta.clone(),
     }
 }
 
