@@ -446,6 +446,8 @@ async fn enable_auth(
         &kind,
         &fields::get_str(data, "description")?.unwrap_or_default(),
     );
+    // Auth mounts' accessors read `auth_<type>_<8 hex>`, as Vault names them.
+    entry.accessor = crate::active::new_accessor(&format!("auth_{kind}"));
     entry.options = options;
     entry.config.default_lease_ttl = default_ttl;
     entry.config.max_lease_ttl = max_ttl;
