@@ -127,7 +127,9 @@ async fn userpass_login_gives_a_token_that_reads_what_its_policy_allows() {
     let (state, root) = node("userpass", "userpass").await;
     let listed = call(&state, "GET", "/v1/sys/auth", Some(&root), None).await;
     assert_eq!(listed.body["data"]["userpass/"]["type"], "userpass");
-    let accessor = listed.body["data"]["userpass/"]["accessor"].as_str().unwrap();
+    let accessor = listed.body["data"]["userpass/"]["accessor"]
+        .as_str()
+        .unwrap();
     assert!(accessor.starts_with("auth_userpass_"), "{accessor}");
     let r = call(
         &state,

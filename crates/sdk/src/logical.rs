@@ -23,7 +23,8 @@ pub enum Operation {
     List,
     /// Renewal of a lease this backend issued (sent by the expiration manager, never by a
     /// client; the request's `secret` names the lease). An auth backend gets it, at its login
-    /// path with `auth` describing the token, when a token its login issued is renewed: an
+    /// path with `auth` describing the token and `data` holding the login's
+    /// [`LoginAuth::internal`](crate::LoginAuth::internal), when a token its login issued is renewed: an
     /// error refuses the renewal (the user or role is gone, its policies changed); `Ok` lets
     /// it go on.
     Renew,

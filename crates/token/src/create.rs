@@ -220,6 +220,7 @@ pub fn plan(
         revoking: false,
         bound_cidrs: Vec::new(),
         max_ttl: 0,
+        internal: Map::new(),
     };
     Ok(Plan {
         entry,

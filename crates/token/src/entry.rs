@@ -83,6 +83,10 @@ pub struct TokenEntry {
     /// maximum alone); set by logins from the role's and the mount's maximum TTL.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub max_ttl: u64,
+    /// What the auth method that issued the token keeps for its renewals (a login's
+    /// `internal` data); never shown to clients.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub internal: serde_json::Map<String, serde_json::Value>,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -134,6 +134,7 @@ pub(crate) fn plan(
         token_type: SERVICE_TYPE.to_owned(),
         bound_cidrs: login.bound_cidrs.clone(),
         max_ttl,
+        internal: login.internal.clone(),
         ..TokenEntry::default()
     })
 }
@@ -203,7 +204,8 @@ impl Core {
 impl Core {
     /// Before `auth/token/renew`, `renew-self` or `renew-accessor` renews a token a login
     /// issued, its auth method is asked ([`Operation::Renew`] at the login path, with the
-    /// token as `auth`): its error refuses the renewal. Tokens of the token store, unknown
+    /// token as `auth` and the login's `internal` data as `data`): its error refuses the
+    /// renewal. Tokens of the token store, unknown
     /// tokens and tokens whose method is gone go on unasked (the token backend answers them).
     pub(crate) async fn check_login_renewal(
         &self,
@@ -250,6 +252,8 @@ impl Core {
         let mut renew = Request::new(Operation::Renew, login_path, active.auth_view(entry));
         renew.mount = active.auth_mount_info(entry);
         renew.auth = super::caller(&target);
+        // What the method kept at login comes back as the request's data.
+        renew.data = target.internal.clone();
         renew.remote_addr = request.remote_addr;
         backend.handle(&renew).await?;
         Ok(())
@@ -343,7 +347,10 @@ mod tests {
             plan(&batch, &m, "auth/userpass/login/a", None, SYSTEM, 0),
             Err(CoreError::InvalidRequest(_))
         ));
+        let mut internal = serde_json::Map::new();
+        internal.insert("k".into(), serde_json::json!("kept for renewals"));
         let bound = LoginAuth {
+            internal,
             bound_cidrs: vec!["10.0.0.0/8".into()],
             renewable: true,
             display_name: "a".into(),
@@ -367,5 +374,6 @@ mod tests {
         assert!(e.renewable && e.orphan);
         assert_eq!(e.bound_cidrs, vec!["10.0.0.0/8"]);
         assert_eq!(e.path, "auth/userpass/login/a");
+        assert_eq!(e.internal["k"], "kept for renewals");
     }
 }
