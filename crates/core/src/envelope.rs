@@ -77,6 +77,7 @@ fn auth_of(v: &Value) -> AuthResponse {
         orphan: v.get("orphan").and_then(Value::as_bool).unwrap_or(false),
         num_uses: v.get("num_uses").and_then(Value::as_u64).unwrap_or(0),
         mfa_requirement: None,
+        display_name: String::new(),
     }
 }
 
@@ -129,6 +130,7 @@ mod tests {
                 orphan: false,
                 num_uses: 3,
                 mfa_requirement: None,
+                display_name: String::new(),
             }),
             lease_duration: 60,
             renewable: true,

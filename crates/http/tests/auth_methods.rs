@@ -459,6 +459,10 @@ async fn the_audit_entry_of_a_login_hashes_the_new_token() {
         .unwrap();
     assert!(hashed.starts_with("hmac-sha256:"), "{response}");
     assert_eq!(response["response"]["auth"]["policies"], json!(["default"]));
+    assert_eq!(
+        response["response"]["auth"]["display_name"],
+        "userpass-dave"
+    );
     assert_eq!(response["request"]["mount_type"], "userpass");
 }
 

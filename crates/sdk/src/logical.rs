@@ -160,6 +160,10 @@ pub struct AuthResponse {
     pub num_uses: u64,
     /// Always `null`: no login asks for MFA.
     pub mfa_requirement: Option<Value>,
+    /// The token's display name: recorded in audit entries, not part of the JSON `auth`
+    /// block.
+    #[serde(skip)]
+    pub display_name: String,
 }
 
 /// A lease-bearing secret in a response (dynamic credentials): the core registers a lease

@@ -154,6 +154,7 @@ pub(crate) fn auth_block(e: &TokenEntry) -> AuthResponse {
         orphan: e.orphan,
         num_uses: e.num_uses,
         mfa_requirement: None,
+        display_name: e.display_name.clone(),
     }
 }
 

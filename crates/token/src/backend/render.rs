@@ -31,6 +31,7 @@ pub(crate) fn auth_block(e: &TokenEntry, ttl: u64) -> AuthResponse {
         orphan: e.orphan,
         num_uses: e.num_uses,
         mfa_requirement: None,
+        display_name: e.display_name.clone(),
     }
 }
 
