@@ -76,7 +76,7 @@ fn auth_of(v: &Value) -> AuthResponse {
         token_type: str_of(v, "token_type"),
         orphan: v.get("orphan").and_then(Value::as_bool).unwrap_or(false),
         num_uses: v.get("num_uses").and_then(Value::as_u64).unwrap_or(0),
-        mfa_requirement: None,
+        mfa_requirement: (),
         display_name: String::new(),
     }
 }
@@ -129,7 +129,7 @@ mod tests {
                 token_type: "service".into(),
                 orphan: false,
                 num_uses: 3,
-                mfa_requirement: None,
+                mfa_requirement: (),
                 display_name: String::new(),
             }),
             lease_duration: 60,

@@ -158,8 +158,8 @@ pub struct AuthResponse {
     pub orphan: bool,
     /// Remaining uses (0 = unlimited).
     pub num_uses: u64,
-    /// Always `null`: no login asks for MFA.
-    pub mfa_requirement: Option<Value>,
+    /// Always `null` (no login asks for MFA): a unit, which serializes as `null`.
+    pub mfa_requirement: (),
     /// The token's display name: recorded in audit entries, not part of the JSON `auth`
     /// block.
     #[serde(skip)]

@@ -153,7 +153,7 @@ pub(crate) fn auth_block(e: &TokenEntry) -> AuthResponse {
         token_type: e.token_type.clone(),
         orphan: e.orphan,
         num_uses: e.num_uses,
-        mfa_requirement: None,
+        mfa_requirement: (),
         display_name: e.display_name.clone(),
     }
 }

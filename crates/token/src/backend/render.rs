@@ -30,7 +30,7 @@ pub(crate) fn auth_block(e: &TokenEntry, ttl: u64) -> AuthResponse {
         token_type: e.token_type.clone(),
         orphan: e.orphan,
         num_uses: e.num_uses,
-        mfa_requirement: None,
+        mfa_requirement: (),
         display_name: e.display_name.clone(),
     }
 }
