@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Drives a fresh server with the real OpenBao CLI (`bao`), as an operator would:
 # init, unseal, status, kv-v2 put/get, a policy, a limited token (read allowed, write 403),
+# userpass and approle logins (auth enable/list, login -method=..., the token helper file),
 # seal.
 #
 #   tests/compat/bao-cli.sh tresor|openbao
@@ -165,6 +166,58 @@ pass "bao kv put secret/app x=y with the app-read token is denied with 403 (exit
 run kv get -format=json secret/app
 [[ "$(json_get 'd["data"]["metadata"]["version"]')" == 1 ]] || fail "the denied write changed the secret"
 pass "the denied write left the secret at version 1"
+
+# ---- auth methods: userpass and approle logins ---------------------------------
+run auth enable userpass
+expect_rc 0 "bao auth enable userpass"
+run auth enable approle
+expect_rc 0 "bao auth enable approle"
+run auth list -format=json
+expect_rc 0 "bao auth list"
+[[ "$(json_get '"userpass/" in d and "approle/" in d')" == true ]] || fail "auth list: userpass/ or approle/ missing"
+pass "auth list shows userpass/ and approle/"
+
+run write auth/userpass/users/alice password=pw1 token_policies=app-read
+expect_rc 0 "bao write auth/userpass/users/alice"
+# (with no token in the environment: the CLI warns on stderr when one is set)
+BAO_TOKEN="" VAULT_TOKEN="" run login -method=userpass -format=json username=alice password=pw1
+expect_rc 0 "bao login -method=userpass username=alice"
+UP_TOKEN="$(json_get 'd["auth"]["client_token"]')"
+[[ "$(json_get '"app-read" in d["auth"]["policies"]')" == true ]] || fail "userpass login: app-read not in policies"
+[[ "$(json_get 'd["auth"]["metadata"]["username"]')" == alice ]] || fail "userpass login: metadata.username is not alice"
+[[ "$(cat "$HOME/.vault-token" 2>/dev/null)" == "$UP_TOKEN" ]] || fail "userpass login: token not stored in ~/.vault-token"
+pass "userpass login stored a token with policy app-read"
+# The stored token is used when no token is in the environment.
+BAO_TOKEN="" VAULT_TOKEN="" run kv get -format=json secret/app
+expect_rc 0 "bao kv get secret/app with the stored userpass token"
+pass "the stored userpass token reads secret/app"
+BAO_TOKEN="" VAULT_TOKEN="" run login -method=userpass username=alice password=wrong
+[[ "$RC" -ne 0 && "$OUT" == *"invalid username or password"* ]] || fail "userpass login with a wrong password"
+pass "wrong password refused with 'invalid username or password' (exit $RC)"
+
+run write auth/approle/role/app token_policies=app-read secret_id_num_uses=5
+expect_rc 0 "bao write auth/approle/role/app"
+run read -format=json auth/approle/role/app/role-id
+expect_rc 0 "bao read auth/approle/role/app/role-id"
+ROLE_ID="$(json_get 'd["data"]["role_id"]')"
+run write -format=json -f auth/approle/role/app/secret-id
+expect_rc 0 "bao write -f auth/approle/role/app/secret-id"
+SECRET_ID="$(json_get 'd["data"]["secret_id"]')"
+# The bao CLI has no AppRole login helper ("Unknown auth method: approle", as Vault's CLI):
+# an AppRole login is a write to auth/approle/login, and `bao login TOKEN` stores its token.
+BAO_TOKEN="" VAULT_TOKEN="" run write -format=json auth/approle/login role_id="$ROLE_ID" secret_id="$SECRET_ID"
+expect_rc 0 "bao write auth/approle/login role_id=... secret_id=..."
+AR_TOKEN="$(json_get 'd["auth"]["client_token"]')"
+[[ "$(json_get 'd["auth"]["metadata"]["role_name"]')" == app ]] || fail "approle login: metadata.role_name is not app"
+[[ "$(json_get '"app-read" in d["auth"]["policies"]')" == true ]] || fail "approle login: app-read not in policies"
+pass "approle login returned a token with policy app-read"
+BAO_TOKEN="" VAULT_TOKEN="" run login -no-print "$AR_TOKEN"
+expect_rc 0 "bao login TOKEN (the approle token)"
+[[ "$(cat "$HOME/.vault-token")" == "$AR_TOKEN" ]] || fail "bao login TOKEN did not store the approle token"
+pass "the approle token is stored in ~/.vault-token"
+BAO_TOKEN="$AR_TOKEN" VAULT_TOKEN="$AR_TOKEN" run kv get -format=json secret/app
+expect_rc 0 "bao kv get secret/app with the approle token"
+rm -f "$HOME/.vault-token"
 
 # ---- seal ----------------------------------------------------------------------
 run operator seal

@@ -37,6 +37,7 @@ DEFAULT_TESTS="$SYS/test_init.py $SYS/test_seal.py $SYS/test_health.py $SYS/test
   $SYS/test_key.py $SYS/test_policy.py $SYS/test_policies.py $SYS/test_mount.py $SYS/test_auth.py
   $SYS/test_lease.py
   tests/integration_tests/api/auth_methods/test_token.py
+  tests/integration_tests/api/auth_methods/test_approle.py
   tests/integration_tests/api/secrets_engines/test_kv_v1.py
   tests/integration_tests/api/secrets_engines/test_kv_v2.py
   tests/integration_tests/api/secrets_engines/test_transit.py"

@@ -87,6 +87,12 @@ pub struct Cli {
     /// Allow targets that are not loopback addresses.
     #[arg(long)]
     pub allow_non_loopback: bool,
+    /// Login scenarios: the userpass user name or the AppRole role id.
+    #[arg(long, default_value = "tresor-bench")]
+    pub login_id: String,
+    /// Login scenarios: the password or the secret id (default: $BENCH_LOGIN_SECRET).
+    #[arg(long)]
+    pub login_secret: Option<String>,
 }
 
 impl Cli {
@@ -181,6 +187,17 @@ impl Cli {
             ));
         }
         let max_error_rate = parse_error_rate(&self.max_error_rate)?;
+        if self.login_id.is_empty() || !self.login_id.bytes().all(is_name_byte) {
+            return Err(BenchError::invalid(
+                "login-id",
+                "use letters, digits, '-', '_' and '.'",
+            ));
+        }
+        let login_secret = Token::new(
+            self.login_secret
+                .or_else(|| env("BENCH_LOGIN_SECRET"))
+                .unwrap_or_default(),
+        );
 
         Ok(BenchConfig {
             scenario,
@@ -202,6 +219,8 @@ impl Cli {
             seed: self.seed.unwrap_or_else(rand::random),
             max_error_rate,
             timeout,
+            login_id: self.login_id,
+            login_secret,
             allow_non_loopback: self.allow_non_loopback,
         })
     }

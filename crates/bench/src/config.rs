@@ -32,6 +32,11 @@ pub enum Scenario {
     TokenCreate,
     /// Transit encryption of the payload (needs a transit engine at the mount).
     TransitEncrypt,
+    /// userpass logins (`auth/<mount>/login/<login-id>` with the password `--login-secret`).
+    UserpassLogin,
+    /// AppRole logins (`auth/<mount>/login` with role id `--login-id`, secret id
+    /// `--login-secret`).
+    ApproleLogin,
     /// etcd v3 gateway puts.
     EtcdPut,
     /// etcd v3 gateway ranges (single-key gets) after writing the key set once.
@@ -47,6 +52,8 @@ impl Scenario {
             Self::Mixed => "mixed",
             Self::TokenCreate => "token-create",
             Self::TransitEncrypt => "transit-encrypt",
+            Self::UserpassLogin => "userpass-login",
+            Self::ApproleLogin => "approle-login",
             Self::EtcdPut => "etcd-put",
             Self::EtcdRange => "etcd-range",
         }
@@ -67,6 +74,8 @@ impl Scenario {
         match self {
             Self::KvWrite | Self::KvRead | Self::Mixed => Some("secret"),
             Self::TransitEncrypt => Some("transit"),
+            Self::UserpassLogin => Some("userpass"),
+            Self::ApproleLogin => Some("approle"),
             Self::TokenCreate | Self::EtcdPut | Self::EtcdRange => None,
         }
     }
@@ -159,6 +168,10 @@ pub struct BenchConfig {
     pub max_error_rate: f64,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// The login scenarios' name: the userpass user or the AppRole role id.
+    pub login_id: String,
+    /// The login scenarios' secret: the password or the secret id (never printed).
+    pub login_secret: Token,
     /// Whether non-loopback hosts may be contacted (also decides which redirects are followed).
     pub allow_non_loopback: bool,
 }

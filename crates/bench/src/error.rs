@@ -41,12 +41,14 @@ pub enum BenchError {
     /// The HTTP client could not be built.
     #[error("cannot build HTTP client: {0}")]
     Client(String),
-    /// The transit scenario's target mount does not answer encrypt requests.
-    #[error(
-        "transit-encrypt is not available until the transit engine exists: \
-         POST {url} answered {answer}"
-    )]
+    /// The scenario's target does not answer its probe (no transit engine, no login user or
+    /// role yet).
+    #[error("{scenario} is not available until {needs}: POST {url} answered {answer}")]
     TransitUnavailable {
+        /// The scenario probed.
+        scenario: &'static str,
+        /// What it needs (`the transit engine exists`).
+        needs: &'static str,
         /// The URL probed before the run.
         url: String,
         /// The status or transport error the probe got.

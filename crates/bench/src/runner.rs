@@ -7,7 +7,7 @@ use std::time::Duration;
 use rand::{SeedableRng, rngs::StdRng};
 use tokio::time::Instant;
 
-use crate::config::{BenchConfig, MAX_DURATION};
+use crate::config::{BenchConfig, MAX_DURATION, Scenario};
 use crate::error::BenchError;
 use crate::http::Sender;
 use crate::report::Report;
@@ -100,6 +100,11 @@ async fn probe(
     for base in &config.targets {
         if let Err(kind) = sender.send(base, &op).await {
             return Err(BenchError::TransitUnavailable {
+                scenario: config.scenario.name(),
+                needs: match config.scenario {
+                    Scenario::TransitEncrypt => "the transit engine exists",
+                    _ => "the auth method and its user or role exist",
+                },
                 url: format!("{base}{}", op.path),
                 answer: kind.to_string(),
             });

@@ -44,6 +44,9 @@ pub struct Workload {
     /// KV write bodies do not depend on the key, so they are serialised once.
     kv_body: Bytes,
     transit_body: Bytes,
+    /// The login scenarios' path and body (the body holds the secret; never printed).
+    login_path: String,
+    login_body: Bytes,
 }
 
 /// Share of reads in the `mixed` scenario, in tenths.
@@ -68,6 +71,24 @@ impl Workload {
             payload,
             kv_body: Bytes::from(kv_body.to_string()),
             transit_body: Bytes::from(transit_body.to_string()),
+            login_path: match config.scenario {
+                Scenario::UserpassLogin => {
+                    format!("/v1/auth/{}/login/{}", config.mount, config.login_id)
+                }
+                _ => format!("/v1/auth/{}/login", config.mount),
+            },
+            login_body: Bytes::from(
+                match config.scenario {
+                    Scenario::UserpassLogin => {
+                        json!({ "password": config.login_secret.expose() })
+                    }
+                    _ => json!({
+                        "role_id": config.login_id,
+                        "secret_id": config.login_secret.expose(),
+                    }),
+                }
+                .to_string(),
+            ),
         }
     }
 
@@ -126,13 +147,23 @@ impl Workload {
                 Bytes::from_static(br#"{"policies":["default"],"ttl":"1h"}"#),
             ),
             Scenario::TransitEncrypt => self.transit_op(),
+            Scenario::UserpassLogin | Scenario::ApproleLogin => {
+                post(self.login_path.clone(), self.login_body.clone())
+            }
         }
     }
 
     /// The request sent once before the run to check the target can serve the scenario
-    /// (`transit-encrypt` only: the transit engine may not exist yet).
+    /// (`transit-encrypt`: the transit engine may not exist yet; the logins: the user or role
+    /// may not).
     pub fn probe_op(&self) -> Option<OpRequest> {
-        (self.scenario == Scenario::TransitEncrypt).then(|| self.transit_op())
+        match self.scenario {
+            Scenario::TransitEncrypt => Some(self.transit_op()),
+            Scenario::UserpassLogin | Scenario::ApproleLogin => {
+                Some(post(self.login_path.clone(), self.login_body.clone()))
+            }
+            _ => None,
+        }
     }
 
     fn transit_op(&self) -> OpRequest {
@@ -224,6 +255,36 @@ mod tests {
             .filter(|_| w.next_op(&mut rng).method == Method::Get)
             .count();
         assert!((17_600..=18_400).contains(&reads), "{reads} reads of 20000");
+    }
+
+    #[test]
+    fn login_requests() {
+        let w = workload(&[
+            "userpass-login",
+            "--login-id",
+            "alice",
+            "--login-secret",
+            "pw",
+        ]);
+        let mut rng = StdRng::seed_from_u64(1);
+        let op = w.next_op(&mut rng);
+        assert_eq!(op.path, "/v1/auth/userpass/login/alice");
+        let body: Value = serde_json::from_slice(op.body.as_deref().unwrap()).unwrap();
+        assert_eq!(body, json!({"password": "pw"}));
+        assert!(w.probe_op().is_some());
+        let w = workload(&[
+            "approle-login",
+            "--mount",
+            "ar",
+            "--login-id",
+            "rid",
+            "--login-secret",
+            "sid",
+        ]);
+        let op = w.next_op(&mut rng);
+        assert_eq!(op.path, "/v1/auth/ar/login");
+        let body: Value = serde_json::from_slice(op.body.as_deref().unwrap()).unwrap();
+        assert_eq!(body, json!({"role_id": "rid", "secret_id": "sid"}));
     }
 
     #[test]

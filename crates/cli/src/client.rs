@@ -126,6 +126,14 @@ impl Client {
         }
     }
 
+    /// The same connection without a token (logins).
+    pub(crate) fn without_token(&self) -> Self {
+        Self {
+            token: None,
+            ..self.clone()
+        }
+    }
+
     /// The server address.
     pub(crate) fn address(&self) -> &str {
         &self.address

@@ -21,6 +21,12 @@ pub trait Env: Send + Sync {
     fn stdout_is_tty(&self) -> bool {
         false
     }
+
+    /// Asks for a secret on the terminal without echoing it (`prompt` on stderr). `None` when
+    /// stdin is no terminal: a script must pass the secret itself.
+    fn read_secret(&self, _prompt: &str) -> Option<std::io::Result<String>> {
+        None
+    }
 }
 
 /// The real process environment.
@@ -47,4 +53,35 @@ impl Env for SystemEnv {
     fn stdout_is_tty(&self) -> bool {
         std::io::stdout().is_terminal()
     }
+
+    fn read_secret(&self, prompt: &str) -> Option<std::io::Result<String>> {
+        if !std::io::stdin().is_terminal() {
+            return None;
+        }
+        Some(read_without_echo(prompt))
+    }
+}
+
+/// Reads one line from the terminal with echo off (through `stty`, which acts on the terminal
+/// stdin is), restoring echo afterwards whatever happened.
+fn read_without_echo(prompt: &str) -> std::io::Result<String> {
+    use std::io::Write as _;
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+    };
+    let mut err = std::io::stderr();
+    write!(err, "{prompt}")?;
+    err.flush()?;
+    let hidden = stty("-echo").is_ok_and(|s| s.success());
+    let mut line = String::new();
+    let read = std::io::stdin().read_line(&mut line);
+    if hidden {
+        let _ = stty("echo");
+    }
+    writeln!(err)?;
+    read?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }

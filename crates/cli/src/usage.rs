@@ -14,6 +14,7 @@ Common commands:
 
 Other commands:
     audit       Interact with audit devices
+    auth        Interact with auth methods
     kv          Interact with the key/value secrets engine
     lease       Interact with leases (lookup, renew, revoke [-prefix] [-force])
     operator    Perform operator-specific tasks (init, unseal, seal, raft, ...)

@@ -21,6 +21,17 @@ async fn server() -> FakeServer {
                     "policies":["default","web"],"token_policies":["default","web"],"metadata":{"app":"x"},
                     "lease_duration":2764800,"renewable":true}})))
             }
+            ("POST", p) if p.starts_with("/v1/auth/") && p.contains("/login") => {
+                (200, Some(json!({"request_id":"r","lease_id":"","renewable":false,"lease_duration":0,
+                    "data":null,"warnings":null,"auth":{"client_token":"hvs.login","accessor":"acc3",
+                    "policies":["default","web"],"token_policies":["default","web"],
+                    "metadata":{"username":"alice"},"lease_duration":600,"renewable":true}})))
+            }
+            ("GET", "/v1/sys/auth") => (200, Some(envelope(json!({
+                "token/": {"type":"token","accessor":"auth_token_1","description":"token based credentials",
+                    "config":{"default_lease_ttl":0,"max_lease_ttl":0},"uuid":"u3"},
+                "userpass/": {"type":"userpass","accessor":"auth_userpass_2","description":"",
+                    "config":{"default_lease_ttl":0,"max_lease_ttl":0},"uuid":"u4"}})))),
             ("GET", "/v1/sys/policies/acl/dev") => (200, Some(envelope(json!({"name":"dev",
                 "policy":"path \"secret/*\" {\n  capabilities = [\"read\"]\n}\n"})))),
             ("GET", "/v1/sys/policies/acl") => (200, Some(envelope(json!({"keys":["default","dev","root"]})))),
@@ -425,4 +436,85 @@ async fn tls_settings_errors_are_reported() {
     assert!(o.err.contains("/nonexistent/ca.pem"), "{}", o.err);
     let env = FakeEnv::new("https://127.0.0.1:1").with("VAULT_CLIENT_CERT", "/x.pem");
     assert_eq!(cli(&env, &["status"]).await.code, 2);
+}
+
+#[tokio::test]
+async fn login_through_auth_methods_and_auth_commands() {
+    let srv = server().await;
+    // A login never sends the environment's token.
+    let env = FakeEnv::new(&srv.addr).with("VAULT_TOKEN", "root");
+    let o = cli(
+        &env,
+        &[
+            "login",
+            "-method=userpass",
+            "-path=people",
+            "username=alice",
+            "password=pw",
+        ],
+    )
+    .await;
+    assert_eq!(o.code, 0, "{}", o.err);
+    let seen = srv.last();
+    assert_eq!(seen.path, "/v1/auth/people/login/alice");
+    assert_eq!(seen.token, None);
+    assert_eq!(seen.body.unwrap(), json!({"password": "pw"}));
+    assert_eq!(
+        std::fs::read_to_string(env.token_file()).unwrap(),
+        "hvs.login"
+    );
+    assert!(o.out.contains("token_meta_username"), "{}", o.out);
+
+    // No password and no terminal: refused, nothing sent.
+    let before = srv.seen().len();
+    let o = cli(&env, &["login", "-method=userpass", "username=alice"]).await;
+    assert_eq!(o.code, 2, "{}", o.err);
+    assert_eq!(srv.seen().len(), before);
+
+    let env2 = FakeEnv::new(&srv.addr);
+    let o = cli(
+        &env2,
+        &[
+            "login",
+            "-method=approle",
+            "-no-store",
+            "-token-only",
+            "role_id=r",
+            "secret_id=s",
+        ],
+    )
+    .await;
+    assert_eq!(o.code, 0, "{}", o.err);
+    assert_eq!(o.out.trim(), "hvs.login");
+    assert_eq!(srv.last().path, "/v1/auth/approle/login");
+    assert_eq!(
+        srv.last().body.unwrap(),
+        json!({"role_id": "r", "secret_id": "s"})
+    );
+    assert!(!env2.token_file().exists());
+
+    let o = cli(&env, &["auth", "enable", "-path=people", "userpass"]).await;
+    assert_eq!(o.code, 0, "{}", o.err);
+    assert_eq!(srv.last().path, "/v1/sys/auth/people");
+    assert_eq!(srv.last().body.unwrap()["type"], "userpass");
+    assert!(
+        o.out.contains("Enabled userpass auth method at: people/"),
+        "{}",
+        o.out
+    );
+    let o = cli(&env, &["auth", "list"]).await;
+    assert!(
+        o.out.contains("userpass/") && o.out.contains("auth_userpass_2"),
+        "{}",
+        o.out
+    );
+    let o = cli(&env, &["auth", "tune", "-max-lease-ttl=1h", "people"]).await;
+    assert_eq!(o.code, 0, "{}", o.err);
+    assert_eq!(srv.last().path, "/v1/sys/auth/people/tune");
+    let o = cli(&env, &["auth", "disable", "people"]).await;
+    assert_eq!(o.code, 0, "{}", o.err);
+    assert_eq!(
+        (srv.last().method.as_str(), srv.last().path.as_str()),
+        ("DELETE", "/v1/sys/auth/people")
+    );
 }

@@ -41,6 +41,8 @@ pub(crate) struct Active {
     pub(crate) tokens: Arc<TokenStore>,
     pub(crate) token_backend: Arc<dyn LogicalBackend>,
     pub(crate) policies: PolicyStore,
+    /// Entities and aliases of logins.
+    pub(crate) identity: crate::identity::Identity,
     /// Serializes changes to the mount tables.
     pub(crate) table_lock: tokio::sync::Mutex<()>,
     pub(crate) default_lease_ttl: u64,
@@ -156,6 +158,7 @@ impl Active {
                 core.opts.metrics.clone(),
             )
         });
+        let identity = crate::identity::Identity::new(View::new(barrier.clone(), "sys/identity/"));
         let lease_store = LeaseStore::new(View::new(barrier.clone(), crate::leases::EXPIRE_PREFIX));
         let retry = core.opts.lease_retry;
         let active = Arc::new_cyclic(|weak| Active {
@@ -176,6 +179,7 @@ impl Active {
             tokens,
             token_backend,
             policies,
+            identity,
             table_lock: tokio::sync::Mutex::new(()),
             default_lease_ttl: core.opts.default_lease_ttl,
             max_lease_ttl: core.opts.max_lease_ttl,
@@ -191,6 +195,18 @@ impl Active {
             match active.instantiate(entry).await {
                 Ok(backend) => active.set_backend(&entry.uuid, backend),
                 Err(e) => tracing::error!(path = %entry.path, error = %e, "could not load mount"),
+            }
+        }
+        let auth_table = active.auth_snapshot();
+        for entry in auth_table.entries.values() {
+            if entry.kind == "token" {
+                continue;
+            }
+            match active.instantiate_auth(entry).await {
+                Ok(backend) => active.set_backend(&entry.uuid, backend),
+                Err(e) => {
+                    tracing::error!(path = %entry.path, error = %e, "could not load auth method")
+                }
             }
         }
         *active
@@ -235,6 +251,32 @@ impl Active {
             .setup(&self.mount_view(entry), &self.mount_info(entry))
             .await?;
         Ok(backend)
+    }
+
+    /// Creates (and sets up) the backend of an auth mount entry.
+    pub(crate) async fn instantiate_auth(
+        &self,
+        entry: &MountEntry,
+    ) -> Result<Arc<dyn LogicalBackend>, CoreError> {
+        let backend =
+            self.registry
+                .create(tresor_sdk::BackendKind::Auth, &entry.kind, &entry.options)?;
+        backend
+            .setup(&self.auth_view(entry), &self.auth_mount_info(entry))
+            .await?;
+        Ok(backend)
+    }
+
+    /// The storage view of an auth mount.
+    pub(crate) fn auth_view(&self, entry: &MountEntry) -> View {
+        View::new(self.barrier.clone(), format!("auth/{}/", entry.uuid))
+    }
+
+    /// What an auth backend is told about its mount (its path with the `auth/` prefix).
+    pub(crate) fn auth_mount_info(&self, entry: &MountEntry) -> MountInfo {
+        let mut info = self.mount_info(entry);
+        info.path = format!("auth/{}", entry.path);
+        info
     }
 
     pub(crate) fn set_backend(&self, uuid: &str, backend: Arc<dyn LogicalBackend>) {

@@ -76,6 +76,8 @@ fn auth_of(v: &Value) -> AuthResponse {
         token_type: str_of(v, "token_type"),
         orphan: v.get("orphan").and_then(Value::as_bool).unwrap_or(false),
         num_uses: v.get("num_uses").and_then(Value::as_u64).unwrap_or(0),
+        mfa_requirement: (),
+        display_name: String::new(),
     }
 }
 
@@ -103,6 +105,7 @@ pub(crate) fn response_from_envelope(text: &str) -> Result<Response, CoreError> 
                     ..tresor_sdk::Secret::default()
                 })
             }),
+        login: None,
     })
 }
 
@@ -137,11 +140,14 @@ mod tests {
                 token_type: "service".into(),
                 orphan: false,
                 num_uses: 3,
+                mfa_requirement: (),
+                display_name: String::new(),
             }),
             lease_duration: 60,
             renewable: true,
             status: Default::default(),
             secret: None,
+            login: None,
         };
         let v = envelope(&resp, "rid");
         assert_eq!(v["request_id"], "rid");

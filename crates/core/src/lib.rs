@@ -34,6 +34,7 @@ mod envelope;
 mod error;
 mod ha;
 mod ha_ops;
+mod identity;
 mod init;
 mod join;
 mod key_rotation;

@@ -6,16 +6,20 @@
 //! [`LogicalError`]. Status codes and the JSON envelope are the http layer's business.
 
 pub mod audit;
+pub mod cidr;
 pub mod duration;
 pub mod fields;
 mod logical;
+pub mod login;
 pub mod nesting;
 pub mod path;
 pub mod registry;
+pub mod token_fields;
 
 pub use logical::{
     Auth, AuthResponse, LogicalBackend, LogicalError, MountInfo, Operation, Request, Response,
     ResponseStatus, Secret,
 };
+pub use login::{LoginAlias, LoginAuth};
 pub use path::{CanonicalPath, Verdict};
 pub use registry::{BackendFactory, BackendKind, BackendRegistry};

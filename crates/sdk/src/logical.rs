@@ -22,7 +22,11 @@ pub enum Operation {
     /// LIST, or GET with `?list=true`.
     List,
     /// Renewal of a lease this backend issued (sent by the expiration manager, never by a
-    /// client; the request's `secret` names the lease).
+    /// client; the request's `secret` names the lease). An auth backend gets it, at its login
+    /// path with `auth` describing the token and `data` holding the login's
+    /// [`LoginAuth::internal`](crate::LoginAuth::internal), when a token its login issued is renewed: an
+    /// error refuses the renewal (the user or role is gone, its policies changed); `Ok` lets
+    /// it go on.
     Renew,
     /// Revocation of a lease this backend issued (sent by the expiration manager).
     Revoke,
@@ -77,6 +81,8 @@ pub struct Auth {
     pub display_name: String,
     /// Whether the caller holds the root policy.
     pub is_root: bool,
+    /// The token's metadata (a login's `username`, `role_name`, ...).
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// A request routed to a backend.
@@ -99,6 +105,9 @@ pub struct Request {
     /// Whether the caller holds `sudo` on this path (root paths require it; elsewhere a
     /// backend may let it lift limits, as the token store lets it create orphans).
     pub sudo: bool,
+    /// The client's address, when the http layer knows it (CIDR bindings are checked
+    /// against it).
+    pub remote_addr: Option<std::net::IpAddr>,
 }
 
 impl Request {
@@ -113,6 +122,7 @@ impl Request {
             auth: Auth::default(),
             secret: None,
             sudo: false,
+            remote_addr: None,
         }
     }
 
@@ -140,7 +150,7 @@ pub struct AuthResponse {
     pub lease_duration: u64,
     /// Whether the token can be renewed.
     pub renewable: bool,
-    /// Always empty here (no identity store yet).
+    /// The identity entity of the login (empty for tokens made by the token store).
     pub entity_id: String,
     /// `service` or `batch`.
     pub token_type: String,
@@ -148,6 +158,12 @@ pub struct AuthResponse {
     pub orphan: bool,
     /// Remaining uses (0 = unlimited).
     pub num_uses: u64,
+    /// Always `null` (no login asks for MFA): a unit, which serializes as `null`.
+    pub mfa_requirement: (),
+    /// The token's display name: recorded in audit entries, not part of the JSON `auth`
+    /// block.
+    #[serde(skip)]
+    pub display_name: String,
 }
 
 /// A lease-bearing secret in a response (dynamic credentials): the core registers a lease
@@ -216,6 +232,9 @@ pub struct Response {
     pub status: ResponseStatus,
     /// A secret that gets a lease (dynamic credentials); boxed, as most responses have none.
     pub secret: Option<Box<Secret>>,
+    /// A login's result (auth backends): the core's login stage mints the token and fills
+    /// [`Response::auth`] from it.
+    pub login: Option<Box<crate::LoginAuth>>,
 }
 
 impl Response {
@@ -232,6 +251,14 @@ impl Response {
         match value {
             Value::Object(m) => Self::data(m),
             _ => Self::data(Map::new()),
+        }
+    }
+
+    /// A successful login asking for the token `login` describes.
+    pub fn login(login: crate::LoginAuth) -> Self {
+        Self {
+            login: Some(Box::new(login)),
+            ..Self::default()
         }
     }
 

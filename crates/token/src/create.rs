@@ -218,6 +218,9 @@ pub fn plan(
         last_renewal_time: None,
         role: role.map(|r| r.name.clone()),
         revoking: false,
+        bound_cidrs: Vec::new(),
+        max_ttl: 0,
+        internal: Map::new(),
     };
     Ok(Plan {
         entry,

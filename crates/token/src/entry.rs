@@ -76,6 +76,21 @@ pub struct TokenEntry {
     /// revocation of it and its descendants is resumed until it completes.
     #[serde(default, skip_serializing_if = "is_false")]
     pub revoking: bool,
+    /// CIDR blocks the token may be used from (empty = anywhere); set by logins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bound_cidrs: Vec<String>,
+    /// Longest life through renewals, counted from creation, seconds (0 = the system
+    /// maximum alone); set by logins from the role's and the mount's maximum TTL.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_ttl: u64,
+    /// What the auth method that issued the token keeps for its renewals (a login's
+    /// `internal` data); never shown to clients.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub internal: serde_json::Map<String, serde_json::Value>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn is_false(b: &bool) -> bool {

@@ -21,8 +21,10 @@
 //! together (the response under the token's salted hash) and disappear together, whether the
 //! token is unwrapped, revoked, expires or is tidied.
 //!
-//! Not supported yet: batch tokens (`type=batch` is refused with 400), identity entities,
-//! CIDR bindings and policy globs in roles.
+//! Tokens issued by logins (the core's login stage) carry their entity id, the CIDR blocks
+//! they may be used from (checked by the core on every request) and their own maximum TTL,
+//! which renewals respect. Not supported yet: batch tokens (`type=batch` is refused with 400)
+//! and policy globs in roles.
 
 mod backend;
 mod clock;

@@ -49,6 +49,7 @@ fn auth_of(e: &TokenEntry) -> Auth {
         policies: e.policies.clone(),
         display_name: e.display_name.clone(),
         is_root: e.is_root(),
+        metadata: e.meta.clone(),
     }
 }
 

@@ -355,7 +355,11 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
         cluster_name: config.cluster_name.clone(),
         seals: tresor_core::metered_seals(seals.enabled, &defaults.metrics),
         migration_seals: seals.disabled,
-        backends: tresor_engines::registry(),
+        backends: {
+            let mut registry = tresor_engines::registry();
+            tresor_auth::register(&mut registry);
+            registry
+        },
         audit_types: tresor_audit::registry(),
         audit_settings: tresor_core::AuditSettings {
             declared: config

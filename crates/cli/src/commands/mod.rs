@@ -1,6 +1,7 @@
 //! The commands, one module per command group, and the top-level dispatch.
 
 mod audit;
+mod auth;
 mod generic;
 mod health;
 mod kv;
@@ -31,6 +32,7 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, args: &[String]) -> Result<i32, 
         "status" => status::run(ctx, rest).await,
         "operator" => operator::run(ctx, rest).await,
         "login" => login::run(ctx, rest).await,
+        "auth" => auth::run(ctx, rest).await,
         "token" => token::run(ctx, rest).await,
         "policy" => policy::run(ctx, rest).await,
         "secrets" => secrets::run(ctx, rest).await,

@@ -176,6 +176,7 @@ impl AuditTrail {
                         auth: r.auth.as_ref().map(|a| AuditAuth {
                             client_token: a.client_token.clone(),
                             accessor: a.accessor.clone(),
+                            display_name: a.display_name.clone(),
                             policies: a.policies.clone(),
                             token_policies: a.token_policies.clone(),
                             metadata: a.metadata.clone().unwrap_or_default(),

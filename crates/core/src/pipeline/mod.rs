@@ -17,12 +17,14 @@
 //!    stage (bad token, denied) is recorded with its error.
 //! 7. **backend**.
 //! 8. **lease** ([`crate::leases`]) — a response carrying a secret gets a lease from the
-//!    expiration manager.
+//!    expiration manager; **login** ([`login`]) — a login's result becomes a token (auth
+//!    mounts only).
 //! 9. **wrap** — with `X-Vault-Wrap-TTL` the response is stored behind a wrapping token.
 //! 10. **audit response** — fail closed: an unrecorded response is never returned.
 
 mod authenticate;
 mod authorize;
+mod login;
 mod route;
 
 use std::sync::Arc;
@@ -173,7 +175,10 @@ impl Core {
                 &active.audited_headers(),
             )
         });
-        let result = self.run(&active, req, wrap_ttl, trail.as_mut()).await;
+        let remote = meta.remote.map(|a| a.ip());
+        let result = self
+            .run(&active, req, wrap_ttl, remote, trail.as_mut())
+            .await;
         let Some(trail) = trail else {
             return result;
         };
@@ -201,6 +206,7 @@ impl Core {
         active: &Arc<crate::active::Active>,
         req: CoreRequest,
         wrap_ttl: Option<u64>,
+        remote: Option<std::net::IpAddr>,
         mut trail: Option<&mut AuditTrail>,
     ) -> Result<Reply, CoreError> {
         let active = active.clone();
@@ -240,7 +246,13 @@ impl Core {
         let entry = if unauthenticated {
             None
         } else {
-            Some(self.authenticate(&active, token.as_deref()).await?)
+            let entry = self.authenticate(&active, token.as_deref()).await?;
+            // A token bound to CIDR blocks (a login's `token_bound_cidrs`) works only from
+            // inside them.
+            if !tresor_sdk::cidr::allows(&entry.bound_cidrs, remote) {
+                return Err(CoreError::PermissionDenied);
+            }
+            Some(entry)
         };
         let auth = entry.as_ref().map(caller).unwrap_or_default();
         if let Some(t) = trail.as_deref_mut() {
@@ -276,6 +288,7 @@ impl Core {
                     auth: auth.clone(),
                     secret: None,
                     sudo: false,
+                    remote_addr: remote,
                 },
             )),
         };
@@ -339,8 +352,23 @@ impl Core {
                 None => Err(CoreError::PermissionDenied),
             },
             Some((backend, request)) => {
+                // A login token's renewal asks its auth method first.
+                if request.mount.kind == "token" {
+                    self.check_login_renewal(&active, rel, &request, entry.as_ref())
+                        .await?;
+                }
                 // Stage 8, lease.
                 match backend.handle(&request).await {
+                    Ok(Some(mut resp)) if resp.login.is_some() => self
+                        .login_stage(
+                            &active,
+                            routed.path.as_str(),
+                            &request.mount,
+                            remote,
+                            &mut resp,
+                        )
+                        .await
+                        .map(|()| Some(resp)),
                     Ok(Some(mut resp)) if resp.secret.is_some() => {
                         match crate::leases::register(
                             &active.leases,
@@ -414,13 +442,14 @@ impl Core {
 }
 
 /// The caller as backends see it.
-fn caller(entry: &TokenEntry) -> Auth {
+pub(crate) fn caller(entry: &TokenEntry) -> Auth {
     Auth {
         client_token: entry.id.clone(),
         accessor: entry.accessor.clone(),
         is_root: entry.policies.iter().any(|p| p == "root"),
         policies: entry.policies.clone(),
         display_name: entry.display_name.clone(),
+        metadata: entry.meta.clone(),
     }
 }
 

@@ -69,17 +69,23 @@ impl Active {
         }
         if let Some(rest) = text.strip_prefix("auth/") {
             let table = self.auth_snapshot();
-            let Some((entry, rel)) = table.route(rest).filter(|(e, _)| e.kind == "token") else {
+            let Some((entry, rel)) = table.route(rest) else {
                 return Err(path);
             };
+            let backend = if entry.kind == "token" {
+                self.token_backend.clone()
+            } else {
+                match self.backend(&entry.uuid) {
+                    Some(b) => b,
+                    None => return Err(path),
+                }
+            };
             let mount_len = text.len() - rel.len();
-            let mut mount = self.mount_info(entry);
-            mount.path = format!("auth/{}", entry.path);
             return Ok(Routed {
                 target: Target::Backend {
-                    backend: self.token_backend.clone(),
-                    view: View::new(self.barrier.clone(), format!("auth/{}/", entry.uuid)),
-                    mount,
+                    backend,
+                    view: self.auth_view(entry),
+                    mount: self.auth_mount_info(entry),
                 },
                 path,
                 mount_len,

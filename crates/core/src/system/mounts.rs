@@ -414,25 +414,111 @@ pub(super) async fn auth_mount(
     let path = normalize_mount_path(raw_path);
     match op {
         Operation::Read => read_entry(&active.auth_snapshot(), &path, "No auth engine at"),
-        Operation::Create | Operation::Update => {
-            let kind = fields::get_str(data, "type")?.unwrap_or_default();
-            Err(CoreError::invalid(format!(
-                "auth method type {kind:?} is not supported yet (available: token)"
-            )))
-        }
-        Operation::Delete => {
-            if path == "token/" {
-                return Err(CoreError::invalid(
-                    "token credential backend cannot be disabled",
-                ));
-            }
-            let _guard = active.table_lock.lock().await;
-            let mut table = active.auth_snapshot();
-            if table.entries.remove(&path).is_some() {
-                active.store_auth(table).await?;
-            }
-            Ok(None)
-        }
+        Operation::Create | Operation::Update => enable_auth(active, &path, data).await,
+        Operation::Delete => disable_auth(active, &path).await,
         _ => super::unsupported(),
     }
+}
+
+/// `sys/auth/<path>` write: mounts an auth method of a registered type.
+async fn enable_auth(
+    active: &Active,
+    path: &str,
+    data: &Map<String, Value>,
+) -> Result<Option<Response>, CoreError> {
+    let kind = fields::get_str(data, "type")?
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| CoreError::invalid("backend type must be specified as a string"))?;
+    if path == "/" || path.is_empty() {
+        return Err(CoreError::invalid("path cannot be empty"));
+    }
+    if kind == "token" {
+        return Err(CoreError::invalid(
+            "token credential backend cannot be instantiated",
+        ));
+    }
+    let options = parse_options(data)?;
+    let (default_ttl, max_ttl, _force_no_cache) = parse_config(data)?;
+    if max_ttl != 0 && default_ttl > max_ttl {
+        return Err(CoreError::invalid(
+            "default lease TTL cannot be larger than max lease TTL",
+        ));
+    }
+    let _guard = active.table_lock.lock().await;
+    let mut table = active.auth_snapshot();
+    if let Some(existing) = table.conflict(path) {
+        return Err(CoreError::invalid(format!(
+            "path is already in use at auth/{existing}"
+        )));
+    }
+    let mut entry = new_entry(
+        path,
+        &kind,
+        &fields::get_str(data, "description")?.unwrap_or_default(),
+    );
+    // Auth mounts' accessors read `auth_<type>_<8 hex>`, as Vault names them.
+    entry.accessor = crate::active::new_accessor(&format!("auth_{kind}"));
+    entry.options = options;
+    entry.config.default_lease_ttl = default_ttl;
+    entry.config.max_lease_ttl = max_ttl;
+    entry.local = fields::get_bool(data, "local")?.unwrap_or(false);
+    entry.seal_wrap = fields::get_bool(data, "seal_wrap")?.unwrap_or(false);
+    let backend = active.instantiate_auth(&entry).await?;
+    table.entries.insert(path.to_owned(), entry.clone());
+    active.store_auth(table).await?;
+    active.set_backend(&entry.uuid, backend);
+    tracing::info!(path, kind = %entry.kind, "auth method enabled");
+    Ok(None)
+}
+
+/// `sys/auth/<path>` delete: unmounts an auth method, revokes the tokens its logins issued
+/// and deletes its storage.
+async fn disable_auth(active: &Active, path: &str) -> Result<Option<Response>, CoreError> {
+    if path == "token/" {
+        return Err(CoreError::invalid(
+            "token credential backend cannot be disabled",
+        ));
+    }
+    let _guard = active.table_lock.lock().await;
+    let mut table = active.auth_snapshot();
+    let Some(entry) = table.entries.remove(path) else {
+        return Ok(None);
+    };
+    active.store_auth(table).await?;
+    if let Ok(mut b) = active.backends.write() {
+        b.remove(&entry.uuid);
+    }
+    // Logged-in clients are logged out: every token a login through this mount issued.
+    let prefix = format!("auth/{path}");
+    let tokens = &active.tokens;
+    for accessor in tokens
+        .list_accessors()
+        .await
+        .map_err(tresor_sdk::LogicalError::from)?
+    {
+        let issued_here = tokens
+            .lookup_accessor(&accessor)
+            .await
+            .map_err(tresor_sdk::LogicalError::from)?
+            .is_some_and(|t| t.path.starts_with(&prefix));
+        if issued_here {
+            tokens
+                .revoke_accessor(&accessor)
+                .await
+                .map_err(tresor_sdk::LogicalError::from)?;
+        }
+    }
+    let view = active.auth_view(&entry);
+    let keys = list_recursive(&view, "").await?;
+    for chunk in keys.chunks(256) {
+        view.apply(
+            chunk
+                .iter()
+                .map(|k| Op::Delete { key: k.clone() })
+                .collect(),
+        )
+        .await?;
+    }
+    tracing::info!(path, "auth method disabled");
+    Ok(None)
 }

@@ -30,6 +30,8 @@ pub(crate) fn auth_block(e: &TokenEntry, ttl: u64) -> AuthResponse {
         token_type: e.token_type.clone(),
         orphan: e.orphan,
         num_uses: e.num_uses,
+        mfa_requirement: (),
+        display_name: e.display_name.clone(),
     }
 }
 
@@ -72,6 +74,9 @@ pub(crate) fn lookup_data(e: &TokenEntry, now: u64, with_id: bool) -> Map<String
     }
     if let Some(role) = &e.role {
         put("role", json!(role));
+    }
+    if !e.bound_cidrs.is_empty() {
+        put("bound_cidrs", json!(e.bound_cidrs));
     }
     m
 }

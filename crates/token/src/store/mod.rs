@@ -147,6 +147,16 @@ impl TokenStore {
         self.limits
     }
 
+    /// The limits renewals of `entry` are held to: the system's, lowered by the token's own
+    /// maximum (a login's role or mount maximum).
+    fn entry_limits(&self, entry: &TokenEntry) -> TtlLimits {
+        let mut limits = self.limits;
+        if entry.max_ttl > 0 {
+            limits.max_lease_ttl = crate::ttl::effective_max(entry.max_ttl, self.limits);
+        }
+        limits
+    }
+
     /// The store's idea of now, unix seconds.
     pub fn now(&self) -> u64 {
         self.clock.now()
@@ -428,7 +438,7 @@ impl TokenStore {
                 increment,
                 now,
             },
-            self.limits,
+            self.entry_limits(&entry),
         );
         let mut ops = Vec::with_capacity(3);
         if let Some(old) = entry.expire_time {

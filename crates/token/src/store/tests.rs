@@ -356,3 +356,30 @@ async fn token_trees_are_bounded_in_depth() {
     assert!(!env.stored(&last).await);
     assert!(env.keys("id/").is_empty());
 }
+
+#[tokio::test]
+async fn a_login_tokens_own_max_ttl_caps_renewals() {
+    let clock = Arc::new(ManualClock::new(1_000));
+    let store = TokenStore::with_clock(
+        View::new(Arc::new(InMemBackend::new()), "t/"),
+        TtlLimits {
+            default_lease_ttl: 3600,
+            max_lease_ttl: 86_400,
+        },
+        clock.clone(),
+    );
+    let entry = TokenEntry {
+        policies: vec!["default".into()],
+        creation_time: 1_000,
+        ttl: 60,
+        creation_ttl: 60,
+        expire_time: Some(1_060),
+        renewable: true,
+        max_ttl: 100,
+        ..TokenEntry::default()
+    };
+    let t = store.create(entry, None).await.expect("create");
+    clock.advance(50);
+    let renewed = store.renew(&t.id, 3600).await.expect("renew");
+    assert_eq!(renewed.ttl, 50, "only 50 s left of the 100 s maximum");
+}
