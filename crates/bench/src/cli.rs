@@ -87,7 +87,7 @@ pub struct Cli {
     /// Allow targets that are not loopback addresses.
     #[arg(long)]
     pub allow_non_loopback: bool,
-    /// Login scenarios: the userpass user name or the AppRole role id.
+    /// Login scenarios: the userpass user name or the AppRole role id; `db-creds`: the role.
     #[arg(long, default_value = "tresor-bench")]
     pub login_id: String,
     /// Login scenarios: the password or the secret id (default: $BENCH_LOGIN_SECRET).

@@ -37,6 +37,9 @@ pub enum Scenario {
     /// AppRole logins (`auth/<mount>/login` with role id `--login-id`, secret id
     /// `--login-secret`).
     ApproleLogin,
+    /// Dynamic database credentials (`GET <mount>/creds/<role>`, the role named by
+    /// `--login-id`); each one creates a database user and a lease.
+    DbCreds,
     /// etcd v3 gateway puts.
     EtcdPut,
     /// etcd v3 gateway ranges (single-key gets) after writing the key set once.
@@ -54,6 +57,7 @@ impl Scenario {
             Self::TransitEncrypt => "transit-encrypt",
             Self::UserpassLogin => "userpass-login",
             Self::ApproleLogin => "approle-login",
+            Self::DbCreds => "db-creds",
             Self::EtcdPut => "etcd-put",
             Self::EtcdRange => "etcd-range",
         }
@@ -76,6 +80,7 @@ impl Scenario {
             Self::TransitEncrypt => Some("transit"),
             Self::UserpassLogin => Some("userpass"),
             Self::ApproleLogin => Some("approle"),
+            Self::DbCreds => Some("database"),
             Self::TokenCreate | Self::EtcdPut | Self::EtcdRange => None,
         }
     }

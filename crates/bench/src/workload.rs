@@ -75,6 +75,7 @@ impl Workload {
                 Scenario::UserpassLogin => {
                     format!("/v1/auth/{}/login/{}", config.mount, config.login_id)
                 }
+                Scenario::DbCreds => format!("/v1/{}/creds/{}", config.mount, config.login_id),
                 _ => format!("/v1/auth/{}/login", config.mount),
             },
             login_body: Bytes::from(
@@ -150,6 +151,15 @@ impl Workload {
             Scenario::UserpassLogin | Scenario::ApproleLogin => {
                 post(self.login_path.clone(), self.login_body.clone())
             }
+            Scenario::DbCreds => self.creds_op(),
+        }
+    }
+
+    fn creds_op(&self) -> OpRequest {
+        OpRequest {
+            method: Method::Get,
+            path: self.login_path.clone(),
+            body: None,
         }
     }
 
@@ -162,6 +172,7 @@ impl Workload {
             Scenario::UserpassLogin | Scenario::ApproleLogin => {
                 Some(post(self.login_path.clone(), self.login_body.clone()))
             }
+            Scenario::DbCreds => Some(self.creds_op()),
             _ => None,
         }
     }
@@ -223,6 +234,16 @@ mod tests {
         assert_eq!(op.method, Method::Get);
         assert_eq!(op.path, "/v1/secret/data/p/3");
         assert_eq!(op.body, None);
+    }
+
+    #[test]
+    fn db_creds_reads_the_roles_credentials() {
+        let w = workload(&["db-creds", "--login-id", "app"]);
+        let op = w.next_op(&mut StdRng::seed_from_u64(1));
+        assert_eq!(op.method, Method::Get);
+        assert_eq!(op.path, "/v1/database/creds/app");
+        assert!(op.body.is_none());
+        assert_eq!(w.probe_op(), Some(op));
     }
 
     #[test]
