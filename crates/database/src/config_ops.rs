@@ -20,13 +20,17 @@ impl Database {
             .unwrap_or_default();
         cfg.apply(&req.data)?;
         if cfg.verify_connection {
-            let (client, driver) = pool::connect(&cfg.client_config()?)
+            let (client, driver) =
+                pool::connect(&cfg.client_config()?)
+                    .await
+                    .map_err(|e| match e {
+                        DbError::Postgres(pe) => DbError::Verify(pe),
+                        other => other,
+                    })?;
+            let check = client
+                .simple_query("SELECT 1")
                 .await
-                .map_err(|e| match e {
-                    DbError::Postgres(pe) => DbError::Verify(pe),
-                    other => other,
-                })?;
-            let check = client.simple_query("SELECT 1").await.map_err(DbError::Verify);
+                .map_err(DbError::Verify);
             drop(client);
             driver.abort();
             check?;
@@ -81,7 +85,8 @@ impl Database {
         };
         let mut new = old.clone();
         new.password = new_password.to_string();
-        let value = zeroize::Zeroizing::new(old.password_authentication.statement_value(&new_password));
+        let value =
+            zeroize::Zeroizing::new(old.password_authentication.statement_value(&new_password));
         let pool = self.pool(name, &old)?;
         {
             let mut conn = pool.get().await?;

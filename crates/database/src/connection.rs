@@ -252,9 +252,9 @@ impl ConnectionConfig {
                 ("password", &enc(&self.password)),
             ],
         ));
-        let mut cfg: tokio_postgres::Config = rendered.parse().map_err(|e| {
-            DbError::invalid(format!("invalid connection_url: {e}"))
-        })?;
+        let mut cfg: tokio_postgres::Config = rendered
+            .parse()
+            .map_err(|e| DbError::invalid(format!("invalid connection_url: {e}")))?;
         if cfg.get_user().is_none_or(str::is_empty) && !self.username.is_empty() {
             cfg.user(&self.username);
         }
@@ -323,7 +323,9 @@ pub fn statement_list(
         Some(_) => return Err(DbError::invalid(format!("{field}: expected a list"))),
     };
     statements::check_list(field, &list).map_err(DbError::Invalid)?;
-    Ok(Some(list.into_iter().filter(|s| !s.trim().is_empty()).collect()))
+    Ok(Some(
+        list.into_iter().filter(|s| !s.trim().is_empty()).collect(),
+    ))
 }
 
 /// Percent-encodes everything but unreserved characters (for the userinfo of a URL).

@@ -36,9 +36,8 @@ pub(crate) async fn delete_role(req: &Request, name: &str) -> Result<Option<Resp
 
 /// PostgreSQL's `VALID UNTIL` text for unix second `t`.
 fn expiration_text(t: i64) -> String {
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day] [hour]:[minute]:[second]+0000"
-    );
+    let fmt =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]+0000");
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
         .and_then(|d| d.format(&fmt).ok())
@@ -148,9 +147,13 @@ impl Database {
             .map_err(|e| DbError::invalid(e.to_string()))?
             .filter(|i| *i > 0);
         let role_ttl = role.as_ref().map_or(0, |r| r.default_ttl);
-        let mut ttl = increment.unwrap_or_else(|| or_default(role_ttl, req.mount.default_lease_ttl));
+        let mut ttl =
+            increment.unwrap_or_else(|| or_default(role_ttl, req.mount.default_lease_ttl));
         let now = now().unix_timestamp();
-        let issued_at = internal.get("issued_at").and_then(Value::as_i64).unwrap_or(now);
+        let issued_at = internal
+            .get("issued_at")
+            .and_then(Value::as_i64)
+            .unwrap_or(now);
         let max_ttl = internal
             .get("max_ttl")
             .and_then(Value::as_u64)
@@ -158,7 +161,9 @@ impl Database {
         let limit = issued_at.saturating_add(max_ttl as i64);
         ttl = ttl.min(limit.saturating_sub(now).max(0) as u64);
         if ttl == 0 {
-            return Err(DbError::invalid("lease has reached its max TTL and cannot be renewed"));
+            return Err(DbError::invalid(
+                "lease has reached its max TTL and cannot be renewed",
+            ));
         }
         let expiration = expiration_text(now.saturating_add(ttl as i64));
         let statements = match role.as_ref().map(|r| &r.renew_statements) {
@@ -177,13 +182,14 @@ impl Database {
             ],
         )
         .await?;
-        let mut resp = Response::default();
-        resp.lease_duration = ttl;
-        resp.renewable = true;
         let mut renewed = lease(ttl, secret.max_ttl, internal.clone());
         renewed.lease_id = secret.lease_id.clone();
-        resp.secret = Some(Box::new(renewed));
-        Ok(resp)
+        Ok(Response {
+            lease_duration: ttl,
+            renewable: true,
+            secret: Some(Box::new(renewed)),
+            ..Response::default()
+        })
     }
 
     /// [`tresor_sdk::Operation::Revoke`]: drops the user. An unreachable database is an error
@@ -205,7 +211,11 @@ impl Database {
             None => internal
                 .get("revocation_statements")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default(),
         };
         let cfg = self.load_config(&req.storage, db_name).await?;

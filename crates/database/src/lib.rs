@@ -40,8 +40,8 @@ mod pg;
 pub mod pool;
 pub mod roles;
 pub mod route;
-mod static_ops;
 pub mod statements;
+mod static_ops;
 mod store;
 pub mod template;
 
@@ -58,10 +58,13 @@ use connection::ConnectionConfig;
 use pool::Pool;
 use route::Route;
 
+/// A pool with the fingerprint of the config it was built from.
+type PoolEntry = ([u8; 32], Arc<Pool>);
+
 /// The database secrets engine (one per mount).
 pub struct Database {
     /// Pools by connection name, with the fingerprint of the config they were built from.
-    pools: Mutex<HashMap<String, ([u8; 32], Arc<Pool>)>>,
+    pools: Mutex<HashMap<String, PoolEntry>>,
     /// Serialises password rotations (root and static) of this mount.
     rotation: tokio::sync::Mutex<()>,
 }

@@ -36,7 +36,10 @@ pub(crate) async fn execute_all(
 /// Whether a role named `name` exists.
 pub(crate) async fn role_exists(client: &Client, name: &str) -> Result<bool, DbError> {
     let row = client
-        .query_opt("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", &[&name])
+        .query_opt(
+            "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
+            &[&name],
+        )
         .await?;
     Ok(row.is_some())
 }

@@ -98,9 +98,7 @@ impl Drop for Conn<'_> {
 
 /// Opens one connection with `config` (plain TCP or Unix socket; TLS modes are refused when
 /// the configuration is read). Used by the pool and for `verify_connection`.
-pub async fn connect(
-    config: &tokio_postgres::Config,
-) -> Result<(Client, JoinHandle<()>), DbError> {
+pub async fn connect(config: &tokio_postgres::Config) -> Result<(Client, JoinHandle<()>), DbError> {
     let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, config.connect(NoTls))
         .await
         .map_err(|_| DbError::ConnectTimeout)??;

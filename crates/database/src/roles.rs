@@ -131,7 +131,9 @@ impl StaticRole {
             self.username = u;
         }
         if self.username.is_empty() {
-            return Err(DbError::invalid("username is a required field to create a static account"));
+            return Err(DbError::invalid(
+                "username is a required field to create a static account",
+            ));
         }
         if self.username.len() > 63 || !crate::statements::check_substitutable(&self.username) {
             return Err(DbError::invalid(
@@ -155,15 +157,23 @@ impl StaticRole {
     /// When the last rotation happened, RFC 3339.
     pub fn last_rotation_text(&self) -> String {
         time::OffsetDateTime::from_unix_timestamp(self.last_vault_rotation)
-            .map(|t| t.replace_nanosecond(self.last_vault_rotation_nanos).unwrap_or(t))
+            .map(|t| {
+                t.replace_nanosecond(self.last_vault_rotation_nanos)
+                    .unwrap_or(t)
+            })
             .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
             .unwrap_or_default()
     }
 
     /// Seconds until the next rotation at `now` (unix seconds).
     pub fn ttl_at(&self, now: i64) -> u64 {
-        let next = self.last_vault_rotation.saturating_add(self.rotation_period as i64);
+        let next = self
+            .last_vault_rotation
+            .saturating_add(self.rotation_period as i64);
         next.saturating_sub(now).max(0) as u64
     }
 
@@ -203,19 +213,39 @@ mod tests {
         let mut bad = DynamicRole::default();
         assert!(bad.apply(&obj(json!({"db_name": "pg"})), true).is_err());
         let mut bad = r.clone();
-        assert!(bad.apply(&obj(json!({"default_ttl": "3h"})), false).is_err());
+        assert!(
+            bad.apply(&obj(json!({"default_ttl": "3h"})), false)
+                .is_err()
+        );
     }
 
     #[test]
     fn static_role_fields() {
         let mut r = StaticRole::default();
-        r.apply(&obj(json!({"db_name": "pg", "username": "app", "rotation_period": "1h"})), true)
-            .unwrap();
+        r.apply(
+            &obj(json!({"db_name": "pg", "username": "app", "rotation_period": "1h"})),
+            true,
+        )
+        .unwrap();
         assert!(r.apply(&obj(json!({"username": "other"})), false).is_err());
         let mut short = StaticRole::default();
-        assert!(short.apply(&obj(json!({"db_name": "pg", "username": "a", "rotation_period": 1})), true).is_err());
+        assert!(
+            short
+                .apply(
+                    &obj(json!({"db_name": "pg", "username": "a", "rotation_period": 1})),
+                    true
+                )
+                .is_err()
+        );
         let mut quoted = StaticRole::default();
-        assert!(quoted.apply(&obj(json!({"db_name": "pg", "username": "a\"b", "rotation_period": 60})), true).is_err());
+        assert!(
+            quoted
+                .apply(
+                    &obj(json!({"db_name": "pg", "username": "a\"b", "rotation_period": 60})),
+                    true
+                )
+                .is_err()
+        );
         r.last_vault_rotation = 1000;
         assert_eq!(r.ttl_at(1600), 3000);
         assert_eq!(r.ttl_at(10_000), 0);

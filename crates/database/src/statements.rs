@@ -162,7 +162,10 @@ mod tests {
             vec!["SELECT 1 -- a; comment", "/* b; */ SELECT 2"]
         );
         assert_eq!(split(" ; ;; "), Vec::<String>::new());
-        assert_eq!(split("SELECT 'unterminated; x"), vec!["SELECT 'unterminated; x"]);
+        assert_eq!(
+            split("SELECT 'unterminated; x"),
+            vec!["SELECT 'unterminated; x"]
+        );
     }
 
     #[test]

@@ -34,10 +34,7 @@ pub(crate) async fn delete_static_role(
     Ok(None)
 }
 
-pub(crate) async fn static_creds(
-    req: &Request,
-    name: &str,
-) -> Result<Option<Response>, DbError> {
+pub(crate) async fn static_creds(req: &Request, name: &str) -> Result<Option<Response>, DbError> {
     let role: Option<StaticRole> = store::get(&req.storage, store::STATIC_ROLE, name).await?;
     let Some(role) = role else {
         return Err(DbError::invalid(format!("unknown role: {name}")));
@@ -104,7 +101,8 @@ impl Database {
         let cfg = self.load_config(view, &role.db_name).await?;
         let old = role.clone();
         let new_password = password::generate();
-        let value = zeroize::Zeroizing::new(cfg.password_authentication.statement_value(&new_password));
+        let value =
+            zeroize::Zeroizing::new(cfg.password_authentication.statement_value(&new_password));
         let statements = if role.rotation_statements.is_empty() {
             vec![DEFAULT_ROTATE.to_owned()]
         } else {

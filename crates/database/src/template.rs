@@ -350,7 +350,9 @@ impl Parser {
                     Some(f) if f.arity() == Some(0) => {
                         Ok(Operand::Pipe(Pipeline(vec![Command::Call(f, vec![])])))
                     }
-                    Some(_) => perr(format!("function {name:?} needs arguments: parenthesise it")),
+                    Some(_) => perr(format!(
+                        "function {name:?} needs arguments: parenthesise it"
+                    )),
                     None => perr(format!("function {name:?} not defined")),
                 }
             }
@@ -610,8 +612,27 @@ fn printf(format: &str, args: &[Value]) -> Result<String, TemplateError> {
 fn go_layout(layout: &str, t: time::OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     const TOKENS: &[&str] = &[
-        "January", "Monday", "Z07:00", "-07:00", "-0700", "2006", ".000000000", ".000000",
-        ".000", "Jan", "Mon", "MST", "01", "02", "03", "04", "05", "06", "15", "PM", "_2",
+        "January",
+        "Monday",
+        "Z07:00",
+        "-07:00",
+        "-0700",
+        "2006",
+        ".000000000",
+        ".000000",
+        ".000",
+        "Jan",
+        "Mon",
+        "MST",
+        "01",
+        "02",
+        "03",
+        "04",
+        "05",
+        "06",
+        "15",
+        "PM",
+        "_2",
     ];
     let mut out = String::new();
     let mut rest = layout;
@@ -675,7 +696,10 @@ mod tests {
     }
 
     fn render(t: &str) -> String {
-        UsernameTemplate::parse(t).unwrap().render(&input()).unwrap()
+        UsernameTemplate::parse(t)
+            .unwrap()
+            .render(&input())
+            .unwrap()
     }
 
     #[test]
@@ -695,7 +719,10 @@ mod tests {
     fn functions() {
         assert_eq!(render("{{ .RoleName | uppercase }}"), "READONLY-ROLE");
         assert_eq!(render("{{ \"AbC\" | lowercase }}"), "abc");
-        assert_eq!(render("{{ .RoleName | replace \"-\" \"_\" }}"), "readonly_role");
+        assert_eq!(
+            render("{{ .RoleName | replace \"-\" \"_\" }}"),
+            "readonly_role"
+        );
         assert_eq!(render("x{{ .DisplayName | truncate 5 }}y"), "xtokeny");
         assert_eq!(render("{{ unix_time_millis }}"), "1709622489123");
         assert_eq!(
@@ -732,7 +759,11 @@ mod tests {
         let deep = format!("{{{{ {}uuid{} }}}}", "(".repeat(40), ")".repeat(40));
         assert!(UsernameTemplate::parse(&deep).is_err());
         // parses but fails at render: wrong arity or out-of-bounds values
-        for bad in ["{{ random 100000 }}", "{{ truncate 3 }}", "{{ replace \"\" \"x\" \"y\" }}"] {
+        for bad in [
+            "{{ random 100000 }}",
+            "{{ truncate 3 }}",
+            "{{ replace \"\" \"x\" \"y\" }}",
+        ] {
             let t = UsernameTemplate::parse(bad).unwrap();
             assert!(t.render(&input()).is_err(), "{bad}");
         }

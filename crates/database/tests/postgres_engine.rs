@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 use tokio_postgres::{Client, NoTls};
 use tresor_database::Database;
-use tresor_sdk::{Auth, LogicalBackend, LogicalError, MountInfo, Operation, Request, Response, Secret};
+use tresor_sdk::{
+    Auth, LogicalBackend, LogicalError, MountInfo, Operation, Request, Response, Secret,
+};
 use tresor_storage::{InMemBackend, View};
 use tresor_testkit::postgres::{Postgres, SUPERUSER};
 
@@ -78,7 +80,12 @@ impl Env {
         r
     }
 
-    async fn call(&self, op: Operation, path: &str, data: Value) -> Result<Option<Response>, LogicalError> {
+    async fn call(
+        &self,
+        op: Operation,
+        path: &str,
+        data: Value,
+    ) -> Result<Option<Response>, LogicalError> {
         self.db.handle(&self.request(op, path, data)).await
     }
 
@@ -121,7 +128,12 @@ impl Env {
         )
     }
 
-    async fn lease_op(&self, op: Operation, secret: &Secret, data: Value) -> Result<Option<Response>, LogicalError> {
+    async fn lease_op(
+        &self,
+        op: Operation,
+        secret: &Secret,
+        data: Value,
+    ) -> Result<Option<Response>, LogicalError> {
         let mut r = self.request(op, "creds/ro", data);
         r.secret = Some(secret.clone());
         self.db.handle(&r).await
@@ -165,8 +177,16 @@ async fn config_verifies_hides_password_and_refuses_other_plugins() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, LogicalError::InvalidRequest(ref m) if m.contains("verifying")), "{err}");
-    assert!(env.call(Operation::Read, "config/pg", json!({})).await.unwrap().is_none());
+    assert!(
+        matches!(err, LogicalError::InvalidRequest(ref m) if m.contains("verifying")),
+        "{err}"
+    );
+    assert!(
+        env.call(Operation::Read, "config/pg", json!({}))
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Without verification the same config is stored.
     env.write(
         "config/later",
@@ -176,7 +196,10 @@ async fn config_verifies_hides_password_and_refuses_other_plugins() {
     .await
     .unwrap();
     let err = env
-        .write("config/my", json!({"plugin_name": "mysql-database-plugin", "connection_url": "x"}))
+        .write(
+            "config/my",
+            json!({"plugin_name": "mysql-database-plugin", "connection_url": "x"}),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, LogicalError::InvalidRequest(_)), "{err}");
@@ -184,18 +207,33 @@ async fn config_verifies_hides_password_and_refuses_other_plugins() {
     let read = env.read("config/pg").await;
     assert_eq!(read["plugin_name"], "postgresql-database-plugin");
     assert_eq!(read["connection_details"]["username"], ROOT);
-    assert!(!Value::Object(read.clone()).to_string().contains(ROOT_PW), "{read:?}");
+    assert!(
+        !Value::Object(read.clone()).to_string().contains(ROOT_PW),
+        "{read:?}"
+    );
     assert_eq!(read["verify_connection"], true);
-    let list = env.call(Operation::List, "config/", json!({})).await.unwrap().unwrap();
+    let list = env
+        .call(Operation::List, "config/", json!({}))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(list.data.unwrap()["keys"], json!(["later", "pg"]));
     // An unknown template function is refused at config time.
     let err = env
-        .write("config/pg", json!({"username_template": "{{ nosuch .RoleName }}"}))
+        .write(
+            "config/pg",
+            json!({"username_template": "{{ nosuch .RoleName }}"}),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, LogicalError::InvalidRequest(ref m) if m.contains("nosuch")), "{err}");
+    assert!(
+        matches!(err, LogicalError::InvalidRequest(ref m) if m.contains("nosuch")),
+        "{err}"
+    );
     env.write("config/pg", json!({})).await.unwrap(); // merge: the stored config still verifies
-    env.call(Operation::Delete, "config/later", json!({})).await.unwrap();
+    env.call(Operation::Delete, "config/later", json!({}))
+        .await
+        .unwrap();
     env.write("reset/pg", json!({})).await.unwrap();
 }
 
@@ -211,9 +249,17 @@ async fn creds_log_in_expire_as_leased_renew_and_revoke() {
     .unwrap();
     assert_eq!(env.read("roles/ro").await["default_ttl"], 3600);
     // allowed_roles is enforced
-    env.write("config/pg", json!({"allowed_roles": "other"})).await.unwrap();
-    assert!(env.call(Operation::Read, "creds/ro", json!({})).await.is_err());
-    env.write("config/pg", json!({"allowed_roles": ["ro"]})).await.unwrap();
+    env.write("config/pg", json!({"allowed_roles": "other"}))
+        .await
+        .unwrap();
+    assert!(
+        env.call(Operation::Read, "creds/ro", json!({}))
+            .await
+            .is_err()
+    );
+    env.write("config/pg", json!({"allowed_roles": ["ro"]}))
+        .await
+        .unwrap();
 
     let before = now();
     let (user, pw, secret) = env.creds("ro").await;
@@ -221,17 +267,29 @@ async fn creds_log_in_expire_as_leased_renew_and_revoke() {
     assert!(user.starts_with("v-token-ro-"), "{user}");
     assert!(user.len() <= 63);
     assert!(pw.len() >= 20);
-    assert_eq!((secret.ttl, secret.max_ttl, secret.renewable), (3600, 86400, true));
+    assert_eq!(
+        (secret.ttl, secret.max_ttl, secret.renewable),
+        (3600, 86400, true)
+    );
     assert_eq!(secret.internal["username"], user.as_str());
     assert_eq!(secret.internal["role"], "ro");
     assert_eq!(secret.internal["db_name"], "pg");
 
-    let client = connect(&env.pg, &user, &pw).await.expect("the new user logs in");
-    let n: i32 = client.query_one("SELECT id FROM things", &[]).await.unwrap().get(0);
+    let client = connect(&env.pg, &user, &pw)
+        .await
+        .expect("the new user logs in");
+    let n: i32 = client
+        .query_one("SELECT id FROM things", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 1);
     drop(client);
     let until = valid_until(&env.pg, &user).await;
-    assert!((before + 3600..=after + 3600).contains(&until), "{before} {until} {after}");
+    assert!(
+        (before + 3600..=after + 3600).contains(&until),
+        "{before} {until} {after}"
+    );
 
     // Renew with an increment moves VALID UNTIL.
     let before = now();
@@ -245,26 +303,43 @@ async fn creds_log_in_expire_as_leased_renew_and_revoke() {
     assert_eq!(s.ttl, 7200);
     assert_eq!(s.internal, secret.internal);
     let until = valid_until(&env.pg, &user).await;
-    assert!((before + 7200..=after + 7200).contains(&until), "{before} {until} {after}");
+    assert!(
+        (before + 7200..=after + 7200).contains(&until),
+        "{before} {until} {after}"
+    );
 
     // Revoke drops it: no login, no role; revoking again succeeds.
-    env.lease_op(Operation::Revoke, &secret, json!({})).await.unwrap();
+    env.lease_op(Operation::Revoke, &secret, json!({}))
+        .await
+        .unwrap();
     assert!(!env.role_exists(&user).await);
     assert!(connect(&env.pg, &user, &pw).await.is_err());
-    env.lease_op(Operation::Revoke, &secret, json!({})).await.unwrap();
+    env.lease_op(Operation::Revoke, &secret, json!({}))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_fails_while_the_database_is_down_and_succeeds_when_back() {
     let mut env = Env::start().await;
     env.configure(json!({})).await;
-    env.write("roles/ro", json!({"db_name": "pg", "creation_statements": CREATE})).await.unwrap();
+    env.write(
+        "roles/ro",
+        json!({"db_name": "pg", "creation_statements": CREATE}),
+    )
+    .await
+    .unwrap();
     let (user, _pw, secret) = env.creds("ro").await;
     // The role is deleted before its lease is revoked: its revocation still works.
-    env.call(Operation::Delete, "roles/ro", json!({})).await.unwrap();
+    env.call(Operation::Delete, "roles/ro", json!({}))
+        .await
+        .unwrap();
 
     tokio::task::block_in_place(|| env.pg.stop());
-    let err = env.lease_op(Operation::Revoke, &secret, json!({})).await.unwrap_err();
+    let err = env
+        .lease_op(Operation::Revoke, &secret, json!({}))
+        .await
+        .unwrap_err();
     assert!(matches!(err, LogicalError::Internal(_)), "{err}");
     tokio::task::block_in_place(|| env.pg.start_again());
     // The pool may still hold a connection that died with the server: within a few tries the
@@ -287,14 +362,26 @@ async fn revocation_fails_while_the_database_is_down_and_succeeds_when_back() {
 async fn rotate_root_changes_the_root_password() {
     let env = Env::start().await;
     env.configure(json!({"max_open_connections": 2})).await;
-    env.write("roles/ro", json!({"db_name": "pg", "creation_statements": CREATE})).await.unwrap();
+    env.write(
+        "roles/ro",
+        json!({"db_name": "pg", "creation_statements": CREATE}),
+    )
+    .await
+    .unwrap();
     env.creds("ro").await;
     env.write("rotate-root/pg", json!({})).await.unwrap();
-    assert!(connect(&env.pg, ROOT, ROOT_PW).await.is_err(), "the old root password still works");
+    assert!(
+        connect(&env.pg, ROOT, ROOT_PW).await.is_err(),
+        "the old root password still works"
+    );
     // The engine still creates credentials with the new one, which only it knows.
     let (user, pw, _) = env.creds("ro").await;
     connect(&env.pg, &user, &pw).await.unwrap();
-    assert!(!Value::Object(env.read("config/pg").await).to_string().contains(ROOT_PW));
+    assert!(
+        !Value::Object(env.read("config/pg").await)
+            .to_string()
+            .contains(ROOT_PW)
+    );
     // And rotates again.
     env.write("rotate-root/pg", json!({})).await.unwrap();
     env.creds("ro").await;
@@ -329,20 +416,34 @@ async fn static_roles_rotate_on_demand_and_when_due() {
     assert!(role.get("password").is_none());
 
     env.write("rotate-role/app", json!({})).await.unwrap();
-    let pw2 = env.read("static-creds/app").await["password"].as_str().unwrap().to_owned();
+    let pw2 = env.read("static-creds/app").await["password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(pw1, pw2);
     assert!(connect(&env.pg, "app", &pw1).await.is_err());
     connect(&env.pg, "app", &pw2).await.unwrap();
 
     // Not due: the periodic hook leaves it alone.
-    env.db.periodic(&env.view, &MountInfo::default()).await.unwrap();
+    env.db
+        .periodic(&env.view, &MountInfo::default())
+        .await
+        .unwrap();
     assert_eq!(env.read("static-creds/app").await["password"], pw2.as_str());
     // Due (shortest period): the periodic hook rotates it once the period has passed.
-    env.write("static-roles/app", json!({"rotation_period": 5})).await.unwrap();
+    env.write("static-roles/app", json!({"rotation_period": 5}))
+        .await
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let pw3 = loop {
-        env.db.periodic(&env.view, &MountInfo::default()).await.unwrap();
-        let pw = env.read("static-creds/app").await["password"].as_str().unwrap().to_owned();
+        env.db
+            .periodic(&env.view, &MountInfo::default())
+            .await
+            .unwrap();
+        let pw = env.read("static-creds/app").await["password"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         if pw != pw2 {
             break pw;
         }
@@ -352,8 +453,16 @@ async fn static_roles_rotate_on_demand_and_when_due() {
     assert!(connect(&env.pg, "app", &pw2).await.is_err());
     connect(&env.pg, "app", &pw3).await.unwrap();
     // The username is fixed.
-    assert!(env.write("static-roles/app", json!({"username": "other"})).await.is_err());
-    let list = env.call(Operation::List, "static-roles/", json!({})).await.unwrap().unwrap();
+    assert!(
+        env.write("static-roles/app", json!({"username": "other"}))
+            .await
+            .is_err()
+    );
+    let list = env
+        .call(Operation::List, "static-roles/", json!({}))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(list.data.unwrap()["keys"], json!(["app"]));
 }
 
@@ -371,10 +480,20 @@ async fn scram_mode_sends_only_verifiers_and_templates_apply() {
         .await
         .unwrap();
     let create = format!("{CREATE} INSERT INTO public.seen VALUES ('{{{{password}}}}');");
-    env.write("roles/Scram", json!({"db_name": "pg", "creation_statements": create})).await.unwrap();
+    env.write(
+        "roles/Scram",
+        json!({"db_name": "pg", "creation_statements": create}),
+    )
+    .await
+    .unwrap();
     let (user, pw, _) = env.creds("Scram").await;
-    assert!(user.starts_with("app_scram_") && user.len() == "app_scram_".len() + 6, "{user}");
-    connect(&env.pg, &user, &pw).await.expect("SCRAM-created user logs in");
+    assert!(
+        user.starts_with("app_scram_") && user.len() == "app_scram_".len() + 6,
+        "{user}"
+    );
+    connect(&env.pg, &user, &pw)
+        .await
+        .expect("SCRAM-created user logs in");
     let seen: String = admin(&env.pg)
         .await
         .query_one("SELECT p FROM public.seen", &[])
@@ -393,7 +512,12 @@ async fn scram_mode_sends_only_verifiers_and_templates_apply() {
 async fn connections_close_when_the_backend_is_dropped() {
     let env = Env::start().await;
     env.configure(json!({})).await;
-    env.write("roles/ro", json!({"db_name": "pg", "creation_statements": CREATE})).await.unwrap();
+    env.write(
+        "roles/ro",
+        json!({"db_name": "pg", "creation_statements": CREATE}),
+    )
+    .await
+    .unwrap();
     env.creds("ro").await;
     assert!(env.db.idle_connections("pg") >= 1);
     let count = |pg: &Postgres| {
@@ -417,7 +541,10 @@ async fn connections_close_when_the_backend_is_dropped() {
     drop(db);
     let deadline = Instant::now() + Duration::from_secs(20);
     while count(&pg).await > 0 {
-        assert!(Instant::now() < deadline, "connections still open after the backend was dropped");
+        assert!(
+            Instant::now() < deadline,
+            "connections still open after the backend was dropped"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

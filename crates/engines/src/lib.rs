@@ -87,3 +87,22 @@ pub fn registry() -> tresor_sdk::BackendRegistry {
     register(&mut registry);
     registry
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_offers_the_database_engine() {
+        let reg = registry();
+        assert!(reg.knows(tresor_sdk::BackendKind::Secret, "database"));
+        assert!(
+            reg.create(
+                tresor_sdk::BackendKind::Secret,
+                "database",
+                &BTreeMap::new()
+            )
+            .is_ok()
+        );
+    }
+}

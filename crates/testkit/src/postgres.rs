@@ -28,8 +28,10 @@ pub struct Postgres {
 
 /// The directory of PostgreSQL's binaries: `$TRESOR_PG_BIN`, else Debian's for version 15.
 fn bin_dir() -> PathBuf {
-    let dir = std::env::var_os("TRESOR_PG_BIN")
-        .map_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"), PathBuf::from);
+    let dir = std::env::var_os("TRESOR_PG_BIN").map_or_else(
+        || PathBuf::from("/usr/lib/postgresql/15/bin"),
+        PathBuf::from,
+    );
     assert!(
         dir.join("postgres").exists(),
         "{} has no postgres: run `bash scripts/ci-deps.sh` (apt package postgresql) or set TRESOR_PG_BIN",
@@ -62,7 +64,10 @@ impl Postgres {
                 .arg(dir.path())
                 .status()
                 .unwrap();
-            assert!(status.success(), "chown of the PostgreSQL test directory failed");
+            assert!(
+                status.success(),
+                "chown of the PostgreSQL test directory failed"
+            );
         }
         let mut pg = Postgres {
             child: None,
@@ -136,7 +141,12 @@ impl Postgres {
             .arg("-p")
             .arg(self.port.to_string())
             .args(["-c", "fsync=off", "-c", "max_connections=60"])
-            .args(["-c", "shared_buffers=16MB", "-c", "password_encryption=scram-sha-256"])
+            .args([
+                "-c",
+                "shared_buffers=16MB",
+                "-c",
+                "password_encryption=scram-sha-256",
+            ])
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -146,22 +156,26 @@ impl Postgres {
         let port = self.port.to_string();
         let ready = bin_dir().join("pg_isready");
         let log_path = self.dir.path().join("postgres.log");
-        wait_for("PostgreSQL to accept connections", Duration::from_secs(60), || {
-            if let Some(c) = self.child.as_mut()
-                && let Ok(Some(status)) = c.try_wait()
-            {
-                panic!(
-                    "postgres exited with {status}: {}",
-                    std::fs::read_to_string(&log_path).unwrap_or_default()
-                );
-            }
-            let ok = Command::new(&ready)
-                .args(["-q", "-h", "127.0.0.1", "-p", &port, "-U", SUPERUSER])
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
-            ok.then_some(())
-        });
+        wait_for(
+            "PostgreSQL to accept connections",
+            Duration::from_secs(60),
+            || {
+                if let Some(c) = self.child.as_mut()
+                    && let Ok(Some(status)) = c.try_wait()
+                {
+                    panic!(
+                        "postgres exited with {status}: {}",
+                        std::fs::read_to_string(&log_path).unwrap_or_default()
+                    );
+                }
+                let ok = Command::new(&ready)
+                    .args(["-q", "-h", "127.0.0.1", "-p", &port, "-U", SUPERUSER])
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false);
+                ok.then_some(())
+            },
+        );
     }
 
     /// Stops the server (fast shutdown: sessions are ended) and waits until it is gone.
