@@ -180,6 +180,20 @@ impl LogicalBackend for Database {
         self.dispatch(req).await.map_err(LogicalError::from)
     }
 
+    async fn exists(&self, req: &Request) -> Result<Option<bool>, LogicalError> {
+        // Writes to configs and roles need `create` when the object is new, as in Vault.
+        let (prefix, name) = match route::parse(&req.path) {
+            Some(Route::Config(n)) => (store::CONFIG, n),
+            Some(Route::Role(n)) => (store::ROLE, n),
+            Some(Route::StaticRole(n)) => (store::STATIC_ROLE, n),
+            _ => return Ok(None),
+        };
+        let found = tresor_storage::Backend::get(&req.storage, &format!("{prefix}{name}"))
+            .await?
+            .is_some();
+        Ok(Some(found))
+    }
+
     fn root_paths(&self) -> Vec<String> {
         // Vault's: the root credential's rotation needs sudo.
         vec!["rotate-root/*".to_owned()]
