@@ -393,6 +393,24 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(tresor_testkit::props::seeded_config(256))]
+
+        /// Whatever the root credentials hold, the URL form carries them to the client
+        /// configuration unchanged (percent-encoded on the way).
+        #[test]
+        fn url_credentials_roundtrip(user in "[^\\x00]{1,40}", password in "[^\\x00]{1,40}") {
+            let mut c = ConnectionConfig::default();
+            c.apply(&obj(json!({
+                "connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres",
+                "username": user, "password": password, "verify_connection": false,
+            }))).unwrap();
+            let pg = c.client_config().unwrap();
+            proptest::prop_assert_eq!(pg.get_user(), Some(user.as_str()));
+            proptest::prop_assert_eq!(pg.get_password(), Some(password.as_bytes()));
+        }
+    }
+
     #[test]
     fn scram_value_is_a_verifier() {
         let v = PasswordAuthentication::ScramSha256.statement_value("secret");

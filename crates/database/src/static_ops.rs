@@ -12,6 +12,9 @@ use crate::{Database, password, pg, store};
 
 /// Most static roles rotated in one periodic tick (the rest wait for the next).
 const MAX_ROTATIONS_PER_TICK: usize = 64;
+/// No new rotation starts in a tick once this much time has gone (an unreachable database
+/// costs a connect timeout per role), so a tick stays bounded.
+const TICK_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
@@ -134,14 +137,16 @@ impl Database {
     }
 
     /// Rotates every static role whose `rotation_period` has passed since its last rotation
-    /// (at most [`MAX_ROTATIONS_PER_TICK`] per call). A role that fails is logged and tried
+    /// (at most [`MAX_ROTATIONS_PER_TICK`] per call, none started after [`TICK_BUDGET`], so
+    /// one call ends within about that plus one connect timeout). A role that fails is logged and tried
     /// again on the next call; the first failure is returned after the others were tried.
     pub async fn rotate_due_static_roles(&self, view: &View) -> Result<(), DbError> {
         let names = store::list(view, store::STATIC_ROLE).await?;
         let mut first_error = None;
         let mut rotated = 0;
+        let started = std::time::Instant::now();
         for name in names {
-            if rotated >= MAX_ROTATIONS_PER_TICK {
+            if rotated >= MAX_ROTATIONS_PER_TICK || started.elapsed() > TICK_BUDGET {
                 break;
             }
             let _serial = self.rotation.lock().await;
