@@ -77,6 +77,12 @@ impl Database {
                 "unable to rotate root credentials: no username in configuration",
             ));
         }
+        if !crate::statements::check_substitutable(&old.username) {
+            return Err(DbError::invalid(
+                "unable to rotate root credentials: the username has quotes, backslashes or \
+                 control characters",
+            ));
+        }
         let new_password = password::generate();
         let statements = if old.root_rotation_statements.is_empty() {
             vec![DEFAULT_ROTATE.to_owned()]

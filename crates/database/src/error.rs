@@ -13,10 +13,10 @@ pub enum DbError {
     #[error("{0}")]
     Invalid(String),
     /// The connection could not be verified at configuration time (400).
-    #[error("error verifying connection: {0}")]
+    #[error("error verifying connection: {}", describe(.0))]
     Verify(#[source] tokio_postgres::Error),
     /// PostgreSQL refused or failed a statement, or could not be reached (500).
-    #[error("database error: {0}")]
+    #[error("database error: {}", describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// Every connection of the pool stayed busy for too long (500).
     #[error("timed out waiting for a free database connection")]
@@ -48,6 +48,23 @@ pub enum DbError {
     /// An internal invariant failed (500).
     #[error("{0}")]
     Internal(String),
+}
+
+/// PostgreSQL's own message (`ERROR: ... (SQLSTATE 42710)`) when the server sent one, else
+/// the client's error with its cause (tokio-postgres alone says just "db error").
+fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!(
+            "{}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
 }
 
 impl DbError {
