@@ -161,6 +161,22 @@ async fn valid_until(pg: &Postgres, user: &str) -> i64 {
         .get::<_, i64>(0)
 }
 
+/// `n` credentials requested at once; their distinct usernames.
+async fn futures_join(env: &Env, n: usize) -> std::collections::BTreeSet<String> {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let db = env.db.clone();
+        let req = env.request(Operation::Read, "creds/ro", json!({}));
+        set.spawn(async move { db.handle(&req).await });
+    }
+    let mut users = std::collections::BTreeSet::new();
+    while let Some(r) = set.join_next().await {
+        let data = r.unwrap().unwrap().unwrap().data.unwrap();
+        users.insert(data["username"].as_str().unwrap().to_owned());
+    }
+    users
+}
+
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -510,17 +526,20 @@ async fn scram_mode_sends_only_verifiers_and_templates_apply() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_close_when_the_backend_is_dropped() {
+async fn pool_is_bounded_and_connections_close_when_the_backend_is_dropped() {
     let env = Env::start().await;
-    env.configure(json!({})).await;
+    env.configure(json!({"max_open_connections": 2})).await;
     env.write(
         "roles/ro",
         json!({"db_name": "pg", "creation_statements": CREATE}),
     )
     .await
     .unwrap();
-    env.creds("ro").await;
-    assert!(env.db.idle_connections("pg") >= 1);
+    // Ten concurrent requests share at most two connections.
+    let users = futures_join(&env, 10).await;
+    assert_eq!(users.len(), 10);
+    let idle = env.db.idle_connections("pg");
+    assert!((1..=2).contains(&idle), "{idle} idle connections");
     let count = |pg: &Postgres| {
         let url = pg.url(SUPERUSER, pg.password());
         async move {
@@ -537,7 +556,8 @@ async fn connections_close_when_the_backend_is_dropped() {
             .get::<_, i64>(0)
         }
     };
-    assert!(count(&env.pg).await >= 1);
+    let open = count(&env.pg).await;
+    assert!((1..=2).contains(&open), "{open} engine connections open");
     let Env { pg, db, .. } = env;
     drop(db);
     let deadline = Instant::now() + Duration::from_secs(20);
