@@ -7,9 +7,57 @@ use tokio_postgres::{Client, Transaction};
 use crate::error::DbError;
 use crate::statements::{self, quote_ident};
 
+/// How many times a transaction that lost a race is tried again.
+const RETRIES: u32 = 6;
+
+/// Whether `e` is a race with a concurrent transaction that a retry resolves: a serialization
+/// failure, a deadlock, or PostgreSQL's "tuple concurrently updated" (concurrent `GRANT`s or
+/// `REVOKE`s on the same object, as simultaneous credential requests of one role make).
+fn is_transient(e: &DbError) -> bool {
+    use tokio_postgres::error::SqlState;
+    let DbError::Postgres(pe) = e else {
+        return false;
+    };
+    match pe.as_db_error() {
+        Some(db) => {
+            *db.code() == SqlState::T_R_SERIALIZATION_FAILURE
+                || *db.code() == SqlState::T_R_DEADLOCK_DETECTED
+                || (*db.code() == SqlState::INTERNAL_ERROR
+                    && db.message().contains("concurrently updated"))
+        }
+        None => false,
+    }
+}
+
+/// Waits a little before retry `attempt` (1, 2, ...): 5 ms doubling, with jitter.
+async fn backoff(attempt: u32) {
+    use rand::Rng;
+    let base = 5u64 << attempt.min(6);
+    let jitter = rand::rngs::OsRng.gen_range(0..=base);
+    tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
+}
+
 /// Runs every statement of `list` (split on `;`, then each `{{key}}` substituted) in one
-/// transaction: all of them apply or none.
+/// transaction: all of them apply or none. A transaction that lost a race with a concurrent
+/// one is tried again (a few times, with backoff).
 pub(crate) async fn run_in_transaction(
+    client: &mut Client,
+    list: &[String],
+    values: &[(&str, &str)],
+) -> Result<(), DbError> {
+    let mut attempt = 0;
+    loop {
+        match run_once(client, list, values).await {
+            Err(e) if attempt < RETRIES && is_transient(&e) => {
+                attempt += 1;
+                backoff(attempt).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn run_once(
     client: &mut Client,
     list: &[String],
     values: &[(&str, &str)],
@@ -47,8 +95,21 @@ pub(crate) async fn role_exists(client: &Client, name: &str) -> Result<bool, DbE
 /// The default revocation of a dynamic user, in one transaction: revoke its privileges on
 /// every table, sequence and function of each schema it holds grants in (and `public`), its
 /// usage of those schemas, its privileges on the current database, then drop the role. A role
-/// that no longer exists is already revoked.
+/// that no longer exists is already revoked. Retried like [`run_in_transaction`].
 pub(crate) async fn default_revoke(client: &mut Client, name: &str) -> Result<(), DbError> {
+    let mut attempt = 0;
+    loop {
+        match default_revoke_once(client, name).await {
+            Err(e) if attempt < RETRIES && is_transient(&e) => {
+                attempt += 1;
+                backoff(attempt).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn default_revoke_once(client: &mut Client, name: &str) -> Result<(), DbError> {
     if !role_exists(client, name).await? {
         return Ok(());
     }

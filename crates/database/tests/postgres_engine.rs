@@ -161,20 +161,35 @@ async fn valid_until(pg: &Postgres, user: &str) -> i64 {
         .get::<_, i64>(0)
 }
 
-/// `n` credentials requested at once; their distinct usernames.
-async fn futures_join(env: &Env, n: usize) -> std::collections::BTreeSet<String> {
+/// `n` credentials requested at once: their usernames and lease secrets.
+async fn concurrent_creds(env: &Env, n: usize) -> Vec<(String, Secret)> {
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..n {
         let db = env.db.clone();
         let req = env.request(Operation::Read, "creds/ro", json!({}));
         set.spawn(async move { db.handle(&req).await });
     }
-    let mut users = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
     while let Some(r) = set.join_next().await {
-        let data = r.unwrap().unwrap().unwrap().data.unwrap();
-        users.insert(data["username"].as_str().unwrap().to_owned());
+        let resp = r.unwrap().unwrap().unwrap();
+        let user = resp.data.unwrap()["username"].as_str().unwrap().to_owned();
+        out.push((user, *resp.secret.unwrap()));
     }
-    users
+    out
+}
+
+/// Revokes `secrets` at once, as a prefix revocation would.
+async fn concurrent_revoke(env: &Env, secrets: Vec<Secret>) {
+    let mut set = tokio::task::JoinSet::new();
+    for secret in secrets {
+        let db = env.db.clone();
+        let mut req = env.request(Operation::Revoke, "creds/ro", json!({}));
+        req.secret = Some(secret);
+        set.spawn(async move { db.handle(&req).await });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap().unwrap();
+    }
 }
 
 fn now() -> i64 {
@@ -535,11 +550,21 @@ async fn pool_is_bounded_and_connections_close_when_the_backend_is_dropped() {
     )
     .await
     .unwrap();
-    // Ten concurrent requests share at most two connections.
-    let users = futures_join(&env, 10).await;
+    // Ten concurrent requests (their GRANTs race on the same tables) share at most two
+    // connections, and so do their concurrent revocations.
+    let issued = concurrent_creds(&env, 10).await;
+    let users: std::collections::BTreeSet<String> = issued.iter().map(|(u, _)| u.clone()).collect();
     assert_eq!(users.len(), 10);
     let idle = env.db.idle_connections("pg");
     assert!((1..=2).contains(&idle), "{idle} idle connections");
+    concurrent_revoke(&env, issued.into_iter().map(|(_, s)| s).collect()).await;
+    for user in &users {
+        assert!(
+            !env.role_exists(user).await,
+            "{user} survived its revocation"
+        );
+    }
+    env.creds("ro").await;
     let count = |pg: &Postgres| {
         let url = pg.url(SUPERUSER, pg.password());
         async move {
