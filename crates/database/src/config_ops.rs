@@ -20,13 +20,13 @@ impl Database {
             .unwrap_or_default();
         cfg.apply(&req.data)?;
         if cfg.verify_connection {
-            let (client, driver) =
-                pool::connect(&cfg.client_config()?)
-                    .await
-                    .map_err(|e| match e {
-                        DbError::Postgres(pe) => DbError::Verify(pe),
-                        other => other,
-                    })?;
+            let (client_config, tls) = cfg.client_config()?;
+            let (client, driver) = pool::connect(&client_config, tls.connector()?.as_ref())
+                .await
+                .map_err(|e| match e {
+                    DbError::Postgres(pe) => DbError::Verify(pe),
+                    other => other,
+                })?;
             let check = client
                 .simple_query("SELECT 1")
                 .await

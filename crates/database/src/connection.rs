@@ -13,6 +13,7 @@ use crate::error::DbError;
 use crate::pool::{CONNECT_TIMEOUT, PoolLimits};
 use crate::statements;
 use crate::template::{DEFAULT_POSTGRES_TEMPLATE, UsernameTemplate};
+use crate::tls::TlsParams;
 
 /// The only plugin offered.
 pub const POSTGRES_PLUGIN: &str = "postgresql-database-plugin";
@@ -190,7 +191,7 @@ impl ConnectionConfig {
         if self.max_open_connections == 0 {
             self.max_open_connections = 4;
         }
-        // Fails early on a malformed URL or a TLS mode.
+        // Fails early on a malformed URL or TLS parameters.
         self.client_config()?;
         Ok(())
     }
@@ -224,20 +225,14 @@ impl ConnectionConfig {
         }
     }
 
-    /// The PostgreSQL client configuration: the URL with `{{username}}`/`{{password}}`
+    /// The PostgreSQL client configuration and the TLS parameters: `sslmode` and
+    /// `sslrootcert` are taken out (see [`crate::tls`]), `{{username}}`/`{{password}}`
     /// substituted (percent-encoded in URL form), then the root credentials filled in where
-    /// the URL has none. TLS modes (`sslmode=require`, `verify-ca`, `verify-full`) are refused:
-    /// this build has no TLS client for PostgreSQL.
-    pub fn client_config(&self) -> Result<tokio_postgres::Config, DbError> {
+    /// the string has none.
+    pub fn client_config(&self) -> Result<(tokio_postgres::Config, TlsParams), DbError> {
         let url_form = self.connection_url.starts_with("postgres://")
             || self.connection_url.starts_with("postgresql://");
-        let lower = self.connection_url.to_ascii_lowercase();
-        if lower.contains("sslmode=verify") || lower.contains("sslmode=require") {
-            return Err(DbError::invalid(
-                "TLS connections to PostgreSQL (sslmode=require, verify-ca, verify-full) are not \
-                 supported yet: use sslmode=disable",
-            ));
-        }
+        let (rest, tls) = crate::tls::split_params(&self.connection_url)?;
         let enc = |v: &str| {
             if url_form {
                 percent_encode(v)
@@ -246,7 +241,7 @@ impl ConnectionConfig {
             }
         };
         let rendered = zeroize::Zeroizing::new(statements::substitute(
-            &self.connection_url,
+            &rest,
             &[
                 ("username", &enc(&self.username)),
                 ("password", &enc(&self.password)),
@@ -265,7 +260,8 @@ impl ConnectionConfig {
             cfg.connect_timeout(CONNECT_TIMEOUT);
         }
         cfg.application_name("tresor-database");
-        Ok(cfg)
+        cfg.ssl_mode(tls.client_mode());
+        Ok((cfg, tls))
     }
 
     /// A fingerprint of everything the pool depends on, to notice a changed config.
@@ -361,7 +357,7 @@ mod tests {
             "allowed_roles": "a,b",
         })))
         .unwrap();
-        let pg = c.client_config().unwrap();
+        let (pg, _) = c.client_config().unwrap();
         assert_eq!(pg.get_user(), Some("root"));
         assert_eq!(pg.get_password(), Some(&b"p@ss:w/rd"[..]));
         assert!(c.allows("a") && !c.allows("c"));
@@ -372,7 +368,7 @@ mod tests {
 
         let mut kv = ConnectionConfig::default();
         kv.apply(&obj(json!({"connection_url": "host=127.0.0.1 port=5 dbname=x", "username": "u", "password": "p"}))).unwrap();
-        let pg = kv.client_config().unwrap();
+        let (pg, _) = kv.client_config().unwrap();
         assert_eq!(pg.get_user(), Some("u"));
         assert_eq!(pg.get_password(), Some(&b"p"[..]));
     }
@@ -382,8 +378,8 @@ mod tests {
         for bad in [
             json!({"connection_url": "postgresql://x/y", "plugin_name": "mysql-database-plugin"}),
             json!({"connection_url": ""}),
-            json!({"connection_url": "postgresql://x/y?sslmode=verify-full"}),
-            json!({"connection_url": "postgresql://x/y?sslmode=require"}),
+            json!({"connection_url": "postgresql://x/y?sslmode=verify-everything"}),
+            json!({"connection_url": "postgresql://x/y?sslkey=/k.pem"}),
             json!({"connection_url": "postgresql://x/y", "password_authentication": "md5"}),
             json!({"connection_url": "postgresql://x/y", "username_template": "{{ nope }}"}),
             json!({"connection_url": "postgresql://x/y", "root_rotation_statements": [1]}),
@@ -405,7 +401,7 @@ mod tests {
                 "connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres",
                 "username": user, "password": password, "verify_connection": false,
             }))).unwrap();
-            let pg = c.client_config().unwrap();
+            let (pg, _) = c.client_config().unwrap();
             proptest::prop_assert_eq!(pg.get_user(), Some(user.as_str()));
             proptest::prop_assert_eq!(pg.get_password(), Some(password.as_bytes()));
         }

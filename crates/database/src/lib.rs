@@ -23,12 +23,12 @@
 //! `issued_at` (unix seconds) and `max_ttl` (effective seconds); renewals keep it unchanged.
 //!
 //! Connections live in the backend instance (a small bounded pool per configuration, see
-//! [`pool`]); they close when the backend is dropped (the mount disabled). TLS connections
-//! (`sslmode=require`/`verify-*`) are refused for now.
+//! [`pool`]); they close when the backend is dropped (the mount disabled). TLS follows libpq's
+//! `sslmode` with rustls ([`tls`]).
 //!
 //! Source layout: [`route`] (paths), [`connection`] and [`roles`] (stored objects, pure),
 //! [`template`] (username templates, pure), [`statements`] (splitting and substitution,
-//! pure), [`password`], [`pool`], `pg` (statements run in PostgreSQL), and the handlers in
+//! pure), [`password`], [`pool`], [`tls`], `pg` (statements run in PostgreSQL), and the handlers in
 //! `config_ops`, `dynamic` and `static_ops`.
 
 mod config_ops;
@@ -44,6 +44,7 @@ pub mod statements;
 mod static_ops;
 mod store;
 pub mod template;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -102,7 +103,8 @@ impl Database {
         {
             return Ok(p.clone());
         }
-        let pool = Arc::new(Pool::new(cfg.client_config()?, cfg.limits()));
+        let (client_config, tls) = cfg.client_config()?;
+        let pool = Arc::new(Pool::new(client_config, tls.connector()?, cfg.limits()));
         pools.insert(name.to_owned(), (fp, pool.clone()));
         Ok(pool)
     }

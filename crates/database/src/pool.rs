@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::DbError;
 
@@ -44,6 +45,7 @@ impl Drop for Idle {
 /// The pool of one configured database.
 pub struct Pool {
     config: tokio_postgres::Config,
+    tls: Option<MakeRustlsConnect>,
     limits: PoolLimits,
     permits: Semaphore,
     idle: Mutex<Vec<Idle>>,
@@ -96,26 +98,51 @@ impl Drop for Conn<'_> {
     }
 }
 
-/// Opens one connection with `config` (plain TCP or Unix socket; TLS modes are refused when
-/// the configuration is read). Used by the pool and for `verify_connection`.
-pub async fn connect(config: &tokio_postgres::Config) -> Result<(Client, JoinHandle<()>), DbError> {
-    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, config.connect(NoTls))
-        .await
-        .map_err(|_| DbError::ConnectTimeout)??;
-    let driver = tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "database connection closed with an error");
+/// Opens one connection with `config`, over TLS through `tls` when given (the config's
+/// `sslmode` says whether TLS is required). Used by the pool and for `verify_connection`.
+pub async fn connect(
+    config: &tokio_postgres::Config,
+    tls: Option<&MakeRustlsConnect>,
+) -> Result<(Client, JoinHandle<()>), DbError> {
+    fn drive<F>(connection: F) -> JoinHandle<()>
+    where
+        F: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+    {
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "database connection closed with an error");
+            }
+        })
+    }
+    let timeout = |_| DbError::ConnectTimeout;
+    match tls {
+        None => {
+            let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, config.connect(NoTls))
+                .await
+                .map_err(timeout)??;
+            Ok((client, drive(connection)))
         }
-    });
-    Ok((client, driver))
+        Some(tls) => {
+            let (client, connection) =
+                tokio::time::timeout(CONNECT_TIMEOUT, config.connect(tls.clone()))
+                    .await
+                    .map_err(timeout)??;
+            Ok((client, drive(connection)))
+        }
+    }
 }
 
 impl Pool {
-    /// A pool opening connections with `config` (nothing is opened yet).
-    pub fn new(config: tokio_postgres::Config, limits: PoolLimits) -> Self {
+    /// A pool opening connections with `config` and `tls` (nothing is opened yet).
+    pub fn new(
+        config: tokio_postgres::Config,
+        tls: Option<MakeRustlsConnect>,
+        limits: PoolLimits,
+    ) -> Self {
         let max_open = limits.max_open.max(1);
         Self {
             config,
+            tls,
             limits: PoolLimits { max_open, ..limits },
             permits: Semaphore::new(max_open),
             idle: Mutex::new(Vec::new()),
@@ -150,7 +177,7 @@ impl Pool {
                 None => break,
             }
         }
-        let (client, driver) = connect(&self.config).await?;
+        let (client, driver) = connect(&self.config, self.tls.as_ref()).await?;
         Ok(Conn {
             pool: self,
             inner: Some(Idle {

@@ -24,6 +24,8 @@ pub struct Postgres {
     port: u16,
     password: String,
     as_postgres_user: bool,
+    /// `-c` settings added to every start (TLS files).
+    settings: Vec<String>,
 }
 
 /// The directory of PostgreSQL's binaries: `$TRESOR_PG_BIN`, else Debian's for version 15.
@@ -51,6 +53,16 @@ fn running_as_root() -> bool {
 impl Postgres {
     /// Initialises a cluster and starts it; returns once it accepts connections.
     pub fn start() -> Postgres {
+        Self::start_with(None)
+    }
+
+    /// As [`Postgres::start`], with TLS on (`ssl=on`) using this server certificate chain
+    /// and key (PEM); clients may still connect without TLS.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Postgres {
+        Self::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Postgres {
         let dir = tempfile::tempdir().unwrap();
         let as_postgres_user = running_as_root();
         let password = format!("root-{}", std::process::id());
@@ -69,12 +81,38 @@ impl Postgres {
                 "chown of the PostgreSQL test directory failed"
             );
         }
+        let mut settings = Vec::new();
+        if let Some((cert, key)) = tls {
+            let cert_path = dir.path().join("server.crt");
+            let key_path = dir.path().join("server.key");
+            std::fs::write(&cert_path, cert).unwrap();
+            std::fs::write(&key_path, key).unwrap();
+            let status = Command::new("chmod")
+                .arg("600")
+                .arg(&key_path)
+                .status()
+                .unwrap();
+            assert!(status.success());
+            if as_postgres_user {
+                let status = Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&cert_path)
+                    .arg(&key_path)
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
+            settings.push("ssl=on".to_owned());
+            settings.push(format!("ssl_cert_file={}", cert_path.display()));
+            settings.push(format!("ssl_key_file={}", key_path.display()));
+        }
         let mut pg = Postgres {
             child: None,
             dir,
             port: crate::ports::free_port(),
             password,
             as_postgres_user,
+            settings,
         };
         let out = pg
             .command(&bin_dir().join("initdb"))
@@ -130,8 +168,11 @@ impl Postgres {
             .append(true)
             .open(self.dir.path().join("postgres.log"))
             .unwrap();
-        let child = self
-            .command(&bin_dir().join("postgres"))
+        let mut command = self.command(&bin_dir().join("postgres"));
+        for setting in &self.settings {
+            command.arg("-c").arg(setting);
+        }
+        let child = command
             .arg("-D")
             .arg(self.data_dir())
             .arg("-k")
@@ -216,6 +257,11 @@ impl Postgres {
             "postgresql://{user}:{password}@127.0.0.1:{}/postgres?sslmode=disable",
             self.port
         )
+    }
+
+    /// A path inside the server's temporary directory (for files a test writes there).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
     }
 
     /// The server's log so far (for failure messages).
