@@ -19,7 +19,9 @@ HVAC_DIR="$TOOLS/hvac-$HVAC_VERSION"
 # curl: health polling in tests/compat/lib.sh. ca-certificates: pip over https.
 # prometheus (with promtool): the shipped alert rules evaluated against a real scrape.
 # rsyslog: the syslog audit device against a real daemon. jq: seed 002's audit log queries.
-APT_PACKAGES="iproute2 iptables curl ca-certificates softhsm2 prometheus rsyslog jq"
+# postgresql (15 on Debian bookworm): the database secrets engine's tests start a real server
+# from its binaries (/usr/lib/postgresql/15/bin) in a temporary directory.
+APT_PACKAGES="iproute2 iptables curl ca-certificates softhsm2 prometheus rsyslog jq postgresql"
 
 log() { printf 'ci-deps: %s\n' "$*"; }
 

@@ -63,6 +63,8 @@ pub(crate) struct Active {
     pub(crate) leases: Arc<ExpirationManager>,
     /// Revokes due leases while this node is active; stopped with the token expiry task.
     lease_sweep: std::sync::Mutex<Option<SweepTask>>,
+    /// Calls the backends' periodic housekeeping while this node is active.
+    periodic: std::sync::Mutex<Option<crate::periodic::PeriodicTask>>,
 }
 
 pub(crate) fn new_accessor(kind: &str) -> String {
@@ -171,6 +173,7 @@ impl Active {
                 retry,
             )),
             lease_sweep: std::sync::Mutex::new(None),
+            periodic: std::sync::Mutex::new(None),
             active_since: now_rfc3339(),
             barrier,
             mounts: RwLock::new(MountTable::default()),
@@ -223,6 +226,13 @@ impl Active {
         if let Ok(mut slot) = active.lease_sweep.lock() {
             *slot = Some(sweep);
         }
+        let periodic = crate::periodic::PeriodicTask::spawn(
+            Arc::downgrade(&active),
+            core.opts.periodic_interval,
+        );
+        if let Ok(mut slot) = active.periodic.lock() {
+            *slot = Some(periodic);
+        }
         Ok(active)
     }
 
@@ -233,6 +243,9 @@ impl Active {
         self.expiry.stop();
         if let Some(sweep) = self.lease_sweep.lock().ok().and_then(|mut s| s.take()) {
             sweep.stop();
+        }
+        if let Some(p) = self.periodic.lock().ok().and_then(|mut s| s.take()) {
+            p.stop();
         }
         if let Some(a) = &self.autosnap {
             a.stop();

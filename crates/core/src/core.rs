@@ -49,6 +49,9 @@ pub struct CoreOptions {
     pub lease_retry: tresor_expiration::RetryPolicy,
     /// How often the active node looks for expired leases.
     pub lease_sweep_interval: std::time::Duration,
+    /// How often the active node runs the backends' periodic housekeeping (static-role
+    /// rotation).
+    pub periodic_interval: std::time::Duration,
     /// The telemetry stanza's `usage_gauge_period`: the usage gauges that need a scan
     /// (`vault.token.count`) are counted at most once per period; `None` (`"none"`) turns
     /// them off. Vault's default, 10 minutes.
@@ -83,6 +86,7 @@ impl Default for CoreOptions {
             audit_settings: crate::audit::AuditSettings::default(),
             lease_retry: tresor_expiration::RetryPolicy::default(),
             lease_sweep_interval: tresor_expiration::SweepTask::DEFAULT_INTERVAL,
+            periodic_interval: crate::periodic::DEFAULT_PERIODIC_INTERVAL,
             usage_gauge_period: Some(crate::metrics::DEFAULT_USAGE_GAUGE_PERIOD),
         }
     }

@@ -42,6 +42,7 @@ mod leases;
 mod metrics;
 mod migration;
 pub mod mounts;
+mod periodic;
 mod pipeline;
 mod policy_store;
 mod recovery;

@@ -54,9 +54,14 @@ pub fn is_known_type(kind: &str) -> bool {
     matches!(kind, "kv" | "kv-v2" | "transit")
 }
 
-/// Registers every engine of this crate (`kv`, its old name `generic`, `kv-v2`, `transit`) as
-/// a secrets-engine type.
+/// Registers every engine of this crate (`kv`, its old name `generic`, `kv-v2`, `transit`) and
+/// the database engine of `tresor-database` (`database`) as secrets-engine types.
 pub fn register(registry: &mut tresor_sdk::BackendRegistry) {
+    registry.register(
+        tresor_sdk::BackendKind::Secret,
+        "database",
+        Arc::new(|_| Ok(Arc::new(tresor_database::Database::new()) as Arc<dyn LogicalBackend>)),
+    );
     for name in ["kv", "kv-v2", "transit"] {
         registry.register(
             tresor_sdk::BackendKind::Secret,
@@ -81,4 +86,23 @@ pub fn registry() -> tresor_sdk::BackendRegistry {
     let mut registry = tresor_sdk::BackendRegistry::new();
     register(&mut registry);
     registry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_offers_the_database_engine() {
+        let reg = registry();
+        assert!(reg.knows(tresor_sdk::BackendKind::Secret, "database"));
+        assert!(
+            reg.create(
+                tresor_sdk::BackendKind::Secret,
+                "database",
+                &BTreeMap::new()
+            )
+            .is_ok()
+        );
+    }
 }

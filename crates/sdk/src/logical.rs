@@ -331,4 +331,12 @@ pub trait LogicalBackend: Send + Sync + 'static {
     async fn setup(&self, _storage: &View, _mount: &MountInfo) -> Result<(), LogicalError> {
         Ok(())
     }
+
+    /// Periodic housekeeping, called by the core on the active node only, from a supervised
+    /// task, every few seconds (the database engine rotates static-role passwords whose
+    /// `rotation_period` has passed). Must return promptly, bounded in time; an error is
+    /// logged by the caller and the next tick tries again. The default does nothing.
+    async fn periodic(&self, _storage: &View, _mount: &MountInfo) -> Result<(), LogicalError> {
+        Ok(())
+    }
 }

@@ -11,12 +11,14 @@
 //!   [`fault_proxy`]: a TCP proxy whose stop is an outage.
 //! - [`prometheus`]: a real Prometheus scraping test nodes, and `promtool`; [`rsyslog`]: a
 //!   real syslog daemon on its own socket; [`tmpfs`]: a small disk to fill up.
+//! - [`postgres`]: a real PostgreSQL server in a temporary directory (database engine tests).
 
 pub mod cluster;
 pub mod fault_proxy;
 pub mod moto;
 pub mod netns;
 pub mod ports;
+pub mod postgres;
 pub mod process;
 pub mod prometheus;
 pub mod props;
