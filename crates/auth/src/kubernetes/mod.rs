@@ -12,8 +12,9 @@
 //!   once the role is gone.
 //!
 //! A login reads the service account from the JWT's claims (its signature checked first when
-//! `pem_keys` are set), checks the role's bindings and audience (403 with the reason, as
-//! Vault), then posts the JWT to `<kubernetes_host>/apis/authentication.k8s.io/v1/tokenreviews`
+//! `pem_keys` are set), checks its times when it has any, the issuer (when validated), the
+//! role's bindings and audience (403 `permission denied`; Vault also answers 403, with the
+//! reason, which is logged here at debug level), then posts the JWT to `<kubernetes_host>/apis/authentication.k8s.io/v1/tokenreviews`
 //! with the reviewer JWT as bearer (the client's own JWT when none is configured); a review
 //! that fails, is not authenticated, or names another account is `403 permission denied`.
 //! The token carries metadata `role`, `service_account_name`, `service_account_namespace`,
@@ -296,18 +297,30 @@ impl Kubernetes {
             return Err(LogicalError::PermissionDenied);
         }
         let c = &parsed.claims;
+        // Vault answers these refusals with 403 and the reason; the reason is logged here
+        // and the client gets "permission denied".
+        let refuse = |why: &str| {
+            tracing::debug!(reason = why, "kubernetes login refused");
+            LogicalError::PermissionDenied
+        };
         if !config.disable_iss_validation && !config.issuer.is_empty() {
-            claims::check_issuer(&config.issuer, c).map_err(LogicalError::invalid)?;
+            claims::check_issuer(&config.issuer, c).map_err(|e| refuse(&e))?;
         }
+        claims::check_times(
+            c,
+            claims::Leeways {
+                clock_skew: 0,
+                expiration: 0,
+                not_before: 0,
+            },
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        )
+        .or_else(|e| if e.starts_with("no issue time") { Ok(()) } else { Err(refuse(&e)) })?;
         let sa = review::service_account(c);
         if !role.audience.is_empty() && !sa.audiences.contains(&role.audience) {
-            return Err(LogicalError::invalid(
-                "invalid audience (aud) claim: audience claim does not match any expected audience",
-            ));
+            return Err(refuse("audience claim does not match any expected audience"));
         }
-        if let Err(why) = role.admits(&sa) {
-            return Err(LogicalError::invalid(why));
-        }
+        role.admits(&sa).map_err(refuse)?;
         if sa.uid.is_empty() {
             return Err(LogicalError::invalid("could not parse UID from claims"));
         }
