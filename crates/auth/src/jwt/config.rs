@@ -102,7 +102,8 @@ impl JwtConfig {
             (&self.jwks_url, "jwks_url"),
             (&self.oidc_discovery_url, "oidc_discovery_url"),
         ] {
-            if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+            let web = url.starts_with("https://") || url.starts_with("http://");
+            if !url.is_empty() && !web {
                 return Err(LogicalError::invalid(format!(
                     "{field} must be an http or https URL"
                 )));

@@ -255,12 +255,14 @@ async fn local_file(path: &str) -> Option<String> {
 
 /// The Kubernetes backend of one mount.
 #[derive(Debug, Default)]
-pub struct Kubernetes;
+pub struct Kubernetes {
+    reviews: review::ReviewClient,
+}
 
 impl Kubernetes {
     /// A backend.
     pub fn new() -> Self {
-        Self
+        Self::default()
     }
 
     async fn login(&self, req: &Request) -> Result<Option<Response>, LogicalError> {
@@ -315,10 +317,18 @@ impl Kubernetes {
             },
             time::OffsetDateTime::now_utc().unix_timestamp(),
         )
-        .or_else(|e| if e.starts_with("no issue time") { Ok(()) } else { Err(refuse(&e)) })?;
+        .or_else(|e| {
+            if e.starts_with("no issue time") {
+                Ok(())
+            } else {
+                Err(refuse(&e))
+            }
+        })?;
         let sa = review::service_account(c);
         if !role.audience.is_empty() && !sa.audiences.contains(&role.audience) {
-            return Err(refuse("audience claim does not match any expected audience"));
+            return Err(refuse(
+                "audience claim does not match any expected audience",
+            ));
         }
         role.admits(&sa).map_err(refuse)?;
         if sa.uid.is_empty() {
@@ -351,7 +361,9 @@ impl Kubernetes {
         } else {
             vec![role.audience.clone()]
         };
-        let answer = review::review(&config.kubernetes_host, &ca, &bearer, &jwt, &audiences)
+        let answer = self
+            .reviews
+            .review(&config.kubernetes_host, &ca, &bearer, &jwt, &audiences)
             .await
             .map_err(|e| {
                 tracing::debug!(error = %e, "kubernetes login: token review failed");

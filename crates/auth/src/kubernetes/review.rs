@@ -106,16 +106,51 @@ pub fn review_url(host: &str) -> String {
     format!("{base}/apis/authentication.k8s.io/v1/tokenreviews")
 }
 
-/// Asks the API server at `host` to review `jwt`, presenting `bearer`.
-pub async fn review(
-    host: &str,
-    ca_pem: &str,
+/// The HTTP client of one mount's TokenReview calls, kept while the host and CA stay the
+/// same (building one reads the trust store).
+#[derive(Debug, Default)]
+pub struct ReviewClient {
+    cached: std::sync::Mutex<Option<(String, String, reqwest::Client)>>,
+}
+
+impl ReviewClient {
+    fn client(&self, url: &str, ca_pem: &str) -> Result<reqwest::Client, RemoteError> {
+        if let Ok(guard) = self.cached.lock()
+            && let Some((u, ca, c)) = guard.as_ref()
+            && u == url
+            && ca == ca_pem
+        {
+            return Ok(c.clone());
+        }
+        let c = remote::client(url, ca_pem)?;
+        if let Ok(mut guard) = self.cached.lock() {
+            *guard = Some((url.to_owned(), ca_pem.to_owned(), c.clone()));
+        }
+        Ok(c)
+    }
+
+    /// Asks the API server at `host` to review `jwt`, presenting `bearer`.
+    pub async fn review(
+        &self,
+        host: &str,
+        ca_pem: &str,
+        bearer: &str,
+        jwt: &str,
+        audiences: &[String],
+    ) -> Result<Value, RemoteError> {
+        let url = review_url(host);
+        let client = self.client(&url, ca_pem)?;
+        review_with(&client, &url, bearer, jwt, audiences).await
+    }
+}
+
+async fn review_with(
+    client: &reqwest::Client,
+    url: &str,
     bearer: &str,
     jwt: &str,
     audiences: &[String],
 ) -> Result<Value, RemoteError> {
-    let url = review_url(host);
-    let client = remote::client(&url, ca_pem)?;
     let mut spec = json!({ "token": jwt });
     if !audiences.is_empty() {
         spec["audiences"] = json!(audiences);
@@ -126,11 +161,11 @@ pub async fn review(
         "spec": spec,
     });
     let req = client
-        .post(&url)
+        .post(url)
         .bearer_auth(bearer)
         .header("accept", "application/json")
         .json(&body);
-    remote::json(&url, req).await
+    remote::json(url, req).await
 }
 
 #[cfg(test)]
