@@ -977,4 +977,32 @@ async fn kubernetes_login_through_token_review() {
     .await;
     ok(&a);
     assert_ne!(a.body["auth"]["entity_id"], entity.as_str());
+
+    // The token renews while its role exists, and not after.
+    let token = a.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    ok(&call(
+        &state,
+        "POST",
+        "/v1/auth/token/renew-self",
+        Some(&token),
+        Some(json!({})),
+    )
+    .await);
+    ok(&call(
+        &state,
+        "DELETE",
+        "/v1/auth/kubernetes/role/webapp",
+        Some(&root),
+        None,
+    )
+    .await);
+    let r = call(
+        &state,
+        "POST",
+        "/v1/auth/token/renew-self",
+        Some(&token),
+        Some(json!({})),
+    )
+    .await;
+    refused(&r, StatusCode::BAD_REQUEST, "does not exist during renewal");
 }

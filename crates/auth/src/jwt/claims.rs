@@ -267,7 +267,56 @@ pub fn mapped_metadata(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            ".{0,8}".prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+        ]
+    }
+
+    fn claim_value() -> impl Strategy<Value = Value> {
+        scalar().prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z/~01]{0,4}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(tresor_testkit::props::seeded_config(256))]
+        /// Hostile claims and bindings never panic any check.
+        #[test]
+        fn checks_never_panic_on_hostile_claims(
+            claims in proptest::collection::btree_map(
+                prop_oneof![Just("exp".to_string()), Just("nbf".to_string()), Just("iat".to_string()),
+                            Just("aud".to_string()), "[a-z/~01]{0,4}"],
+                claim_value(), 0..8),
+            bound in proptest::collection::btree_map("[a-z/~01]{0,4}", claim_value(), 0..4),
+            leeways in (any::<i64>(), any::<i64>(), any::<i64>()),
+            now in any::<i64>(),
+            name in "[a-z/~01]{0,6}",
+        ) {
+            let claims: Map<String, Value> = claims.into_iter().collect();
+            let bound: Map<String, Value> = bound.into_iter().collect();
+            let l = Leeways { clock_skew: leeways.0, expiration: leeways.1, not_before: leeways.2 };
+            let _ = check_times(&claims, l, now);
+            let _ = check_audience(&["a".into()], &claims);
+            let _ = check_bound_claims(&bound, true, &claims);
+            let _ = check_bound_claims(&bound, false, &claims);
+            let _ = user_name(&claims, &name, true);
+            let _ = groups(&claims, &name);
+            let m: BTreeMap<String, String> = [(name.clone(), "k".to_string())].into_iter().collect();
+            let _ = mapped_metadata(&claims, &m);
+        }
+    }
 
     fn obj(v: Value) -> Map<String, Value> {
         match v {
