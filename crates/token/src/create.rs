@@ -13,7 +13,8 @@ use crate::entry::{
 use crate::error::TokenError;
 use crate::ids::display_name;
 use crate::policies::{forbidden, not_in, sanitize};
-use crate::role::{TokenRole, check_token_type};
+use crate::batch::{BATCH_TYPE, check_rules};
+use crate::role::TokenRole;
 use crate::ttl::{TtlRequest, creation_ttl};
 
 /// The parameters of a create request.
@@ -41,14 +42,18 @@ pub struct CreateParams {
     pub num_uses: u64,
     /// Requested period, seconds (root only unless through a role).
     pub period: u64,
+    /// Requested token type: `service` or `batch` (`None` = the role's default, else service).
+    pub token_type: Option<String>,
 }
 
 impl CreateParams {
     /// Reads the parameters from a request body, leniently typed.
     pub fn parse(data: &Map<String, Value>) -> Result<Self, LogicalError> {
-        if let Some(t) = get_str(data, "type")? {
-            check_token_type(&t)?;
-        }
+        let token_type = match get_str(data, "type")?.as_deref() {
+            None | Some("" | "default") => None,
+            Some(t @ (SERVICE_TYPE | BATCH_TYPE)) => Some(t.to_owned()),
+            Some(_) => return Err(LogicalError::invalid("invalid 'token_type' value")),
+        };
         let num_uses = match get_i64(data, "num_uses")? {
             Some(n) if n < 0 => {
                 return Err(LogicalError::invalid("number of uses cannot be negative"));
@@ -72,6 +77,7 @@ impl CreateParams {
             display_name: get_str(data, "display_name")?,
             num_uses,
             period: get_duration(data, "period")?.unwrap_or(0),
+            token_type,
         })
     }
 }
@@ -168,7 +174,9 @@ pub fn plan(
         r if p.num_uses == 0 || p.num_uses > r => r,
         _ => p.num_uses,
     };
-    let renewable = p.renewable.unwrap_or(true) && role.is_none_or(|r| r.renewable);
+    let token_type = token_type(p.token_type.as_deref(), role);
+    let batch = token_type == BATCH_TYPE;
+    let renewable = !batch && p.renewable.unwrap_or(true) && role.is_none_or(|r| r.renewable);
 
     let grant = creation_ttl(
         TtlRequest {
@@ -197,7 +205,12 @@ pub fn plan(
     };
 
     let entry = TokenEntry {
-        id: p.id.clone().unwrap_or_default(),
+        // A batch token's id is its sealed content: a requested id is ignored.
+        id: if batch {
+            String::new()
+        } else {
+            p.id.clone().unwrap_or_default()
+        },
         accessor: String::new(),
         parent: None,
         policies,
@@ -213,17 +226,32 @@ pub fn plan(
         renewable,
         orphan,
         path,
-        token_type: SERVICE_TYPE.to_owned(),
+        token_type: token_type.to_owned(),
         entity_id: String::new(),
         last_renewal_time: None,
         role: role.map(|r| r.name.clone()),
         revoking: false,
     };
+    if batch {
+        check_rules(&entry)?;
+    }
     Ok(Plan {
         entry,
         attach_parent: !orphan,
         warnings,
     })
+}
+
+/// The type a create request yields: a role of type `service` or `batch` decides; a
+/// `default-*` role (or no role) gives the requested type, else its default.
+pub fn token_type(requested: Option<&str>, role: Option<&TokenRole>) -> &'static str {
+    let requested = requested.map(|t| if t == BATCH_TYPE { BATCH_TYPE } else { SERVICE_TYPE });
+    match role.map(|r| r.token_type.as_str()) {
+        Some(SERVICE_TYPE) => SERVICE_TYPE,
+        Some(BATCH_TYPE) => BATCH_TYPE,
+        Some("default-batch") => requested.unwrap_or(BATCH_TYPE),
+        _ => requested.unwrap_or(SERVICE_TYPE),
+    }
 }
 
 fn plan_policies(
@@ -471,6 +499,9 @@ mod tests {
         assert_eq!(p.renewable, Some(false));
         assert_eq!(p.meta.get("k").map(String::as_str), Some("v"));
         assert!(CreateParams::parse(&m(serde_json::json!({"num_uses": -1}))).is_err());
-        assert!(CreateParams::parse(&m(serde_json::json!({"type": "batch"}))).is_err());
+        let batch = CreateParams::parse(&m(serde_json::json!({"type": "batch"}))).unwrap();
+        assert_eq!(batch.token_type.as_deref(), Some("batch"));
+        assert!(CreateParams::parse(&m(serde_json::json!({"type": "weird"}))).is_err());
+        assert!(CreateParams::parse(&m(serde_json::json!({"type": "default-batch"}))).is_err());
     }
 }

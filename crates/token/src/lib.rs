@@ -25,6 +25,7 @@
 //! CIDR bindings and policy globs in roles.
 
 mod backend;
+pub mod batch;
 mod clock;
 pub mod create;
 mod entry;
@@ -39,6 +40,7 @@ pub mod ttl;
 pub mod validity;
 
 pub use backend::TokenBackend;
+pub use batch::{BATCH_PREFIX, BATCH_TYPE, BatchKeys, FixedBatchKeys};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use entry::{
     DEFAULT_POLICY, RESPONSE_WRAPPING_POLICY, ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits,

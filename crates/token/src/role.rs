@@ -29,7 +29,8 @@ pub struct TokenRole {
     pub explicit_max_ttl: u64,
     /// Appended to the created tokens' path.
     pub path_suffix: String,
-    /// Token type the role issues (`default-service` or `service`).
+    /// Token type the role issues: `service` or `batch` (always), `default-service` or
+    /// `default-batch` (unless the request asks for the other).
     pub token_type: String,
     /// Stored for API compatibility; entity aliases are not supported yet.
     pub allowed_entity_aliases: Vec<String>,
@@ -58,22 +59,42 @@ impl Default for TokenRole {
     }
 }
 
-/// Checks a requested token type: service types pass, batch types are refused (not
-/// implemented yet), anything else is invalid.
+/// Checks a role's token type: `service`, `batch`, `default-service`, `default-batch` (or
+/// `default` / empty for `default-service`); anything else is invalid.
 pub(crate) fn check_token_type(t: &str) -> Result<(), LogicalError> {
     match t {
-        "" | "service" | "default" | "default-service" => Ok(()),
-        "batch" | "default-batch" => Err(LogicalError::invalid(
-            "batch tokens are not supported by this server yet",
-        )),
+        "" | "service" | "default" | "default-service" | "batch" | "default-batch" => Ok(()),
         other => Err(LogicalError::invalid(format!(
             "invalid 'token_type' value {other:?}"
         ))),
     }
 }
 
+/// A role that always issues batch tokens must be able to: orphan, not renewable, not
+/// periodic, no explicit max TTL (checked in this order).
+fn check_batch_role(r: &TokenRole) -> Result<(), LogicalError> {
+    if r.token_type != "batch" {
+        return Ok(());
+    }
+    let why = if !r.orphan {
+        "non-orphan tokens"
+    } else if r.renewable {
+        "renewable tokens"
+    } else if r.period > 0 {
+        "periodic tokens"
+    } else if r.explicit_max_ttl > 0 {
+        "tokens with an explicit max TTL"
+    } else {
+        return Ok(());
+    };
+    Err(LogicalError::invalid(format!(
+        "'token_type' cannot be 'batch' when role is set to generate {why}"
+    )))
+}
+
 impl TokenRole {
-    /// Applies the fields present in a role write; absent fields keep their value.
+    /// Applies the fields present in a role write; absent fields keep their value. The result
+    /// is checked as a whole (a `batch` role must be orphan, not renewable, not periodic).
     pub fn apply_update(&mut self, data: &Map<String, Value>) -> Result<(), LogicalError> {
         if let Some(p) = get_str_list(data, "allowed_policies")? {
             self.allowed_policies = sanitize(&p, false);
@@ -121,7 +142,7 @@ impl TokenRole {
         if let Some(n) = get_u64(data, "token_num_uses")? {
             self.token_num_uses = n;
         }
-        Ok(())
+        check_batch_role(self)
     }
 
     /// The role as the read endpoint renders it.
@@ -176,9 +197,40 @@ mod tests {
     }
 
     #[test]
-    fn batch_and_bad_types_are_refused() {
+    fn batch_roles_must_be_orphan_non_renewable_and_aperiodic() {
+        let refused = |body: Value, why: &str| {
+            let mut r = TokenRole::default();
+            match r.apply_update(&m(body)) {
+                Err(LogicalError::InvalidRequest(msg)) => assert!(msg.contains(why), "{msg}"),
+                other => panic!("expected a refusal naming {why}, got {other:?}"),
+            }
+        };
+        refused(json!({"token_type": "batch"}), "non-orphan");
+        refused(json!({"token_type": "batch", "orphan": true}), "renewable");
+        refused(
+            json!({"token_type": "batch", "orphan": true, "renewable": false, "period": 60}),
+            "periodic",
+        );
+        refused(
+            json!({"token_type": "batch", "orphan": true, "renewable": false, "token_explicit_max_ttl": 60}),
+            "explicit max TTL",
+        );
         let mut r = TokenRole::default();
-        assert!(r.apply_update(&m(json!({"token_type": "batch"}))).is_err());
+        r.apply_update(&m(
+            json!({"token_type": "batch", "orphan": true, "renewable": false}),
+        ))
+        .unwrap();
+        assert_eq!(r.token_type, "batch");
+        // default-batch roles keep every option: the request may still ask for service.
+        let mut d = TokenRole::default();
+        d.apply_update(&m(json!({"token_type": "default-batch", "period": 60})))
+            .unwrap();
+        assert_eq!(d.token_type, "default-batch");
+    }
+
+    #[test]
+    fn bad_types_are_refused() {
+        let mut r = TokenRole::default();
         assert!(r.apply_update(&m(json!({"token_type": "weird"}))).is_err());
         r.apply_update(&m(json!({"token_type": "service"})))
             .unwrap();
