@@ -139,7 +139,10 @@ impl Active {
                 default_lease_ttl: core.opts.default_lease_ttl,
                 max_lease_ttl: core.opts.max_lease_ttl,
             },
-        ));
+        )
+        .with_batch_keys(Arc::new(crate::batch_keys::BarrierBatchKeys(
+            core.barrier.clone(),
+        ))));
         let token_backend: Arc<dyn LogicalBackend> = Arc::new(TokenBackend::new(tokens.clone()));
         let policies = PolicyStore::new(View::new(barrier.clone(), "sys/policy/"));
         policies.ensure_default().await?;
