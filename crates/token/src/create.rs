@@ -12,7 +12,7 @@ use crate::entry::{
 };
 use crate::error::TokenError;
 use crate::ids::display_name;
-use crate::policies::{forbidden, not_in, sanitize};
+use crate::policies::{forbidden_with_globs, not_in, outside, sanitize};
 use crate::batch::{BATCH_TYPE, check_rules};
 use crate::role::TokenRole;
 use crate::ttl::{TtlRequest, creation_ttl};
@@ -264,11 +264,11 @@ fn plan_policies(
     let parent_policies = sanitize(caller.policies, false);
 
     let requested = match role {
-        Some(r) if !r.allowed_policies.is_empty() => {
+        Some(r) if !r.allowed_policies.is_empty() || !r.allowed_policies_glob.is_empty() => {
             if requested.is_empty() {
                 r.allowed_policies.clone()
             } else {
-                if !not_in(&requested, &r.allowed_policies).is_empty() {
+                if !outside(&requested, &r.allowed_policies, &r.allowed_policies_glob).is_empty() {
                     return Err(TokenError::invalid(format!(
                         "token policies ({requested:?}) must be subset of the role's allowed policies ({:?})",
                         r.allowed_policies
@@ -299,7 +299,10 @@ fn plan_policies(
     let disallowed = role
         .map(|r| r.disallowed_policies.as_slice())
         .unwrap_or(&[]);
-    let hit = forbidden(&requested, disallowed);
+    let disallowed_globs = role
+        .map(|r| r.disallowed_policies_glob.as_slice())
+        .unwrap_or(&[]);
+    let hit = forbidden_with_globs(&requested, disallowed, disallowed_globs);
     if !hit.is_empty() {
         return Err(TokenError::invalid(format!(
             "token policies ({requested:?}) contain disallowed policies ({hit:?})"
@@ -310,7 +313,9 @@ fn plan_policies(
             "cannot assign policy {RESPONSE_WRAPPING_POLICY:?}"
         )));
     }
-    let add_default = !no_default && !disallowed.iter().any(|d| d == DEFAULT_POLICY);
+    let add_default = !no_default
+        && forbidden_with_globs(&[DEFAULT_POLICY.to_owned()], disallowed, disallowed_globs)
+            .is_empty();
     let mut out = sanitize(&requested, add_default);
     if no_default {
         out.retain(|x| x != DEFAULT_POLICY);
@@ -483,6 +488,83 @@ mod tests {
             ..CreateParams::default()
         };
         assert!(plan(&outside, caller, Endpoint::Role(&role), LIMITS, 0).is_err());
+    }
+
+    #[test]
+    fn role_policy_globs() {
+        let role = TokenRole {
+            name: "g".into(),
+            allowed_policies: v(&["fixed"]),
+            allowed_policies_glob: v(&["dev-*"]),
+            disallowed_policies_glob: v(&["dev-secret*"]),
+            ..TokenRole::default()
+        };
+        let pol = v(&["default"]);
+        let caller = Caller {
+            policies: &pol,
+            is_root: false,
+            sudo: false,
+        };
+        let ask = |p: &[&str]| CreateParams {
+            policies: Some(v(p)),
+            ..CreateParams::default()
+        };
+        let ok = plan(&ask(&["dev-app", "fixed"]), caller, Endpoint::Role(&role), LIMITS, 0)
+            .unwrap();
+        assert_eq!(ok.entry.policies, v(&["default", "dev-app", "fixed"]));
+        for bad in [&["prod"][..], &["dev-secrets"][..]] {
+            assert!(
+                plan(&ask(bad), caller, Endpoint::Role(&role), LIMITS, 0).is_err(),
+                "{bad:?}"
+            );
+        }
+        // Nothing requested: the role's exact allowed policies (globs cannot be expanded).
+        let none = plan(
+            &CreateParams::default(),
+            caller,
+            Endpoint::Role(&role),
+            LIMITS,
+            0,
+        )
+        .unwrap();
+        assert_eq!(none.entry.policies, v(&["default", "fixed"]));
+        // A disallowed glob matching `default` keeps it off.
+        let no_default = TokenRole {
+            allowed_policies: v(&["a"]),
+            allowed_policies_glob: Vec::new(),
+            disallowed_policies_glob: v(&["def*"]),
+            ..role
+        };
+        let p = plan(
+            &CreateParams::default(),
+            caller,
+            Endpoint::Role(&no_default),
+            LIMITS,
+            0,
+        )
+        .unwrap();
+        assert_eq!(p.entry.policies, v(&["a"]));
+    }
+
+    #[test]
+    fn token_type_from_request_and_role() {
+        let role = |t: &str| TokenRole {
+            token_type: t.into(),
+            ..TokenRole::default()
+        };
+        assert_eq!(token_type(None, None), "service");
+        assert_eq!(token_type(Some("batch"), None), "batch");
+        assert_eq!(token_type(Some("batch"), Some(&role("service"))), "service");
+        assert_eq!(token_type(Some("service"), Some(&role("batch"))), "batch");
+        assert_eq!(token_type(None, Some(&role("default-batch"))), "batch");
+        assert_eq!(
+            token_type(Some("service"), Some(&role("default-batch"))),
+            "service"
+        );
+        assert_eq!(
+            token_type(Some("batch"), Some(&role("default-service"))),
+            "batch"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use tresor_sdk::LogicalError;
 use tresor_sdk::fields::{get_bool, get_duration, get_str, get_str_list, get_u64};
 
-use crate::policies::sanitize;
+use crate::policies::{sanitize, sanitize_globs};
 
 /// A stored token role.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +19,10 @@ pub struct TokenRole {
     pub allowed_policies: Vec<String>,
     /// Policies created tokens may never carry.
     pub disallowed_policies: Vec<String>,
+    /// Like `allowed_policies`, as glob patterns (`*` = any run of characters).
+    pub allowed_policies_glob: Vec<String>,
+    /// Like `disallowed_policies`, as glob patterns.
+    pub disallowed_policies_glob: Vec<String>,
     /// Created tokens have no parent.
     pub orphan: bool,
     /// Created tokens may be renewed.
@@ -46,6 +50,8 @@ impl Default for TokenRole {
             name: String::new(),
             allowed_policies: Vec::new(),
             disallowed_policies: Vec::new(),
+            allowed_policies_glob: Vec::new(),
+            disallowed_policies_glob: Vec::new(),
             orphan: false,
             renewable: true,
             period: 0,
@@ -102,6 +108,12 @@ impl TokenRole {
         if let Some(p) = get_str_list(data, "disallowed_policies")? {
             self.disallowed_policies = sanitize(&p, false);
         }
+        if let Some(p) = get_str_list(data, "allowed_policies_glob")? {
+            self.allowed_policies_glob = sanitize_globs(&p);
+        }
+        if let Some(p) = get_str_list(data, "disallowed_policies_glob")? {
+            self.disallowed_policies_glob = sanitize_globs(&p);
+        }
         if let Some(b) = get_bool(data, "orphan")? {
             self.orphan = b;
         }
@@ -151,8 +163,8 @@ impl TokenRole {
             "name": self.name,
             "allowed_policies": self.allowed_policies,
             "disallowed_policies": self.disallowed_policies,
-            "allowed_policies_glob": [],
-            "disallowed_policies_glob": [],
+            "allowed_policies_glob": self.allowed_policies_glob,
+            "disallowed_policies_glob": self.disallowed_policies_glob,
             "orphan": self.orphan,
             "renewable": self.renewable,
             "period": self.period,
