@@ -21,8 +21,16 @@
 //! together (the response under the token's salted hash) and disappear together, whether the
 //! token is unwrapped, revoked, expires or is tidied.
 //!
-//! Not supported yet: batch tokens (`type=batch` is refused with 400), identity entities,
-//! CIDR bindings and policy globs in roles.
+//! Batch tokens ([`batch`]) are never stored: the token (`hvb.` + base64url) is an
+//! AES-256-GCM sealed record of its policies, times, metadata and parent, under a key the
+//! [`BatchKeys`] supply by term (the core derives them from the barrier keyring, so every node
+//! opens them and a rotation keeps older ones valid). They are checked on every use against
+//! their expiry and their parent's record; they cannot be renewed, revoked, create tokens,
+//! carry `num_uses`, a period or an explicit max TTL, or be root. [`TokenStore::create`] mints
+//! one when the entry's `token_type` is `batch` ([`TokenStore::create_batch`]); roles issue
+//! them with `token_type` `batch` or `default-batch`.
+//!
+//! Not supported yet: identity entities and CIDR bindings (`token_bound_cidrs` is refused).
 
 mod backend;
 pub mod batch;
