@@ -1,14 +1,15 @@
 //! Batch tokens through the router: created with `type=batch` or a batch role, used for
 //! requests (policies enforced), looked up, refused where Vault refuses them (children,
 //! renewal, revocation, use limits, periods, root), tied to their parent, valid across a
-//! keyring rotation, and garbage or tampered tokens answered 403, never 500.
+//! keyring rotation, and garbage or tampered tokens answered 403, never 500. Also roles'
+//! `token_bound_cidrs`: such tokens (and their children) are refused from other addresses.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use axum::http::StatusCode;
-use common::{call, unsealed_node};
+use common::{call, call_from, unsealed_node};
 use serde_json::{Value, json};
 use tresor_http::AppState;
 
@@ -261,4 +262,46 @@ async fn garbage_and_tampered_batch_tokens_are_denied_not_errors() {
         .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     }
+}
+
+#[tokio::test]
+async fn bound_cidrs_refuse_other_addresses() {
+    let (state, root) = setup().await;
+    let r = call(
+        &state,
+        "POST",
+        "/v1/auth/token/roles/net",
+        Some(&root),
+        Some(json!({"allowed_policies": ["reader"], "token_bound_cidrs": ["10.0.0.0/8"]})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let svc = create(&state, &root, "auth/token/create/net", json!({})).await;
+    let svc = svc["client_token"].as_str().unwrap().to_owned();
+    let batch = create(
+        &state,
+        &root,
+        "auth/token/create/net",
+        json!({"type": "batch"}),
+    )
+    .await;
+    assert_eq!(batch["token_type"], "batch");
+    let batch = batch["client_token"].as_str().unwrap().to_owned();
+    for t in [&svc, &batch] {
+        let ok = call_from(&state, "GET", "/v1/sys/mounts", Some(t), "10.2.3.4:5000", &[]).await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+        let no = call_from(&state, "GET", "/v1/sys/mounts", Some(t), "192.0.2.1:5000", &[]).await;
+        assert_eq!(no.status, StatusCode::FORBIDDEN, "{}", no.body);
+        let v6 = call_from(&state, "GET", "/v1/sys/mounts", Some(t), "[2001:db8::1]:5000", &[]).await;
+        assert_eq!(v6.status, StatusCode::FORBIDDEN);
+    }
+    let bad = call(
+        &state,
+        "POST",
+        "/v1/auth/token/roles/bad",
+        Some(&root),
+        Some(json!({"token_bound_cidrs": ["10.0.0.0/33"]})),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
 }

@@ -130,6 +130,9 @@ pub struct BatchClaims {
     /// The role it was created against.
     #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// CIDR blocks it may be used from (empty = anywhere).
+    #[serde(rename = "n", default, skip_serializing_if = "Vec::is_empty")]
+    pub bound_cidrs: Vec<String>,
 }
 
 impl BatchClaims {
@@ -148,6 +151,7 @@ impl BatchClaims {
             entity_id: entry.entity_id.clone(),
             path: entry.path.clone(),
             role: entry.role.clone(),
+            bound_cidrs: entry.bound_cidrs.clone(),
         }
     }
 
@@ -175,6 +179,7 @@ impl BatchClaims {
             last_renewal_time: None,
             role: self.role,
             revoking: false,
+            bound_cidrs: self.bound_cidrs,
         }
     }
 }
@@ -288,6 +293,7 @@ mod tests {
             entity_id: String::new(),
             path: "auth/token/create".into(),
             role: None,
+            bound_cidrs: Vec::new(),
         }
     }
 

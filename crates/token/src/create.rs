@@ -231,6 +231,7 @@ pub fn plan(
         last_renewal_time: None,
         role: role.map(|r| r.name.clone()),
         revoking: false,
+        bound_cidrs: role.map(|r| r.token_bound_cidrs.clone()).unwrap_or_default(),
     };
     if batch {
         check_rules(&entry)?;

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cidr;
+
 /// The only token type issued so far.
 pub const SERVICE_TYPE: &str = "service";
 
@@ -76,6 +78,9 @@ pub struct TokenEntry {
     /// revocation of it and its descendants is resumed until it completes.
     #[serde(default, skip_serializing_if = "is_false")]
     pub revoking: bool,
+    /// CIDR blocks requests using the token must come from (empty = anywhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bound_cidrs: Vec<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -91,6 +96,11 @@ impl TokenEntry {
     /// Whether the token has expired at `now` (unix seconds).
     pub fn is_expired(&self, now: u64) -> bool {
         self.expire_time.is_some_and(|e| e <= now)
+    }
+
+    /// Whether a request from `remote` may use the token (see [`cidr::allows`]).
+    pub fn allows_addr(&self, remote: Option<std::net::IpAddr>) -> bool {
+        cidr::allows(&self.bound_cidrs, remote)
     }
 
     /// Seconds left before expiry at `now` (0 for tokens that never expire).

@@ -30,10 +30,15 @@
 //! one when the entry's `token_type` is `batch` ([`TokenStore::create_batch`]); roles issue
 //! them with `token_type` `batch` or `default-batch`.
 //!
-//! Not supported yet: identity entities and CIDR bindings (`token_bound_cidrs` is refused).
+//! Tokens may be bound to CIDR blocks (roles' `token_bound_cidrs`): [`TokenStore::authorize_from`]
+//! refuses them from other addresses, and [`TokenStore::authorize`], which knows no address,
+//! refuses them always.
+//!
+//! Not supported yet: identity entities.
 
 mod backend;
 pub mod batch;
+pub mod cidr;
 mod clock;
 pub mod create;
 mod entry;

@@ -42,6 +42,8 @@ pub struct TokenRole {
     pub token_no_default_policy: bool,
     /// Use limit of created tokens (0 = unlimited).
     pub token_num_uses: u64,
+    /// CIDR blocks created tokens may be used from (empty = anywhere).
+    pub token_bound_cidrs: Vec<String>,
 }
 
 impl Default for TokenRole {
@@ -61,6 +63,7 @@ impl Default for TokenRole {
             allowed_entity_aliases: Vec::new(),
             token_no_default_policy: false,
             token_num_uses: 0,
+            token_bound_cidrs: Vec::new(),
         }
     }
 }
@@ -145,13 +148,8 @@ impl TokenRole {
                 t
             };
         }
-        // Binding tokens to client addresses needs the address at authentication, which the
-        // request pipeline does not pass to the token store yet: refuse rather than issue
-        // tokens that look bound and are not.
-        if get_str_list(data, "token_bound_cidrs")?.is_some_and(|c| c.iter().any(|x| !x.trim().is_empty())) {
-            return Err(LogicalError::invalid(
-                "token_bound_cidrs is not supported by this server yet",
-            ));
+        if let Some(c) = get_str_list(data, "token_bound_cidrs")? {
+            self.token_bound_cidrs = crate::cidr::parse_list(&c)?;
         }
         if let Some(a) = get_str_list(data, "allowed_entity_aliases")? {
             self.allowed_entity_aliases = a;
@@ -184,7 +182,7 @@ impl TokenRole {
             "allowed_entity_aliases": self.allowed_entity_aliases,
             "token_no_default_policy": self.token_no_default_policy,
             "token_num_uses": self.token_num_uses,
-            "token_bound_cidrs": [],
+            "token_bound_cidrs": self.token_bound_cidrs,
         });
         match v {
             Value::Object(m) => m,
@@ -249,14 +247,15 @@ mod tests {
     }
 
     #[test]
-    fn bound_cidrs_are_refused_not_ignored() {
+    fn bound_cidrs_are_checked_and_kept() {
         let mut r = TokenRole::default();
-        assert!(
-            r.apply_update(&m(json!({"token_bound_cidrs": "10.0.0.0/8"})))
-                .is_err()
-        );
-        r.apply_update(&m(json!({"token_bound_cidrs": ""}))).unwrap();
+        assert!(r.apply_update(&m(json!({"token_bound_cidrs": "nope"}))).is_err());
+        r.apply_update(&m(json!({"token_bound_cidrs": "10.0.0.0/8, 127.0.0.1"})))
+            .unwrap();
+        assert_eq!(r.token_bound_cidrs, vec!["10.0.0.0/8", "127.0.0.1"]);
+        assert_eq!(r.to_data()["token_bound_cidrs"], json!(["10.0.0.0/8", "127.0.0.1"]));
         r.apply_update(&m(json!({"token_bound_cidrs": []}))).unwrap();
+        assert!(r.token_bound_cidrs.is_empty());
     }
 
     #[test]

@@ -507,3 +507,54 @@ async fn keys_decide_who_can_open() {
         env.store.revoke(t).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn bound_cidrs_from_roles_bind_tokens_and_their_children() {
+    let env = env().await;
+    env.call(
+        "roles/net",
+        json!({"allowed_policies": "p1", "token_bound_cidrs": "10.0.0.0/8,192.0.2.7/32"}),
+        &env.root,
+    )
+    .await
+    .unwrap();
+    let inside = Some("10.1.2.3".parse().unwrap());
+    let host = Some("192.0.2.7".parse().unwrap());
+    let outside = Some("203.0.113.9".parse().unwrap());
+    let t = env.create("create/net", json!({}), &env.root).await;
+    assert_eq!(t.bound_cidrs, vec!["10.0.0.0/8", "192.0.2.7"]);
+    for (addr, ok) in [(inside, true), (host, true), (outside, false), (None, false)] {
+        assert_eq!(
+            env.store.authorize_from(&t.id, addr).await.unwrap().is_some(),
+            ok,
+            "{addr:?}"
+        );
+    }
+    // Children (service and batch) inherit the binding.
+    for body in [json!({}), json!({"type": "batch"})] {
+        let child = env.create("create", body, &t).await;
+        assert_eq!(child.bound_cidrs, t.bound_cidrs);
+        assert!(env.store.authorize_from(&child.id, inside).await.unwrap().is_some());
+        assert!(env.store.authorize_from(&child.id, outside).await.unwrap().is_none());
+    }
+    // A refused use consumes nothing.
+    env.call(
+        "roles/net1",
+        json!({"allowed_policies": "p1", "token_bound_cidrs": "10.0.0.0/8", "token_num_uses": 1}),
+        &env.root,
+    )
+    .await
+    .unwrap();
+    let once = env.create("create/net1", json!({}), &env.root).await;
+    assert!(env.store.authorize_from(&once.id, outside).await.unwrap().is_none());
+    assert!(env.store.authorize_from(&once.id, inside).await.unwrap().is_some());
+    assert!(env.store.authorize_from(&once.id, inside).await.unwrap().is_none());
+    let look = env
+        .call("lookup", json!({"token": t.id}), &env.root)
+        .await
+        .unwrap()
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(look["bound_cidrs"], json!(["10.0.0.0/8", "192.0.2.7"]));
+}

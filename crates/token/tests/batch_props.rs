@@ -43,6 +43,7 @@ fn claims() -> impl Strategy<Value = BatchClaims> {
                     entity_id: String::new(),
                     path: "auth/token/create".into(),
                     role: None,
+                    bound_cidrs: Vec::new(),
                 }
             },
         )

@@ -173,7 +173,10 @@ impl Core {
                 &active.audited_headers(),
             )
         });
-        let result = self.run(&active, req, wrap_ttl, trail.as_mut()).await;
+        let remote = meta.remote.map(|a| a.ip());
+        let result = self
+            .run(&active, req, wrap_ttl, remote, trail.as_mut())
+            .await;
         let Some(trail) = trail else {
             return result;
         };
@@ -201,6 +204,7 @@ impl Core {
         active: &Arc<crate::active::Active>,
         req: CoreRequest,
         wrap_ttl: Option<u64>,
+        remote: Option<std::net::IpAddr>,
         mut trail: Option<&mut AuditTrail>,
     ) -> Result<Reply, CoreError> {
         let active = active.clone();
@@ -226,7 +230,7 @@ impl Core {
             Ok(routed) => routed,
             Err(path) => {
                 return Err(self
-                    .refuse_unrouted(&active, method, &path, &data, token.as_deref(), wrap_ttl)
+                    .refuse_unrouted(&active, method, &path, &data, (token.as_deref(), remote), wrap_ttl)
                     .await);
             }
         };
@@ -240,7 +244,10 @@ impl Core {
         let entry = if unauthenticated {
             None
         } else {
-            Some(self.authenticate(&active, token.as_deref()).await?)
+            Some(
+                self.authenticate_from(&active, token.as_deref(), remote)
+                    .await?,
+            )
         };
         let auth = entry.as_ref().map(caller).unwrap_or_default();
         if let Some(t) = trail.as_deref_mut() {
@@ -379,10 +386,10 @@ impl Core {
         method: Method,
         path: &CanonicalPath,
         data: &Map<String, Value>,
-        token: Option<&str>,
+        (token, remote): (Option<&str>, Option<std::net::IpAddr>),
         wrap_ttl: Option<u64>,
     ) -> CoreError {
-        let entry = match self.authenticate(active, token).await {
+        let entry = match self.authenticate_from(active, token, remote).await {
             Ok(entry) => entry,
             Err(e) => return e,
         };

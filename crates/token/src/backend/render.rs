@@ -73,6 +73,9 @@ pub(crate) fn lookup_data(e: &TokenEntry, now: u64, with_id: bool) -> Map<String
     if let Some(role) = &e.role {
         put("role", json!(role));
     }
+    if !e.bound_cidrs.is_empty() {
+        put("bound_cidrs", json!(e.bound_cidrs));
+    }
     m
 }
 

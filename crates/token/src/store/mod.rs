@@ -365,15 +365,33 @@ impl TokenStore {
     ///
     /// A batch token has no uses to count: it is checked ([`lookup`](Self::lookup)) and
     /// nothing is written.
+    ///
+    /// No client address is known here: a token bound to CIDR blocks is refused (see
+    /// [`authorize_from`](Self::authorize_from)).
     pub async fn authorize(&self, token: &str) -> Result<Option<TokenEntry>, TokenError> {
+        self.authorize_from(token, None).await
+    }
+
+    /// [`authorize`](Self::authorize) for a request from `remote`: a token bound to CIDR
+    /// blocks (`bound_cidrs`) that do not contain `remote` (or with no address known) is
+    /// refused like an unknown token, before a use is consumed.
+    pub async fn authorize_from(
+        &self,
+        token: &str,
+        remote: Option<std::net::IpAddr>,
+    ) -> Result<Option<TokenEntry>, TokenError> {
         if is_batch(token) {
-            return self.lookup_batch(token).await;
+            return Ok(self
+                .lookup_batch(token)
+                .await?
+                .filter(|e| e.allows_addr(remote)));
         }
         // Most tokens have unlimited uses: a usable one changes nothing, so it needs no lock
         // and requests carrying it do not queue behind each other. A token revoked while this
         // request was in flight may still serve it, as if the request had arrived first.
         match self.load_by_id(token).await? {
             None => return Ok(None),
+            Some((_, entry)) if !entry.allows_addr(remote) => return Ok(None),
             Some((_, entry)) if entry.num_uses == 0 => {
                 if self.usable(&entry, self.now()).await?.is_ok() {
                     return Ok(Some(entry));
@@ -389,6 +407,9 @@ impl TokenStore {
             if why.revoke_self() {
                 self.revoke_tree_locked(&hash).await?;
             }
+            return Ok(None);
+        }
+        if !entry.allows_addr(remote) {
             return Ok(None);
         }
         if entry.num_uses > 0 {
