@@ -62,7 +62,11 @@ mod tests {
         let (_, other) = b.derived_key("other").unwrap();
         assert_ne!(k1.as_bytes(), other.as_bytes());
         let active = b.unsealed().unwrap().keyring.active().key.clone();
-        assert_ne!(k1.as_bytes(), active.as_bytes(), "never the data key itself");
+        assert_ne!(
+            k1.as_bytes(),
+            active.as_bytes(),
+            "never the data key itself"
+        );
 
         let t2 = b.rotate().await.unwrap();
         let (now, k2) = b.derived_key("batch-token").unwrap();
@@ -79,6 +83,9 @@ mod tests {
         let (_, k3) = stranger.derived_key("batch-token").unwrap();
         assert_ne!(k3.as_bytes(), k2.as_bytes());
         b.seal();
-        assert!(matches!(b.derived_key("batch-token"), Err(BarrierError::Sealed)));
+        assert!(matches!(
+            b.derived_key("batch-token"),
+            Err(BarrierError::Sealed)
+        ));
     }
 }

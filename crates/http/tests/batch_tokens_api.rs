@@ -14,13 +14,27 @@ use serde_json::{Value, json};
 use tresor_http::AppState;
 
 async fn create(state: &AppState, token: &str, path: &str, body: Value) -> Value {
-    let r = call(state, "POST", &format!("/v1/{path}"), Some(token), Some(body)).await;
+    let r = call(
+        state,
+        "POST",
+        &format!("/v1/{path}"),
+        Some(token),
+        Some(body),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
     r.body["auth"].clone()
 }
 
 async fn refused(state: &AppState, token: &str, path: &str, body: Value) -> String {
-    let r = call(state, "POST", &format!("/v1/{path}"), Some(token), Some(body)).await;
+    let r = call(
+        state,
+        "POST",
+        &format!("/v1/{path}"),
+        Some(token),
+        Some(body),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.body);
     r.body["errors"][0].as_str().unwrap().to_owned()
 }
@@ -59,19 +73,33 @@ async fn batch_tokens_work_and_obey_their_policies() {
     .await;
     let batch = auth["client_token"].as_str().unwrap().to_owned();
     assert!(batch.starts_with("hvb."), "{batch}");
-    assert!(batch.len() < 1024, "a small batch token stays small: {}", batch.len());
+    assert!(
+        batch.len() < 1024,
+        "a small batch token stays small: {}",
+        batch.len()
+    );
     assert_eq!(auth["accessor"], "");
     assert_eq!(auth["token_type"], "batch");
     assert_eq!(auth["renewable"], false);
     assert_eq!(auth["lease_duration"], 3600);
 
     // Its policies apply, nothing more.
-    assert_eq!(status_of(&state, &batch, "GET", "sys/mounts").await, StatusCode::OK);
+    assert_eq!(
+        status_of(&state, &batch, "GET", "sys/mounts").await,
+        StatusCode::OK
+    );
     assert_eq!(
         status_of(&state, &batch, "GET", "sys/policies/acl").await,
         StatusCode::FORBIDDEN
     );
-    let me = call(&state, "GET", "/v1/auth/token/lookup-self", Some(&batch), None).await;
+    let me = call(
+        &state,
+        "GET",
+        "/v1/auth/token/lookup-self",
+        Some(&batch),
+        None,
+    )
+    .await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
     assert_eq!(me.body["data"]["type"], "batch");
     assert_eq!(me.body["data"]["accessor"], "");
@@ -86,7 +114,12 @@ async fn batch_tokens_work_and_obey_their_policies() {
     )
     .await;
     assert_eq!(caps.status, StatusCode::OK, "{}", caps.body);
-    assert_eq!(caps.body["data"]["capabilities"], json!(["read"]), "{}", caps.body);
+    assert_eq!(
+        caps.body["data"]["capabilities"],
+        json!(["read"]),
+        "{}",
+        caps.body
+    );
     let look = call(
         &state,
         "POST",
@@ -99,7 +132,13 @@ async fn batch_tokens_work_and_obey_their_policies() {
 
     // No children, no renewal, no manual revocation.
     assert_eq!(
-        refused(&state, &batch, "auth/token/create", json!({"policies": ["reader"]})).await,
+        refused(
+            &state,
+            &batch,
+            "auth/token/create",
+            json!({"policies": ["reader"]})
+        )
+        .await,
         "batch tokens cannot create more tokens"
     );
     assert_eq!(
@@ -107,19 +146,34 @@ async fn batch_tokens_work_and_obey_their_policies() {
         "batch tokens cannot be renewed"
     );
     assert_eq!(
-        refused(&state, &root, "auth/token/revoke", json!({ "token": batch })).await,
+        refused(
+            &state,
+            &root,
+            "auth/token/revoke",
+            json!({ "token": batch })
+        )
+        .await,
         "batch tokens cannot be revoked"
     );
     assert_eq!(
         refused(&state, &batch, "auth/token/revoke-self", json!({})).await,
         "batch tokens cannot be revoked"
     );
-    assert_eq!(status_of(&state, &batch, "GET", "sys/mounts").await, StatusCode::OK);
+    assert_eq!(
+        status_of(&state, &batch, "GET", "sys/mounts").await,
+        StatusCode::OK
+    );
 
     // Creation rules.
     for (body, msg) in [
-        (json!({"type": "batch", "policies": ["reader"], "num_uses": 2}), "num_uses"),
-        (json!({"type": "batch", "policies": ["reader"], "period": "1h"}), "period"),
+        (
+            json!({"type": "batch", "policies": ["reader"], "num_uses": 2}),
+            "num_uses",
+        ),
+        (
+            json!({"type": "batch", "policies": ["reader"], "period": "1h"}),
+            "period",
+        ),
         (json!({"type": "batch"}), "root"),
     ] {
         let m = refused(&state, &root, "auth/token/create", body).await;
@@ -140,7 +194,13 @@ async fn a_revoked_parent_ends_its_batch_children() {
         .as_str()
         .unwrap()
         .to_owned();
-    let child = create(&state, &parent, "auth/token/create", json!({"type": "batch"})).await;
+    let child = create(
+        &state,
+        &parent,
+        "auth/token/create",
+        json!({"type": "batch"}),
+    )
+    .await;
     let child = child["client_token"].as_str().unwrap().to_owned();
     let orphan = create(
         &state,
@@ -151,7 +211,10 @@ async fn a_revoked_parent_ends_its_batch_children() {
     .await;
     assert_eq!(orphan["orphan"], true);
     let orphan = orphan["client_token"].as_str().unwrap().to_owned();
-    assert_eq!(status_of(&state, &child, "GET", "sys/mounts").await, StatusCode::OK);
+    assert_eq!(
+        status_of(&state, &child, "GET", "sys/mounts").await,
+        StatusCode::OK
+    );
 
     let r = call(
         &state,
@@ -166,7 +229,10 @@ async fn a_revoked_parent_ends_its_batch_children() {
         status_of(&state, &child, "GET", "sys/mounts").await,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(status_of(&state, &orphan, "GET", "sys/mounts").await, StatusCode::OK);
+    assert_eq!(
+        status_of(&state, &orphan, "GET", "sys/mounts").await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -195,7 +261,10 @@ async fn batch_tokens_survive_a_keyring_rotation() {
         .unwrap()
         .to_owned();
     for t in [&before, &after] {
-        assert_eq!(status_of(&state, t, "GET", "sys/mounts").await, StatusCode::OK);
+        assert_eq!(
+            status_of(&state, t, "GET", "sys/mounts").await,
+            StatusCode::OK
+        );
     }
 }
 
@@ -288,11 +357,35 @@ async fn bound_cidrs_refuse_other_addresses() {
     assert_eq!(batch["token_type"], "batch");
     let batch = batch["client_token"].as_str().unwrap().to_owned();
     for t in [&svc, &batch] {
-        let ok = call_from(&state, "GET", "/v1/sys/mounts", Some(t), "10.2.3.4:5000", &[]).await;
+        let ok = call_from(
+            &state,
+            "GET",
+            "/v1/sys/mounts",
+            Some(t),
+            "10.2.3.4:5000",
+            &[],
+        )
+        .await;
         assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
-        let no = call_from(&state, "GET", "/v1/sys/mounts", Some(t), "192.0.2.1:5000", &[]).await;
+        let no = call_from(
+            &state,
+            "GET",
+            "/v1/sys/mounts",
+            Some(t),
+            "192.0.2.1:5000",
+            &[],
+        )
+        .await;
         assert_eq!(no.status, StatusCode::FORBIDDEN, "{}", no.body);
-        let v6 = call_from(&state, "GET", "/v1/sys/mounts", Some(t), "[2001:db8::1]:5000", &[]).await;
+        let v6 = call_from(
+            &state,
+            "GET",
+            "/v1/sys/mounts",
+            Some(t),
+            "[2001:db8::1]:5000",
+            &[],
+        )
+        .await;
         assert_eq!(v6.status, StatusCode::FORBIDDEN);
     }
     let bad = call(

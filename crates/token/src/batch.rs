@@ -198,7 +198,9 @@ pub fn check_rules(entry: &TokenEntry) -> Result<(), TokenError> {
         ));
     }
     if entry.period > 0 {
-        return Err(TokenError::invalid("batch tokens cannot have \"period\" set"));
+        return Err(TokenError::invalid(
+            "batch tokens cannot have \"period\" set",
+        ));
     }
     if entry.explicit_max_ttl > 0 {
         return Err(TokenError::invalid(
@@ -255,7 +257,9 @@ pub enum OpenError {
 /// Opens `token` with the keys of `keys`: the claims, or why not. Bounded work for any input:
 /// at most [`MAX_TOKEN_LEN`] characters are decoded and nothing is parsed unauthenticated.
 pub fn open(token: &str, keys: &dyn BatchKeys) -> Result<BatchClaims, OpenError> {
-    let body = token.strip_prefix(BATCH_PREFIX).ok_or(OpenError::Malformed)?;
+    let body = token
+        .strip_prefix(BATCH_PREFIX)
+        .ok_or(OpenError::Malformed)?;
     if token.len() > MAX_TOKEN_LEN {
         return Err(OpenError::Malformed);
     }
@@ -329,7 +333,10 @@ mod tests {
             let mut bad = blob.clone();
             bad[i] ^= 0x01;
             let token = format!("hvb.{}", URL_SAFE_NO_PAD.encode(&bad));
-            assert!(open(&token, &keys).is_err(), "byte {i} flipped must not open");
+            assert!(
+                open(&token, &keys).is_err(),
+                "byte {i} flipped must not open"
+            );
         }
         // Truncated and extended.
         let short = format!("hvb.{}", URL_SAFE_NO_PAD.encode(&blob[..blob.len() - 1]));
@@ -350,7 +357,11 @@ mod tests {
         let mut rotated = a.clone();
         rotated.add(2, Key32::generate());
         assert_eq!(rotated.active().unwrap().0, 2);
-        assert_eq!(open(&t, &rotated).unwrap(), claims(), "old terms still open");
+        assert_eq!(
+            open(&t, &rotated).unwrap(),
+            claims(),
+            "old terms still open"
+        );
         rotated.remove(1);
         assert_eq!(open(&t, &rotated), Err(OpenError::UnknownTerm));
     }

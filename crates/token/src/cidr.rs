@@ -47,7 +47,9 @@ impl Cidr {
         };
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
@@ -126,7 +128,14 @@ mod tests {
         assert!(v6.contains(ip("2001:db8:ffff::1")) && !v6.contains(ip("2001:db9::1")));
         assert!(Cidr::parse("::/0").unwrap().contains(ip("::1")));
         for bad in [
-            "", "10.0.0.0/33", "10.0.0.0/", "10/8", "x", "::/129", "1.2.3.4/-1", "1.2.3.4/+8",
+            "",
+            "10.0.0.0/33",
+            "10.0.0.0/",
+            "10/8",
+            "x",
+            "::/129",
+            "1.2.3.4/-1",
+            "1.2.3.4/+8",
             "1.2.3.4/0008",
         ] {
             assert!(Cidr::parse(bad).is_err(), "{bad:?}");

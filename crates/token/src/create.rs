@@ -7,13 +7,13 @@ use serde_json::{Map, Value};
 use tresor_sdk::LogicalError;
 use tresor_sdk::fields::{get_bool, get_duration, get_i64, get_str, get_str_list, get_str_map};
 
+use crate::batch::{BATCH_TYPE, check_rules};
 use crate::entry::{
     DEFAULT_POLICY, RESPONSE_WRAPPING_POLICY, ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits,
 };
 use crate::error::TokenError;
 use crate::ids::display_name;
 use crate::policies::{forbidden_with_globs, not_in, outside, sanitize};
-use crate::batch::{BATCH_TYPE, check_rules};
 use crate::role::TokenRole;
 use crate::ttl::{TtlRequest, creation_ttl};
 
@@ -231,7 +231,9 @@ pub fn plan(
         last_renewal_time: None,
         role: role.map(|r| r.name.clone()),
         revoking: false,
-        bound_cidrs: role.map(|r| r.token_bound_cidrs.clone()).unwrap_or_default(),
+        bound_cidrs: role
+            .map(|r| r.token_bound_cidrs.clone())
+            .unwrap_or_default(),
     };
     if batch {
         check_rules(&entry)?;
@@ -246,7 +248,13 @@ pub fn plan(
 /// The type a create request yields: a role of type `service` or `batch` decides; a
 /// `default-*` role (or no role) gives the requested type, else its default.
 pub fn token_type(requested: Option<&str>, role: Option<&TokenRole>) -> &'static str {
-    let requested = requested.map(|t| if t == BATCH_TYPE { BATCH_TYPE } else { SERVICE_TYPE });
+    let requested = requested.map(|t| {
+        if t == BATCH_TYPE {
+            BATCH_TYPE
+        } else {
+            SERVICE_TYPE
+        }
+    });
     match role.map(|r| r.token_type.as_str()) {
         Some(SERVICE_TYPE) => SERVICE_TYPE,
         Some(BATCH_TYPE) => BATCH_TYPE,
@@ -510,8 +518,14 @@ mod tests {
             policies: Some(v(p)),
             ..CreateParams::default()
         };
-        let ok = plan(&ask(&["dev-app", "fixed"]), caller, Endpoint::Role(&role), LIMITS, 0)
-            .unwrap();
+        let ok = plan(
+            &ask(&["dev-app", "fixed"]),
+            caller,
+            Endpoint::Role(&role),
+            LIMITS,
+            0,
+        )
+        .unwrap();
         assert_eq!(ok.entry.policies, v(&["default", "dev-app", "fixed"]));
         for bad in [&["prod"][..], &["dev-secrets"][..]] {
             assert!(

@@ -249,12 +249,19 @@ mod tests {
     #[test]
     fn bound_cidrs_are_checked_and_kept() {
         let mut r = TokenRole::default();
-        assert!(r.apply_update(&m(json!({"token_bound_cidrs": "nope"}))).is_err());
+        assert!(
+            r.apply_update(&m(json!({"token_bound_cidrs": "nope"})))
+                .is_err()
+        );
         r.apply_update(&m(json!({"token_bound_cidrs": "10.0.0.0/8, 127.0.0.1"})))
             .unwrap();
         assert_eq!(r.token_bound_cidrs, vec!["10.0.0.0/8", "127.0.0.1"]);
-        assert_eq!(r.to_data()["token_bound_cidrs"], json!(["10.0.0.0/8", "127.0.0.1"]));
-        r.apply_update(&m(json!({"token_bound_cidrs": []}))).unwrap();
+        assert_eq!(
+            r.to_data()["token_bound_cidrs"],
+            json!(["10.0.0.0/8", "127.0.0.1"])
+        );
+        r.apply_update(&m(json!({"token_bound_cidrs": []})))
+            .unwrap();
         assert!(r.token_bound_cidrs.is_empty());
     }
 

@@ -146,7 +146,11 @@ async fn batch_token_shape_and_lookup() {
         .unwrap()
         .unwrap();
     let auth = resp.auth.unwrap();
-    assert!(auth.client_token.starts_with("hvb."), "{}", auth.client_token);
+    assert!(
+        auth.client_token.starts_with("hvb."),
+        "{}",
+        auth.client_token
+    );
     assert_eq!(auth.accessor, "");
     assert_eq!(auth.token_type, "batch");
     assert!(!auth.renewable, "batch tokens are never renewable");
@@ -205,7 +209,10 @@ async fn creation_rules() {
             "batch tokens cannot have \"explicit_max_ttl\" set",
         ),
         // Inherits root's policies.
-        (json!({"type": "batch"}), "batch tokens cannot be root tokens"),
+        (
+            json!({"type": "batch"}),
+            "batch tokens cannot be root tokens",
+        ),
         (json!({"type": "weird"}), "invalid 'token_type' value"),
     ] {
         assert_eq!(env.refused("create", body, &env.root).await, msg);
@@ -326,7 +333,10 @@ async fn tied_to_the_parent_unless_orphan() {
         .create("create", json!({"type": "batch"}), &parent)
         .await;
     env.store.revoke(&parent.id).await.unwrap();
-    assert!(!env.alive(&child.id).await, "a revoked parent takes it along");
+    assert!(
+        !env.alive(&child.id).await,
+        "a revoked parent takes it along"
+    );
 
     // revoke-orphan of the parent also ends it (it cannot be re-parented: nothing stored).
     let parent = env.service().await;
@@ -413,10 +423,7 @@ async fn roles_issue_batch_tokens() {
         assert_eq!(e.role.as_deref(), Some(role));
         assert_eq!(e.policies, vec!["default", "p1"]);
     }
-    let read = env
-        .call("roles/b", json!({}), &env.root)
-        .await
-        .unwrap();
+    let read = env.call("roles/b", json!({}), &env.root).await.unwrap();
     assert!(read.is_none(), "a write answers nothing");
 }
 
@@ -462,30 +469,18 @@ async fn keys_decide_who_can_open() {
         )
         .await;
     // Another node with the same keys (same salt and storage) opens it.
-    let twin = TokenStore::with_clock(
-        env.view.clone(),
-        env.store.limits(),
-        env.clock.clone(),
-    )
-    .with_batch_keys(Arc::new(keys.clone()));
+    let twin = TokenStore::with_clock(env.view.clone(), env.store.limits(), env.clock.clone())
+        .with_batch_keys(Arc::new(keys.clone()));
     assert!(twin.authorize(&b.id).await.unwrap().is_some());
     // A rotation keeps it valid while its term is known; new tokens use the new term.
     keys.add(2, Key32::generate());
-    let rotated = TokenStore::with_clock(
-        env.view.clone(),
-        env.store.limits(),
-        env.clock.clone(),
-    )
-    .with_batch_keys(Arc::new(keys.clone()));
+    let rotated = TokenStore::with_clock(env.view.clone(), env.store.limits(), env.clock.clone())
+        .with_batch_keys(Arc::new(keys.clone()));
     assert!(rotated.authorize(&b.id).await.unwrap().is_some());
     assert_eq!(keys.active().unwrap().0, 2);
     // Other keys, or no keys, never open it.
-    let stranger = TokenStore::with_clock(
-        env.view.clone(),
-        env.store.limits(),
-        env.clock.clone(),
-    )
-    .with_batch_keys(Arc::new(FixedBatchKeys::generate()));
+    let stranger = TokenStore::with_clock(env.view.clone(), env.store.limits(), env.clock.clone())
+        .with_batch_keys(Arc::new(FixedBatchKeys::generate()));
     assert!(stranger.authorize(&b.id).await.unwrap().is_none());
     let none = env_with(None).await;
     assert_eq!(
@@ -523,9 +518,18 @@ async fn bound_cidrs_from_roles_bind_tokens_and_their_children() {
     let outside = Some("203.0.113.9".parse().unwrap());
     let t = env.create("create/net", json!({}), &env.root).await;
     assert_eq!(t.bound_cidrs, vec!["10.0.0.0/8", "192.0.2.7"]);
-    for (addr, ok) in [(inside, true), (host, true), (outside, false), (None, false)] {
+    for (addr, ok) in [
+        (inside, true),
+        (host, true),
+        (outside, false),
+        (None, false),
+    ] {
         assert_eq!(
-            env.store.authorize_from(&t.id, addr).await.unwrap().is_some(),
+            env.store
+                .authorize_from(&t.id, addr)
+                .await
+                .unwrap()
+                .is_some(),
             ok,
             "{addr:?}"
         );
@@ -534,8 +538,20 @@ async fn bound_cidrs_from_roles_bind_tokens_and_their_children() {
     for body in [json!({}), json!({"type": "batch"})] {
         let child = env.create("create", body, &t).await;
         assert_eq!(child.bound_cidrs, t.bound_cidrs);
-        assert!(env.store.authorize_from(&child.id, inside).await.unwrap().is_some());
-        assert!(env.store.authorize_from(&child.id, outside).await.unwrap().is_none());
+        assert!(
+            env.store
+                .authorize_from(&child.id, inside)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            env.store
+                .authorize_from(&child.id, outside)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
     // A refused use consumes nothing.
     env.call(
@@ -546,9 +562,27 @@ async fn bound_cidrs_from_roles_bind_tokens_and_their_children() {
     .await
     .unwrap();
     let once = env.create("create/net1", json!({}), &env.root).await;
-    assert!(env.store.authorize_from(&once.id, outside).await.unwrap().is_none());
-    assert!(env.store.authorize_from(&once.id, inside).await.unwrap().is_some());
-    assert!(env.store.authorize_from(&once.id, inside).await.unwrap().is_none());
+    assert!(
+        env.store
+            .authorize_from(&once.id, outside)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        env.store
+            .authorize_from(&once.id, inside)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        env.store
+            .authorize_from(&once.id, inside)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let look = env
         .call("lookup", json!({"token": t.id}), &env.root)
         .await

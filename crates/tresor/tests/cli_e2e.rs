@@ -198,14 +198,21 @@ fn operator_kv_policy_token_flow() {
     );
     let batch = batch.trim().to_owned();
     assert!(batch.starts_with("hvb."), "{batch}");
-    let look = ok(&cli(&s, r, &["token", "lookup", &batch]), "token lookup batch");
+    let look = ok(
+        &cli(&s, r, &["token", "lookup", &batch]),
+        "token lookup batch",
+    );
     assert!(
         look.lines()
             .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["type", "batch"]),
         "{look}"
     );
     let read = ok(
-        &cli(&s, Some(&batch), &["kv", "get", "-field=user", "secret/app"]),
+        &cli(
+            &s,
+            Some(&batch),
+            &["kv", "get", "-field=user", "secret/app"],
+        ),
         "read with batch token",
     );
     assert_eq!(read.trim(), "bob");
@@ -220,7 +227,11 @@ fn operator_kv_policy_token_flow() {
     // Rotation and key status, then seal: status exits 2.
     ok(&cli(&s, r, &["operator", "rotate"]), "rotate");
     let read = ok(
-        &cli(&s, Some(&batch), &["kv", "get", "-field=user", "secret/app"]),
+        &cli(
+            &s,
+            Some(&batch),
+            &["kv", "get", "-field=user", "secret/app"],
+        ),
         "read with a batch token after rotation",
     );
     assert_eq!(read.trim(), "bob");

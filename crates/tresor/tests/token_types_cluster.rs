@@ -55,7 +55,11 @@ fn batch_tokens_work_on_standbys_and_after_failover_and_parents_take_children_al
     let standbys: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
     let policy = "path \"sys/mounts\" { capabilities = [\"read\"] }\n\
                   path \"auth/token/*\" { capabilities = [\"create\", \"update\", \"read\"] }";
-    let r = c.put(leader, "sys/policies/acl/reader", json!({ "policy": policy }));
+    let r = c.put(
+        leader,
+        "sys/policies/acl/reader",
+        json!({ "policy": policy }),
+    );
     assert_eq!(r.status(), 204, "{}", r.text().unwrap());
 
     let root = c.token.clone();
@@ -138,7 +142,11 @@ fn batch_tokens_work_on_standbys_and_after_failover_and_parents_take_children_al
     }
 
     // Batch tokens cannot be revoked by hand, through a standby either.
-    let r = c.post(standbys[0], "auth/token/revoke", json!({ "token": orphan_batch }));
+    let r = c.post(
+        standbys[0],
+        "auth/token/revoke",
+        json!({ "token": orphan_batch }),
+    );
     assert_eq!(r.status(), 400);
 
     // kill -9 the active node: the new active node opens the same tokens.
@@ -150,7 +158,8 @@ fn batch_tokens_work_on_standbys_and_after_failover_and_parents_take_children_al
             "the batch tokens to be accepted after failover",
             Duration::from_secs(30),
             |c| {
-                (mounts_status(c, i, &orphan_batch) == 200 && mounts_status(c, i, &kept_batch) == 200)
+                (mounts_status(c, i, &orphan_batch) == 200
+                    && mounts_status(c, i, &kept_batch) == 200)
                     .then_some(())
             },
         );

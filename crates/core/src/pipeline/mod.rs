@@ -230,7 +230,14 @@ impl Core {
             Ok(routed) => routed,
             Err(path) => {
                 return Err(self
-                    .refuse_unrouted(&active, method, &path, &data, (token.as_deref(), remote), wrap_ttl)
+                    .refuse_unrouted(
+                        &active,
+                        method,
+                        &path,
+                        &data,
+                        (token.as_deref(), remote),
+                        wrap_ttl,
+                    )
                     .await);
             }
         };
