@@ -13,6 +13,7 @@
 
 mod backend_impl;
 mod barrier;
+mod derived;
 mod detached;
 mod envelope;
 mod error;

@@ -137,13 +137,18 @@ impl Active {
         let mounts: MountTable = read_json(&*barrier, MOUNTS_PATH).await?.unwrap_or_default();
         let auth: MountTable = read_json(&*barrier, AUTH_PATH).await?.unwrap_or_default();
 
-        let tokens = Arc::new(TokenStore::new(
-            View::new(barrier.clone(), "sys/token/"),
-            TtlLimits {
-                default_lease_ttl: core.opts.default_lease_ttl,
-                max_lease_ttl: core.opts.max_lease_ttl,
-            },
-        ));
+        let tokens = Arc::new(
+            TokenStore::new(
+                View::new(barrier.clone(), "sys/token/"),
+                TtlLimits {
+                    default_lease_ttl: core.opts.default_lease_ttl,
+                    max_lease_ttl: core.opts.max_lease_ttl,
+                },
+            )
+            .with_batch_keys(Arc::new(crate::batch_keys::BarrierBatchKeys(
+                core.barrier.clone(),
+            ))),
+        );
         let token_backend: Arc<dyn LogicalBackend> = Arc::new(TokenBackend::new(tokens.clone()));
         let policies = PolicyStore::new(View::new(barrier.clone(), "sys/policy/"));
         policies.ensure_default().await?;

@@ -28,6 +28,7 @@ mod active;
 pub mod audit;
 mod auto_seal;
 mod autopilot_store;
+mod batch_keys;
 mod ceremony;
 mod core;
 mod envelope;

@@ -543,3 +543,93 @@ async fn renewal_asks_the_auth_method() {
     let own = renew("/v1/auth/token/renew-self", Some(root.clone()), json!({})).await;
     assert_eq!(own.status, StatusCode::OK, "{}", own.body);
 }
+
+#[tokio::test]
+async fn a_batch_role_logs_in_with_batch_tokens() {
+    let (state, root) = node("approle", "approle").await;
+    let r = call(
+        &state,
+        "POST",
+        "/v1/auth/approle/role/app",
+        Some(&root),
+        Some(json!({"token_policies": ["reader"], "token_type": "batch", "token_ttl": "10m"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let role_id = call(
+        &state,
+        "GET",
+        "/v1/auth/approle/role/app/role-id",
+        Some(&root),
+        None,
+    )
+    .await
+    .body["data"]["role_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret = approle_secret(&state, &root, json!({})).await;
+    let login = call_from(
+        &state,
+        HOME,
+        "POST",
+        "/v1/auth/approle/login",
+        None,
+        Some(json!({"role_id": role_id, "secret_id": secret})),
+    )
+    .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let auth = &login.body["auth"];
+    let token = auth["client_token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("hvb."), "{token}");
+    assert_eq!(auth["token_type"], "batch");
+    assert_eq!(auth["accessor"], "");
+    assert_eq!(auth["renewable"], false);
+    assert_eq!(auth["lease_duration"], 600);
+    assert_ne!(auth["entity_id"], "");
+
+    // It reads what its policy allows and nothing else.
+    let read = call(&state, "GET", "/v1/kv/app", Some(&token), None).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    let denied = call(
+        &state,
+        "GET",
+        "/v1/sys/policies/acl/reader",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    let me = call(
+        &state,
+        "GET",
+        "/v1/auth/token/lookup-self",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(me.body["data"]["type"], "batch", "{}", me.body);
+    assert_eq!(me.body["data"]["meta"]["role_name"], "app", "{}", me.body);
+    assert_eq!(me.body["data"]["display_name"], "approle");
+    // Batch tokens are not renewed.
+    let renew = call(
+        &state,
+        "PUT",
+        "/v1/auth/token/renew-self",
+        Some(&token),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(renew.status, StatusCode::BAD_REQUEST, "{}", renew.body);
+
+    // A periodic role cannot be a batch role.
+    let r = call(
+        &state,
+        "POST",
+        "/v1/auth/approle/role/app",
+        Some(&root),
+        Some(json!({"token_type": "batch", "token_period": "1h"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+}

@@ -7,13 +7,14 @@ use serde_json::{Map, Value};
 use tresor_sdk::LogicalError;
 use tresor_sdk::fields::{get_bool, get_duration, get_i64, get_str, get_str_list, get_str_map};
 
+use crate::batch::{BATCH_TYPE, check_rules};
 use crate::entry::{
     DEFAULT_POLICY, RESPONSE_WRAPPING_POLICY, ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits,
 };
 use crate::error::TokenError;
 use crate::ids::display_name;
-use crate::policies::{forbidden, not_in, sanitize};
-use crate::role::{TokenRole, check_token_type};
+use crate::policies::{forbidden_with_globs, not_in, outside, sanitize};
+use crate::role::TokenRole;
 use crate::ttl::{TtlRequest, creation_ttl};
 
 /// The parameters of a create request.
@@ -41,14 +42,18 @@ pub struct CreateParams {
     pub num_uses: u64,
     /// Requested period, seconds (root only unless through a role).
     pub period: u64,
+    /// Requested token type: `service` or `batch` (`None` = the role's default, else service).
+    pub token_type: Option<String>,
 }
 
 impl CreateParams {
     /// Reads the parameters from a request body, leniently typed.
     pub fn parse(data: &Map<String, Value>) -> Result<Self, LogicalError> {
-        if let Some(t) = get_str(data, "type")? {
-            check_token_type(&t)?;
-        }
+        let token_type = match get_str(data, "type")?.as_deref() {
+            None | Some("" | "default") => None,
+            Some(t @ (SERVICE_TYPE | BATCH_TYPE)) => Some(t.to_owned()),
+            Some(_) => return Err(LogicalError::invalid("invalid 'token_type' value")),
+        };
         let num_uses = match get_i64(data, "num_uses")? {
             Some(n) if n < 0 => {
                 return Err(LogicalError::invalid("number of uses cannot be negative"));
@@ -72,6 +77,7 @@ impl CreateParams {
             display_name: get_str(data, "display_name")?,
             num_uses,
             period: get_duration(data, "period")?.unwrap_or(0),
+            token_type,
         })
     }
 }
@@ -168,7 +174,9 @@ pub fn plan(
         r if p.num_uses == 0 || p.num_uses > r => r,
         _ => p.num_uses,
     };
-    let renewable = p.renewable.unwrap_or(true) && role.is_none_or(|r| r.renewable);
+    let token_type = token_type(p.token_type.as_deref(), role);
+    let batch = token_type == BATCH_TYPE;
+    let renewable = !batch && p.renewable.unwrap_or(true) && role.is_none_or(|r| r.renewable);
 
     let grant = creation_ttl(
         TtlRequest {
@@ -197,7 +205,12 @@ pub fn plan(
     };
 
     let entry = TokenEntry {
-        id: p.id.clone().unwrap_or_default(),
+        // A batch token's id is its sealed content: a requested id is ignored.
+        id: if batch {
+            String::new()
+        } else {
+            p.id.clone().unwrap_or_default()
+        },
         accessor: String::new(),
         parent: None,
         policies,
@@ -213,20 +226,43 @@ pub fn plan(
         renewable,
         orphan,
         path,
-        token_type: SERVICE_TYPE.to_owned(),
+        token_type: token_type.to_owned(),
         entity_id: String::new(),
         last_renewal_time: None,
         role: role.map(|r| r.name.clone()),
         revoking: false,
-        bound_cidrs: Vec::new(),
+        bound_cidrs: role
+            .map(|r| r.token_bound_cidrs.clone())
+            .unwrap_or_default(),
         max_ttl: 0,
         internal: Map::new(),
     };
+    if batch {
+        check_rules(&entry)?;
+    }
     Ok(Plan {
         entry,
         attach_parent: !orphan,
         warnings,
     })
+}
+
+/// The type a create request yields: a role of type `service` or `batch` decides; a
+/// `default-*` role (or no role) gives the requested type, else its default.
+pub fn token_type(requested: Option<&str>, role: Option<&TokenRole>) -> &'static str {
+    let requested = requested.map(|t| {
+        if t == BATCH_TYPE {
+            BATCH_TYPE
+        } else {
+            SERVICE_TYPE
+        }
+    });
+    match role.map(|r| r.token_type.as_str()) {
+        Some(SERVICE_TYPE) => SERVICE_TYPE,
+        Some(BATCH_TYPE) => BATCH_TYPE,
+        Some("default-batch") => requested.unwrap_or(BATCH_TYPE),
+        _ => requested.unwrap_or(SERVICE_TYPE),
+    }
 }
 
 fn plan_policies(
@@ -239,11 +275,11 @@ fn plan_policies(
     let parent_policies = sanitize(caller.policies, false);
 
     let requested = match role {
-        Some(r) if !r.allowed_policies.is_empty() => {
+        Some(r) if !r.allowed_policies.is_empty() || !r.allowed_policies_glob.is_empty() => {
             if requested.is_empty() {
                 r.allowed_policies.clone()
             } else {
-                if !not_in(&requested, &r.allowed_policies).is_empty() {
+                if !outside(&requested, &r.allowed_policies, &r.allowed_policies_glob).is_empty() {
                     return Err(TokenError::invalid(format!(
                         "token policies ({requested:?}) must be subset of the role's allowed policies ({:?})",
                         r.allowed_policies
@@ -274,7 +310,10 @@ fn plan_policies(
     let disallowed = role
         .map(|r| r.disallowed_policies.as_slice())
         .unwrap_or(&[]);
-    let hit = forbidden(&requested, disallowed);
+    let disallowed_globs = role
+        .map(|r| r.disallowed_policies_glob.as_slice())
+        .unwrap_or(&[]);
+    let hit = forbidden_with_globs(&requested, disallowed, disallowed_globs);
     if !hit.is_empty() {
         return Err(TokenError::invalid(format!(
             "token policies ({requested:?}) contain disallowed policies ({hit:?})"
@@ -285,7 +324,9 @@ fn plan_policies(
             "cannot assign policy {RESPONSE_WRAPPING_POLICY:?}"
         )));
     }
-    let add_default = !no_default && !disallowed.iter().any(|d| d == DEFAULT_POLICY);
+    let add_default = !no_default
+        && forbidden_with_globs(&[DEFAULT_POLICY.to_owned()], disallowed, disallowed_globs)
+            .is_empty();
     let mut out = sanitize(&requested, add_default);
     if no_default {
         out.retain(|x| x != DEFAULT_POLICY);
@@ -461,6 +502,89 @@ mod tests {
     }
 
     #[test]
+    fn role_policy_globs() {
+        let role = TokenRole {
+            name: "g".into(),
+            allowed_policies: v(&["fixed"]),
+            allowed_policies_glob: v(&["dev-*"]),
+            disallowed_policies_glob: v(&["dev-secret*"]),
+            ..TokenRole::default()
+        };
+        let pol = v(&["default"]);
+        let caller = Caller {
+            policies: &pol,
+            is_root: false,
+            sudo: false,
+        };
+        let ask = |p: &[&str]| CreateParams {
+            policies: Some(v(p)),
+            ..CreateParams::default()
+        };
+        let ok = plan(
+            &ask(&["dev-app", "fixed"]),
+            caller,
+            Endpoint::Role(&role),
+            LIMITS,
+            0,
+        )
+        .unwrap();
+        assert_eq!(ok.entry.policies, v(&["default", "dev-app", "fixed"]));
+        for bad in [&["prod"][..], &["dev-secrets"][..]] {
+            assert!(
+                plan(&ask(bad), caller, Endpoint::Role(&role), LIMITS, 0).is_err(),
+                "{bad:?}"
+            );
+        }
+        // Nothing requested: the role's exact allowed policies (globs cannot be expanded).
+        let none = plan(
+            &CreateParams::default(),
+            caller,
+            Endpoint::Role(&role),
+            LIMITS,
+            0,
+        )
+        .unwrap();
+        assert_eq!(none.entry.policies, v(&["default", "fixed"]));
+        // A disallowed glob matching `default` keeps it off.
+        let no_default = TokenRole {
+            allowed_policies: v(&["a"]),
+            allowed_policies_glob: Vec::new(),
+            disallowed_policies_glob: v(&["def*"]),
+            ..role
+        };
+        let p = plan(
+            &CreateParams::default(),
+            caller,
+            Endpoint::Role(&no_default),
+            LIMITS,
+            0,
+        )
+        .unwrap();
+        assert_eq!(p.entry.policies, v(&["a"]));
+    }
+
+    #[test]
+    fn token_type_from_request_and_role() {
+        let role = |t: &str| TokenRole {
+            token_type: t.into(),
+            ..TokenRole::default()
+        };
+        assert_eq!(token_type(None, None), "service");
+        assert_eq!(token_type(Some("batch"), None), "batch");
+        assert_eq!(token_type(Some("batch"), Some(&role("service"))), "service");
+        assert_eq!(token_type(Some("service"), Some(&role("batch"))), "batch");
+        assert_eq!(token_type(None, Some(&role("default-batch"))), "batch");
+        assert_eq!(
+            token_type(Some("service"), Some(&role("default-batch"))),
+            "service"
+        );
+        assert_eq!(
+            token_type(Some("batch"), Some(&role("default-service"))),
+            "batch"
+        );
+    }
+
+    #[test]
     fn parse_is_lenient_and_rejects_bad_values() {
         let m = |v: Value| v.as_object().cloned().unwrap();
         let p = CreateParams::parse(&m(serde_json::json!({
@@ -474,6 +598,9 @@ mod tests {
         assert_eq!(p.renewable, Some(false));
         assert_eq!(p.meta.get("k").map(String::as_str), Some("v"));
         assert!(CreateParams::parse(&m(serde_json::json!({"num_uses": -1}))).is_err());
-        assert!(CreateParams::parse(&m(serde_json::json!({"type": "batch"}))).is_err());
+        let batch = CreateParams::parse(&m(serde_json::json!({"type": "batch"}))).unwrap();
+        assert_eq!(batch.token_type.as_deref(), Some("batch"));
+        assert!(CreateParams::parse(&m(serde_json::json!({"type": "weird"}))).is_err());
+        assert!(CreateParams::parse(&m(serde_json::json!({"type": "default-batch"}))).is_err());
     }
 }

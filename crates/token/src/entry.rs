@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+
 /// The only token type issued so far.
 pub const SERVICE_TYPE: &str = "service";
 
@@ -106,6 +107,11 @@ impl TokenEntry {
     /// Whether the token has expired at `now` (unix seconds).
     pub fn is_expired(&self, now: u64) -> bool {
         self.expire_time.is_some_and(|e| e <= now)
+    }
+
+    /// Whether a request from `remote` may use the token (see [`tresor_sdk::cidr::allows`]).
+    pub fn allows_addr(&self, remote: Option<std::net::IpAddr>) -> bool {
+        tresor_sdk::cidr::allows(&self.bound_cidrs, remote)
     }
 
     /// Seconds left before expiry at `now` (0 for tokens that never expire).

@@ -18,6 +18,9 @@ pub enum TokenError {
     /// Storage failed underneath.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The keys batch tokens are sealed with are unavailable, or sealing failed.
+    #[error("batch token keys: {0}")]
+    Keys(String),
     /// A stored record did not decode.
     #[error("corrupt token store record at {key}: {reason}")]
     Corrupt {
@@ -41,7 +44,9 @@ impl From<TokenError> for LogicalError {
             TokenError::InvalidRequest(m) => LogicalError::InvalidRequest(m),
             TokenError::PermissionDenied => LogicalError::PermissionDenied,
             TokenError::Storage(s) => LogicalError::Storage(s),
-            e @ TokenError::Corrupt { .. } => LogicalError::Internal(e.to_string()),
+            e @ (TokenError::Corrupt { .. } | TokenError::Keys(_)) => {
+                LogicalError::Internal(e.to_string())
+            }
         }
     }
 }

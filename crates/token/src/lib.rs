@@ -21,12 +21,24 @@
 //! together (the response under the token's salted hash) and disappear together, whether the
 //! token is unwrapped, revoked, expires or is tidied.
 //!
-//! Tokens issued by logins (the core's login stage) carry their entity id, the CIDR blocks
-//! they may be used from (checked by the core on every request) and their own maximum TTL,
-//! which renewals respect. Not supported yet: batch tokens (`type=batch` is refused with 400)
-//! and policy globs in roles.
+//! Tokens issued by logins (the core's login stage) carry their entity id and their own
+//! maximum TTL, which renewals respect.
+//!
+//! Batch tokens ([`batch`]) are never stored: the token (`hvb.` + base64url) is an
+//! AES-256-GCM sealed record of its policies, times, metadata and parent, under a key the
+//! [`BatchKeys`] supply by term (the core derives them from the barrier keyring, so every node
+//! opens them and a rotation keeps older ones valid). They are checked on every use against
+//! their expiry and their parent's record; they cannot be renewed, revoked, create tokens,
+//! carry `num_uses`, a period or an explicit max TTL, or be root. [`TokenStore::create`] mints
+//! one when the entry's `token_type` is `batch` ([`TokenStore::create_batch`]); roles issue
+//! them with `token_type` `batch` or `default-batch`.
+//!
+//! Tokens may be bound to CIDR blocks (roles' `token_bound_cidrs`): [`TokenStore::authorize_from`]
+//! refuses them from other addresses, and [`TokenStore::authorize`], which knows no address,
+//! refuses them always.
 
 mod backend;
+pub mod batch;
 mod clock;
 pub mod create;
 mod entry;
@@ -41,6 +53,7 @@ pub mod ttl;
 pub mod validity;
 
 pub use backend::TokenBackend;
+pub use batch::{BATCH_PREFIX, BATCH_TYPE, BatchKeys, FixedBatchKeys};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use entry::{
     DEFAULT_POLICY, RESPONSE_WRAPPING_POLICY, ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits,

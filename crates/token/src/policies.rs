@@ -41,6 +41,70 @@ pub fn forbidden<'a>(requested: &'a [String], disallowed: &[String]) -> Vec<&'a 
         .collect()
 }
 
+/// Trims, lower-cases, de-duplicates and sorts glob patterns, dropping empty ones.
+pub fn sanitize_globs(globs: &[String]) -> Vec<String> {
+    let set: BTreeSet<String> = globs
+        .iter()
+        .map(|p| p.trim().to_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    set.into_iter().collect()
+}
+
+/// Whether `name` matches `pattern`, where each `*` stands for any run of characters
+/// (possibly empty) and everything else matches itself. Greedy matching that backtracks to
+/// the last `*` only: at most (pattern length × name length) steps, whatever the input.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let p = pattern.as_bytes();
+    let n = name.as_bytes();
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == n[ni] {
+            pi += 1;
+            ni += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == b'*')
+}
+
+/// The policies of `requested` (ignoring `default`) neither in `allowed` nor matching one of
+/// `allowed_globs`.
+pub fn outside<'a>(
+    requested: &'a [String],
+    allowed: &[String],
+    allowed_globs: &[String],
+) -> Vec<&'a str> {
+    not_in(requested, allowed)
+        .into_iter()
+        .filter(|p| !allowed_globs.iter().any(|g| glob_match(g, p)))
+        .collect()
+}
+
+/// The policies of `requested` in `disallowed` or matching one of `disallowed_globs`.
+pub fn forbidden_with_globs<'a>(
+    requested: &'a [String],
+    disallowed: &[String],
+    disallowed_globs: &[String],
+) -> Vec<&'a str> {
+    requested
+        .iter()
+        .map(String::as_str)
+        .filter(|p| {
+            disallowed.iter().any(|d| d == p) || disallowed_globs.iter().any(|g| glob_match(g, p))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +130,36 @@ mod tests {
         assert!(not_in(&v(&["a", "default"]), &parent).is_empty());
         assert_eq!(not_in(&v(&["a", "c"]), &parent), vec!["c"]);
         assert_eq!(not_in(&v(&["root"]), &parent), vec!["root"]);
+    }
+
+    #[test]
+    fn globs() {
+        for (pat, name, want) in [
+            ("dev-*", "dev-app", true),
+            ("dev-*", "dev-", true),
+            ("dev-*", "prod-app", false),
+            ("*", "", true),
+            ("*-ro", "kv-ro", true),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+            ("**", "x", true),
+            ("", "", true),
+            ("", "x", false),
+        ] {
+            assert_eq!(glob_match(pat, name), want, "{pat} vs {name}");
+        }
+        // Hostile: many stars against a long non-matching name stays cheap.
+        let pat = "*a".repeat(200);
+        assert!(!glob_match(&pat, &"b".repeat(5000)));
+        let r = v(&["dev-a", "prod-b", "default", "x"]);
+        assert_eq!(outside(&r, &v(&["x"]), &v(&["dev-*"])), vec!["prod-b"]);
+        assert_eq!(
+            forbidden_with_globs(&r, &v(&["x"]), &v(&["prod-*"])),
+            vec!["prod-b", "x"]
+        );
+        assert_eq!(sanitize_globs(&v(&[" Dev-* ", "", "dev-*"])), v(&["dev-*"]));
     }
 
     #[test]

@@ -180,8 +180,61 @@ fn operator_kv_policy_token_flow() {
         String::from_utf8_lossy(&denied.stderr)
     );
 
+    // A batch token: created with -type=batch, looked up as type batch, used, not revocable.
+    let batch = ok(
+        &cli(
+            &s,
+            r,
+            &[
+                "token",
+                "create",
+                "-type=batch",
+                "-policy=app-read",
+                "-ttl=30m",
+                "-field=token",
+            ],
+        ),
+        "token create -type=batch",
+    );
+    let batch = batch.trim().to_owned();
+    assert!(batch.starts_with("hvb."), "{batch}");
+    let look = ok(
+        &cli(&s, r, &["token", "lookup", &batch]),
+        "token lookup batch",
+    );
+    assert!(
+        look.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["type", "batch"]),
+        "{look}"
+    );
+    let read = ok(
+        &cli(
+            &s,
+            Some(&batch),
+            &["kv", "get", "-field=user", "secret/app"],
+        ),
+        "read with batch token",
+    );
+    assert_eq!(read.trim(), "bob");
+    let revoke = cli(&s, r, &["token", "revoke", &batch]);
+    assert!(!revoke.status.success());
+    assert!(
+        String::from_utf8_lossy(&revoke.stderr).contains("batch tokens cannot be revoked"),
+        "{}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+
     // Rotation and key status, then seal: status exits 2.
     ok(&cli(&s, r, &["operator", "rotate"]), "rotate");
+    let read = ok(
+        &cli(
+            &s,
+            Some(&batch),
+            &["kv", "get", "-field=user", "secret/app"],
+        ),
+        "read with a batch token after rotation",
+    );
+    assert_eq!(read.trim(), "bob");
     let ks = ok(
         &cli(&s, r, &["operator", "key-status", "-format=json"]),
         "key-status",

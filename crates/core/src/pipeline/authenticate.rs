@@ -9,18 +9,31 @@ use crate::error::CoreError;
 
 impl Core {
     /// The live token presented by the client; consumes one of its uses. A token store fault
-    /// keeps its kind (a retriable storage error stays retriable).
+    /// keeps its kind (a retriable storage error stays retriable). The client address is not
+    /// known here: a token bound to CIDR blocks is refused ([`Core::authenticate_from`]).
     pub(crate) async fn authenticate(
         &self,
         active: &Active,
         token: Option<&str>,
+    ) -> Result<TokenEntry, CoreError> {
+        self.authenticate_from(active, token, None).await
+    }
+
+    /// [`Core::authenticate`] for a request from `remote`: a token bound to CIDR blocks
+    /// (`token_bound_cidrs`) is refused from any address outside them. Batch tokens are opened
+    /// and checked by the store like service tokens.
+    pub(crate) async fn authenticate_from(
+        &self,
+        active: &Active,
+        token: Option<&str>,
+        remote: Option<std::net::IpAddr>,
     ) -> Result<TokenEntry, CoreError> {
         let token = token
             .filter(|t| !t.is_empty())
             .ok_or(CoreError::PermissionDenied)?;
         active
             .tokens
-            .authorize(token)
+            .authorize_from(token, remote)
             .await
             .map_err(|e| CoreError::from(tresor_sdk::LogicalError::from(e)))?
             .ok_or(CoreError::PermissionDenied)

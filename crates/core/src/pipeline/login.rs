@@ -8,7 +8,9 @@
 use std::net::IpAddr;
 
 use tresor_sdk::{AuthResponse, LoginAuth, MountInfo, Operation, Request, Response, cidr};
-use tresor_token::{DEFAULT_POLICY, ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits};
+use tresor_token::{
+    BATCH_TYPE, DEFAULT_POLICY, ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits,
+};
 
 use crate::active::Active;
 use crate::core::Core;
@@ -90,7 +92,7 @@ pub(crate) fn login_ttls(login: &LoginAuth, mount: &MountInfo, system: TtlLimits
 
 /// Plans the token of a login through `mount` at `request_path` from `remote` at `now`: the
 /// entry the token store will write (without id, accessor or entity), or why the login is
-/// refused (batch tokens, a root policy, a client outside the bound CIDRs).
+/// refused (a root policy, a client outside the bound CIDRs, an unknown token type).
 pub(crate) fn plan(
     login: &LoginAuth,
     mount: &MountInfo,
@@ -99,24 +101,47 @@ pub(crate) fn plan(
     system: TtlLimits,
     now: u64,
 ) -> Result<TokenEntry, CoreError> {
-    match login.token_type.as_str() {
-        "" | "default" | "service" | "default-service" => {}
-        "batch" | "default-batch" => {
-            return Err(CoreError::invalid(
-                "batch tokens are not supported yet: set token_type to \"service\" or \"default\"",
-            ));
-        }
+    // Logins default to service tokens; `batch` and `default-batch` issue batch tokens (a
+    // login asks for no type of its own, so the default is the role's choice).
+    let batch = match login.token_type.as_str() {
+        "" | "default" | "service" | "default-service" => false,
+        "batch" | "default-batch" => true,
         other => {
             return Err(CoreError::invalid(format!(
                 "unsupported token_type {other:?}"
             )));
         }
-    }
+    };
     if !cidr::allows(&login.bound_cidrs, remote) {
         return Err(CoreError::PermissionDenied);
     }
     let policies = login_policies(login)?;
     let (ttl, max_ttl) = login_ttls(login, mount, system);
+    if batch {
+        // A batch token is its own record: its TTL (already cut by every maximum, the
+        // explicit one included) is all it carries; it is never renewed, so the login's
+        // renewal data and maximum are not kept.
+        if login.period > 0 || login.num_uses > 0 {
+            return Err(CoreError::invalid(
+                "batch tokens cannot be periodic or have a use limit",
+            ));
+        }
+        return Ok(TokenEntry {
+            policies,
+            meta: login.metadata.clone(),
+            display_name: display_name(&mount.path, &login.display_name),
+            creation_time: now,
+            ttl,
+            creation_ttl: ttl,
+            expire_time: (ttl > 0).then(|| now.saturating_add(ttl)),
+            renewable: false,
+            orphan: true,
+            path: request_path.to_owned(),
+            token_type: BATCH_TYPE.to_owned(),
+            bound_cidrs: login.bound_cidrs.clone(),
+            ..TokenEntry::default()
+        });
+    }
     Ok(TokenEntry {
         policies,
         meta: login.metadata.clone(),
@@ -337,17 +362,50 @@ mod tests {
     }
 
     #[test]
-    fn plan_refuses_batch_and_foreign_addresses() {
+    fn batch_roles_plan_batch_tokens_without_renewal_state() {
         let m = mount(600, 1200);
-        let at = |a: &str| a.parse().ok();
+        let mut internal = serde_json::Map::new();
+        internal.insert("k".into(), serde_json::json!("v"));
         let batch = LoginAuth {
             token_type: "batch".into(),
+            renewable: true,
+            ttl: 5000,
+            internal,
+            display_name: "ci".into(),
+            ..LoginAuth::default()
+        };
+        let e = plan(&batch, &m, "auth/approle/login", None, SYSTEM, 100).expect("batch");
+        assert_eq!(e.token_type, BATCH_TYPE);
+        assert_eq!((e.ttl, e.expire_time), (1200, Some(1300)));
+        assert!(!e.renewable && e.orphan && e.internal.is_empty());
+        let default_batch = LoginAuth {
+            token_type: "default-batch".into(),
+            ..LoginAuth::default()
+        };
+        let e = plan(&default_batch, &m, "p", None, SYSTEM, 0).expect("default-batch");
+        assert_eq!(e.token_type, BATCH_TYPE);
+        let periodic = LoginAuth {
+            period: 60,
+            ..batch.clone()
+        };
+        assert!(matches!(
+            plan(&periodic, &m, "p", None, SYSTEM, 0),
+            Err(CoreError::InvalidRequest(_))
+        ));
+        let odd = LoginAuth {
+            token_type: "weird".into(),
             ..LoginAuth::default()
         };
         assert!(matches!(
-            plan(&batch, &m, "auth/userpass/login/a", None, SYSTEM, 0),
+            plan(&odd, &m, "p", None, SYSTEM, 0),
             Err(CoreError::InvalidRequest(_))
         ));
+    }
+
+    #[test]
+    fn plan_refuses_foreign_addresses() {
+        let m = mount(600, 1200);
+        let at = |a: &str| a.parse().ok();
         let mut internal = serde_json::Map::new();
         internal.insert("k".into(), serde_json::json!("kept for renewals"));
         let bound = LoginAuth {

@@ -232,7 +232,14 @@ impl Core {
             Ok(routed) => routed,
             Err(path) => {
                 return Err(self
-                    .refuse_unrouted(&active, method, &path, &data, token.as_deref(), wrap_ttl)
+                    .refuse_unrouted(
+                        &active,
+                        method,
+                        &path,
+                        &data,
+                        (token.as_deref(), remote),
+                        wrap_ttl,
+                    )
                     .await);
             }
         };
@@ -246,13 +253,10 @@ impl Core {
         let entry = if unauthenticated {
             None
         } else {
-            let entry = self.authenticate(&active, token.as_deref()).await?;
-            // A token bound to CIDR blocks (a login's `token_bound_cidrs`) works only from
-            // inside them.
-            if !tresor_sdk::cidr::allows(&entry.bound_cidrs, remote) {
-                return Err(CoreError::PermissionDenied);
-            }
-            Some(entry)
+            Some(
+                self.authenticate_from(&active, token.as_deref(), remote)
+                    .await?,
+            )
         };
         let auth = entry.as_ref().map(caller).unwrap_or_default();
         if let Some(t) = trail.as_deref_mut() {
@@ -415,10 +419,10 @@ impl Core {
         method: Method,
         path: &CanonicalPath,
         data: &Map<String, Value>,
-        token: Option<&str>,
+        (token, remote): (Option<&str>, Option<std::net::IpAddr>),
         wrap_ttl: Option<u64>,
     ) -> CoreError {
-        let entry = match self.authenticate(active, token).await {
+        let entry = match self.authenticate_from(active, token, remote).await {
             Ok(entry) => entry,
             Err(e) => return e,
         };

@@ -43,7 +43,7 @@ impl TokenBackend {
     ) -> Result<Option<Response>, LogicalError> {
         // Every create endpoint, orphan or not: the caller must be a usable token without a
         // use limit.
-        self.store.creator(caller_token(req)?).await?;
+        let creator = self.store.creator(caller_token(req)?).await?;
         let params = CreateParams::parse(&req.data)?;
         let role = match role_name {
             Some(name) => Some(
@@ -72,6 +72,11 @@ impl TokenBackend {
             self.store.limits(),
             self.store.now(),
         )?;
+        let mut plan = plan;
+        // A token bound to addresses cannot make tokens that escape the binding.
+        if plan.entry.bound_cidrs.is_empty() {
+            plan.entry.bound_cidrs = creator.bound_cidrs;
+        }
         let parent = match req.auth.client_token.as_str() {
             t if plan.attach_parent && !t.is_empty() => Some(t),
             _ => None,

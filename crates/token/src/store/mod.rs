@@ -19,6 +19,7 @@
 //! Every change to tokens happens under one async mutex, so use counting, renewal and
 //! revocation never interleave.
 
+mod batch;
 mod chain;
 mod expiry;
 mod revoke;
@@ -37,6 +38,7 @@ use tokio::sync::{Mutex, OnceCell};
 use tresor_storage::{Backend, Op, View};
 use zeroize::Zeroizing;
 
+use crate::batch::{BATCH_TYPE, BatchKeys, is_batch};
 use crate::clock::{Clock, SystemClock};
 use crate::entry::{ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits};
 use crate::error::TokenError;
@@ -72,6 +74,7 @@ pub struct TokenStore {
     clock: Arc<dyn Clock>,
     salt: OnceCell<Zeroizing<Vec<u8>>>,
     write: Mutex<()>,
+    batch_keys: Option<Arc<dyn BatchKeys>>,
 }
 
 impl std::fmt::Debug for TokenStore {
@@ -139,6 +142,7 @@ impl TokenStore {
             clock,
             salt: OnceCell::new(),
             write: Mutex::new(()),
+            batch_keys: None,
         }
     }
 
@@ -258,11 +262,20 @@ impl TokenStore {
     /// `parent` is given it must be a usable token without a use limit, with fewer than
     /// [`MAX_DEPTH`](crate::validity::MAX_DEPTH) ancestors; it becomes the parent and revoking
     /// it revokes this token. Refuses an id already in use.
+    ///
+    /// An entry whose `token_type` is `batch` is minted as a batch token instead, nothing
+    /// stored ([`create_batch`](Self::create_batch)).
     pub async fn create(
         &self,
         mut entry: TokenEntry,
         parent: Option<&str>,
     ) -> Result<TokenEntry, TokenError> {
+        if entry.token_type == BATCH_TYPE {
+            return self.create_batch(entry, parent).await;
+        }
+        if parent.is_some_and(is_batch) {
+            return Err(TokenError::invalid(batch::NO_CHILDREN));
+        }
         if entry.id.is_empty() {
             entry.id = new_token_id();
         }
@@ -318,6 +331,9 @@ impl TokenStore {
     /// descendant of such a token (an expired token, or one whose parent is gone, is revoked
     /// on the way, best effort).
     pub async fn lookup(&self, token: &str) -> Result<Option<TokenEntry>, TokenError> {
+        if is_batch(token) {
+            return self.lookup_batch(token).await;
+        }
         let Some((hash, entry)) = self.load_by_id(token).await? else {
             return Ok(None);
         };
@@ -339,7 +355,11 @@ impl TokenStore {
     /// usable, and without a use limit, which a child would escape. Errors are the API's:
     /// unknown or unusable → "parent token lookup failed: no parent found", use-limited →
     /// "restricted use token cannot generate child tokens" (both invalid requests).
+    /// A batch token is refused with "batch tokens cannot create more tokens".
     pub async fn creator(&self, token: &str) -> Result<TokenEntry, TokenError> {
+        if is_batch(token) && self.lookup_batch(token).await?.is_some() {
+            return Err(TokenError::invalid(batch::NO_CHILDREN));
+        }
         let entry = self
             .lookup(token)
             .await?
@@ -352,12 +372,36 @@ impl TokenStore {
     /// (expired, being revoked, or with an ancestor that is gone, expired or being revoked).
     /// When the last use is consumed the token (and its children) is revoked before this
     /// returns; the returned entry then shows `num_uses` 0.
+    ///
+    /// A batch token has no uses to count: it is checked ([`lookup`](Self::lookup)) and
+    /// nothing is written.
+    ///
+    /// No client address is known here: a token bound to CIDR blocks is refused (see
+    /// [`authorize_from`](Self::authorize_from)).
     pub async fn authorize(&self, token: &str) -> Result<Option<TokenEntry>, TokenError> {
+        self.authorize_from(token, None).await
+    }
+
+    /// [`authorize`](Self::authorize) for a request from `remote`: a token bound to CIDR
+    /// blocks (`bound_cidrs`) that do not contain `remote` (or with no address known) is
+    /// refused like an unknown token, before a use is consumed.
+    pub async fn authorize_from(
+        &self,
+        token: &str,
+        remote: Option<std::net::IpAddr>,
+    ) -> Result<Option<TokenEntry>, TokenError> {
+        if is_batch(token) {
+            return Ok(self
+                .lookup_batch(token)
+                .await?
+                .filter(|e| e.allows_addr(remote)));
+        }
         // Most tokens have unlimited uses: a usable one changes nothing, so it needs no lock
         // and requests carrying it do not queue behind each other. A token revoked while this
         // request was in flight may still serve it, as if the request had arrived first.
         match self.load_by_id(token).await? {
             None => return Ok(None),
+            Some((_, entry)) if !entry.allows_addr(remote) => return Ok(None),
             Some((_, entry)) if entry.num_uses == 0 => {
                 if self.usable(&entry, self.now()).await?.is_ok() {
                     return Ok(Some(entry));
@@ -375,6 +419,9 @@ impl TokenStore {
             }
             return Ok(None);
         }
+        if !entry.allows_addr(remote) {
+            return Ok(None);
+        }
         if entry.num_uses > 0 {
             entry.num_uses -= 1;
             if entry.num_uses == 0 {
@@ -389,8 +436,13 @@ impl TokenStore {
     /// Renews `token` by `increment` seconds from now (0 = its creation TTL; periodic tokens
     /// always get their period), capped by its maximum lifetime. Tokens without a TTL are
     /// returned unchanged. Errors: unknown token → permission denied; not renewable → invalid
-    /// request.
+    /// request (a batch token: "batch tokens cannot be renewed").
     pub async fn renew(&self, token: &str, increment: u64) -> Result<TokenEntry, TokenError> {
+        if is_batch(token) {
+            return Err(self
+                .batch_refusal(token, "batch tokens cannot be renewed")
+                .await?);
+        }
         let hash = match self.load_by_id(token).await? {
             Some((hash, _)) => hash,
             None => return Err(TokenError::PermissionDenied),

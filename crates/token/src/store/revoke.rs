@@ -14,12 +14,15 @@ use tresor_storage::{Backend, Op};
 use super::{
     PARENT_PREFIX, TokenStore, accessor_key, child_key, encode, id_key, revoking_key, wrap_key,
 };
+use crate::batch::is_batch;
 use crate::error::TokenError;
 use crate::expiry_index::expiry_key;
 
 impl TokenStore {
-    /// Revokes `token` and, recursively, all its children. Unknown tokens are ignored.
+    /// Revokes `token` and, recursively, all its children. Unknown tokens are ignored; a
+    /// usable batch token is refused ("batch tokens cannot be revoked").
     pub async fn revoke(&self, token: &str) -> Result<(), TokenError> {
+        self.refuse_batch_revocation(token).await?;
         let Some((hash, _)) = self.load_by_id(token).await? else {
             return Ok(());
         };
@@ -42,6 +45,7 @@ impl TokenStore {
     /// are ignored. A token whose tree revocation has already started is revoked with its
     /// tree: that revocation already made the children unusable and must complete.
     pub async fn revoke_orphan(&self, token: &str) -> Result<(), TokenError> {
+        self.refuse_batch_revocation(token).await?;
         let Some((hash, _)) = self.load_by_id(token).await? else {
             return Ok(());
         };
@@ -66,6 +70,15 @@ impl TokenStore {
             self.view.apply(ops).await?;
         }
         self.delete_one_locked(&hash).await
+    }
+
+    /// Batch tokens cannot be revoked: a usable one is refused; an unusable one, like any
+    /// unknown token, is ignored.
+    async fn refuse_batch_revocation(&self, token: &str) -> Result<(), TokenError> {
+        if is_batch(token) && self.lookup_batch(token).await?.is_some() {
+            return Err(TokenError::invalid("batch tokens cannot be revoked"));
+        }
+        Ok(())
     }
 
     pub(super) async fn children(&self, hash: &str) -> Result<Vec<String>, TokenError> {
