@@ -54,8 +54,8 @@ pub fn is_known_type(kind: &str) -> bool {
     matches!(kind, "kv" | "kv-v2" | "transit")
 }
 
-/// Registers every engine of this crate (`kv`, its old name `generic`, `kv-v2`, `transit`) as
-/// a secrets-engine type.
+/// Registers every engine of this crate (`kv`, its old name `generic`, `kv-v2`, `transit`) and
+/// the PKI engine of `tresor-pki` (`pki`) as secrets-engine types.
 pub fn register(registry: &mut tresor_sdk::BackendRegistry) {
     for name in ["kv", "kv-v2", "transit"] {
         registry.register(
@@ -67,6 +67,7 @@ pub fn register(registry: &mut tresor_sdk::BackendRegistry) {
             }),
         );
     }
+    tresor_pki::register(registry);
     registry.register(
         tresor_sdk::BackendKind::Secret,
         "generic",
