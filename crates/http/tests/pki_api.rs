@@ -2,7 +2,7 @@
 //! does, a certificate issued under a `generate_lease` role comes with a lease that
 //! `sys/leases/lookup` finds and lists, and whose revocation (`sys/leases/revoke`) revokes the
 //! certificate: it is marked revoked and listed in the CRL, which (like the CA) is served
-//! without a token.
+//! without a token, as a bare DER/PEM body.
 
 #![allow(clippy::unwrap_used)]
 
@@ -14,36 +14,47 @@ use serde_json::{Value, json};
 use tresor_http::AppState;
 
 async fn put(state: &AppState, token: &str, path: &str, body: Value) -> Answer {
-    call(state, "PUT", &format!("/v1/{path}"), Some(token), Some(body)).await
+    call(
+        state,
+        "PUT",
+        &format!("/v1/{path}"),
+        Some(token),
+        Some(body),
+    )
+    .await
 }
 
-/// Decodes standard base64 (the body of a PEM block); test input only.
-fn base64_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
-        let v = ALPHABET.iter().position(|a| *a == c).unwrap() as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
-}
-
-/// The DER of the CRL served at `pki/crl` (without a token).
-async fn crl_der(state: &AppState) -> Vec<u8> {
-    let crl = call(state, "GET", "/v1/pki/crl", None, None).await;
-    assert_eq!(crl.status, StatusCode::OK, "{}", crl.body);
-    let pem = crl.body["data"]["certificate"].as_str().unwrap();
-    let body = pem
-        .strip_prefix("-----BEGIN X509 CRL-----")
-        .and_then(|p| p.trim_end().strip_suffix("-----END X509 CRL-----"))
+/// A GET without a token, answered with a bare body: its status, content type and bytes.
+async fn get_raw(state: &AppState, uri: &str) -> (StatusCode, String, Vec<u8>) {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = axum::http::Request::builder()
+        .uri(uri)
+        .body(Body::empty())
         .unwrap();
-    base64_decode(body)
+    let resp = tresor_http::router(state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, content_type, bytes.to_vec())
+}
+
+/// The DER of the CRL served at `pki/crl` (bare, without a token).
+async fn crl_der(state: &AppState) -> Vec<u8> {
+    let (status, content_type, body) = get_raw(state, "/v1/pki/crl").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/pkix-crl");
+    // A DER SEQUENCE.
+    assert_eq!(body.first(), Some(&0x30));
+    body
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -121,14 +132,7 @@ async fn an_issued_certificate_gets_a_lease_whose_revocation_revokes_it() {
 
     let rev = put(&state, &root, "sys/leases/revoke", json!({"lease_id": id})).await;
     assert_eq!(rev.status, StatusCode::NO_CONTENT, "{}", rev.body);
-    let cert = call(
-        &state,
-        "GET",
-        &format!("/v1/pki/cert/{serial}"),
-        None,
-        None,
-    )
-    .await;
+    let cert = call(&state, "GET", &format!("/v1/pki/cert/{serial}"), None, None).await;
     assert_eq!(cert.status, StatusCode::OK, "{}", cert.body);
     assert!(cert.body["data"]["revocation_time"].as_i64().unwrap() > 0);
     assert!(contains(&crl_der(&state).await, &serial_bytes));
@@ -143,9 +147,18 @@ async fn an_issued_certificate_gets_a_lease_whose_revocation_revokes_it() {
     assert_eq!(none.status, StatusCode::NOT_FOUND, "{}", none.body);
 
     // The CA is public; roles are not.
-    let pem = call(&state, "GET", "/v1/pki/ca/pem", None, None).await;
-    assert_eq!(pem.status, StatusCode::OK, "{}", pem.body);
-    assert_eq!(pem.body["data"]["certificate"], ca.body["data"]["certificate"]);
+    let (status, content_type, pem) = get_raw(&state, "/v1/pki/ca/pem").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/pem-certificate-chain");
+    assert_eq!(
+        String::from_utf8(pem).unwrap(),
+        ca.body["data"]["certificate"].as_str().unwrap()
+    );
+    let json = call(&state, "GET", "/v1/pki/cert/ca", None, None).await;
+    assert_eq!(
+        json.body["data"]["certificate"],
+        ca.body["data"]["certificate"]
+    );
     let role = call(&state, "GET", "/v1/pki/roles/my-role", None, None).await;
     assert!(role.status.is_client_error(), "{}", role.status);
 }

@@ -105,7 +105,7 @@ impl std::fmt::Debug for Signer {
 /// The signer of `ca`.
 pub(crate) fn signer(ca: &CaBundle) -> Result<Signer, PkiError> {
     let key = private_key(ca)?.key_pair()?;
-    let issuer = root_params(&ca.common_name, &ca.serial, ca.not_before, ca.not_after)
-        .self_signed(&key)?;
+    let issuer =
+        root_params(&ca.common_name, &ca.serial, ca.not_before, ca.not_after).self_signed(&key)?;
     Ok(Signer { issuer, key })
 }

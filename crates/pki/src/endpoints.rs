@@ -100,7 +100,9 @@ impl Pki {
             (Route::Revoke, Create | Update) => {
                 let text = fields::get_str(&req.data, "serial_number")
                     .map_err(invalid)?
-                    .ok_or_else(|| PkiError::Invalid("the serial_number field is required".into()))?;
+                    .ok_or_else(|| {
+                        PkiError::Invalid("the serial_number field is required".into())
+                    })?;
                 let serial = serial::parse(&text).map_err(PkiError::Invalid)?;
                 let at = self.revoke(&store, &serial, false).await?;
                 Ok(data(json!({
@@ -109,17 +111,29 @@ impl Pki {
                     "state": "revoked",
                 })))
             }
-            (Route::Ca, Read) => {
+            (Route::Ca(form), Read) => {
                 let ca = store.require_ca().await?;
-                Ok(data(json!({ "certificate": ca.certificate, "revocation_time": 0 })))
+                Ok(Some(answer_pem(
+                    form,
+                    &ca.certificate,
+                    "CERTIFICATE",
+                    CERT_TYPES,
+                )))
             }
-            (Route::CaChain, Read) => {
+            (Route::CaChain(form), Read) => {
+                // A root is its own chain.
                 let ca = store.require_ca().await?;
-                Ok(data(json!({ "certificate": ca.certificate, "ca_chain": ca.certificate })))
+                Ok(Some(answer_pem(
+                    form,
+                    &ca.certificate,
+                    "CERTIFICATE",
+                    CERT_TYPES,
+                )))
             }
-            (Route::Crl, Read) => {
+            (Route::Crl(form), Read) => {
                 let der = self.current_crl(&store).await?;
-                Ok(data(json!({ "certificate": pem::encode("X509 CRL", &der) })))
+                let pem = pem::encode("X509 CRL", &der);
+                Ok(Some(answer_pem(form, &pem, "X509 CRL", CRL_TYPES)))
             }
             (Route::CrlRotate, Read) => {
                 let ca = store.require_ca().await?;
@@ -159,8 +173,12 @@ impl Pki {
         if common_name.len() > 256 || common_name.chars().any(char::is_control) {
             return Err(PkiError::Invalid("invalid common_name".into()));
         }
-        let key_type = fields::get_str(d, "key_type").map_err(invalid)?.unwrap_or_default();
-        let key_bits = fields::get_u64(d, "key_bits").map_err(invalid)?.unwrap_or(0);
+        let key_type = fields::get_str(d, "key_type")
+            .map_err(invalid)?
+            .unwrap_or_default();
+        let key_bits = fields::get_u64(d, "key_bits")
+            .map_err(invalid)?
+            .unwrap_or(0);
         let spec = KeySpec::parse(&key_type, key_bits)?;
         let requested = fields::get_duration(d, "ttl").map_err(invalid)?;
         let max = match req.mount.max_lease_ttl {
@@ -190,7 +208,14 @@ impl Pki {
         let urls = store.urls().await?;
         let serial = serial::random();
         let not_after = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
-        let bundle = ca::build_root(&key, &common_name, serial.clone(), now - ROOT_BACKDATE, not_after, &urls)?;
+        let bundle = ca::build_root(
+            &key,
+            &common_name,
+            serial.clone(),
+            now - ROOT_BACKDATE,
+            not_after,
+            &urls,
+        )?;
         store.save_ca(&bundle).await?;
         store
             .save_cert(
@@ -232,8 +257,13 @@ impl Pki {
             0 => FALLBACK_TTL,
             t => t,
         };
-        let (ttl, warning) =
-            effective_ttl(ir.ttl, role.ttl, role.max_ttl, default, req.mount.max_lease_ttl);
+        let (ttl, warning) = effective_ttl(
+            ir.ttl,
+            role.ttl,
+            role.max_ttl,
+            default,
+            req.mount.max_lease_ttl,
+        );
         let ca = store.require_ca().await?;
         let now = self.now();
         let not_after = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
@@ -268,7 +298,11 @@ impl Pki {
         let key_pem = key.to_pem(ir.key_format)?;
         let mut out = Map::new();
         let (cert, issuing, key_text) = match ir.format {
-            CertFormat::Pem => (cert_pem.clone(), ca.certificate.clone(), key_pem.to_string()),
+            CertFormat::Pem => (
+                cert_pem.clone(),
+                ca.certificate.clone(),
+                key_pem.to_string(),
+            ),
             CertFormat::PemBundle => (
                 format!("{}{}{}", key_pem.as_str(), cert_pem, ca.certificate),
                 ca.certificate.clone(),
@@ -311,17 +345,25 @@ impl Pki {
             .and_then(Value::as_str)
             .ok_or_else(|| PkiError::Invalid("lease carries no serial_number".into()))?;
         let serial = serial::parse(text).map_err(PkiError::Invalid)?;
-        self.revoke(&Store::new(&req.storage), &serial, true).await?;
+        self.revoke(&Store::new(&req.storage), &serial, true)
+            .await?;
         Ok(None)
     }
 
     /// Revokes `serial` and rebuilds the CRL; the revocation time (the earlier one if it was
     /// already revoked). A serial that was never stored is refused unless `unstored_ok` (a
     /// lease of a `no_store` role).
-    async fn revoke(&self, store: &Store<'_>, serial: &[u8], unstored_ok: bool) -> Result<i64, PkiError> {
+    async fn revoke(
+        &self,
+        store: &Store<'_>,
+        serial: &[u8],
+        unstored_ok: bool,
+    ) -> Result<i64, PkiError> {
         let ca = store.require_ca().await?;
         if serial == ca.serial.as_slice() {
-            return Err(PkiError::Invalid("adding the CA to its own CRL is not allowed".into()));
+            return Err(PkiError::Invalid(
+                "adding the CA to its own CRL is not allowed".into(),
+            ));
         }
         let key = serial::storage_key(serial);
         let _w = self.writes.lock().await;
@@ -411,7 +453,9 @@ impl Pki {
     /// then rebuilds the CRL. Runs to completion before answering.
     async fn tidy(&self, req: &Request) -> Answer {
         let d = &req.data;
-        let certs = fields::get_bool(d, "tidy_cert_store").map_err(invalid)?.unwrap_or(false);
+        let certs = fields::get_bool(d, "tidy_cert_store")
+            .map_err(invalid)?
+            .unwrap_or(false);
         let revoked = fields::get_bool(d, "tidy_revoked_certs")
             .map_err(invalid)?
             .unwrap_or(false);
@@ -425,7 +469,9 @@ impl Pki {
         }
         let store = Store::new(&req.storage);
         let ca = store.ca().await?;
-        let cutoff = self.now().saturating_sub(i64::try_from(buffer).unwrap_or(i64::MAX));
+        let cutoff = self
+            .now()
+            .saturating_sub(i64::try_from(buffer).unwrap_or(i64::MAX));
         let _w = self.writes.lock().await;
         let mut removed = 0u64;
         if revoked {
@@ -460,9 +506,32 @@ impl Pki {
         }
         let mut resp = Response::json(json!({ "removed": removed }));
         resp.status = ResponseStatus::Accepted;
-        resp.warnings
-            .push("Tidy operation completed; see \"removed\" for the number of entries removed.".into());
+        resp.warnings.push(
+            "Tidy operation completed; see \"removed\" for the number of entries removed.".into(),
+        );
         Ok(Some(resp))
+    }
+}
+
+/// Content types of a bare certificate answer: DER, PEM.
+const CERT_TYPES: (&str, &str) = ("application/pkix-cert", "application/pem-certificate-chain");
+/// Content types of a bare CRL answer: DER, PEM.
+const CRL_TYPES: (&str, &str) = ("application/pkix-crl", "application/x-pem-file");
+
+/// The PEM `pem` (block `label`) answered in `form`: JSON with `certificate`, or a bare body
+/// (the http layer turns `http_content_type`/`http_raw_body` into the response itself).
+fn answer_pem(form: route::Form, pem: &str, label: &str, types: (&str, &str)) -> Response {
+    let raw = |content_type: &str, bytes: &[u8]| {
+        Response::json(json!({
+            "http_content_type": content_type,
+            "http_raw_body": STANDARD.encode(bytes),
+            "http_status_code": 200,
+        }))
+    };
+    match form {
+        route::Form::Json => Response::json(json!({ "certificate": pem, "revocation_time": 0 })),
+        route::Form::Pem => raw(types.1, pem.as_bytes()),
+        route::Form::Der => raw(types.0, &pem::decode(label, pem).unwrap_or_default()),
     }
 }
 

@@ -16,7 +16,9 @@ pub enum PkiError {
     #[error("unsupported operation")]
     UnsupportedOperation,
     /// The mount has no CA yet.
-    #[error("no default issuer currently configured: generate a root first (root/generate/internal)")]
+    #[error(
+        "no default issuer currently configured: generate a root first (root/generate/internal)"
+    )]
     NoCa,
     /// Building or signing a certificate or CRL failed.
     #[error("certificate encoding: {0}")]

@@ -52,7 +52,10 @@ fn invalid(e: tresor_sdk::LogicalError) -> PkiError {
 }
 
 /// Reads an issue request and checks every name against `role`.
-pub(crate) fn parse_request(data: &Map<String, Value>, role: &Role) -> Result<IssueRequest, PkiError> {
+pub(crate) fn parse_request(
+    data: &Map<String, Value>,
+    role: &Role,
+) -> Result<IssueRequest, PkiError> {
     let policy = role.name_policy();
     let common_name = fields::get_str(data, "common_name")
         .map_err(invalid)?
@@ -84,16 +87,16 @@ pub(crate) fn parse_request(data: &Map<String, Value>, role: &Role) -> Result<Is
             }
         }
         Err(_) => {
-            check_name(&policy, &common_name).map_err(|e| PkiError::Invalid(format!(
-                "common name {e}"
-            )))?;
+            check_name(&policy, &common_name)
+                .map_err(|e| PkiError::Invalid(format!("common name {e}")))?;
             if !exclude_cn {
                 dns_names.push(common_name.clone());
             }
         }
     }
     for n in alt_names {
-        check_name(&policy, &n).map_err(|e| PkiError::Invalid(format!("subject alternate name {e}")))?;
+        check_name(&policy, &n)
+            .map_err(|e| PkiError::Invalid(format!("subject alternate name {e}")))?;
         if !dns_names.iter().any(|d| d.eq_ignore_ascii_case(&n)) {
             dns_names.push(n);
         }
@@ -169,10 +172,12 @@ pub(crate) fn build_leaf(
         KeyUsagePurpose::KeyAgreement,
     ];
     if role.server_flag {
-        p.extended_key_usages.push(ExtendedKeyUsagePurpose::ServerAuth);
+        p.extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ServerAuth);
     }
     if role.client_flag {
-        p.extended_key_usages.push(ExtendedKeyUsagePurpose::ClientAuth);
+        p.extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ClientAuth);
     }
     for n in &req.dns_names {
         let ia5 = n
@@ -234,11 +239,23 @@ mod tests {
         for (data, role) in [
             (json!({}), role()),
             (json!({"common_name": "other.com"}), role()),
-            (json!({"common_name": "x.hvac.com", "alt_names": "evil.com"}), role()),
-            (json!({"common_name": "x.hvac.com", "ip_sans": "1.2.3.4"}), no_ip.clone()),
+            (
+                json!({"common_name": "x.hvac.com", "alt_names": "evil.com"}),
+                role(),
+            ),
+            (
+                json!({"common_name": "x.hvac.com", "ip_sans": "1.2.3.4"}),
+                no_ip.clone(),
+            ),
             (json!({"common_name": "10.1.1.1"}), no_ip),
-            (json!({"common_name": "x.hvac.com", "format": "xml"}), role()),
-            (json!({"common_name": "x.hvac.com", "alt_names": vec!["a.hvac.com"; 101]}), role()),
+            (
+                json!({"common_name": "x.hvac.com", "format": "xml"}),
+                role(),
+            ),
+            (
+                json!({"common_name": "x.hvac.com", "alt_names": vec!["a.hvac.com"; 101]}),
+                role(),
+            ),
         ] {
             assert!(parse_request(&obj(data.clone()), &role).is_err(), "{data}");
         }

@@ -27,7 +27,9 @@ impl KeySpec {
     /// the type's default: 2048 for RSA, 256 for EC).
     pub(crate) fn parse(key_type: &str, key_bits: u64) -> Result<Self, PkiError> {
         let bad_bits = |t: &str| {
-            PkiError::Invalid(format!("unsupported key_bits {key_bits} for key_type {t:?}"))
+            PkiError::Invalid(format!(
+                "unsupported key_bits {key_bits} for key_type {t:?}"
+            ))
         };
         match key_type {
             "" | "rsa" => match key_bits {
@@ -145,9 +147,7 @@ impl PrivateKey {
     pub(crate) fn to_der(&self, format: KeyFormat) -> Result<Zeroizing<Vec<u8>>, PkiError> {
         let enc = |e: &dyn std::fmt::Display| PkiError::Crypto(format!("key encoding: {e}"));
         match (format, self.spec) {
-            (KeyFormat::Pkcs8, _) | (KeyFormat::Native, KeySpec::Ed25519) => {
-                Ok(self.pkcs8.clone())
-            }
+            (KeyFormat::Pkcs8, _) | (KeyFormat::Native, KeySpec::Ed25519) => Ok(self.pkcs8.clone()),
             (KeyFormat::Native, KeySpec::Rsa(_)) => {
                 use rsa::pkcs1::EncodeRsaPrivateKey;
                 use rsa::pkcs8::DecodePrivateKey;
@@ -158,12 +158,16 @@ impl PrivateKey {
             (KeyFormat::Native, KeySpec::Ec(384)) => {
                 use p384::pkcs8::DecodePrivateKey;
                 let key = p384::SecretKey::from_pkcs8_der(&self.pkcs8).map_err(|e| enc(&e))?;
-                Ok(Zeroizing::new(key.to_sec1_der().map_err(|e| enc(&e))?.to_vec()))
+                Ok(Zeroizing::new(
+                    key.to_sec1_der().map_err(|e| enc(&e))?.to_vec(),
+                ))
             }
             (KeyFormat::Native, KeySpec::Ec(_)) => {
                 use p256::pkcs8::DecodePrivateKey;
                 let key = p256::SecretKey::from_pkcs8_der(&self.pkcs8).map_err(|e| enc(&e))?;
-                Ok(Zeroizing::new(key.to_sec1_der().map_err(|e| enc(&e))?.to_vec()))
+                Ok(Zeroizing::new(
+                    key.to_sec1_der().map_err(|e| enc(&e))?.to_vec(),
+                ))
             }
         }
     }
@@ -209,7 +213,10 @@ mod tests {
             let key = PrivateKey::generate(spec).expect("generate");
             assert!(key.key_pair().is_ok(), "{spec:?}");
             let native = key.to_pem(KeyFormat::Native).expect("pem");
-            assert!(native.contains(key.pem_label(KeyFormat::Native)), "{spec:?}");
+            assert!(
+                native.contains(key.pem_label(KeyFormat::Native)),
+                "{spec:?}"
+            );
             let pkcs8 = key.to_pem(KeyFormat::Pkcs8).expect("pem");
             assert!(pkcs8.starts_with("-----BEGIN PRIVATE KEY-----"));
         }

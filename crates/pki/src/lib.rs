@@ -15,8 +15,11 @@
 //!
 //! Not offered yet: intermediate CAs (`intermediate/*`, `root/sign-intermediate`), signing
 //! CSRs (`sign/*`, `sign-verbatim`), importing a CA (`config/ca`), multiple issuers and keys
-//! (`issuer/*`, `key/*`), ACME, OCSP, delta CRLs, glob domains. `ca`, `ca/pem`, `crl` and
-//! `crl/pem` answer JSON (`{"data":{"certificate":...}}`), not Vault's raw PEM/DER bodies.
+//! (`issuer/*`, `key/*`), ACME, OCSP, delta CRLs, glob domains.
+//!
+//! `ca`, `ca/pem`, `ca_chain`, `crl` and `crl/pem` are bare answers (DER or PEM bodies, not
+//! Vault's JSON envelope): the engine answers `http_content_type` and `http_raw_body` (base64)
+//! in `data`, and the http layer sends those bytes as they are.
 //!
 //! Source layout: `route` (paths), `names` (which names a role allows, pure), `role`
 //! (roles and TTL rules, pure), `keys` (key types, generation, formats), `ca` (root and
@@ -74,7 +77,9 @@ impl Default for Pki {
 impl Pki {
     /// A PKI engine on the wall clock.
     pub fn new() -> Self {
-        Self::with_clock(Arc::new(|| time::OffsetDateTime::now_utc().unix_timestamp()))
+        Self::with_clock(Arc::new(|| {
+            time::OffsetDateTime::now_utc().unix_timestamp()
+        }))
     }
 
     /// A PKI engine reading "now" from `clock` (for tests of expiry and tidy).

@@ -204,11 +204,20 @@ mod tests {
     #[test]
     fn ip_sans() {
         let mut p = policy(&[]);
-        assert_eq!(check_ip(&p, "10.0.0.1").map(|a| a.to_string()), Ok("10.0.0.1".to_owned()));
+        assert_eq!(
+            check_ip(&p, "10.0.0.1").map(|a| a.to_string()),
+            Ok("10.0.0.1".to_owned())
+        );
         assert!(check_ip(&p, "::1").is_ok());
-        assert!(matches!(check_ip(&p, "10.0.0"), Err(NameError::Malformed(_))));
+        assert!(matches!(
+            check_ip(&p, "10.0.0"),
+            Err(NameError::Malformed(_))
+        ));
         p.allow_ip_sans = false;
-        assert!(matches!(check_ip(&p, "10.0.0.1"), Err(NameError::IpNotAllowed(_))));
+        assert!(matches!(
+            check_ip(&p, "10.0.0.1"),
+            Err(NameError::IpNotAllowed(_))
+        ));
     }
 
     #[test]

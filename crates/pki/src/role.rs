@@ -81,10 +81,14 @@ impl Role {
     pub(crate) fn from_request(data: &Map<String, Value>) -> Result<Self, PkiError> {
         let d = Role::default();
         let flag = |f: &str, default: bool| -> Result<bool, PkiError> {
-            Ok(fields::get_bool(data, f).map_err(invalid)?.unwrap_or(default))
+            Ok(fields::get_bool(data, f)
+                .map_err(invalid)?
+                .unwrap_or(default))
         };
         let dur = |f: &str, default: u64| -> Result<u64, PkiError> {
-            Ok(fields::get_duration(data, f).map_err(invalid)?.unwrap_or(default))
+            Ok(fields::get_duration(data, f)
+                .map_err(invalid)?
+                .unwrap_or(default))
         };
         let allowed_domains = fields::get_str_list(data, "allowed_domains")
             .map_err(invalid)?
@@ -94,7 +98,10 @@ impl Role {
                 "allowed_domains: at most {MAX_DOMAINS} entries"
             )));
         }
-        if let Some(d) = allowed_domains.iter().find(|d| d.len() > crate::names::MAX_NAME_LEN) {
+        if let Some(d) = allowed_domains
+            .iter()
+            .find(|d| d.len() > crate::names::MAX_NAME_LEN)
+        {
             return Err(PkiError::Invalid(format!(
                 "allowed_domains entry too long: {:?}",
                 d.chars().take(64).collect::<String>()
@@ -103,7 +110,9 @@ impl Role {
         let key_type = fields::get_str(data, "key_type")
             .map_err(invalid)?
             .unwrap_or_else(|| d.key_type.clone());
-        let key_bits = fields::get_u64(data, "key_bits").map_err(invalid)?.unwrap_or(0);
+        let key_bits = fields::get_u64(data, "key_bits")
+            .map_err(invalid)?
+            .unwrap_or(0);
         // `any` (keys brought in a CSR) has no meaning without sign endpoints yet.
         let spec = KeySpec::parse(&key_type, key_bits)?;
         let role = Role {
@@ -227,8 +236,14 @@ mod tests {
         let r = r.as_ref();
         assert_eq!(r.map(|r| r.max_ttl), Some(72 * 3600));
         assert_eq!(r.map(|r| r.generate_lease), Some(true));
-        assert_eq!(r.map(|r| r.allowed_domains.clone()), Some(vec!["hvac.com".to_owned()]));
-        assert_eq!(r.map(|r| (r.key_type.as_str(), r.key_bits)), Some(("rsa", 2048)));
+        assert_eq!(
+            r.map(|r| r.allowed_domains.clone()),
+            Some(vec!["hvac.com".to_owned()])
+        );
+        assert_eq!(
+            r.map(|r| (r.key_type.as_str(), r.key_bits)),
+            Some(("rsa", 2048))
+        );
         assert_eq!(r.map(|r| r.allow_localhost), Some(true));
     }
 
@@ -247,7 +262,10 @@ mod tests {
     #[test]
     fn ttl_falls_back_and_caps() {
         // Nothing asked: the mount default, capped at the role's max.
-        assert_eq!(effective_ttl(None, 0, 72 * 3600, 768 * 3600, 768 * 3600), (72 * 3600, None));
+        assert_eq!(
+            effective_ttl(None, 0, 72 * 3600, 768 * 3600, 768 * 3600),
+            (72 * 3600, None)
+        );
         assert_eq!(effective_ttl(Some(60), 0, 3600, 7200, 7200), (60, None));
         assert_eq!(effective_ttl(None, 120, 3600, 7200, 7200), (120, None));
         let (ttl, warn) = effective_ttl(Some(10_000), 0, 3600, 7200, 7200);

@@ -1,5 +1,16 @@
 //! Paths of the PKI engine, relative to the mount (pure).
 
+/// How a CA certificate or CRL is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// Bare DER (`ca`, `crl`).
+    Der,
+    /// Bare PEM (`ca/pem`, `ca_chain`, `crl/pem`).
+    Pem,
+    /// JSON, the PEM in `certificate` (`cert/ca`, `cert/ca_chain`, `cert/crl`).
+    Json,
+}
+
 /// An endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Route<'a> {
@@ -21,11 +32,11 @@ pub(crate) enum Route<'a> {
     /// `revoke`.
     Revoke,
     /// `ca`, `ca/pem`, `cert/ca`.
-    Ca,
+    Ca(Form),
     /// `ca_chain`, `cert/ca_chain`.
-    CaChain,
+    CaChain(Form),
     /// `crl`, `crl/pem`, `cert/crl`.
-    Crl,
+    Crl(Form),
     /// `crl/rotate`.
     CrlRotate,
     /// `cert/<serial>`.
@@ -47,9 +58,14 @@ pub(crate) fn parse(path: &str) -> Option<Route<'_>> {
         "config/urls" => Route::Urls,
         "roles" | "roles/" => Route::Roles,
         "revoke" => Route::Revoke,
-        "ca" | "ca/pem" | "cert/ca" => Route::Ca,
-        "ca_chain" | "cert/ca_chain" => Route::CaChain,
-        "crl" | "crl/pem" | "cert/crl" => Route::Crl,
+        "ca" => Route::Ca(Form::Der),
+        "ca/pem" => Route::Ca(Form::Pem),
+        "cert/ca" => Route::Ca(Form::Json),
+        "ca_chain" => Route::CaChain(Form::Pem),
+        "cert/ca_chain" => Route::CaChain(Form::Json),
+        "crl" => Route::Crl(Form::Der),
+        "crl/pem" => Route::Crl(Form::Pem),
+        "cert/crl" => Route::Crl(Form::Json),
         "crl/rotate" => Route::CrlRotate,
         "certs" | "certs/" => Route::Certs,
         "certs/revoked" | "certs/revoked/" => Route::RevokedCerts,
@@ -91,7 +107,8 @@ mod tests {
         assert_eq!(parse("issue/my-role"), Some(Route::Issue("my-role")));
         assert_eq!(parse("roles/"), Some(Route::Roles));
         assert_eq!(parse("roles/a"), Some(Route::Role("a")));
-        assert_eq!(parse("cert/ca"), Some(Route::Ca));
+        assert_eq!(parse("cert/ca"), Some(Route::Ca(Form::Json)));
+        assert_eq!(parse("crl"), Some(Route::Crl(Form::Der)));
         assert_eq!(parse("cert/01:02"), Some(Route::Cert("01:02")));
         assert_eq!(parse("issue/"), None);
         assert_eq!(parse("issue/a/b"), None);

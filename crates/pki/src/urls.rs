@@ -33,12 +33,13 @@ fn check_list(field: &str, urls: Vec<String>) -> Result<Vec<String>, PkiError> {
     for u in &urls {
         let ok = u.len() <= MAX_URL_LEN
             && u.bytes().all(|b| b.is_ascii_graphic())
-            && u.split_once("://")
-                .is_some_and(|(scheme, rest)| {
-                    !scheme.is_empty()
-                        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-                        && !rest.is_empty()
-                });
+            && u.split_once("://").is_some_and(|(scheme, rest)| {
+                !scheme.is_empty()
+                    && scheme
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+                    && !rest.is_empty()
+            });
         if !ok {
             return Err(PkiError::Invalid(format!(
                 "invalid URL in {field}: {:?}",
@@ -52,7 +53,8 @@ fn check_list(field: &str, urls: Vec<String>) -> Result<Vec<String>, PkiError> {
 impl Urls {
     /// Applies a write: fields present replace the stored ones, absent fields stay.
     pub(crate) fn update(mut self, data: &Map<String, Value>) -> Result<Self, PkiError> {
-        let get = |f: &str| fields::get_str_list(data, f).map_err(|e| PkiError::Invalid(e.to_string()));
+        let get =
+            |f: &str| fields::get_str_list(data, f).map_err(|e| PkiError::Invalid(e.to_string()));
         if let Some(v) = get("issuing_certificates")? {
             self.issuing_certificates = check_list("issuing_certificates", v)?;
         }
@@ -160,14 +162,21 @@ mod tests {
     #[test]
     fn writes_replace_present_fields_and_check_urls() {
         let d = json!({"issuing_certificates": "http://127.0.0.1:8200/v1/pki/ca"});
-        let u = Urls::default().update(d.as_object().unwrap_or(&Map::new())).ok();
+        let u = Urls::default()
+            .update(d.as_object().unwrap_or(&Map::new()))
+            .ok();
         assert_eq!(
             u.map(|u| u.issuing_certificates),
             Some(vec!["http://127.0.0.1:8200/v1/pki/ca".to_owned()])
         );
         for bad in ["no scheme", "http://", "http://a b", "://x"] {
             let d = json!({ "ocsp_servers": [bad] });
-            assert!(Urls::default().update(d.as_object().unwrap_or(&Map::new())).is_err(), "{bad}");
+            assert!(
+                Urls::default()
+                    .update(d.as_object().unwrap_or(&Map::new()))
+                    .is_err(),
+                "{bad}"
+            );
         }
     }
 }
