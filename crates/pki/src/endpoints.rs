@@ -80,6 +80,16 @@ impl Pki {
                 store.save_urls(&urls).await?;
                 Ok(None)
             }
+            (Route::CrlConfig, Read) => Ok(data(store.crl_config().await?.to_json())),
+            (Route::CrlConfig, Create | Update) => {
+                let _w = self.writes.lock().await;
+                let config = store.crl_config().await?.update(&req.data)?;
+                store.save_crl_config(&config).await?;
+                if let Some(ca) = store.ca().await? {
+                    self.rebuild_crl(&store, &ca).await?;
+                }
+                Ok(data(config.to_json()))
+            }
             (Route::Roles, List) => Ok(list(store.roles().await?)),
             (Route::Role(name), Read) => {
                 check_role_name(name)?;
@@ -394,10 +404,17 @@ impl Pki {
         Ok(now)
     }
 
-    /// Signs a new CRL of every revoked serial and stores it (caller holds `writes`).
+    /// Signs a new CRL of every revoked serial (none when CRLs are disabled) and stores it
+    /// (caller holds `writes`).
     async fn rebuild_crl(&self, store: &Store<'_>, ca: &CaBundle) -> Result<Vec<u8>, PkiError> {
+        let config = store.crl_config().await?;
         let mut revoked = Vec::new();
-        for key in store.revoked_keys().await? {
+        let keys = if config.disable {
+            Vec::new()
+        } else {
+            store.revoked_keys().await?
+        };
+        for key in keys {
             let Ok(serial) = serial::parse(&key) else {
                 continue;
             };
@@ -407,11 +424,11 @@ impl Pki {
         }
         let number = store.crl().await?.map_or(1, |c| c.number.saturating_add(1));
         let now = self.now();
-        let der = crl::build(&ca::signer(ca)?, number, now, &revoked)?;
+        let der = crl::build(&ca::signer(ca)?, number, now, config.expiry, &revoked)?;
         store
             .save_crl(&StoredCrl {
                 number,
-                next_update: now + crl::CRL_LIFETIME_SECS,
+                next_update: now.saturating_add(i64::try_from(config.expiry).unwrap_or(i64::MAX)),
                 der: STANDARD.encode(&der),
             })
             .await?;
@@ -462,11 +479,7 @@ impl Pki {
         let buffer = fields::get_duration(d, "safety_buffer")
             .map_err(invalid)?
             .unwrap_or(72 * 3600);
-        if !certs && !revoked {
-            return Err(PkiError::Invalid(
-                "at least one of tidy_cert_store and tidy_revoked_certs must be true".into(),
-            ));
-        }
+        let nothing_asked = !certs && !revoked;
         let store = Store::new(&req.storage);
         let ca = store.ca().await?;
         let cutoff = self
@@ -506,9 +519,11 @@ impl Pki {
         }
         let mut resp = Response::json(json!({ "removed": removed }));
         resp.status = ResponseStatus::Accepted;
-        resp.warnings.push(
-            "Tidy operation completed; see \"removed\" for the number of entries removed.".into(),
-        );
+        resp.warnings.push(if nothing_asked {
+            "Nothing tidied: set tidy_cert_store and/or tidy_revoked_certs.".into()
+        } else {
+            "Tidy operation completed; see \"removed\" for the number of entries removed.".into()
+        });
         Ok(Some(resp))
     }
 }

@@ -4,6 +4,7 @@
 //! Endpoints (relative to the mount):
 //! - `root/generate/internal` and `root/generate/exported` (the latter answers the private
 //!   key too); `DELETE root` removes the CA;
+//! - `config/crl` (`expiry`, `disable`);
 //! - `config/urls` (issuing certificates, CRL distribution points, OCSP servers, written into
 //!   every certificate issued afterwards);
 //! - `roles/` (LIST), `roles/<name>` (write, read, delete);

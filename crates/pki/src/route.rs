@@ -23,6 +23,8 @@ pub(crate) enum Route<'a> {
     Root,
     /// `config/urls`.
     Urls,
+    /// `config/crl`.
+    CrlConfig,
     /// `roles` / `roles/` (LIST).
     Roles,
     /// `roles/<name>`.
@@ -56,6 +58,7 @@ pub(crate) fn parse(path: &str) -> Option<Route<'_>> {
         "root/generate/exported" => Route::GenerateRoot { exported: true },
         "root" => Route::Root,
         "config/urls" => Route::Urls,
+        "config/crl" => Route::CrlConfig,
         "roles" | "roles/" => Route::Roles,
         "revoke" => Route::Revoke,
         "ca" => Route::Ca(Form::Der),

@@ -2,7 +2,7 @@
 //! the barrier):
 //!
 //! - `ca/bundle`: the CA ([`CaBundle`]: its key, certificate and the facts needed to sign);
-//! - `config/urls`: [`Urls`];
+//! - `config/urls`: [`Urls`]; `config/crl`: [`crate::crl::CrlConfig`];
 //! - `role/<name>`: [`Role`];
 //! - `certs/<serial with ->`: every issued certificate (unless the role says `no_store`) and
 //!   the CA's own ([`CertEntry`]);
@@ -137,6 +137,16 @@ impl<'a> Store<'a> {
     /// Stores the URL configuration.
     pub(crate) async fn save_urls(&self, urls: &Urls) -> Result<(), PkiError> {
         self.save("config/urls", urls).await
+    }
+
+    /// The CRL configuration (defaults when never written).
+    pub(crate) async fn crl_config(&self) -> Result<crate::crl::CrlConfig, PkiError> {
+        Ok(self.load("config/crl").await?.unwrap_or_default())
+    }
+
+    /// Stores the CRL configuration.
+    pub(crate) async fn save_crl_config(&self, c: &crate::crl::CrlConfig) -> Result<(), PkiError> {
+        self.save("config/crl", c).await
     }
 
     /// The role `name`.
