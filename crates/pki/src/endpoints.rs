@@ -51,6 +51,17 @@ async fn generate_key(spec: KeySpec) -> Result<PrivateKey, PkiError> {
 }
 
 impl Pki {
+    /// Whether the object a write names exists (roles only), so the core asks for `create`
+    /// or `update`.
+    pub(crate) async fn exists(&self, req: &Request) -> Result<Option<bool>, PkiError> {
+        match route::parse(&req.path) {
+            Some(Route::Role(name)) if valid_name(name) => {
+                Ok(Some(Store::new(&req.storage).role(name).await?.is_some()))
+            }
+            _ => Ok(None),
+        }
+    }
+
     pub(crate) async fn dispatch(&self, req: &Request) -> Answer {
         use Operation::{Create, Delete, List, Read, Renew, Revoke, Update};
         if req.operation == Revoke {
@@ -355,8 +366,13 @@ impl Pki {
             .and_then(Value::as_str)
             .ok_or_else(|| PkiError::Invalid("lease carries no serial_number".into()))?;
         let serial = serial::parse(text).map_err(PkiError::Invalid)?;
-        self.revoke(&Store::new(&req.storage), &serial, true)
-            .await?;
+        let store = Store::new(&req.storage);
+        // With the CA deleted there is no CRL to list the certificate in: nothing to do, and
+        // failing would leave the lease irrevocable.
+        if store.ca().await?.is_none() {
+            return Ok(None);
+        }
+        self.revoke(&store, &serial, true).await?;
         Ok(None)
     }
 

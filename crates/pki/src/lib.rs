@@ -111,6 +111,10 @@ impl LogicalBackend for Pki {
         Ok(self.dispatch(req).await?)
     }
 
+    async fn exists(&self, req: &Request) -> Result<Option<bool>, LogicalError> {
+        Ok(Pki::exists(self, req).await?)
+    }
+
     fn unauthenticated_paths(&self) -> Vec<String> {
         route::unauthenticated()
     }

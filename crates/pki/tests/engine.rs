@@ -374,6 +374,30 @@ async fn a_leased_certificate_is_revoked_with_its_lease_and_lands_in_the_crl() {
     assert_eq!(ca_serial["certificate"], ca.as_str());
     let listed = h.ok(Operation::List, "certs/revoked", json!({})).await;
     assert_eq!(listed["keys"], json!([serial]));
+
+    // With the CA gone, revoking a lease is a no-op rather than an error that would leave the
+    // lease irrevocable.
+    assert!(
+        h.call(Operation::Delete, "root", json!({}))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(h.pki.handle(&req).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn role_writes_say_whether_the_role_exists() {
+    let h = Harness::new();
+    let req = |path: &str| {
+        let mut r = Request::new(Operation::Update, path, h.view.clone());
+        r.mount = h.mount.clone();
+        r
+    };
+    assert_eq!(h.pki.exists(&req("roles/web")).await.unwrap(), Some(false));
+    h.ok(Operation::Update, "roles/web", json!({})).await;
+    assert_eq!(h.pki.exists(&req("roles/web")).await.unwrap(), Some(true));
+    assert_eq!(h.pki.exists(&req("issue/web")).await.unwrap(), None);
 }
 
 #[tokio::test]
