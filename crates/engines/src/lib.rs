@@ -55,7 +55,8 @@ pub fn is_known_type(kind: &str) -> bool {
 }
 
 /// Registers every engine of this crate (`kv`, its old name `generic`, `kv-v2`, `transit`) and
-/// the database engine of `tresor-database` (`database`) as secrets-engine types.
+/// the database engine of `tresor-database` (`database`) and the PKI engine of `tresor-pki`
+/// (`pki`) as secrets-engine types.
 pub fn register(registry: &mut tresor_sdk::BackendRegistry) {
     registry.register(
         tresor_sdk::BackendKind::Secret,
@@ -72,6 +73,7 @@ pub fn register(registry: &mut tresor_sdk::BackendRegistry) {
             }),
         );
     }
+    tresor_pki::register(registry);
     registry.register(
         tresor_sdk::BackendKind::Secret,
         "generic",

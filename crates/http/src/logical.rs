@@ -77,6 +77,34 @@ fn json_response(status: StatusCode, body: String) -> Response {
     (status, [("content-type", "application/json")], body).into_response()
 }
 
+/// A bare (non-JSON) answer a backend asked for with Vault's convention: `data` holding
+/// `http_content_type`, `http_raw_body` (base64 of the bytes) and optionally
+/// `http_status_code` (200 when absent). Used by the PKI engine's `ca`, `ca/pem`, `ca_chain`,
+/// `crl` and `crl/pem`. `None` when `data` is not such an answer.
+fn raw_response(data: Option<&serde_json::Map<String, serde_json::Value>>) -> Option<Response> {
+    use base64::Engine as _;
+    let data = data?;
+    let content_type = data.get("http_content_type")?.as_str()?;
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(data.get("http_raw_body")?.as_str()?)
+        .ok()?;
+    let status = data
+        .get("http_status_code")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|c| u16::try_from(c).ok())
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .unwrap_or(StatusCode::OK);
+    let content_type = axum::http::HeaderValue::from_str(content_type).ok()?;
+    Some(
+        (
+            status,
+            [(axum::http::header::CONTENT_TYPE, content_type)],
+            body,
+        )
+            .into_response(),
+    )
+}
+
 pub(crate) async fn handle(state: &AppState, req: ApiRequest) -> Response {
     let list = match req.method {
         Method::GET => match is_list(&req) {
@@ -128,6 +156,9 @@ pub(crate) async fn handle(state: &AppState, req: ApiRequest) -> Response {
             _ => StatusCode::NO_CONTENT.into_response(),
         },
         Ok(Reply::Response(Some(resp))) => {
+            if let Some(raw) = raw_response(resp.data.as_ref()) {
+                return raw;
+            }
             let empty = resp.data.is_none()
                 && resp.auth.is_none()
                 && resp.secret.is_none()
@@ -148,6 +179,26 @@ pub(crate) async fn handle(state: &AppState, req: ApiRequest) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_bodies_need_a_content_type_and_base64() {
+        let m = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        let ok = m(
+            serde_json::json!({"http_content_type": "application/pkix-crl", "http_raw_body": "AAEC"}),
+        );
+        let r = raw_response(Some(&ok)).unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "application/pkix-crl");
+        for bad in [
+            serde_json::json!({"http_raw_body": "AAEC"}),
+            serde_json::json!({"http_content_type": "x/y", "http_raw_body": "!!"}),
+            serde_json::json!({"http_content_type": "x\ny", "http_raw_body": "AAEC"}),
+            serde_json::json!({"certificate": "x"}),
+        ] {
+            assert!(raw_response(Some(&m(bad.clone()))).is_none(), "{bad}");
+        }
+        assert!(raw_response(None).is_none());
+    }
 
     fn headers(v: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
