@@ -2,7 +2,7 @@
 # Drives a fresh server with the real OpenBao CLI (`bao`), as an operator would:
 # init, unseal, status, kv-v2 put/get, a policy, a limited token (read allowed, write 403),
 # userpass and approle logins (auth enable/list, login -method=..., the token helper file),
-# seal.
+# PKI certificates with leases revoked by `bao lease revoke -prefix`, seal.
 #
 #   tests/compat/bao-cli.sh tresor|openbao
 #
@@ -218,6 +218,40 @@ pass "the approle token is stored in ~/.vault-token"
 BAO_TOKEN="$AR_TOKEN" VAULT_TOKEN="$AR_TOKEN" run kv get -format=json secret/app
 expect_rc 0 "bao kv get secret/app with the approle token"
 rm -f "$HOME/.vault-token"
+
+# ---- leases: pki certificates with leases, bao lease lookup / revoke -prefix --------
+# (as seed 002's emergency runbook revokes credentials by prefix)
+run secrets enable pki
+expect_rc 0 "bao secrets enable pki"
+run write -format=json pki/root/generate/internal common_name=example.com ttl=24h
+expect_rc 0 "bao write pki/root/generate/internal"
+run write pki/roles/web allowed_domains=example.com allow_subdomains=true generate_lease=true max_ttl=1h
+expect_rc 0 "bao write pki/roles/web generate_lease=true"
+LEASES=()
+for host in a b c; do
+  run write -format=json pki/issue/web common_name="$host.example.com" ttl=10m
+  expect_rc 0 "bao write pki/issue/web common_name=$host.example.com"
+  LEASES+=("$(json_get 'd["lease_id"]')")
+done
+[[ "${LEASES[0]}" == pki/issue/web/* ]] || fail "pki/issue lease id ${LEASES[0]} is not under pki/issue/web/"
+run list -format=json sys/leases/lookup/pki/issue/web/
+expect_rc 0 "bao list sys/leases/lookup/pki/issue/web/"
+[[ "$(json_get 'len(d)')" == 3 ]] || fail "sys/leases/lookup lists $(json_get 'len(d)') leases, not 3"
+pass "three leases listed under pki/issue/web/"
+run lease lookup -format=json "${LEASES[0]}"
+expect_rc 0 "bao lease lookup ID"
+[[ "$(json_get 'd["data"]["id"]')" == "${LEASES[0]}" ]] || fail "bao lease lookup: wrong id"
+run lease revoke -prefix pki/issue/web/
+expect_rc 0 "bao lease revoke -prefix pki/issue/web/"
+run list -format=json sys/leases/lookup/pki/issue/web/
+expect_rc 2 "bao list sys/leases/lookup/pki/issue/web/ after revoke -prefix (nothing left)"
+run lease lookup "${LEASES[1]}"
+[[ "$RC" != 0 ]] || fail "bao lease lookup of a revoked lease succeeded"
+pass "a revoked lease is gone"
+run list -format=json pki/certs/revoked
+expect_rc 0 "bao list pki/certs/revoked"
+[[ "$(json_get 'len(d)')" == 3 ]] || fail "pki/certs/revoked lists $(json_get 'len(d)') certificates, not 3"
+pass "revoking the leases revoked the three certificates"
 
 # ---- seal ----------------------------------------------------------------------
 run operator seal
