@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-
 /// The only token type issued so far.
 pub const SERVICE_TYPE: &str = "service";
 

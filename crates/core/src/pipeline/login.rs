@@ -8,9 +8,7 @@
 use std::net::IpAddr;
 
 use tresor_sdk::{AuthResponse, LoginAuth, MountInfo, Operation, Request, Response, cidr};
-use tresor_token::{
-    BATCH_TYPE, DEFAULT_POLICY, ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits,
-};
+use tresor_token::{BATCH_TYPE, DEFAULT_POLICY, ROOT_POLICY, SERVICE_TYPE, TokenEntry, TtlLimits};
 
 use crate::active::Active;
 use crate::core::Core;
