@@ -13,11 +13,15 @@ pub const DEFAULT_SNAPSHOT_THRESHOLD: u64 = 8192;
 pub const DEFAULT_TRAILING_LOGS: u64 = 10_000;
 
 /// Heartbeat interval per unit of performance multiplier, in milliseconds.
-const HEARTBEAT_MS_PER_UNIT: u64 = 30;
+const HEARTBEAT_MS_PER_UNIT: u64 = 16;
 /// Lower bound of the randomized election timeout per unit of multiplier, in milliseconds.
-const ELECTION_MIN_MS_PER_UNIT: u64 = 100;
+const ELECTION_MIN_MS_PER_UNIT: u64 = 50;
 /// Smallest heartbeat interval (it is also openraft's AppendEntries timeout).
 const MIN_HEARTBEAT_MS: u64 = 60;
+/// Narrowest window the randomized election timeout is drawn from, in milliseconds: two
+/// followers whose timeouts fall within one vote round of each other split the vote, so the
+/// window must stay wide compared with a vote round on a busy host.
+const MIN_ELECTION_WINDOW_MS: u64 = 180;
 
 /// How a node of the Raft store is set up (the `storage "raft"` stanza plus addresses).
 #[derive(Clone, Debug)]
@@ -111,16 +115,19 @@ impl RaftOptions {
 
 /// Raft timers derived from the performance multiplier `m` (0 → 5):
 ///
-/// - heartbeat interval = 30 ms × m, at least 60 ms
-/// - election timeout   = uniformly random in [e, 2e) with e = 100 ms × m, at least three
-///   heartbeats
+/// - heartbeat interval = 16 ms × m, at least 60 ms
+/// - election timeout   = uniformly random in [e, e + w) with e = 50 ms × m, at least three
+///   heartbeats, and w = e / 2, at least 180 ms
 ///
-/// With m = 1 a lost leader is replaced after 180–360 ms plus one vote round; with the default
-/// m = 5 the followers wait 0.5–1 s (openraft 0.9 also makes voters keep their leader's lease
-/// for up to one maximum election timeout), so a killed leader is replaced and writes are
-/// accepted again within about 2 s on a LAN (docs/benchmarks.md, failover). A single-voter node does not
-/// wait for a timeout: it elects itself at once when bootstrapped and resumes leadership at once
-/// on restart.
+/// openraft 0.9 makes a follower that last heard from its leader wait one *maximum* election
+/// timeout (its leader lease, during which it also refuses votes) plus its random election
+/// timeout before it campaigns. A killed leader is therefore replaced after 2e + w to 2e + 2w
+/// without heartbeats: 680–860 ms at the default m = 5 (with the heartbeat gap, vote round and
+/// activation, the next write is acknowledged within about 0.8 s on a LAN; docs/benchmarks.md,
+/// failover), 540–720 ms at m = 1. A single-voter node does not wait for a timeout: it elects
+/// itself at once when bootstrapped and resumes leadership at once on restart. The read lease
+/// (`ReadBarrier`) and the restart vote hold are derived from the maximum election timeout,
+/// so they scale with it (ARCHITECTURE.md, "Failover timing").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timing {
     /// Leader heartbeat interval in milliseconds.
@@ -145,10 +152,11 @@ impl Timing {
         // endlessly and the leader never hears from a quorum.
         let heartbeat_ms = (HEARTBEAT_MS_PER_UNIT * m).max(MIN_HEARTBEAT_MS);
         let election_min_ms = (ELECTION_MIN_MS_PER_UNIT * m).max(heartbeat_ms * 3);
+        let window_ms = (election_min_ms / 2).max(MIN_ELECTION_WINDOW_MS);
         Self {
             heartbeat_ms,
             election_min_ms,
-            election_max_ms: election_min_ms * 2,
+            election_max_ms: election_min_ms + window_ms,
         }
     }
 }
@@ -161,8 +169,17 @@ mod tests {
     fn zero_multiplier_means_five() {
         assert_eq!(Timing::for_multiplier(0), Timing::for_multiplier(5));
         let t = Timing::for_multiplier(5);
-        assert_eq!(t.heartbeat_ms, 150);
-        assert_eq!((t.election_min_ms, t.election_max_ms), (500, 1000));
+        assert_eq!(t.heartbeat_ms, 80);
+        assert_eq!((t.election_min_ms, t.election_max_ms), (250, 430));
+    }
+
+    #[test]
+    fn a_dead_leader_is_replaced_within_a_second_at_the_default() {
+        // openraft 0.9: a follower campaigns after its leader lease (one maximum election
+        // timeout) plus its random timeout, counted from the last heartbeat it received.
+        let t = Timing::for_multiplier(0);
+        let latest = t.election_max_ms + t.election_max_ms;
+        assert!(latest <= 1000, "worst case {latest} ms");
     }
 
     #[test]
@@ -174,10 +191,10 @@ mod tests {
             let t = Timing::for_multiplier(m);
             assert!(t.heartbeat_ms >= MIN_HEARTBEAT_MS);
             assert!(t.heartbeat_ms * 3 <= t.election_min_ms);
-            assert!(t.election_min_ms < t.election_max_ms);
-            if m >= 2 {
-                assert_eq!(t.heartbeat_ms, 30 * u64::from(m));
-                assert_eq!(t.election_min_ms, 100 * u64::from(m));
+            assert!(t.election_min_ms + MIN_ELECTION_WINDOW_MS <= t.election_max_ms);
+            if m >= 4 {
+                assert_eq!(t.heartbeat_ms, 16 * u64::from(m));
+                assert_eq!(t.election_min_ms, 50 * u64::from(m));
             }
         }
     }
