@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
-# Throughput of a 3-node Tresor cluster beside a 3-node OpenBao 2.7.2 cluster and a 3-node
-# etcd 3.4 cluster, one system after the other on this machine (loopback only).
+# Throughput of an N-node Tresor cluster beside an N-node OpenBao 2.7.2 cluster and an N-node
+# etcd 3.4 cluster (N = NODES, default 3), one system after the other on this machine
+# (loopback only).
 #
 #   bash bench/compare.sh [DURATION] [CONCURRENCY]        (defaults: 10s, 32)
 #
 # Environment:
 #   SYSTEMS      systems to run, in order (default "tresor openbao etcd")
-#   TARGETS      "all" (load spread over the three nodes; standbys forward), "leader" (load
+#   NODES        cluster size (default 3; 5 for the five-node figures)
+#   TARGETS      "all" (load spread over every node; standbys forward), "leader" (load
 #                to the leader only), or both (default "all leader")
 #   PAYLOAD      value size in bytes (default 256)      KEYS   key set size (default 1000)
 #   SEED         load seed (default 42)                  SKIP_BUILD=1  use the existing build
 #
 # Tresor and OpenBao run kv-write, kv-read and mixed (90% reads); etcd runs etcd-put and
 # etcd-range with the same concurrency, payload, key set, warm-up and duration. Results:
-# target/bench/compare/<system>-<scenario>-<targets>.json (one tresor-bench report each) and
+# target/bench/compare/ (compare-<N>n/ for other sizes): <system>-<scenario>-<targets>.json (one tresor-bench report each) and
 # target/bench/compare/summary.json (the table, the ratios and each node's RSS after the runs).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 DURATION="${1:-10s}"
 CONC="${2:-32}"
+NODES="${NODES:-3}"
 SYSTEMS="${SYSTEMS:-tresor openbao etcd}"
 TARGETS="${TARGETS:-all leader}"
 PAYLOAD="${PAYLOAD:-256}"
@@ -38,6 +41,7 @@ BENCH="$ROOT/target/release/tresor-bench"
 source "$ROOT/bench/lib-cluster.sh"
 bc_init
 OUT="$BC_OUT/compare"
+[[ "$NODES" == 3 ]] || OUT="$BC_OUT/compare-${NODES}n"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
@@ -50,14 +54,24 @@ usage_all() {
 # run_scenario SYSTEM SCENARIO TARGETS ADDR...: one tresor-bench run, report saved as JSON,
 # with what each node spent on it (CPU ticks, bytes written) beside it as .cost.json.
 run_scenario() {
-    local system="$1" scenario="$2" tgt="$3" rc=0 before after leader
+    local system="$1" scenario="$2" tgt="$3" rc=0 before after leader a
     shift 3
     leader="$(bc_get_leader)"
-    before="$(usage_all)"
     local args=("$scenario" --concurrency "$CONC" --duration "$DURATION" --payload "$PAYLOAD"
         --keys "$KEYS" --seed "$SEED" --prefix "bench-$tgt" --format json)
-    local a
     for a in "$@"; do args+=(--addr "$a"); done
+    case "$scenario" in
+    kv-read | mixed | etcd-range)
+        # Write the key set first, outside the cost window (a run of one operation), so that
+        # bytes/op counts what the measured operations write, not the preparation.
+        local prep=("$scenario" --concurrency "$CONC" --ops 1 --warmup 0s --payload "$PAYLOAD"
+            --keys "$KEYS" --seed "$SEED" --prefix "bench-$tgt" --format json)
+        for a in "$@"; do prep+=(--addr "$a"); done
+        VAULT_TOKEN="$BC_TOKEN" "$BENCH" "${prep[@]}" >/dev/null 2>&1 || bc_log "key preparation for $system $scenario failed"
+        args+=(--skip-prepare)
+        ;;
+    esac
+    before="$(usage_all)"
     bc_log "$system $scenario against $tgt ($*)"
     if [[ "$system" == etcd ]]; then
         "$BENCH" "${args[@]}" >"$OUT/$system-$scenario-$tgt.json" || rc=$?
@@ -81,7 +95,7 @@ PY
 }
 
 for system in $SYSTEMS; do
-    bc_start "$system" 3 compare
+    bc_start "$system" "$NODES" compare
     rss_idle=()
     for ((i = 0; i < BC_N; i++)); do rss_idle+=("$(bc_rss_kib "$i")"); done
     if [[ "$system" == etcd ]]; then scenarios="etcd-put etcd-range"; else scenarios="kv-write kv-read mixed"; fi
@@ -104,10 +118,10 @@ for system in $SYSTEMS; do
     bc_stop
 done
 
-"$BC_PY" - "$OUT" "$CONC" "$DURATION" "$PAYLOAD" "$TARGETS" "$SYSTEMS" <<'PY'
+"$BC_PY" - "$OUT" "$CONC" "$DURATION" "$PAYLOAD" "$TARGETS" "$SYSTEMS" "$NODES" <<'PY'
 import json, os, sys
 out, conc, duration, payload = sys.argv[1:5]
-targets, systems = sys.argv[5].split(), sys.argv[6].split()
+targets, systems, nodes = sys.argv[5].split(), sys.argv[6].split(), sys.argv[7]
 
 def load(name):
     try:
@@ -145,7 +159,7 @@ for system in systems:
 def f(v, fmt):
     return "-" if v is None else format(v, fmt)
 
-print(f"3-node clusters on loopback, {conc} concurrent clients, {duration} per run, {payload}-byte values")
+print(f"{nodes}-node clusters on loopback, {conc} concurrent clients, {duration} per run, {payload}-byte values")
 print(f"{'system':<8} {'scenario':<11} {'targets':<7} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
 for r in rows:
     print(f"{r['system']:<8} {r['scenario']:<11} {r['targets']:<7} {f(r['ops_per_sec'], '9.0f')} "
@@ -186,7 +200,7 @@ for system in systems:
         print(f"RSS {system:<8} per node, MiB: idle {idle}, after the runs {after}")
 
 with open(os.path.join(out, "summary.json"), "w") as f:
-    json.dump({"concurrency": int(conc), "duration": duration, "payload_bytes": int(payload),
+    json.dump({"nodes": int(nodes), "concurrency": int(conc), "duration": duration, "payload_bytes": int(payload),
                "rows": rows, "ratios": ratios, "rss": rss}, f, indent=1)
 print(f"results: {out}/summary.json")
 PY

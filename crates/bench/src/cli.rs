@@ -87,6 +87,10 @@ pub struct Cli {
     /// Allow targets that are not loopback addresses.
     #[arg(long)]
     pub allow_non_loopback: bool,
+    /// Do not write the key set of kv-read/mixed first: an earlier run with the same
+    /// `--keys`, `--prefix` and `--mount` wrote it.
+    #[arg(long)]
+    pub skip_prepare: bool,
     /// Login scenarios: the userpass user name or the AppRole role id; `db-creds`: the role.
     #[arg(long, default_value = "tresor-bench")]
     pub login_id: String,
@@ -222,6 +226,7 @@ impl Cli {
             login_id: self.login_id,
             login_secret,
             allow_non_loopback: self.allow_non_loopback,
+            skip_prepare: self.skip_prepare,
         })
     }
 }

@@ -179,4 +179,7 @@ pub struct BenchConfig {
     pub login_secret: Token,
     /// Whether non-loopback hosts may be contacted (also decides which redirects are followed).
     pub allow_non_loopback: bool,
+    /// Scenarios over a prepared key set: assume the keys exist (an earlier run wrote them)
+    /// and measure at once, so that the writes of the preparation stay out of a cost window.
+    pub skip_prepare: bool,
 }

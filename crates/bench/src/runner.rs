@@ -78,7 +78,7 @@ pub async fn run(config: &BenchConfig, stop: Arc<AtomicBool>) -> Result<Report, 
     let workload = Arc::new(Workload::new(config));
 
     probe(config, &sender, &workload).await?;
-    if config.scenario.needs_prepared_keys() {
+    if config.scenario.needs_prepared_keys() && !config.skip_prepare {
         prepare(config, &sender, &workload, &stop).await?;
     }
     if stop.load(Ordering::Relaxed) {

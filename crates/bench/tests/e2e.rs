@@ -246,6 +246,31 @@ async fn kv_read_prepares_the_key_set_then_reads_it() {
 }
 
 #[tokio::test]
+async fn skip_prepare_reads_at_once_without_writing() {
+    let (fake, addr) = start(Faults::default()).await;
+    let args = [
+        "kv-read",
+        "--addr",
+        &addr,
+        "--ops",
+        "12",
+        "--concurrency",
+        "2",
+        "--keys",
+        "5",
+        "--skip-prepare",
+    ];
+    let report = bench(&args).await.unwrap();
+    let seen = fake.requests();
+    assert!(
+        seen.iter().all(|r| r.method == Method::GET),
+        "no key is written"
+    );
+    assert_eq!(seen.len(), 12);
+    assert_eq!(report.ops, 12);
+}
+
+#[tokio::test]
 async fn preparation_failure_stops_the_run() {
     let (fake, addr) = start(Faults {
         fail_every: Some((Method::PUT, 1)),
