@@ -37,10 +37,12 @@
 //! by pausing the leader's heartbeats and elections through `raft().runtime_config()` for a
 //! few seconds, so that another voter takes over.
 
-/// Page cache of `raft.redb` (recent entries are also kept decoded in memory).
-pub const LOG_CACHE_BYTES: usize = 32 * 1024 * 1024;
-/// Page cache of `state.redb` (the replicated key/value data).
-pub const STATE_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Page cache of `raft.redb` (recent entries are also kept decoded in memory). Small: redb's
+/// cache is an addition to the kernel's page cache, which holds the file anyway; a larger one
+/// only held page versions of earlier transactions (docs/benchmarks.md, "redb cache size").
+pub const LOG_CACHE_BYTES: usize = 4 * 1024 * 1024;
+/// Page cache of `state.redb` (the replicated key/value data); small for the same reason.
+pub const STATE_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 mod archive_io;
 pub mod autopilot;
