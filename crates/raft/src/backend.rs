@@ -1,4 +1,5 @@
-//! [`Backend`] for [`RaftStore`]: local reads, writes through the group-commit writer.
+//! [`Backend`] for [`RaftStore`]: local reads (gets inline, listings on the blocking pool),
+//! writes through the group-commit writer.
 
 use async_trait::async_trait;
 use tresor_storage::{Backend, Op, StorageError};
@@ -10,10 +11,12 @@ use crate::types::WireOp;
 
 #[async_trait]
 impl Backend for RaftStore {
+    /// Reads inline on the calling task: one B-tree lookup whose pages are in redb's or the
+    /// kernel's cache nearly always. Handing it to the blocking pool cost more than the read
+    /// (a thread wake-up and two context switches per get: a quarter of a node's CPU under
+    /// a read load; docs/benchmarks.md, "Reads inline").
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        let db = self.state_db.clone();
-        let key = key.to_owned();
-        Ok(run_blocking(move || get_sync(&db, &key)).await?)
+        Ok(get_sync(&self.state_db, key)?)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
