@@ -12,6 +12,9 @@ pub const DEFAULT_SNAPSHOT_THRESHOLD: u64 = 8192;
 /// Default number of log entries kept behind a snapshot (for slow followers).
 pub const DEFAULT_TRAILING_LOGS: u64 = 10_000;
 
+/// Default size past which the Raft log starts a new segment file (64 MiB).
+pub const DEFAULT_LOG_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Heartbeat interval per unit of performance multiplier, in milliseconds.
 const HEARTBEAT_MS_PER_UNIT: u64 = 30;
 /// Lower bound of the randomized election timeout per unit of multiplier, in milliseconds.
@@ -22,7 +25,7 @@ const MIN_HEARTBEAT_MS: u64 = 60;
 /// How a node of the Raft store is set up (the `storage "raft"` stanza plus addresses).
 #[derive(Clone, Debug)]
 pub struct RaftOptions {
-    /// Directory holding `raft.redb`, `state.redb` and `snapshots/`.
+    /// Directory holding the Raft log (`log/`), `state.redb` and `snapshots/`.
     pub data_dir: PathBuf,
     /// Vault-style string id of this node, e.g. `vault-1`.
     pub node_id: String,
@@ -36,6 +39,9 @@ pub struct RaftOptions {
     pub snapshot_threshold: u64,
     /// Log entries kept after a snapshot; 0 means the default.
     pub trailing_logs: u64,
+    /// Size past which the Raft log starts a new segment file; 0 means
+    /// [`DEFAULT_LOG_SEGMENT_BYTES`].
+    pub log_segment_bytes: u64,
     /// Whether this node may campaign in elections from the moment it opens (default: yes).
     /// Switch it later with `raft().runtime_config().elect(..)`.
     pub elections: bool,
@@ -60,8 +66,18 @@ impl RaftOptions {
             performance_multiplier: 0,
             snapshot_threshold: 0,
             trailing_logs: 0,
+            log_segment_bytes: 0,
             elections: true,
             metrics: tresor_telemetry::Metrics::new(),
+        }
+    }
+
+    /// The effective segment size of the Raft log (default applied).
+    pub fn effective_log_segment_bytes(&self) -> u64 {
+        if self.log_segment_bytes == 0 {
+            DEFAULT_LOG_SEGMENT_BYTES
+        } else {
+            self.log_segment_bytes
         }
     }
 

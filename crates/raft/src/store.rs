@@ -19,7 +19,6 @@ use crate::{
     Transport, TypeConfig, node_id_of,
 };
 
-const LOG_FILE: &str = "raft.redb";
 const STATE_FILE: &str = "state.redb";
 const SNAPSHOT_DIR: &str = "snapshots";
 
@@ -67,7 +66,7 @@ impl RaftStore {
     ) -> Result<Arc<RaftStore>, RaftError> {
         let config = opts.openraft_config()?;
         std::fs::create_dir_all(&opts.data_dir)?;
-        let mut log = LogStore::open(&opts.data_dir.join(LOG_FILE))?;
+        let mut log = LogStore::open(&opts.data_dir, opts.effective_log_segment_bytes())?;
         let mut sm = StateMachine::open(
             &opts.data_dir.join(STATE_FILE),
             opts.data_dir.join(SNAPSHOT_DIR),
@@ -393,7 +392,8 @@ impl RaftStore {
         .await
     }
 
-    /// How many entries `raft.redb` currently holds (bounded by compaction).
+    /// How many entries the Raft log currently holds after its purge point (bounded by
+    /// compaction).
     pub async fn log_entry_count(&self) -> Result<u64, RaftError> {
         self.log.entry_count().await
     }
@@ -423,7 +423,8 @@ impl RaftStore {
 
     /// Sets the scrape-time gauges of this node in its registry (`RaftOptions::metrics`):
     /// Vault's `vault.raft_storage.stats.applied_index`, `commit_index` and `fsm_pending`,
-    /// Tresor's `last_log_index`, `snapshot_index`, `log_db_bytes` and `state_db_bytes`
+    /// Tresor's `last_log_index`, `snapshot_index`, `log_db_bytes` (the log's segment files)
+    /// and `state_db_bytes`
     /// (file sizes from the file system, no database read), and Tresor's
     /// `vault.raft.leader.lastContact_seconds`: 0 on the leader, on any other node the time
     /// since the leader last contacted it (since the store opened when none has).
@@ -446,13 +447,17 @@ impl RaftStore {
             .set(index(status.last_log_index));
         m.gauge(&names::RAFT_STORAGE_SNAPSHOT_INDEX, &[])
             .set(index(status.snapshot_index));
-        for (def, file) in [
-            (&names::RAFT_STORAGE_LOG_DB_BYTES, LOG_FILE),
-            (&names::RAFT_STORAGE_STATE_DB_BYTES, STATE_FILE),
-        ] {
-            if let Ok(meta) = std::fs::metadata(self.opts.data_dir.join(file)) {
-                m.gauge(def, &[]).set(meta.len() as f64);
-            }
+        if let Ok(meta) = std::fs::metadata(self.opts.data_dir.join(STATE_FILE)) {
+            m.gauge(&names::RAFT_STORAGE_STATE_DB_BYTES, &[])
+                .set(meta.len() as f64);
+        }
+        if let Ok(dir) = std::fs::read_dir(self.opts.data_dir.join(crate::log_store::LOG_DIR)) {
+            let bytes: u64 = dir
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum();
+            m.gauge(&names::RAFT_STORAGE_LOG_DB_BYTES, &[])
+                .set(bytes as f64);
         }
         let since = if self.is_leader() {
             0.0
