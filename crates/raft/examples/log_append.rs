@@ -82,7 +82,14 @@ fn run(
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     // Entries are built before timing; only the append is timed.
     let batches: Vec<_> = (0..appends)
-        .map(|i| batch(1 + (i * per_append) as u64, per_append, value_len, &mut seed))
+        .map(|i| {
+            batch(
+                1 + (i * per_append) as u64,
+                per_append,
+                value_len,
+                &mut seed,
+            )
+        })
         .collect();
     let before = write_bytes();
     let mut latencies = Vec::with_capacity(appends);

@@ -111,7 +111,11 @@ fn read_meta<T: serde::de::DeserializeOwned>(
 /// `raft.redb.migrated`. The new log is built in `<log_dir>.migrating` and renamed into place
 /// only when complete, so a crash during migration leaves the old file in charge and the
 /// migration runs again at the next start.
-pub(crate) fn migrate(data_dir: &Path, log_dir: &Path, segment_bytes: u64) -> Result<(), RaftError> {
+pub(crate) fn migrate(
+    data_dir: &Path,
+    log_dir: &Path,
+    segment_bytes: u64,
+) -> Result<(), RaftError> {
     let legacy = data_dir.join(LEGACY_FILE);
     let staging = log_dir.with_extension("migrating");
     if staging.exists() {
@@ -275,11 +279,7 @@ mod tests {
         drop(store);
 
         // Stopped between the two renames: the old file is only renamed.
-        std::fs::rename(
-            dir.path().join(MIGRATED_FILE),
-            dir.path().join(LEGACY_FILE),
-        )
-        .unwrap();
+        std::fs::rename(dir.path().join(MIGRATED_FILE), dir.path().join(LEGACY_FILE)).unwrap();
         let mut store = LogStore::open(dir.path(), 16 * 1024).unwrap();
         assert!(dir.path().join(MIGRATED_FILE).exists());
         assert!(!dir.path().join(LEGACY_FILE).exists());

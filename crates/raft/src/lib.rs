@@ -56,10 +56,10 @@ mod log_fs;
 mod log_store;
 mod options;
 pub mod peers_json;
-mod read_barrier;
-mod restore_staging;
 #[cfg(test)]
 mod power_cut_fs;
+mod read_barrier;
+mod restore_staging;
 mod segment_log;
 mod snapshot_file;
 mod state_machine;
@@ -82,8 +82,8 @@ pub use autopilot::{Action, AutopilotConfig, ServerFacts, ServerHealth, Stabilit
 pub use error::RaftError;
 pub use inprocess::InProcessNetwork;
 pub use options::{
-    DEFAULT_LOG_SEGMENT_BYTES, DEFAULT_PERFORMANCE_MULTIPLIER, DEFAULT_SNAPSHOT_THRESHOLD, DEFAULT_TRAILING_LOGS, RaftOptions,
-    Timing,
+    DEFAULT_LOG_SEGMENT_BYTES, DEFAULT_PERFORMANCE_MULTIPLIER, DEFAULT_SNAPSHOT_THRESHOLD,
+    DEFAULT_TRAILING_LOGS, RaftOptions, Timing,
 };
 pub use read_barrier::{BarrierFailed, ReadBarrier};
 pub use snapshot_file::{SnapshotInfo, inspect_snapshot};

@@ -287,8 +287,16 @@ mod tests {
         let mut bin = Vec::new();
         encode_entry_into(&entry, &mut bin).unwrap();
         let json = serde_json::to_vec(&entry).unwrap();
-        assert!(bin.len() < value.len() + 64, "binary is {} bytes", bin.len());
-        assert!(json.len() > value.len() * 4 / 3, "json is {} bytes", json.len());
+        assert!(
+            bin.len() < value.len() + 64,
+            "binary is {} bytes",
+            bin.len()
+        );
+        assert!(
+            json.len() > value.len() * 4 / 3,
+            "json is {} bytes",
+            json.len()
+        );
         roundtrip(entry);
         roundtrip(Entry {
             log_id,

@@ -46,7 +46,8 @@ const META_MAGIC: &[u8; 8] = b"TRSRMETA";
 const MAX_META_BYTES: u64 = 64 * 1024;
 const SEGMENT_SUFFIX: &str = ".seg";
 
-static CRC32C: crc::Crc<u32, crc::Table<16>> = crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
+static CRC32C: crc::Crc<u32, crc::Table<16>> =
+    crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
 
 /// The record checksum: CRC-32C of the length bytes and the payload.
 fn record_crc(len_bytes: &[u8], payload: &[u8]) -> u32 {
@@ -183,7 +184,9 @@ impl SegmentLog {
     /// Opens the log in `dir` (empty or not), recovering from a crash as described in the
     /// module documentation.
     pub(crate) fn open(dir: Box<dyn LogDir>, segment_bytes: u64) -> Result<Self, RaftError> {
-        let names = dir.list().map_err(|e| io_err("list the log directory", e))?;
+        let names = dir
+            .list()
+            .map_err(|e| io_err("list the log directory", e))?;
         if names.iter().any(|n| n == META_TMP) {
             dir.remove(META_TMP)
                 .map_err(|e| io_err("remove meta.tmp", e))?;
@@ -330,7 +333,10 @@ impl SegmentLog {
                 .map_err(|e| io_err(format!("read {}", seg.name), e))?;
             let h = parse_header(&head);
             if h.len == 0 || h.len > avail - RECORD_HEADER {
-                return Ok(Scan::TornAt(pos, format!("record length {} past the end", h.len)));
+                return Ok(Scan::TornAt(
+                    pos,
+                    format!("record length {} past the end", h.len),
+                ));
             }
             let kind = head[RECORD_HEADER as usize];
             let check_all = full || kind == KIND_COMMITTED;
@@ -784,7 +790,10 @@ fn parse_entries(
         let h = parse_header(rest);
         let end = RECORD_HEADER as usize + h.len as usize;
         if h.len == 0 || end > rest.len() {
-            return Err(corrupt(pos, format!("record length {} past the end", h.len)));
+            return Err(corrupt(
+                pos,
+                format!("record length {} past the end", h.len),
+            ));
         }
         let payload = &rest[RECORD_HEADER as usize..end];
         if record_crc(&rest[..4], payload) != h.crc {

@@ -136,16 +136,18 @@ async fn kill_reopen_check(damage: Damage) {
     assert!(!data_dir.join("raft.redb").exists());
     let segs = segments(&data_dir);
     assert!(!segs.is_empty(), "no segment files");
-    let first_index = |p: &PathBuf| -> u64 {
-        p.file_stem().unwrap().to_str().unwrap().parse().unwrap()
-    };
+    let first_index =
+        |p: &PathBuf| -> u64 { p.file_stem().unwrap().to_str().unwrap().parse().unwrap() };
     assert!(
         first_index(&segs[0]) > 1,
         "old segments were purged after snapshots: {segs:?}"
     );
     let last = segs.last().unwrap().clone();
     if damage == Damage::TornTail {
-        let mut f = std::fs::OpenOptions::new().append(true).open(&last).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&last)
+            .unwrap();
         // A record header announcing 4000 bytes, 1000 of them written, then zeroes.
         f.write_all(&4000u32.to_le_bytes()).unwrap();
         f.write_all(&0xDEAD_BEEFu32.to_le_bytes()).unwrap();

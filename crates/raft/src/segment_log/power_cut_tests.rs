@@ -109,7 +109,11 @@ impl Model {
             Op::Purge { ahead } => {
                 let first = self.last_purged.map(|p| p.index + 1).unwrap_or(1);
                 let upto = first + ahead % (self.entries.len() as u64 + 2);
-                let term = self.entries.get(&upto).map(|(t, _)| *t).unwrap_or(self.term);
+                let term = self
+                    .entries
+                    .get(&upto)
+                    .map(|(t, _)| *t)
+                    .unwrap_or(self.term);
                 let upto = id(term, upto);
                 match log.purge(upto, None) {
                     Ok(()) => {
@@ -180,7 +184,10 @@ impl Model {
                 "log holds {:?}, expected a prefix of {:?} of at least {shortest} (in flight \
                  {in_flight:?})",
                 got.iter().map(|(i, (t, _))| (*i, *t)).collect::<Vec<_>>(),
-                longest.iter().map(|(i, (t, _))| (*i, *t)).collect::<Vec<_>>(),
+                longest
+                    .iter()
+                    .map(|(i, (t, _))| (*i, *t))
+                    .collect::<Vec<_>>(),
             ));
         }
         let want_last = got.last().map(|(i, (t, _))| id(*t, *i));

@@ -107,9 +107,7 @@ fn segments_roll_over_and_reads_cross_them() {
     let log = open(&fs, 2048);
     assert_eq!(log.segment_count(), files.len());
     assert_eq!(ids(&log), span(1, 1, 30));
-    let mid = log
-        .read((Bound::Included(4), Bound::Included(20)))
-        .unwrap();
+    let mid = log.read((Bound::Included(4), Bound::Included(20))).unwrap();
     assert_eq!(mid.first().map(|e| e.log_id.index), Some(4));
     assert_eq!(mid.len(), 17);
     // One big batch rolls mid-append too.
@@ -221,7 +219,11 @@ fn a_torn_tail_of_the_last_segment_is_cut_off() {
     fs.write_file(&name, torn);
     let mut log = open(&fs, 1 << 20);
     assert_eq!(ids(&log), span(1, 1, 5));
-    assert_eq!(fs.read_file(&name).unwrap(), good, "cut back to the last good record");
+    assert_eq!(
+        fs.read_file(&name).unwrap(),
+        good,
+        "cut back to the last good record"
+    );
     // The log goes on from there.
     log.append(&entries(1, 6, 6, 200), None).unwrap();
     drop(log);
@@ -289,7 +291,10 @@ fn damage_in_a_sealed_segment_refuses_the_open_or_the_read() {
         .err()
         .expect("refused");
     let msg = err.to_string();
-    assert!(msg.contains(&sealed) && msg.contains(&format!("offset {at}")), "{msg}");
+    assert!(
+        msg.contains(&sealed) && msg.contains(&format!("offset {at}")),
+        "{msg}"
+    );
     assert!(matches!(err, RaftError::Corrupt(_)));
 
     // A sealed segment cut short: refused too.
@@ -302,7 +307,7 @@ fn damage_in_a_sealed_segment_refuses_the_open_or_the_read() {
     flipped[at + len - 3] ^= 1;
     fs.write_file(&sealed, flipped);
     let log = open(&fs, 2048);
-    let msg = log.read(ALL).err().expect("checksum").to_string();
+    let msg = log.read(ALL).expect_err("checksum").to_string();
     assert!(msg.contains(&sealed) && msg.contains("checksum"), "{msg}");
 
     fs.write_file(&sealed, good);
@@ -366,7 +371,7 @@ fn overlapping_appends_are_refused_and_a_failed_write_poisons_the_log() {
     assert!(log.append(&entries(1, 5, 5, 10), None).is_err());
     fs.fail_after(None);
     fs.power_cut(1);
-    let msg = log.read(ALL).err().expect("poisoned").to_string();
+    let msg = log.read(ALL).expect_err("poisoned").to_string();
     assert!(msg.contains("failed earlier"), "{msg}");
     drop(log);
     assert_eq!(ids(&open(&fs, 1 << 20)), span(1, 1, 4));
@@ -390,9 +395,8 @@ fn a_gap_after_the_last_entry_starts_a_new_segment() {
 fn works_on_the_real_file_system() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log");
-    let open_real = || {
-        SegmentLog::open(Box::new(crate::log_fs::OsDir::create(&path).unwrap()), 4096).unwrap()
-    };
+    let open_real =
+        || SegmentLog::open(Box::new(crate::log_fs::OsDir::create(&path).unwrap()), 4096).unwrap();
     let mut log = open_real();
     for i in 1..=40 {
         log.append(&entries(1, i, i, 500), None).unwrap();
