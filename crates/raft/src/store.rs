@@ -66,11 +66,13 @@ impl RaftStore {
     ) -> Result<Arc<RaftStore>, RaftError> {
         let config = opts.openraft_config()?;
         std::fs::create_dir_all(&opts.data_dir)?;
-        let mut log = LogStore::open(&opts.data_dir, opts.effective_log_segment_bytes())?;
+        // The state machine first: redb's lock on `state.redb` keeps a second instance from
+        // opening (and recovering) the log files while this one may still write them.
         let mut sm = StateMachine::open(
             &opts.data_dir.join(STATE_FILE),
             opts.data_dir.join(SNAPSHOT_DIR),
         )?;
+        let mut log = LogStore::open(&opts.data_dir, opts.effective_log_segment_bytes())?;
         crate::peers_json::recover_if_present(&opts.data_dir, &opts.node_id, &mut log, &mut sm)
             .await?;
         let state_db = sm.db();
