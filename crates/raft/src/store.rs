@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, InitializeError, RaftError as OrRaftError};
+use openraft::error::{
+    ChangeMembershipError, ClientWriteError, InitializeError, RaftError as OrRaftError,
+};
 use openraft::{ChangeMembers, Raft, RaftMetrics, ServerState};
 
 use crate::blocking::run_blocking;
@@ -20,6 +22,10 @@ use crate::{
 };
 
 const STATE_FILE: &str = "state.redb";
+/// How long [`RaftStore::add_learner`] waits out another membership change in progress.
+const MEMBERSHIP_BUSY_WAIT: Duration = Duration::from_secs(10);
+/// How often it retries meanwhile.
+const MEMBERSHIP_RETRY: Duration = Duration::from_millis(50);
 const SNAPSHOT_DIR: &str = "snapshots";
 
 /// One node of the replicated store. Implements [`tresor_storage::Backend`].
@@ -182,10 +188,34 @@ impl RaftStore {
     /// Adds `info` (as `node_id`) to the cluster as a non-voting learner and waits until it has
     /// caught up with the log (this does not time out: wrap it in a timeout if the learner may
     /// be unreachable; the membership change itself is committed before the wait). Leader only.
+    ///
+    /// openraft refuses a membership change while another one is still being committed (a
+    /// concurrent join, or autopilot promoting the node that joined just before); such a
+    /// refusal is waited out, retrying every 50 ms for up to 10 s.
     pub async fn add_learner(&self, node_id: &str, mut info: NodeInfo) -> Result<(), RaftError> {
         info.node_id = node_id.to_owned();
-        let res = self.raft.add_learner(node_id_of(node_id), info, true).await;
-        self.map_membership(res)
+        let deadline = tokio::time::Instant::now() + MEMBERSHIP_BUSY_WAIT;
+        loop {
+            let res = self
+                .raft
+                .add_learner(node_id_of(node_id), info.clone(), true)
+                .await;
+            let busy = matches!(
+                &res,
+                Err(OrRaftError::APIError(
+                    ClientWriteError::ChangeMembershipError(ChangeMembershipError::InProgress(_))
+                ))
+            );
+            if busy && !self.is_shut_down() && tokio::time::Instant::now() < deadline {
+                tracing::info!(
+                    node = node_id,
+                    "another membership change in progress; retrying the learner"
+                );
+                tokio::time::sleep(MEMBERSHIP_RETRY).await;
+                continue;
+            }
+            return self.map_membership(res);
+        }
     }
 
     /// Makes `node_id` (already a learner) a voter. Leader only.
