@@ -285,4 +285,79 @@ mod tests {
         assert!(!dir.path().join(LEGACY_FILE).exists());
         assert_migrated(&mut store).await;
     }
+
+    /// A whole node written by this version, its log turned back into a `raft.redb` as an
+    /// earlier version kept it: it opens, migrates, elects itself and serves every write.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_with_a_redb_log_opens_and_serves_its_data() {
+        use std::ops::Bound;
+        use std::time::Duration;
+        use tresor_storage::Backend;
+
+        let dir = tempfile::tempdir().unwrap();
+        let opts = || {
+            let mut o = crate::RaftOptions::new(dir.path(), "n1", "http://n1", "n1:8201");
+            o.performance_multiplier = 1;
+            o.snapshot_threshold = 40;
+            o.trailing_logs = 10;
+            o
+        };
+        let net = crate::InProcessNetwork::new();
+        let store = crate::RaftStore::open(opts(), net.transport_for("n1"))
+            .await
+            .unwrap();
+        net.register(&store);
+        store.bootstrap_single().await.unwrap();
+        store
+            .wait_for_leader(Duration::from_secs(20))
+            .await
+            .unwrap();
+        for i in 0..120u32 {
+            store
+                .put(&format!("k/{i:03}"), i.to_be_bytes().to_vec())
+                .await
+                .unwrap();
+        }
+        store.shutdown().await.unwrap();
+        drop(store);
+
+        // Rewrite the segment log as the redb log of an earlier version.
+        let log_dir = dir.path().join(LOG_DIR);
+        let seg = SegmentLog::open(Box::new(OsDir::create(&log_dir).unwrap()), 1 << 20).unwrap();
+        let purged = seg.last_purged();
+        let after = purged.map(|p| p.index + 1).unwrap_or(0);
+        let entries = seg
+            .read((Bound::Included(after), Bound::Unbounded))
+            .unwrap();
+        assert!(!entries.is_empty());
+        let legacy = LegacyRedbLog::create(&dir.path().join(LEGACY_FILE)).unwrap();
+        legacy.append(&entries, Some(seg.committed())).unwrap();
+        if let Some(p) = purged {
+            legacy.purge(p).unwrap();
+        }
+        legacy.save_vote(&seg.vote().unwrap()).unwrap();
+        drop((legacy, seg));
+        std::fs::remove_dir_all(&log_dir).unwrap();
+
+        let net = crate::InProcessNetwork::new();
+        let store = crate::RaftStore::open(opts(), net.transport_for("n1"))
+            .await
+            .unwrap();
+        net.register(&store);
+        assert!(dir.path().join(MIGRATED_FILE).exists());
+        assert!(log_dir.is_dir());
+        store
+            .wait_for_leader(Duration::from_secs(20))
+            .await
+            .unwrap();
+        for i in 0..120u32 {
+            assert_eq!(
+                store.get(&format!("k/{i:03}")).await.unwrap(),
+                Some(i.to_be_bytes().to_vec()),
+                "key {i}"
+            );
+        }
+        store.put("after", b"x".to_vec()).await.unwrap();
+        store.shutdown().await.unwrap();
+    }
 }
