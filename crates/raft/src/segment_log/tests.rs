@@ -145,8 +145,20 @@ fn purge_removes_whole_segments_below_the_point_and_is_durable() {
     log.purge(far, None).unwrap();
     assert!(segment_files(&fs).is_empty());
     assert_eq!(log.last_log_id(), None);
-    assert!(log.append(&entries(2, 100, 100, 10), None).is_err());
+    // Entries at or below the purge point are covered by it: not stored.
+    assert!(
+        log.append(&entries(2, 99, 100, 10), None)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(log.last_log_id(), None);
     log.append(&entries(2, 101, 103, 10), None).unwrap();
+    assert_eq!(
+        log.read((Bound::Included(95), Bound::Included(101)))
+            .unwrap()
+            .len(),
+        1
+    );
     drop(log);
     let log = open(&fs, 2048);
     assert_eq!(log.last_purged(), Some(far));
