@@ -214,7 +214,7 @@ impl Model {
 }
 
 proptest! {
-    #![proptest_config(tresor_testkit::props::seeded_config(96))]
+    #![proptest_config(tresor_testkit::props::seeded_config(256))]
 
     #[test]
     fn acknowledged_operations_survive_power_cuts(

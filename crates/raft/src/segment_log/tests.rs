@@ -424,3 +424,47 @@ fn works_on_the_real_file_system() {
     assert_eq!(log.vote(), Some(Vote::new(3, 1)));
     assert!(std::fs::read_dir(&path).unwrap().count() > 2);
 }
+
+mod garbage {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(tresor_testkit::props::seeded_config(128))]
+
+        /// Whatever the files hold, opening and reading the log return a result, never panic.
+        #[test]
+        fn damaged_files_never_panic(
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..12),
+            cut in any::<prop::sample::Index>(),
+            which in 0usize..3,
+            meta_noise in prop::option::of(prop::collection::vec(any::<u8>(), 0..64)),
+        ) {
+            let fs = PowerCutFs::new();
+            let mut log = open(&fs, 2048);
+            for i in 1..=12 {
+                log.append(&entries(1, i, i, 300), Some(Some(LogId::new(CommittedLeaderId::new(1, 1), i - 1))))
+                    .unwrap();
+            }
+            log.save_vote(Vote::new(1, 1), None).unwrap();
+            drop(log);
+            let files = segment_files(&fs);
+            let name = files[which.min(files.len() - 1)].clone();
+            let mut bytes = fs.read_file(&name).unwrap();
+            for (at, value) in flips {
+                let i = at.index(bytes.len());
+                bytes[i] = value;
+            }
+            bytes.truncate(cut.index(bytes.len() + 1));
+            fs.write_file(&name, bytes);
+            if let Some(noise) = meta_noise {
+                fs.write_file(META_FILE, noise);
+            }
+            if let Ok(log) = SegmentLog::open(Box::new(fs.clone()), 2048) {
+                let _ = log.read(ALL);
+                let _ = log.read((Bound::Included(3), Bound::Included(9)));
+            }
+        }
+    }
+}
