@@ -1,21 +1,22 @@
-//! The replicated physical store of Tresor: openraft 0.9 over redb.
+//! The replicated physical store of Tresor: openraft 0.9 over a segment-file log and redb.
 //!
-//! A [`RaftStore`] is one node. It keeps the Raft log, vote and commit index in
-//! `<data_dir>/raft.redb`, the key/value state machine in `<data_dir>/state.redb` and snapshots
+//! A [`RaftStore`] is one node. It keeps the Raft log, vote and commit index in segment files
+//! under `<data_dir>/log/` (`docs/design/raft-log-format.md`; a `raft.redb` of an earlier
+//! version is migrated at open), the key/value state machine in `<data_dir>/state.redb` and snapshots
 //! in `<data_dir>/snapshots/`. It implements [`tresor_storage::Backend`] and only ever sees
 //! ciphertext: values are opaque bytes.
 //!
 //! - Writes: [`Backend::apply`](tresor_storage::Backend::apply) on the leader goes through a
 //!   group-commit writer that folds concurrent calls into one Raft entry, so
 //!   one fsync serves many writers. Each op list is applied atomically.
-//! - Durability: a write is acknowledged only after its entry is fsynced in `raft.redb`
-//!   (`Durability::Immediate`) and applied. Most state-machine applies commit without fsync
+//! - Durability: a write is acknowledged only after its entry is in the log and synced (one
+//!   `fdatasync` per append, which group commit makes one per batch of writes) and applied. Most state-machine applies commit without fsync
 //!   (a durable commit at least every second or 1,024 applies, every membership change, and
 //!   a background flush every 100 ms); after a crash openraft re-applies committed entries
 //!   from the log, and a snapshot forces a durable state-machine commit before any log entry
 //!   is purged.
-//! - Memory: redb's page cache is capped per database ([`LOG_CACHE_BYTES`],
-//!   [`STATE_CACHE_BYTES`]) instead of redb's 1 GiB default.
+//! - Memory: redb's page cache is capped ([`STATE_CACHE_BYTES`]) instead of redb's 1 GiB
+//!   default; the log keeps only recent entries decoded in memory and an index of offsets.
 //! - Reads: `get`/`list` read the local state machine (stale on followers). After
 //!   [`RaftStore::wait_for_leader`] returns on the leader, reads reflect every committed write.
 //! - Errors: a follower's write fails with `NotLeader { leader }`; a refused or never-proposed
@@ -37,11 +38,11 @@
 //! by pausing the leader's heartbeats and elections through `raft().runtime_config()` for a
 //! few seconds, so that another voter takes over.
 
-/// Page cache of `raft.redb` (recent entries are also kept decoded in memory). Small: redb's
-/// cache is an addition to the kernel's page cache, which holds the file anyway; a larger one
-/// only held page versions of earlier transactions (docs/benchmarks.md, "redb cache size").
+/// Page cache of the old `raft.redb` log, when one is migrated or measured.
 pub const LOG_CACHE_BYTES: usize = 4 * 1024 * 1024;
-/// Page cache of `state.redb` (the replicated key/value data); small for the same reason.
+/// Page cache of `state.redb` (the replicated key/value data). Small: redb's cache is an
+/// addition to the kernel's page cache, which holds the file anyway; a larger one only held
+/// page versions of earlier transactions (docs/benchmarks.md, "redb cache size").
 pub const STATE_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 mod archive_io;
@@ -51,11 +52,17 @@ mod blocking;
 mod error;
 mod group_commit;
 mod inprocess;
+mod legacy_redb_log;
+mod log_codec;
+mod log_fs;
 mod log_store;
 mod options;
 pub mod peers_json;
+#[cfg(test)]
+mod power_cut_fs;
 mod read_barrier;
 mod restore_staging;
+mod segment_log;
 mod snapshot_file;
 mod state_machine;
 mod status;
@@ -64,13 +71,21 @@ mod telemetry;
 mod transport;
 mod types;
 
+/// The two Raft log engines side by side, for `examples/log_append.rs` only (not an API).
+#[doc(hidden)]
+pub mod log_bench {
+    pub use crate::legacy_redb_log::LegacyRedbLog;
+    pub use crate::segment_log_bench::SegmentLogBench;
+}
+mod segment_log_bench;
+
 pub use archive_io::{CheckArchive, RESTORE_CHUNK, RestoreSummary, SealSums, verify_archive};
 pub use autopilot::{Action, AutopilotConfig, ServerFacts, ServerHealth, StabilityTracker};
 pub use error::RaftError;
 pub use inprocess::InProcessNetwork;
 pub use options::{
-    DEFAULT_PERFORMANCE_MULTIPLIER, DEFAULT_SNAPSHOT_THRESHOLD, DEFAULT_TRAILING_LOGS, RaftOptions,
-    Timing,
+    DEFAULT_LOG_SEGMENT_BYTES, DEFAULT_PERFORMANCE_MULTIPLIER, DEFAULT_SNAPSHOT_THRESHOLD,
+    DEFAULT_TRAILING_LOGS, RaftOptions, Timing,
 };
 pub use read_barrier::{BarrierFailed, ReadBarrier};
 pub use snapshot_file::{SnapshotInfo, inspect_snapshot};

@@ -1,20 +1,19 @@
-//! The Raft log, vote and commit index in `raft.redb` (openraft `RaftLogStorage`).
+//! The Raft log, vote and commit index (openraft `RaftLogStorage`), kept in segment files
+//! under `<data_dir>/log/` by [`SegmentLog`] (format and recovery:
+//! `docs/design/raft-log-format.md`).
 //!
-//! Layout: table `logs` maps the log index (`u64`) to the JSON-encoded entry; table `meta`
-//! holds `vote`, `committed` and `last_purged` (JSON). Every append, truncation and vote is one
-//! redb write transaction committed with [`Durability::Immediate`] (one fsync: redb's default
-//! one-phase commit with checksums) before openraft is told it is on disk. Purges use
-//! [`Durability::None`] (no fsync; they become durable with the next append, which persists
-//! every earlier commit). The commit index is kept in memory and written inside the next
-//! append (or truncation, vote or purge) transaction, and on its own, durably, when the store
-//! shuts down. Losing either in a crash is harmless: the commit index is recomputed, purged
-//! entries reappear.
-//! (openraft saves the commit index inline on its core task after every commit, and redb's
-//! `Eventual` durability would fsync on Linux.)
+//! Every append writes its entries' records and makes them durable with one `fdatasync`
+//! before openraft is told they are on disk; a vote is durable before `save_vote` returns.
+//! The commit index is kept in memory and written with the next append (as a small record in
+//! the same write), vote or purge, and on its own, durably, when the store shuts down. Losing
+//! the newest one in a crash is harmless: the commit index is learnt again.
 //!
 //! The entries of the latest appends are also kept decoded in memory ([`RecentEntries`], at
 //! most [`RECENT_MAX_ENTRIES`] / [`RECENT_MAX_BYTES`]), so applying or replicating what was
-//! just appended needs no database read.
+//! just appended needs no file read.
+//!
+//! A data directory of an earlier version, with `raft.redb` and no `log/`, is migrated when
+//! it is opened (see [`legacy_redb_log::migrate`](crate::legacy_redb_log::migrate)).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -27,19 +26,18 @@ use openraft::{
     Entry, ErrorSubject, ErrorVerb, LogId, LogState, OptionalSend, RaftLogReader,
     StorageError as OrStorageError, Vote,
 };
-use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::blocking::run_blocking;
 use crate::error::sto_err;
+use crate::legacy_redb_log::{LEGACY_FILE, finish_migration, migrate};
+use crate::log_fs::{LogDir, OsDir, sync_dir_at};
+use crate::segment_log::SegmentLog;
 use crate::{NodeId, RaftError, TypeConfig};
 
-const LOGS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("logs");
-const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
-const KEY_VOTE: &str = "vote";
-const KEY_COMMITTED: &str = "committed";
-const KEY_LAST_PURGED: &str = "last_purged";
+/// The log's directory under the data directory.
+pub(crate) const LOG_DIR: &str = "log";
 
 /// Most recently appended entries kept decoded in memory.
 pub(crate) const RECENT_MAX_ENTRIES: usize = 256;
@@ -48,11 +46,11 @@ pub(crate) const RECENT_MAX_BYTES: usize = 8 * 1024 * 1024;
 
 type OrResult<T> = Result<T, OrStorageError<NodeId>>;
 
-/// Handle on `raft.redb`; cheap to clone (the log reader is a clone).
+/// Handle on the segment log; cheap to clone (the log reader is a clone).
 #[derive(Clone)]
 pub(crate) struct LogStore {
-    db: Arc<Database>,
-    /// A commit index not yet written: `Some(value)` until the next write transaction.
+    log: Arc<Mutex<SegmentLog>>,
+    /// A commit index not yet written: `Some(value)` until the next write.
     unsaved_committed: Arc<Mutex<Option<Option<LogId<NodeId>>>>>,
     recent: Arc<Mutex<RecentEntries>>,
 }
@@ -141,17 +139,31 @@ impl RecentEntries {
 }
 
 impl LogStore {
-    /// Opens or creates the log database at `path`.
-    pub(crate) fn open(path: &Path) -> Result<Self, RaftError> {
-        let db = redb::Builder::new()
-            .set_cache_size(crate::LOG_CACHE_BYTES)
-            .create(path)?;
-        let txn = db.begin_write()?;
-        txn.open_table(LOGS)?;
-        txn.open_table(META)?;
-        txn.commit()?;
+    /// Opens (or creates) the log under `data_dir` (in `log/`), migrating a `raft.redb` of an
+    /// earlier version first.
+    pub(crate) fn open(data_dir: &Path, segment_bytes: u64) -> Result<Self, RaftError> {
+        let log_dir = data_dir.join(LOG_DIR);
+        let legacy = data_dir.join(LEGACY_FILE);
+        if legacy.exists() {
+            if log_dir.exists() {
+                // Migrated, but stopped before the old file was renamed.
+                finish_migration(data_dir)?;
+            } else {
+                migrate(data_dir, &log_dir, segment_bytes)?;
+            }
+        }
+        let fresh = !log_dir.exists();
+        let dir = OsDir::create(&log_dir)?;
+        if fresh {
+            sync_dir_at(data_dir)?;
+        }
+        Self::open_in(Box::new(dir), segment_bytes)
+    }
+
+    /// Opens the log in `dir` (tests use a simulated disk).
+    pub(crate) fn open_in(dir: Box<dyn LogDir>, segment_bytes: u64) -> Result<Self, RaftError> {
         Ok(Self {
-            db: Arc::new(db),
+            log: Arc::new(Mutex::new(SegmentLog::open(dir, segment_bytes)?)),
             unsaved_committed: Arc::new(Mutex::new(None)),
             recent: Arc::new(Mutex::new(RecentEntries::default())),
         })
@@ -168,13 +180,20 @@ impl LogStore {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The commit index still to be written, encoded; it is taken, so whichever write
-    /// transaction comes next carries it.
-    fn take_committed(&self) -> Result<Option<Vec<u8>>, RaftError> {
-        match self.unsaved_committed().take() {
-            Some(committed) => Ok(Some(encode(&committed)?)),
-            None => Ok(None),
-        }
+    /// Runs `f` on the log on the blocking pool.
+    async fn with_log<T, F>(&self, f: F) -> Result<T, RaftError>
+    where
+        F: FnOnce(&mut SegmentLog) -> Result<T, RaftError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let log = self.log.clone();
+        run_blocking(move || {
+            // A panic inside the log leaves it poisoned or consistent; its own checks refuse
+            // further use after a failed write.
+            let mut guard = log.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut guard)
+        })
+        .await
     }
 
     /// Writes a commit index still held in memory (see the module documentation), durably.
@@ -183,119 +202,47 @@ impl LogStore {
     /// index (and, if it restarts sealed and so stays out of Raft, keep reading the state
     /// before those commits).
     pub(crate) async fn persist_committed(&self) -> Result<(), RaftError> {
-        if self.unsaved_committed().is_none() {
+        let Some(committed) = self.unsaved_committed().take() else {
             return Ok(());
-        }
-        self.commit_meta(None, Durability::Immediate).await
+        };
+        self.with_log(move |log| log.save_committed(committed))
+            .await
     }
 
-    /// Appends one entry and stores `vote` in one durable transaction, outside openraft (before
-    /// it starts): the `peers.json` recovery.
+    /// Stores `vote` and appends one entry, durably, outside openraft (before it starts):
+    /// the `peers.json` recovery. The vote goes first: if the node stops in between, the
+    /// recovery runs again at the next start (its file is still there).
     pub(crate) async fn append_recovery(
         &self,
         entry: Entry<TypeConfig>,
         vote: Vote<NodeId>,
     ) -> Result<(), RaftError> {
-        let bytes = encode(&entry)?;
-        let vote = encode(&vote)?;
-        let index = entry.log_id.index;
-        let size = bytes.len();
-        let db = self.db.clone();
-        run_blocking(move || {
-            let mut txn = db.begin_write()?;
-            txn.set_durability(Durability::Immediate);
-            {
-                txn.open_table(LOGS)?.insert(index, bytes.as_slice())?;
-                txn.open_table(META)?.insert(KEY_VOTE, vote.as_slice())?;
-            }
-            txn.commit()?;
-            Ok(())
-        })
-        .await?;
-        self.recent().appended(vec![(entry, size)]);
+        let committed = self.unsaved_committed().take();
+        let cached = entry.clone();
+        let sizes = self
+            .with_log(move |log| {
+                log.save_vote(vote, committed)?;
+                log.append(std::slice::from_ref(&entry), None)
+            })
+            .await?;
+        if let Some(size) = sizes.first() {
+            self.recent().appended(vec![(cached, *size)]);
+        }
         Ok(())
     }
 
-    /// How many entries the log table holds (compaction checks and metrics).
+    /// How many entries the log holds after the purge point (compaction checks and metrics).
     pub(crate) async fn entry_count(&self) -> Result<u64, RaftError> {
-        let db = self.db.clone();
-        run_blocking(move || {
-            let txn = db.begin_read()?;
-            Ok(txn.open_table(LOGS)?.len()?)
-        })
-        .await
-    }
-
-    async fn read_meta<T>(&self, key: &'static str) -> Result<Option<T>, RaftError>
-    where
-        T: DeserializeOwned + Send + 'static,
-    {
-        let db = self.db.clone();
-        run_blocking(move || read_meta_sync(&db, key)).await
-    }
-
-    async fn write_meta<T>(
-        &self,
-        key: &'static str,
-        value: &T,
-        durability: Durability,
-    ) -> Result<(), RaftError>
-    where
-        T: Serialize,
-    {
-        self.commit_meta(Some((key, encode(value)?)), durability)
-            .await
-    }
-
-    /// One `meta` transaction: `entry` (if any) plus the commit index still held in memory.
-    async fn commit_meta(
-        &self,
-        entry: Option<(&'static str, Vec<u8>)>,
-        durability: Durability,
-    ) -> Result<(), RaftError> {
-        let committed = self.take_committed()?;
-        let db = self.db.clone();
-        run_blocking(move || {
-            let mut txn = db.begin_write()?;
-            txn.set_durability(durability);
-            {
-                let mut meta = txn.open_table(META)?;
-                if let Some((key, bytes)) = &entry {
-                    meta.insert(*key, bytes.as_slice())?;
-                }
-                save_committed_in(&mut meta, committed.as_deref())?;
-            }
-            txn.commit()?;
-            Ok(())
-        })
-        .await
+        self.with_log(|log| Ok(log.entry_count())).await
     }
 }
 
-/// Writes a taken commit index (see [`LogStore::take_committed`]) into `meta`.
-fn save_committed_in(
-    meta: &mut redb::Table<'_, &str, &[u8]>,
-    committed: Option<&[u8]>,
-) -> Result<(), RaftError> {
-    if let Some(bytes) = committed {
-        meta.insert(KEY_COMMITTED, bytes)?;
-    }
-    Ok(())
-}
-
-fn read_meta_sync<T: DeserializeOwned>(db: &Database, key: &str) -> Result<Option<T>, RaftError> {
-    let txn = db.begin_read()?;
-    let table = txn.open_table(META)?;
-    match table.get(key)? {
-        Some(v) => Ok(Some(decode(v.value())?)),
-        None => Ok(None),
-    }
-}
-
+/// The JSON form used by the snapshot and staging files (and the old `raft.redb` log).
 pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, RaftError> {
     serde_json::to_vec(v).map_err(|e| RaftError::Corrupt(format!("encode: {e}")))
 }
 
+/// Reads a value written by [`encode`].
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RaftError> {
     serde_json::from_slice(bytes).map_err(|e| RaftError::Corrupt(format!("decode: {e}")))
 }
@@ -317,19 +264,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
         if let Some(cached) = self.recent().get(bounds) {
             return Ok(cached);
         }
-        let db = self.db.clone();
-        run_blocking(move || {
-            let txn = db.begin_read()?;
-            let table = txn.open_table(LOGS)?;
-            let mut out = Vec::new();
-            for item in table.range::<u64>(bounds)? {
-                let (_, v) = item?;
-                out.push(decode::<Entry<TypeConfig>>(v.value())?);
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(logs_err(ErrorVerb::Read))
+        self.with_log(move |log| log.read(bounds))
+            .await
+            .map_err(logs_err(ErrorVerb::Read))
     }
 }
 
@@ -337,18 +274,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = LogStore;
 
     async fn get_log_state(&mut self) -> OrResult<LogState<TypeConfig>> {
-        let db = self.db.clone();
-        run_blocking(move || {
-            let last_purged: Option<LogId<NodeId>> = read_meta_sync(&db, KEY_LAST_PURGED)?;
-            let txn = db.begin_read()?;
-            let table = txn.open_table(LOGS)?;
-            let last = match table.last()? {
-                Some((_, v)) => Some(decode::<Entry<TypeConfig>>(v.value())?.log_id),
-                None => last_purged,
-            };
+        self.with_log(|log| {
+            let last_purged = log.last_purged();
             Ok(LogState {
                 last_purged_log_id: last_purged,
-                last_log_id: last,
+                last_log_id: log.last_log_id().or(last_purged),
             })
         })
         .await
@@ -360,13 +290,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> OrResult<()> {
-        self.write_meta(KEY_VOTE, vote, Durability::Immediate)
+        let vote = *vote;
+        let committed = self.unsaved_committed().take();
+        self.with_log(move |log| log.save_vote(vote, committed))
             .await
             .map_err(|e| sto_err(ErrorVerb::Write, ErrorSubject::Vote, e))
     }
 
     async fn read_vote(&mut self) -> OrResult<Option<Vote<NodeId>>> {
-        self.read_meta(KEY_VOTE)
+        self.with_log(|log| Ok(log.vote()))
             .await
             .map_err(|e| sto_err(ErrorVerb::Read, ErrorSubject::Vote, e))
     }
@@ -380,11 +312,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         if let Some(committed) = *self.unsaved_committed() {
             return Ok(committed);
         }
-        let v: Option<Option<LogId<NodeId>>> = self
-            .read_meta(KEY_COMMITTED)
+        self.with_log(|log| Ok(log.committed()))
             .await
-            .map_err(|e| sto_err(ErrorVerb::Read, ErrorSubject::Store, e))?;
-        Ok(v.flatten())
+            .map_err(|e| sto_err(ErrorVerb::Read, ErrorSubject::Store, e))
     }
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> OrResult<()>
@@ -393,32 +323,19 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
-        let mut encoded = Vec::with_capacity(entries.len());
-        for entry in &entries {
-            let bytes = encode(entry).map_err(logs_err(ErrorVerb::Write))?;
-            encoded.push((entry.log_id.index, bytes));
-        }
-        let sizes: Vec<usize> = encoded.iter().map(|(_, b)| b.len()).collect();
-        let committed = self.take_committed().map_err(logs_err(ErrorVerb::Write))?;
-        let db = self.db.clone();
-        let res = run_blocking(move || {
-            let mut txn = db.begin_write()?;
-            txn.set_durability(Durability::Immediate);
-            {
-                let mut table = txn.open_table(LOGS)?;
-                for (index, bytes) in &encoded {
-                    table.insert(*index, bytes.as_slice())?;
-                }
-                save_committed_in(&mut txn.open_table(META)?, committed.as_deref())?;
-            }
-            txn.commit()?;
-            Ok(())
-        })
-        .await;
+        let committed = self.unsaved_committed().take();
+        let res = self
+            .with_log(move |log| {
+                let sizes = log.append(&entries, committed)?;
+                Ok((entries, sizes))
+            })
+            .await;
         match res {
-            Ok(()) => {
+            Ok((entries, sizes)) => {
+                // Entries at or below the purge point were not stored (a prefix).
+                let skip = entries.len().saturating_sub(sizes.len());
                 self.recent()
-                    .appended(entries.into_iter().zip(sizes).collect());
+                    .appended(entries.into_iter().skip(skip).zip(sizes).collect());
                 callback.log_io_completed(Ok(()));
                 Ok(())
             }
@@ -431,41 +348,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> OrResult<()> {
         self.recent().truncated(log_id.index);
-        let committed = self.take_committed().map_err(logs_err(ErrorVerb::Delete))?;
-        let db = self.db.clone();
-        run_blocking(move || {
-            let mut txn = db.begin_write()?;
-            txn.set_durability(Durability::Immediate);
-            txn.open_table(LOGS)?
-                .retain_in::<u64, _>(log_id.index.., |_, _| false)?;
-            save_committed_in(&mut txn.open_table(META)?, committed.as_deref())?;
-            txn.commit()?;
-            Ok(())
-        })
-        .await
-        .map_err(logs_err(ErrorVerb::Delete))
+        self.with_log(move |log| log.truncate(log_id.index))
+            .await
+            .map_err(logs_err(ErrorVerb::Delete))
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> OrResult<()> {
-        let bytes = encode(&log_id).map_err(logs_err(ErrorVerb::Delete))?;
         self.recent().purged(log_id.index);
-        let committed = self.take_committed().map_err(logs_err(ErrorVerb::Delete))?;
-        let db = self.db.clone();
-        run_blocking(move || {
-            let mut txn = db.begin_write()?;
-            txn.set_durability(Durability::None);
-            {
-                let mut meta = txn.open_table(META)?;
-                meta.insert(KEY_LAST_PURGED, bytes.as_slice())?;
-                save_committed_in(&mut meta, committed.as_deref())?;
-            }
-            txn.open_table(LOGS)?
-                .retain_in::<u64, _>(..=log_id.index, |_, _| false)?;
-            txn.commit()?;
-            Ok(())
-        })
-        .await
-        .map_err(logs_err(ErrorVerb::Delete))
+        let committed = self.unsaved_committed().take();
+        self.with_log(move |log| log.purge(log_id, committed))
+            .await
+            .map_err(logs_err(ErrorVerb::Delete))
     }
 }
 
@@ -577,26 +470,68 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn commit_index_rides_with_the_next_append_and_reads_back() {
+    async fn commit_index_rides_with_the_next_write_and_reads_back() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("raft.redb");
         let id = LogId::new(CommittedLeaderId::new(1, 1), 3);
         {
-            let mut log = LogStore::open(&path).unwrap();
+            let mut log = LogStore::open(dir.path(), 1 << 20).unwrap();
+            assert!(dir.path().join(LOG_DIR).is_dir());
             log.save_committed(Some(id)).await.unwrap();
             assert_eq!(log.read_committed().await.unwrap(), Some(id));
-            // Not in the database yet.
-            assert_eq!(
-                read_meta_sync::<Option<LogId<NodeId>>>(&log.db, KEY_COMMITTED).unwrap(),
-                None
-            );
+            // Not written yet.
+            assert_eq!(log.log.lock().unwrap().committed(), None);
             log.save_vote(&Vote::new(1, 1)).await.unwrap();
-            assert_eq!(
-                read_meta_sync::<Option<LogId<NodeId>>>(&log.db, KEY_COMMITTED).unwrap(),
-                Some(Some(id))
-            );
+            assert_eq!(log.log.lock().unwrap().committed(), Some(id));
+            let later = LogId::new(CommittedLeaderId::new(1, 1), 5);
+            log.save_committed(Some(later)).await.unwrap();
+            log.persist_committed().await.unwrap();
         }
-        let mut log = LogStore::open(&path).unwrap();
-        assert_eq!(log.read_committed().await.unwrap(), Some(id));
+        let mut log = LogStore::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(
+            log.read_committed().await.unwrap(),
+            Some(LogId::new(CommittedLeaderId::new(1, 1), 5))
+        );
+        assert_eq!(log.read_vote().await.unwrap(), Some(Vote::new(1, 1)));
+    }
+
+    /// Builds a fresh log and state machine in a temporary directory for openraft's suite.
+    struct Builder;
+
+    impl
+        openraft::testing::StoreBuilder<
+            TypeConfig,
+            LogStore,
+            crate::state_machine::StateMachine,
+            tempfile::TempDir,
+        > for Builder
+    {
+        async fn build(
+            &self,
+        ) -> Result<
+            (
+                tempfile::TempDir,
+                LogStore,
+                crate::state_machine::StateMachine,
+            ),
+            OrStorageError<NodeId>,
+        > {
+            let err = |e: RaftError| sto_err(ErrorVerb::Write, ErrorSubject::Store, e);
+            let dir = tempfile::tempdir()
+                .map_err(|e| sto_err(ErrorVerb::Write, ErrorSubject::Store, e))?;
+            // Small segments, so the suite's purges and truncations cross them.
+            let log = LogStore::open(dir.path(), 600).map_err(err)?;
+            let sm = crate::state_machine::StateMachine::open(
+                &dir.path().join("state.redb"),
+                dir.path().join("snapshots"),
+            )
+            .map_err(err)?;
+            Ok((dir, log, sm))
+        }
+    }
+
+    /// openraft's own storage test suite (log and state machine contract).
+    #[test]
+    fn passes_openraft_storage_suite() {
+        openraft::testing::Suite::test_all(Builder).unwrap();
     }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, InitializeError, RaftError as OrRaftError};
+use openraft::error::{
+    ChangeMembershipError, ClientWriteError, InitializeError, RaftError as OrRaftError,
+};
 use openraft::{ChangeMembers, Raft, RaftMetrics, ServerState};
 
 use crate::blocking::run_blocking;
@@ -19,8 +21,11 @@ use crate::{
     Transport, TypeConfig, node_id_of,
 };
 
-const LOG_FILE: &str = "raft.redb";
 const STATE_FILE: &str = "state.redb";
+/// How long [`RaftStore::add_learner`] waits out another membership change in progress.
+const MEMBERSHIP_BUSY_WAIT: Duration = Duration::from_secs(10);
+/// How often it retries meanwhile.
+const MEMBERSHIP_RETRY: Duration = Duration::from_millis(50);
 const SNAPSHOT_DIR: &str = "snapshots";
 
 /// One node of the replicated store. Implements [`tresor_storage::Backend`].
@@ -67,11 +72,13 @@ impl RaftStore {
     ) -> Result<Arc<RaftStore>, RaftError> {
         let config = opts.openraft_config()?;
         std::fs::create_dir_all(&opts.data_dir)?;
-        let mut log = LogStore::open(&opts.data_dir.join(LOG_FILE))?;
+        // The state machine first: redb's lock on `state.redb` keeps a second instance from
+        // opening (and recovering) the log files while this one may still write them.
         let mut sm = StateMachine::open(
             &opts.data_dir.join(STATE_FILE),
             opts.data_dir.join(SNAPSHOT_DIR),
         )?;
+        let mut log = LogStore::open(&opts.data_dir, opts.effective_log_segment_bytes())?;
         crate::peers_json::recover_if_present(&opts.data_dir, &opts.node_id, &mut log, &mut sm)
             .await?;
         let state_db = sm.db();
@@ -181,10 +188,34 @@ impl RaftStore {
     /// Adds `info` (as `node_id`) to the cluster as a non-voting learner and waits until it has
     /// caught up with the log (this does not time out: wrap it in a timeout if the learner may
     /// be unreachable; the membership change itself is committed before the wait). Leader only.
+    ///
+    /// openraft refuses a membership change while another one is still being committed (a
+    /// concurrent join, or autopilot promoting the node that joined just before); such a
+    /// refusal is waited out, retrying every 50 ms for up to 10 s.
     pub async fn add_learner(&self, node_id: &str, mut info: NodeInfo) -> Result<(), RaftError> {
         info.node_id = node_id.to_owned();
-        let res = self.raft.add_learner(node_id_of(node_id), info, true).await;
-        self.map_membership(res)
+        let deadline = tokio::time::Instant::now() + MEMBERSHIP_BUSY_WAIT;
+        loop {
+            let res = self
+                .raft
+                .add_learner(node_id_of(node_id), info.clone(), true)
+                .await;
+            let busy = matches!(
+                &res,
+                Err(OrRaftError::APIError(
+                    ClientWriteError::ChangeMembershipError(ChangeMembershipError::InProgress(_))
+                ))
+            );
+            if busy && !self.is_shut_down() && tokio::time::Instant::now() < deadline {
+                tracing::info!(
+                    node = node_id,
+                    "another membership change in progress; retrying the learner"
+                );
+                tokio::time::sleep(MEMBERSHIP_RETRY).await;
+                continue;
+            }
+            return self.map_membership(res);
+        }
     }
 
     /// Makes `node_id` (already a learner) a voter. Leader only.
@@ -393,7 +424,8 @@ impl RaftStore {
         .await
     }
 
-    /// How many entries `raft.redb` currently holds (bounded by compaction).
+    /// How many entries the Raft log currently holds after its purge point (bounded by
+    /// compaction).
     pub async fn log_entry_count(&self) -> Result<u64, RaftError> {
         self.log.entry_count().await
     }
@@ -423,7 +455,8 @@ impl RaftStore {
 
     /// Sets the scrape-time gauges of this node in its registry (`RaftOptions::metrics`):
     /// Vault's `vault.raft_storage.stats.applied_index`, `commit_index` and `fsm_pending`,
-    /// Tresor's `last_log_index`, `snapshot_index`, `log_db_bytes` and `state_db_bytes`
+    /// Tresor's `last_log_index`, `snapshot_index`, `log_db_bytes` (the log's segment files)
+    /// and `state_db_bytes`
     /// (file sizes from the file system, no database read), and Tresor's
     /// `vault.raft.leader.lastContact_seconds`: 0 on the leader, on any other node the time
     /// since the leader last contacted it (since the store opened when none has).
@@ -446,13 +479,17 @@ impl RaftStore {
             .set(index(status.last_log_index));
         m.gauge(&names::RAFT_STORAGE_SNAPSHOT_INDEX, &[])
             .set(index(status.snapshot_index));
-        for (def, file) in [
-            (&names::RAFT_STORAGE_LOG_DB_BYTES, LOG_FILE),
-            (&names::RAFT_STORAGE_STATE_DB_BYTES, STATE_FILE),
-        ] {
-            if let Ok(meta) = std::fs::metadata(self.opts.data_dir.join(file)) {
-                m.gauge(def, &[]).set(meta.len() as f64);
-            }
+        if let Ok(meta) = std::fs::metadata(self.opts.data_dir.join(STATE_FILE)) {
+            m.gauge(&names::RAFT_STORAGE_STATE_DB_BYTES, &[])
+                .set(meta.len() as f64);
+        }
+        if let Ok(dir) = std::fs::read_dir(self.opts.data_dir.join(crate::log_store::LOG_DIR)) {
+            let bytes: u64 = dir
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum();
+            m.gauge(&names::RAFT_STORAGE_LOG_DB_BYTES, &[])
+                .set(bytes as f64);
         }
         let since = if self.is_leader() {
             0.0

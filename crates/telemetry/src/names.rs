@@ -350,7 +350,7 @@ pub const RAFT_STORAGE_SNAPSHOT_INDEX: MetricDef = MetricDef::gauge(
     "raft_storage.stats.snapshot_index",
     "Last Raft log index included in this node's latest snapshot (Tresor)",
 );
-/// Tresor's own: `vault.raft_storage.stats.log_db_bytes`, size of `raft.redb` (the log).
+/// Tresor's own: `vault.raft_storage.stats.log_db_bytes`, bytes of the Raft log (the segment files under `log/`).
 pub const RAFT_STORAGE_LOG_DB_BYTES: MetricDef = MetricDef::gauge(
     "raft_storage.stats.log_db_bytes",
     "Size of the Raft log database file, bytes (Tresor)",
