@@ -303,6 +303,31 @@ async fn bound_cidrs_refuse_other_addresses() {
     );
 }
 
+/// Writes the AppRole role `app` with `body` and returns its role id.
+async fn approle_role(state: &AppState, root: &str, body: Value) -> String {
+    let r = call(
+        state,
+        "POST",
+        "/v1/auth/approle/role/app",
+        Some(root),
+        Some(body),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    call(
+        state,
+        "GET",
+        "/v1/auth/approle/role/app/role-id",
+        Some(root),
+        None,
+    )
+    .await
+    .body["data"]["role_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn approle_secret(state: &AppState, root: &str, body: Value) -> String {
     let r = call(
         state,
@@ -319,27 +344,12 @@ async fn approle_secret(state: &AppState, root: &str, body: Value) -> String {
 #[tokio::test]
 async fn approle_login_num_uses_and_secret_id_cidrs() {
     let (state, root) = node("approle", "approle").await;
-    let r = call(
+    let role_id = approle_role(
         &state,
-        "POST",
-        "/v1/auth/approle/role/app",
-        Some(&root),
-        Some(json!({"token_policies": ["reader"], "secret_id_num_uses": 2})),
+        &root,
+        json!({"token_policies": ["reader"], "secret_id_num_uses": 2}),
     )
     .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-    let role_id = call(
-        &state,
-        "GET",
-        "/v1/auth/approle/role/app/role-id",
-        Some(&root),
-        None,
-    )
-    .await
-    .body["data"]["role_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let secret = approle_secret(&state, &root, json!({})).await;
     let login = |secret: String| {
         let (state, role_id) = (state.clone(), role_id.clone());
@@ -547,27 +557,12 @@ async fn renewal_asks_the_auth_method() {
 #[tokio::test]
 async fn a_batch_role_logs_in_with_batch_tokens() {
     let (state, root) = node("approle", "approle").await;
-    let r = call(
+    let role_id = approle_role(
         &state,
-        "POST",
-        "/v1/auth/approle/role/app",
-        Some(&root),
-        Some(json!({"token_policies": ["reader"], "token_type": "batch", "token_ttl": "10m"})),
+        &root,
+        json!({"token_policies": ["reader"], "token_type": "batch", "token_ttl": "10m"}),
     )
     .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-    let role_id = call(
-        &state,
-        "GET",
-        "/v1/auth/approle/role/app/role-id",
-        Some(&root),
-        None,
-    )
-    .await
-    .body["data"]["role_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let secret = approle_secret(&state, &root, json!({})).await;
     let login = call_from(
         &state,

@@ -7,7 +7,6 @@ use super::TokenStore;
 use crate::batch::{BATCH_TYPE, BatchClaims, BatchKeys, check_rules, is_batch, open, seal};
 use crate::entry::TokenEntry;
 use crate::error::TokenError;
-use crate::validity::may_create;
 
 /// The refusal when a batch token tries to create tokens.
 pub(super) const NO_CHILDREN: &str = "batch tokens cannot create more tokens";
@@ -50,14 +49,7 @@ impl TokenStore {
             if is_batch(parent) {
                 return Err(TokenError::invalid(NO_CHILDREN));
             }
-            let (parent_hash, parent_entry) = self
-                .load_by_id(parent)
-                .await?
-                .ok_or(TokenError::PermissionDenied)?;
-            let Ok(ancestors) = self.usable(&parent_entry, self.now()).await? else {
-                return Err(TokenError::PermissionDenied);
-            };
-            may_create(&parent_entry, ancestors, true)?;
+            let (parent_hash, parent_entry) = self.creating_parent(parent).await?;
             entry.parent = Some(parent_hash);
             parent_accessor = parent_entry.accessor;
         }

@@ -217,6 +217,21 @@ impl TokenStore {
     }
 
     /// Loads the entry for `token` if the stored id really matches (constant-time).
+    /// The parent a new token is created under (service or batch child): its salted hash and
+    /// record, once it is known, usable and allowed to create tokens; otherwise permission
+    /// denied (or why it may not create).
+    async fn creating_parent(&self, parent: &str) -> Result<(String, TokenEntry), TokenError> {
+        let (parent_hash, parent_entry) = self
+            .load_by_id(parent)
+            .await?
+            .ok_or(TokenError::PermissionDenied)?;
+        let Ok(ancestors) = self.usable(&parent_entry, self.now()).await? else {
+            return Err(TokenError::PermissionDenied);
+        };
+        may_create(&parent_entry, ancestors, true)?;
+        Ok((parent_hash, parent_entry))
+    }
+
     async fn load_by_id(&self, token: &str) -> Result<Option<(String, TokenEntry)>, TokenError> {
         if token.is_empty() {
             return Ok(None);
@@ -296,14 +311,7 @@ impl TokenStore {
         let mut ops = Vec::with_capacity(4);
         entry.parent = None;
         if let Some(parent) = parent {
-            let (parent_hash, parent_entry) = self
-                .load_by_id(parent)
-                .await?
-                .ok_or(TokenError::PermissionDenied)?;
-            let Ok(ancestors) = self.usable(&parent_entry, self.now()).await? else {
-                return Err(TokenError::PermissionDenied);
-            };
-            may_create(&parent_entry, ancestors, true)?;
+            let (parent_hash, _) = self.creating_parent(parent).await?;
             ops.push(Op::Put {
                 key: child_key(&parent_hash, &hash),
                 value: Vec::new(),
