@@ -126,6 +126,16 @@ impl StateMachine {
         remove_stale_temporaries(&snapshot_dir)?;
         let db = redb::Builder::new()
             .set_cache_size(crate::STATE_CACHE_BYTES)
+            .set_repair_callback({
+                let told = std::sync::atomic::AtomicBool::new(false);
+                move |_session| {
+                    if !told.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        tracing::warn!(
+                            "state.redb was not closed cleanly; checking every page before opening it"
+                        );
+                    }
+                }
+            })
             .create(path)?;
         let txn = db.begin_write()?;
         txn.open_table(KV)?;

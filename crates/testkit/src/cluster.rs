@@ -230,6 +230,28 @@ log_level     = "info"
         }
     }
 
+    /// SIGTERM, as an init system stops a node, then waits (at most 60 s) for the process to
+    /// exit and returns its exit code; SIGKILL if it does not.
+    pub fn terminate(&mut self) -> Option<i32> {
+        self.resume();
+        self.signal("-TERM");
+        let mut child = self.child.take()?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return status.code(),
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => {
+                    child.kill().ok();
+                    child.wait().ok();
+                    return None;
+                }
+            }
+        }
+    }
+
     /// SIGKILL, then reaps the process.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
