@@ -57,17 +57,16 @@ run_scenario() {
     local system="$1" scenario="$2" tgt="$3" rc=0 before after leader a
     shift 3
     leader="$(bc_get_leader)"
-    local args=("$scenario" --concurrency "$CONC" --duration "$DURATION" --payload "$PAYLOAD"
-        --keys "$KEYS" --seed "$SEED" --prefix "bench-$tgt" --format json)
-    for a in "$@"; do args+=(--addr "$a"); done
+    local common=("$scenario" --concurrency "$CONC" --payload "$PAYLOAD" --keys "$KEYS"
+        --seed "$SEED" --prefix "bench-$tgt" --format json)
+    for a in "$@"; do common+=(--addr "$a"); done
+    local args=("${common[@]}" --duration "$DURATION")
     case "$scenario" in
     kv-read | mixed | etcd-range)
         # Write the key set first, outside the cost window (a run of one operation), so that
         # bytes/op counts what the measured operations write, not the preparation.
-        local prep=("$scenario" --concurrency "$CONC" --ops 1 --warmup 0s --payload "$PAYLOAD"
-            --keys "$KEYS" --seed "$SEED" --prefix "bench-$tgt" --format json)
-        for a in "$@"; do prep+=(--addr "$a"); done
-        VAULT_TOKEN="$BC_TOKEN" "$BENCH" "${prep[@]}" >/dev/null 2>&1 || bc_log "key preparation for $system $scenario failed"
+        VAULT_TOKEN="$BC_TOKEN" "$BENCH" "${common[@]}" --ops 1 --warmup 0s >/dev/null 2>&1 ||
+            bc_log "key preparation for $system $scenario failed"
         args+=(--skip-prepare)
         ;;
     esac

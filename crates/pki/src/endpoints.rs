@@ -132,17 +132,8 @@ impl Pki {
                     "state": "revoked",
                 })))
             }
-            (Route::Ca(form), Read) => {
-                let ca = store.require_ca().await?;
-                Ok(Some(answer_pem(
-                    form,
-                    &ca.certificate,
-                    "CERTIFICATE",
-                    CERT_TYPES,
-                )))
-            }
-            (Route::CaChain(form), Read) => {
-                // A root is its own chain.
+            // A root is its own chain.
+            (Route::Ca(form) | Route::CaChain(form), Read) => {
                 let ca = store.require_ca().await?;
                 Ok(Some(answer_pem(
                     form,

@@ -103,6 +103,18 @@ impl TokenEntry {
         self.policies.iter().any(|p| p == ROOT_POLICY)
     }
 
+    /// The token as a backend sees its caller (`Request::auth`).
+    pub fn auth(&self) -> tresor_sdk::Auth {
+        tresor_sdk::Auth {
+            client_token: self.id.clone(),
+            accessor: self.accessor.clone(),
+            policies: self.policies.clone(),
+            display_name: self.display_name.clone(),
+            is_root: self.is_root(),
+            metadata: self.meta.clone(),
+        }
+    }
+
     /// Whether the token has expired at `now` (unix seconds).
     pub fn is_expired(&self, now: u64) -> bool {
         self.expire_time.is_some_and(|e| e <= now)

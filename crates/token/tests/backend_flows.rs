@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use tresor_sdk::{Auth, LogicalBackend, LogicalError, Operation, Request, Response};
+use tresor_sdk::{LogicalBackend, LogicalError, Operation, Request, Response};
 use tresor_storage::{Backend, InMemBackend, View};
 use tresor_token::{AccessorEntry, ManualClock, TokenBackend, TokenEntry, TokenStore, TtlLimits};
 
@@ -42,17 +42,6 @@ async fn env() -> Env {
     }
 }
 
-fn auth_of(e: &TokenEntry) -> Auth {
-    Auth {
-        client_token: e.id.clone(),
-        accessor: e.accessor.clone(),
-        policies: e.policies.clone(),
-        display_name: e.display_name.clone(),
-        is_root: e.is_root(),
-        metadata: e.meta.clone(),
-    }
-}
-
 impl Env {
     async fn call(
         &self,
@@ -63,7 +52,7 @@ impl Env {
     ) -> Result<Option<Response>, LogicalError> {
         let mut req = Request::new(op, path, self.view.clone());
         req.data = data.as_object().cloned().unwrap_or_default();
-        req.auth = auth_of(caller);
+        req.auth = caller.auth();
         self.backend.handle(&req).await
     }
 

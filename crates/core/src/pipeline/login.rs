@@ -115,32 +115,12 @@ pub(crate) fn plan(
     }
     let policies = login_policies(login)?;
     let (ttl, max_ttl) = login_ttls(login, mount, system);
-    if batch {
-        // A batch token is its own record: its TTL (already cut by every maximum, the
-        // explicit one included) is all it carries; it is never renewed, so the login's
-        // renewal data and maximum are not kept.
-        if login.period > 0 || login.num_uses > 0 {
-            return Err(CoreError::invalid(
-                "batch tokens cannot be periodic or have a use limit",
-            ));
-        }
-        return Ok(TokenEntry {
-            policies,
-            meta: login.metadata.clone(),
-            display_name: display_name(&mount.path, &login.display_name),
-            creation_time: now,
-            ttl,
-            creation_ttl: ttl,
-            expire_time: (ttl > 0).then(|| now.saturating_add(ttl)),
-            renewable: false,
-            orphan: true,
-            path: request_path.to_owned(),
-            token_type: BATCH_TYPE.to_owned(),
-            bound_cidrs: login.bound_cidrs.clone(),
-            ..TokenEntry::default()
-        });
+    if batch && (login.period > 0 || login.num_uses > 0) {
+        return Err(CoreError::invalid(
+            "batch tokens cannot be periodic or have a use limit",
+        ));
     }
-    Ok(TokenEntry {
+    let mut entry = TokenEntry {
         policies,
         meta: login.metadata.clone(),
         display_name: display_name(&mount.path, &login.display_name),
@@ -159,7 +139,18 @@ pub(crate) fn plan(
         max_ttl,
         internal: login.internal.clone(),
         ..TokenEntry::default()
-    })
+    };
+    if batch {
+        // A batch token is its own record: its TTL (already cut by every maximum, the
+        // explicit one included) is all it carries; it is never renewed, so the login's
+        // renewal data and maximum are not kept.
+        entry.token_type = BATCH_TYPE.to_owned();
+        entry.renewable = false;
+        entry.explicit_max_ttl = 0;
+        entry.max_ttl = 0;
+        entry.internal.clear();
+    }
+    Ok(entry)
 }
 
 /// The `auth` block of a login's response.
@@ -275,7 +266,7 @@ impl Core {
         };
         let mut renew = Request::new(Operation::Renew, login_path, active.auth_view(entry));
         renew.mount = active.auth_mount_info(entry);
-        renew.auth = super::caller(&target);
+        renew.auth = target.auth();
         // What the method kept at login comes back as the request's data.
         renew.data = target.internal.clone();
         renew.remote_addr = request.remote_addr;

@@ -30,7 +30,7 @@ mod route;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use tresor_sdk::{Auth, CanonicalPath, Operation, Request, Response};
+use tresor_sdk::{CanonicalPath, Operation, Request, Response};
 use tresor_token::TokenEntry;
 
 use crate::audit::{AuditTrail, RequestMeta};
@@ -258,7 +258,7 @@ impl Core {
                     .await?,
             )
         };
-        let auth = entry.as_ref().map(caller).unwrap_or_default();
+        let auth = entry.as_ref().map(TokenEntry::auth).unwrap_or_default();
         if let Some(t) = trail.as_deref_mut() {
             match &routed.target {
                 Target::System => t.mount("sys/", "system", ""),
@@ -442,18 +442,6 @@ impl Core {
             Ok(_) => CoreError::UnsupportedPath,
             Err(e) => e,
         }
-    }
-}
-
-/// The caller as backends see it.
-pub(crate) fn caller(entry: &TokenEntry) -> Auth {
-    Auth {
-        client_token: entry.id.clone(),
-        accessor: entry.accessor.clone(),
-        is_root: entry.policies.iter().any(|p| p == "root"),
-        policies: entry.policies.clone(),
-        display_name: entry.display_name.clone(),
-        metadata: entry.meta.clone(),
     }
 }
 
