@@ -59,6 +59,10 @@ pub struct ServerConfig {
     pub plugin_directory: Option<String>,
     /// Disable the read cache in front of storage.
     pub disable_cache: bool,
+    /// Standbys forward every request to the active node instead of answering reads
+    /// themselves (`disable_standby_reads`, OpenBao's name; Vault Enterprise's
+    /// `disable_performance_standby` is read as the same switch).
+    pub disable_standby_reads: bool,
     /// File to write the process id to.
     pub pid_file: Option<String>,
     /// Enable `sys/raw`.
@@ -107,6 +111,7 @@ impl Default for ServerConfig {
             disable_mlock: false,
             plugin_directory: None,
             disable_cache: false,
+            disable_standby_reads: false,
             pid_file: None,
             raw_storage_endpoint: false,
             enable_response_header_hostname: false,
@@ -165,7 +170,6 @@ pub fn dev_config(listen: &str, data_dir: &Path) -> ServerConfig {
 const IGNORED: &[&str] = &[
     "cache_size",
     "disable_sealwrap",
-    "disable_performance_standby",
     "disable_clustering",
     "disable_printable_check",
     "disable_sentinel_trace",
@@ -314,6 +318,9 @@ pub(crate) fn decode(
     c.disable_mlock = sec.bool("disable_mlock")?.unwrap_or(false);
     c.plugin_directory = sec.string("plugin_directory")?;
     c.disable_cache = sec.bool("disable_cache")?.unwrap_or(false);
+    let standby_reads_off = sec.bool("disable_standby_reads")?.unwrap_or(false);
+    let perf_standby_off = sec.bool("disable_performance_standby")?.unwrap_or(false);
+    c.disable_standby_reads = standby_reads_off || perf_standby_off;
     c.pid_file = sec.string("pid_file")?;
     c.raw_storage_endpoint = sec.bool("raw_storage_endpoint")?.unwrap_or(false);
     c.enable_response_header_hostname = sec

@@ -53,8 +53,10 @@ pub(crate) struct Active {
     pub(crate) audited_headers: RwLock<crate::audit::HeaderConfig>,
     /// Revokes expired tokens (with their children) in the background while this node is
     /// active; stopped by [`Active::stop_background`] when the state is dropped (seal,
-    /// step-down), and by its own `Drop` at the latest.
-    expiry: ExpiryTask,
+    /// step-down), and by its own `Drop` at the latest. None in a standby's read state.
+    expiry: Option<ExpiryTask>,
+    /// Whether this is a standby's read-only state ([`Active::load_standby`]).
+    pub(crate) standby: bool,
     /// The automated-snapshot scheduler (when [`Core::set_snapshot_source`] gave the core a
     /// source): runs while
     /// this node is active, stopped with the token expiry task.
@@ -130,7 +132,24 @@ impl Active {
 
     /// Loads the unsealed state from the (unsealed) barrier.
     pub(crate) async fn load(core: &Core) -> Result<Arc<Active>, CoreError> {
-        let barrier: Arc<dyn Backend> = core.barrier.clone();
+        Self::load_mode(core, false).await
+    }
+
+    /// Loads the state a standby answers reads from: the same tables, policies and token store
+    /// over a barrier that refuses writes, with no background task (no token expiry, lease
+    /// sweep, housekeeping or automated snapshots) and no lease loading. A write attempted
+    /// through it fails as [`StorageError::NotLeader`](tresor_storage::StorageError::NotLeader),
+    /// which the pipeline turns into forwarding the request to the active node.
+    pub(crate) async fn load_standby(core: &Core) -> Result<Arc<Active>, CoreError> {
+        Self::load_mode(core, true).await
+    }
+
+    async fn load_mode(core: &Core, standby: bool) -> Result<Arc<Active>, CoreError> {
+        let barrier: Arc<dyn Backend> = if standby {
+            Arc::new(crate::standby::ReadOnly(core.barrier.clone()))
+        } else {
+            core.barrier.clone()
+        };
         read_json::<ClusterInfo>(&*barrier, CLUSTER_PATH)
             .await?
             .ok_or_else(|| CoreError::Internal("cluster identity missing".into()))?;
@@ -151,14 +170,20 @@ impl Active {
         );
         let token_backend: Arc<dyn LogicalBackend> = Arc::new(TokenBackend::new(tokens.clone()));
         let policies = PolicyStore::new(View::new(barrier.clone(), "sys/policy/"));
-        policies.ensure_default().await?;
+        if !standby {
+            policies.ensure_default().await?;
+        }
 
         core.load_audit(&*barrier).await?;
         let audited_headers = RwLock::new(Active::load_audited_headers(&*barrier).await?);
-        let expiry = ExpiryTask::spawn(tokens.clone(), ExpiryTask::DEFAULT_INTERVAL);
-        core.activations
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        let autosnap = core.snapshot_source.get().cloned().map(|source| {
+        let expiry =
+            (!standby).then(|| ExpiryTask::spawn(tokens.clone(), ExpiryTask::DEFAULT_INTERVAL));
+        if !standby {
+            core.activations
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
+        let snapshots = core.snapshot_source.get().filter(|_| !standby);
+        let autosnap = snapshots.cloned().map(|source| {
             tresor_autosnap::AutoSnapshots::start(
                 barrier.clone(),
                 source,
@@ -194,6 +219,7 @@ impl Active {
             registry: core.opts.backends.clone(),
             audited_headers,
             expiry,
+            standby,
             autosnap,
         });
         for entry in mounts.entries.values() {
@@ -221,6 +247,9 @@ impl Active {
             .mounts
             .write()
             .map_err(|_| CoreError::Internal("mount lock poisoned".into()))? = mounts;
+        if standby {
+            return Ok(active);
+        }
         // The leases of every mount, taken over from whichever node was active before; the
         // sweep revokes those that expired meanwhile.
         let n = active.leases.load().await?;
@@ -245,7 +274,9 @@ impl Active {
     /// automated-snapshot scheduler). Called when the node seals or stops being the active
     /// node; requests still holding this state finish normally.
     pub(crate) fn stop_background(&self) {
-        self.expiry.stop();
+        if let Some(expiry) = &self.expiry {
+            expiry.stop();
+        }
         if let Some(sweep) = self.lease_sweep.lock().ok().and_then(|mut s| s.take()) {
             sweep.stop();
         }

@@ -126,6 +126,8 @@ pub struct Core {
     pub(crate) audit: crate::audit::AuditBroker,
     /// `Some` while unsealed and active (this node leads and serves requests).
     pub(crate) active: RwLock<Option<Arc<Active>>>,
+    /// A standby's read-only state, built on its first read ([`crate::standby`]).
+    pub(crate) standby: RwLock<Option<crate::standby::StandbyState>>,
     /// The cluster's name and id, `Some` while unsealed (active or standby).
     pub(crate) cluster: RwLock<Option<ClusterInfo>>,
     /// Active node: the per-process secret of its stateless join challenges.
@@ -170,7 +172,13 @@ impl Core {
         opts: CoreOptions,
         ha: impl Into<HaHandles>,
     ) -> Arc<Core> {
-        let ha = ha.into();
+        let ha: HaHandles = ha.into();
+        ha.leadership.watch_keys(
+            crate::standby::WATCHED
+                .iter()
+                .map(|k| (*k).to_owned())
+                .collect(),
+        );
         let barrier = Arc::new(Barrier::new(physical.clone()).with_metrics(&opts.metrics));
         let request_timings = crate::metrics::RequestTimings::new(&opts.metrics);
         let audit = crate::audit::AuditBroker::new(&opts.metrics);
@@ -196,6 +204,7 @@ impl Core {
             opts,
             ha,
             active: RwLock::new(None),
+            standby: RwLock::new(None),
             cluster: RwLock::new(None),
             challenges: ChallengeKeys::default(),
             key_rotation: Mutex::new(Default::default()),
@@ -220,6 +229,12 @@ impl Core {
         !self.is_sealed()
             && self.ha.leadership.is_active()
             && self.active.read().map(|a| a.is_some()).unwrap_or(false)
+    }
+
+    /// Whether this node is a standby that answers reads itself (Vault's performance
+    /// standby, here linearizable; see [`crate::standby`]).
+    pub fn is_performance_standby(&self) -> bool {
+        self.is_standby() && self.ha.leadership.serves_standby_reads()
     }
 
     /// Whether the active state (mounts, policies, tokens) is loaded.
@@ -279,6 +294,7 @@ impl Core {
             .active
             .write()
             .map_err(|_| CoreError::Internal("state lock poisoned".into()))? = Some(active);
+        self.drop_standby_state();
         tracing::info!("this node is now the active node");
         Ok(true)
     }
@@ -386,11 +402,15 @@ impl Core {
         let sealed = self.is_sealed();
         let cluster = self.cluster_info().filter(|_| !sealed);
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let standby = !sealed && !self.is_active_node();
+        let contact = self.ha.leadership.active_contact().filter(|_| standby);
         Ok(HealthStatus {
             initialized,
             sealed,
-            standby: !sealed && !self.is_active_node(),
-            performance_standby: false,
+            standby,
+            performance_standby: self.is_performance_standby(),
+            ha_connection_healthy: contact.map(|c| c.1),
+            last_request_forwarding_heartbeat_ms: contact.map(|c| c.0),
             replication_performance_mode: if sealed { "unknown" } else { "disabled" }.into(),
             replication_dr_mode: if sealed { "unknown" } else { "disabled" }.into(),
             server_time_utc: now,
@@ -420,7 +440,7 @@ impl Core {
             },
             leader_address: leader.api_addr,
             leader_cluster_address: leader.cluster_addr,
-            performance_standby: false,
+            performance_standby: self.is_performance_standby(),
             performance_standby_last_remote_wal: 0,
             raft_committed_index: indexes.map(|i| i.0),
             raft_applied_index: indexes.map(|i| i.1),
@@ -593,6 +613,7 @@ impl Core {
         if let Some(active) = self.active.write().ok().and_then(|mut a| a.take()) {
             active.stop_background();
         }
+        self.drop_standby_state();
         self.unload_audit();
         if let Ok(mut c) = self.cluster.write() {
             *c = None;

@@ -147,6 +147,32 @@ pub trait Leadership: Send + Sync + 'static {
     }
     /// Asks this node to give up leadership (no-op when it cannot).
     fn step_down(&self) {}
+    /// Whether this standby answers reads itself ([`Leadership::standby_read_index`]) rather
+    /// than forwarding them: Raft storage, and standby reads not switched off. `false` (the
+    /// default) forwards every request.
+    fn serves_standby_reads(&self) -> bool {
+        false
+    }
+    /// Standby, before it answers a read from its own state: a ReadIndex round with the
+    /// active node (which confirms its leadership and answers its commit index), then a wait
+    /// until this node has applied that index. Everything acknowledged to any client before
+    /// the call is then in local storage, so the read is linearizable. Returns the generation
+    /// of the keys given to [`Leadership::watch_keys`] at that point. Fails with
+    /// [`CoreError::Standby`] when no active node answers (the request is then forwarded,
+    /// or refused as retriable).
+    async fn standby_read_index(&self) -> Result<u64, CoreError> {
+        Err(CoreError::Standby { leader: None })
+    }
+    /// Standby: milliseconds since the active node last reached this node, and whether that
+    /// is recent enough to call the connection healthy (`sys/health`'s
+    /// `ha_connection_healthy`, 474 when not). `None` on the active node or without HA.
+    fn active_contact(&self) -> Option<(u64, bool)> {
+        None
+    }
+    /// The storage keys (exact, or prefixes ending in `*`) a standby's in-memory read state is
+    /// derived from; changes to them raise the generation [`Leadership::standby_read_index`]
+    /// returns.
+    fn watch_keys(&self, _patterns: Vec<String>) {}
     /// The Raft facts of the state gauges (`vault.raft.peers`, `vault.raft.leader`), read
     /// without I/O; `None` when storage is not Raft.
     fn raft_summary(&self) -> Option<RaftSummary> {

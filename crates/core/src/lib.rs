@@ -49,6 +49,7 @@ mod policy_store;
 mod recovery;
 mod rekey;
 pub mod snapshot;
+mod standby;
 mod status;
 mod system;
 mod wrapping;

@@ -56,8 +56,14 @@ pub struct HealthStatus {
     pub sealed: bool,
     /// Whether this node is a standby.
     pub standby: bool,
-    /// Whether this node is a performance standby (never, for now).
+    /// Whether this node is a standby that answers reads itself.
     pub performance_standby: bool,
+    /// Standby: whether the active node reached it recently (absent on the active node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ha_connection_healthy: Option<bool>,
+    /// Standby: milliseconds since the active node last reached it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_request_forwarding_heartbeat_ms: Option<u64>,
     /// Replication mode (always `disabled`).
     pub replication_performance_mode: String,
     /// DR replication mode (always `disabled`).
@@ -91,7 +97,7 @@ pub struct LeaderStatus {
     pub leader_address: String,
     /// The active node's cluster address.
     pub leader_cluster_address: String,
-    /// Always false.
+    /// Whether this node is a standby that answers reads itself.
     pub performance_standby: bool,
     /// Always 0.
     pub performance_standby_last_remote_wal: u64,
@@ -171,6 +177,8 @@ mod tests {
             sealed: false,
             standby: false,
             performance_standby: false,
+            ha_connection_healthy: None,
+            last_request_forwarding_heartbeat_ms: None,
             replication_performance_mode: "disabled".into(),
             replication_dr_mode: "disabled".into(),
             server_time_utc: 1,

@@ -23,6 +23,8 @@ use tresor_raft::{NodeInfo, RaftError, RaftStore, RpcKind, Transport};
 
 /// The cluster-port route of forwarded client requests.
 pub(crate) const FORWARD_ROUTE: &str = "forward";
+/// The cluster-port route by which a standby asks the active node for a read index.
+pub(crate) const READ_INDEX_ROUTE: &str = "read-index";
 /// The cluster-port route by which the leader tells a node it was removed from the cluster.
 pub(crate) const REMOVED_ROUTE: &str = "removed";
 /// File in the Raft data directory marking a node that was removed from its cluster.
@@ -128,9 +130,14 @@ impl ClusterNode {
             marker: raft.data_dir().join(REMOVED_MARKER),
             removed: self.removed.clone(),
         };
+        let read_index = ReadIndexHandler {
+            raft: raft.clone(),
+            core: state.core.clone(),
+        };
         let router = ClusterRouter::new()
             .route("raft", Arc::new(RaftHandler::new(raft)))
             .route(FORWARD_ROUTE, Arc::new(ForwardHandler { state }))
+            .route(READ_INDEX_ROUTE, Arc::new(read_index))
             .route(REMOVED_ROUTE, Arc::new(removed));
         Arc::new(router)
     }
@@ -219,6 +226,22 @@ impl ClusterNode {
     }
 }
 
+impl ClusterNode {
+    /// Asks the active node at `cluster_addr` for a read index (see [`ReadIndexHandler`]).
+    pub(crate) async fn read_index(&self, cluster_addr: &str) -> Result<u64, ClusterError> {
+        let client = self
+            .client()
+            .ok_or_else(|| ClusterError::Unavailable("no cluster identity yet".into()))?;
+        let reply = client
+            .call(cluster_addr, READ_INDEX_ROUTE, Bytes::new())
+            .await?;
+        let bytes: [u8; 8] = reply.as_ref().try_into().map_err(|_| {
+            ClusterError::Handler(format!("read index reply of {} bytes", reply.len()))
+        })?;
+        Ok(u64::from_be_bytes(bytes))
+    }
+}
+
 /// The Raft transport of a [`ClusterNode`]: fails every RPC until an identity is installed.
 pub(crate) struct NodeTransport(pub(crate) Arc<ClusterNode>);
 
@@ -261,6 +284,36 @@ impl ClusterHandler for ForwardHandler {
         serde_json::to_vec(&resp)
             .map(Bytes::from)
             .map_err(|e| ClusterError::Handler(e.to_string()))
+    }
+}
+
+/// Serves `read-index` on the active node: confirms that this node still leads (through the
+/// same coalesced barrier, with its lease, as its own reads), then answers its commit index
+/// (8 bytes, big-endian). Every write acknowledged to a client before the question arrived is
+/// committed at or below that index, so a standby that has applied it may answer a read.
+struct ReadIndexHandler {
+    raft: Arc<RaftStore>,
+    core: Arc<tresor_core::Core>,
+}
+
+#[async_trait]
+impl ClusterHandler for ReadIndexHandler {
+    async fn handle(&self, _request: ClusterRequest) -> Result<Bytes, ClusterError> {
+        if !self.core.is_active_node() {
+            return Err(ClusterError::Unavailable("not the active node".into()));
+        }
+        self.core
+            .ha()
+            .leadership
+            .confirm_leadership()
+            .await
+            .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
+        let index = self
+            .raft
+            .committed_index()
+            .await
+            .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
+        Ok(Bytes::copy_from_slice(&index.to_be_bytes()))
     }
 }
 

@@ -17,6 +17,7 @@ mod cert_rotation;
 mod cluster;
 mod join_client;
 mod node;
+mod read_index;
 mod revocation;
 mod runtime;
 mod supervisor;

@@ -54,6 +54,9 @@ pub struct RuntimeOptions {
     /// How often the activation loop looks at the core when Raft reports nothing new (seal
     /// and unseal do not show in Raft's metrics).
     pub activation_poll: Duration,
+    /// Whether standbys answer reads themselves, linearizably (see `tresor_core`'s standby
+    /// module); `false` (`disable_standby_reads`) forwards every request to the active node.
+    pub standby_reads: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -63,6 +66,7 @@ impl Default for RuntimeOptions {
             autopilot_interval: Duration::from_secs(1),
             autopilot_defaults: AutopilotConfig::default(),
             activation_poll: Duration::from_millis(200),
+            standby_reads: true,
         }
     }
 }
@@ -98,6 +102,8 @@ pub struct HaRuntime {
     read_barrier: ReadBarrier,
     /// How long one confirmation round may take before the request is refused as retriable.
     confirm_timeout: Duration,
+    /// Standby: coalesces the ReadIndex rounds that precede its own answers to reads.
+    read_index: crate::read_index::ReadIndexRounds,
 }
 
 /// Why a leadership confirmation failed.
@@ -107,6 +113,21 @@ enum ConfirmError {
     Round(String),
     /// The round that covered this request (run by another request) failed.
     Covered,
+}
+
+/// Why a standby's read index round failed.
+#[derive(Debug)]
+enum ReadIndexError {
+    /// The round this read ran failed.
+    Round(String),
+    /// The round that covered this read (run by another read) failed.
+    Covered,
+}
+
+impl From<crate::read_index::RoundFailed> for ReadIndexError {
+    fn from(_: crate::read_index::RoundFailed) -> Self {
+        ReadIndexError::Covered
+    }
 }
 
 impl From<BarrierFailed> for ConfirmError {
@@ -152,6 +173,7 @@ impl HaRuntime {
                 timing.election_max_ms / 2,
             )),
             confirm_timeout: Duration::from_millis(timing.election_max_ms.max(500)),
+            read_index: Default::default(),
             raft,
             cluster,
             options,
@@ -401,6 +423,61 @@ impl Leadership for HaRuntime {
             }
             CoreError::LeadershipUnconfirmed
         })
+    }
+
+    fn serves_standby_reads(&self) -> bool {
+        self.options.standby_reads && self.cluster.has_identity() && !self.removed_from_cluster()
+    }
+
+    async fn standby_read_index(&self) -> Result<u64, CoreError> {
+        let (leader_id, leader) = self
+            .raft
+            .leader()
+            .filter(|(id, _)| id != self.raft.node_id())
+            .ok_or(CoreError::Standby { leader: None })?;
+        let unavailable = || CoreError::Standby {
+            leader: Some(leader.api_addr.clone()),
+        };
+        let timeout = self.confirm_timeout;
+        let round = || async {
+            match tokio::time::timeout(timeout, self.cluster.read_index(&leader.cluster_addr)).await
+            {
+                Ok(Ok(index)) => Ok(index),
+                Ok(Err(e)) => Err(ReadIndexError::Round(e.to_string())),
+                Err(_) => Err(ReadIndexError::Round(format!(
+                    "the active node gave no read index within {timeout:?}"
+                ))),
+            }
+        };
+        let index = self.read_index.index(round).await.map_err(|e| {
+            if let ReadIndexError::Round(reason) = &e {
+                tracing::debug!(%reason, leader = %leader_id, "read index round failed");
+            }
+            unavailable()
+        })?;
+        self.raft
+            .raft()
+            .wait(Some(timeout))
+            .applied_index_at_least(Some(index), "standby read")
+            .await
+            .map_err(|e| {
+                tracing::debug!(error = %e, index, "standby did not apply the read index in time");
+                unavailable()
+            })?;
+        Ok(self.raft.watched_keys().generation())
+    }
+
+    fn active_contact(&self) -> Option<(u64, bool)> {
+        if self.raft.is_leader() {
+            return None;
+        }
+        // Never contacted since start counts as long ago as the store has been open.
+        let ms = self.raft.millis_since_leader_contact().unwrap_or(u64::MAX);
+        Some((ms, ms <= self.quorum_stale_ms))
+    }
+
+    fn watch_keys(&self, patterns: Vec<String>) {
+        self.raft.watched_keys().set(patterns);
     }
 
     fn leader(&self) -> Option<LeaderInfo> {

@@ -36,6 +36,21 @@ pub(crate) fn is_local(path: &str) -> bool {
     crate::raw_endpoints::lookup(path).is_some_and(|e| e.local)
 }
 
+/// Whether a standby tries `req` itself before forwarding it: a GET or LIST without response
+/// wrapping, and without `X-Vault-Inconsistent: forward-active-node` (a client asking for the
+/// active node's answer gets it, though a standby's own answer is just as current). The core
+/// decides the rest (see `tresor_core`'s standby module).
+pub(crate) fn may_serve_on_standby(req: &crate::router::ApiRequest) -> bool {
+    let read = req.method == Method::GET || req.method.as_str() == "LIST";
+    let wrapped = crate::logical::wrap_ttl(&req.headers).is_ok_and(|t| t.is_some());
+    let to_active = req
+        .headers
+        .get("x-vault-inconsistent")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("forward-active-node"));
+    read && !wrapped && !to_active
+}
+
 /// Builds the message a standby sends for a request.
 pub(crate) fn to_forwarded(
     method: &Method,

@@ -105,21 +105,40 @@ fn raw_response(data: Option<&serde_json::Map<String, serde_json::Value>>) -> Op
     )
 }
 
+/// What [`serve`] made of a request.
+pub(crate) enum Served {
+    /// The answer to send.
+    Answer(Response),
+    /// This node is a standby that cannot answer the request: forward it (the error is the
+    /// answer when it cannot be forwarded).
+    Standby(tresor_core::CoreError),
+}
+
 pub(crate) async fn handle(state: &AppState, req: ApiRequest) -> Response {
+    match serve(state, req).await {
+        Served::Answer(resp) => resp,
+        // The node lost or has not yet taken the active role: retriable.
+        Served::Standby(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// Runs a logical request; a standby's refusal to answer it comes back as
+/// [`Served::Standby`] rather than as an error response.
+pub(crate) async fn serve(state: &AppState, req: ApiRequest) -> Served {
     let list = match req.method {
         Method::GET => match is_list(&req) {
             Ok(l) => l,
-            Err(e) => return e.into_response(),
+            Err(e) => return Served::Answer(e.into_response()),
         },
         _ => false,
     };
     let Some(method) = core_method(&req, list) else {
-        return ApiError::bare(StatusCode::METHOD_NOT_ALLOWED).into_response();
+        return Served::Answer(ApiError::bare(StatusCode::METHOD_NOT_ALLOWED).into_response());
     };
     let data = match method {
         CoreMethod::Write | CoreMethod::Patch => match req.json_body() {
             Ok(d) => d,
-            Err(e) => return e.into_response(),
+            Err(e) => return Served::Answer(e.into_response()),
         },
         _ => {
             // The query is the request's data (checked against parameter constraints), all
@@ -141,21 +160,27 @@ pub(crate) async fn handle(state: &AppState, req: ApiRequest) -> Response {
     };
     let reply = match wrap_ttl(&req.headers) {
         Ok(ttl) => state.core.serve_with(core_req, ttl, &req.meta()).await,
-        Err(e) => return e.into_response(),
+        Err(e) => return Served::Answer(e.into_response()),
     };
-    match reply {
+    Served::Answer(match reply {
+        Err(e @ tresor_core::CoreError::Standby { .. }) => return Served::Standby(e),
         Err(e) => ApiError::from(e).into_response(),
-        Ok(Reply::Wrapped(info)) => {
-            json_response(StatusCode::OK, wrapped_envelope(&info).to_string())
-        }
-        Ok(Reply::Unwrapped(text)) => json_response(StatusCode::OK, text.to_string()),
-        Ok(Reply::Response(None)) => match method {
+        Ok(reply) => render(&req, method, reply),
+    })
+}
+
+/// The HTTP answer of a served request.
+fn render(req: &ApiRequest, method: CoreMethod, reply: Reply) -> Response {
+    match reply {
+        Reply::Wrapped(info) => json_response(StatusCode::OK, wrapped_envelope(&info).to_string()),
+        Reply::Unwrapped(text) => json_response(StatusCode::OK, text.to_string()),
+        Reply::Response(None) => match method {
             CoreMethod::Get | CoreMethod::List => {
                 ApiError::bare(StatusCode::NOT_FOUND).into_response()
             }
             _ => StatusCode::NO_CONTENT.into_response(),
         },
-        Ok(Reply::Response(Some(resp))) => {
+        Reply::Response(Some(resp)) => {
             if let Some(raw) = raw_response(resp.data.as_ref()) {
                 return raw;
             }

@@ -210,14 +210,15 @@ async fn health(state: &AppState, req: &ApiRequest) -> R {
         return Ok(method_not_allowed());
     }
     let standby_ok = bool_param(req, "standbyok")?;
-    let _perf_standby_ok = bool_param(req, "perfstandbyok")?;
+    let perf_standby_ok = bool_param(req, "perfstandbyok")?;
     let active_code = code_param(req, "activecode", 200)?;
     let standby_code = code_param(req, "standbycode", 429)?;
     let sealed_code = code_param(req, "sealedcode", 503)?;
     let uninit_code = code_param(req, "uninitcode", 501)?;
     let _dr = code_param(req, "drsecondarycode", 472)?;
-    let _perf = code_param(req, "performancestandbycode", 473)?;
+    let perf_standby_code = code_param(req, "performancestandbycode", 473)?;
     let removed_code = code_param(req, "removedcode", 530)?;
+    let ha_unhealthy_code = code_param(req, "haunhealthycode", 474)?;
     // With auto seals the body also carries `seal_degraded`; the status code ignores it.
     let report = state.core.health_report().await.map_err(err)?;
     let status = &report.status;
@@ -227,6 +228,14 @@ async fn health(state: &AppState, req: &ApiRequest) -> R {
         uninit_code
     } else if status.sealed {
         sealed_code
+    } else if status.standby && status.ha_connection_healthy == Some(false) {
+        ha_unhealthy_code
+    } else if status.performance_standby {
+        if perf_standby_ok {
+            active_code
+        } else {
+            perf_standby_code
+        }
     } else if status.standby && !standby_ok {
         standby_code
     } else {

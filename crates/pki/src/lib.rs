@@ -107,6 +107,26 @@ pub fn register(registry: &mut tresor_sdk::BackendRegistry) {
 
 #[async_trait]
 impl LogicalBackend for Pki {
+    /// Reads of the CA, certificates, roles and settings; not the CRL, which a read may
+    /// rebuild.
+    fn standby_readable(&self, path: &str) -> bool {
+        use route::Route;
+        matches!(
+            route::parse(path),
+            Some(
+                Route::Urls
+                    | Route::CrlConfig
+                    | Route::Roles
+                    | Route::Role(_)
+                    | Route::Ca(_)
+                    | Route::CaChain(_)
+                    | Route::Cert(_)
+                    | Route::Certs
+                    | Route::RevokedCerts
+            )
+        )
+    }
+
     async fn handle(&self, req: &Request) -> Result<Option<Response>, LogicalError> {
         Ok(self.dispatch(req).await?)
     }

@@ -70,6 +70,7 @@ mod store;
 mod telemetry;
 mod transport;
 mod types;
+mod watched_keys;
 
 /// The two Raft log engines side by side, for `examples/log_append.rs` only (not an API).
 #[doc(hidden)]
@@ -94,3 +95,4 @@ pub use store::RaftStore;
 pub use transport::{RpcKind, Transport};
 pub use tresor_snapshot::{ArchiveContents, SnapshotError, SnapshotMeta};
 pub use types::{Command, CommandResult, NodeId, NodeInfo, TypeConfig, WireOp, node_id_of};
+pub use watched_keys::WatchedKeys;

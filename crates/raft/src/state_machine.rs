@@ -78,6 +78,8 @@ pub(crate) struct StateMachine {
     restored: Arc<tokio::sync::watch::Sender<u64>>,
     /// When the next apply must be committed durably.
     sync: Arc<Mutex<SyncSchedule>>,
+    /// Raised when an apply touches a watched key (see [`crate::WatchedKeys`]).
+    watched: Arc<crate::WatchedKeys>,
     /// Keeps the write-back thread alive; it ends when the last clone drops this.
     _writeback: Arc<std::sync::mpsc::Sender<()>>,
 }
@@ -150,8 +152,14 @@ impl StateMachine {
             staging_lock: Arc::new(Mutex::new(())),
             restored: Arc::new(tokio::sync::watch::Sender::new(0)),
             sync: Arc::new(Mutex::new(SyncSchedule::new(Instant::now()))),
+            watched: Arc::new(crate::WatchedKeys::default()),
             _writeback: Arc::new(start_writeback(path)?),
         })
+    }
+
+    /// The keys whose changes raise a generation (shared with the store).
+    pub(crate) fn watched(&self) -> Arc<crate::WatchedKeys> {
+        self.watched.clone()
     }
 
     /// Watches the number of restores applied since the node opened.
@@ -300,6 +308,7 @@ impl StateMachine {
             }
         }
         txn.commit()?;
+        self.watched.bump();
         self.schedule().synced(Instant::now());
         if !doomed.is_empty() {
             let _guard = self.staging_lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -337,6 +346,7 @@ impl StateMachine {
             )
         });
         let mut doomed = Vec::new();
+        let mut touched = false;
         let mut txn = self.db.begin_write()?;
         // Decided inside the write transaction: applies are serialized by redb's writer lock.
         let durable = self.schedule().next(Instant::now(), forced);
@@ -356,9 +366,11 @@ impl StateMachine {
                         for op in batches.into_iter().flatten() {
                             match op {
                                 WireOp::Put { key, value } => {
+                                    touched = touched || self.watched.matches(&key);
                                     kv.insert(key.as_str(), value.as_slice())?;
                                 }
                                 WireOp::Delete { key } => {
+                                    touched = touched || self.watched.matches(&key);
                                     kv.remove(key.as_str())?;
                                 }
                             }
@@ -413,7 +425,12 @@ impl StateMachine {
             let _guard = self.staging_lock.lock().unwrap_or_else(|e| e.into_inner());
             restore_staging::delete_files(&doomed);
         }
-        if results.iter().any(|r| r.restored_keys.is_some()) {
+        let restored = results.iter().any(|r| r.restored_keys.is_some());
+        // Before returning: openraft reports the applied index only after this.
+        if touched || restored {
+            self.watched.bump();
+        }
+        if restored {
             self.restored.send_modify(|n| *n += 1);
         }
         Ok(results)

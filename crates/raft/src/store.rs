@@ -48,6 +48,8 @@ pub struct RaftStore {
     pub(crate) restore_lock: tokio::sync::Mutex<()>,
     /// Counts the snapshot restores this node has applied.
     restores: tokio::sync::watch::Receiver<u64>,
+    /// Keys whose applied changes raise a generation (see [`crate::WatchedKeys`]).
+    watched: Arc<crate::WatchedKeys>,
     /// When the leader last contacted this node (`vault.raft.leader.lastContact`).
     leader_contact: crate::telemetry::LeaderContact,
     /// The task counting state transitions (ends when Raft shuts down).
@@ -83,6 +85,7 @@ impl RaftStore {
             .await?;
         let state_db = sm.db();
         let restores = sm.restores();
+        let watched = sm.watched();
         let id = node_id_of(&opts.node_id);
         let info = NodeInfo {
             node_id: opts.node_id.clone(),
@@ -126,9 +129,31 @@ impl RaftStore {
             opened: std::time::Instant::now(),
             restore_lock: tokio::sync::Mutex::new(()),
             restores,
+            watched,
             leader_contact: crate::telemetry::LeaderContact::new(&metrics),
             states_task: std::sync::Mutex::new(Some(states_task)),
         }))
+    }
+
+    /// The keys whose applied changes this node counts: state derived from them in memory is
+    /// current once its generation is read after the applied index reached a read index.
+    pub fn watched_keys(&self) -> &Arc<crate::WatchedKeys> {
+        &self.watched
+    }
+
+    /// The index of the last log entry this node knows committed (0 before any), read inside
+    /// Raft's core: a leader's answer covers every write it acknowledged before the call.
+    pub async fn committed_index(&self) -> Result<u64, RaftError> {
+        self.raft
+            .with_raft_state(|st| st.committed.map_or(0, |c| c.index))
+            .await
+            .map_err(|e| RaftError::Stopped(e.to_string()))
+    }
+
+    /// Milliseconds since the leader last sent this node an AppendEntries (or heartbeat);
+    /// `None` when none has arrived since the store opened.
+    pub fn millis_since_leader_contact(&self) -> Option<u64> {
+        self.leader_contact.millis_since()
     }
 
     /// This node's string id.

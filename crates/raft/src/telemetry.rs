@@ -104,6 +104,14 @@ impl LeaderContact {
         }
     }
 
+    /// Milliseconds since the last contact; `None` when there was none.
+    pub(crate) fn millis_since(&self) -> Option<u64> {
+        match self.last_ms.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            ms => Some(self.now_ms().saturating_sub(ms)),
+        }
+    }
+
     /// Seconds since the last contact, or since the store opened when there was none.
     pub(crate) fn seconds_since(&self) -> f64 {
         let now = self.now_ms();

@@ -327,6 +327,16 @@ pub trait LogicalBackend: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Whether a standby node may answer a read or list of `path` (relative to the mount)
+    /// itself, from its replicated storage: the handler writes nothing for it, creates no
+    /// lease and has no effect outside storage. The default (`false`) sends every request of
+    /// the mount to the active node. A handler that writes anyway fails on the standby's
+    /// read-only storage and the request is forwarded, but after its request entry was
+    /// audited on the standby, so declare only paths that never write.
+    fn standby_readable(&self, _path: &str) -> bool {
+        false
+    }
+
     /// Runs once when the backend is mounted (fresh) or loaded at unseal.
     async fn setup(&self, _storage: &View, _mount: &MountInfo) -> Result<(), LogicalError> {
         Ok(())

@@ -381,7 +381,10 @@ pub(crate) async fn start(config: &ServerConfig, _flags: &ServerFlags) -> Result
     let node = tresor_ha::Node::build(NodeOptions {
         raft: opts,
         core: core_opts,
-        runtime: RuntimeOptions::default(),
+        runtime: RuntimeOptions {
+            standby_reads: !config.disable_standby_reads,
+            ..RuntimeOptions::default()
+        },
         wants_retry_join: !raft_cfg.retry_join.is_empty(),
         auto_unseal: auto_seal.is_some(),
     })

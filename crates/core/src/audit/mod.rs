@@ -13,7 +13,7 @@
 
 mod broker;
 mod manage;
-mod table;
+pub(crate) mod table;
 mod trail;
 
 pub use broker::{AuditBroker, AuditError};

@@ -156,14 +156,20 @@ impl Core {
         wrap_ttl: Option<u64>,
         meta: &RequestMeta,
     ) -> Result<Reply, CoreError> {
-        let active = self.active()?;
-        if !self.ha.leadership.is_active() {
-            return Err(CoreError::Standby {
-                leader: self.ha.leadership.leader().map(|l| l.api_addr),
-            });
-        }
-        self.ha.leadership.confirm_leadership().await?;
         let wrap_ttl = wrap_ttl.filter(|t| *t > 0);
+        let active = match self.active() {
+            Ok(active) if self.ha.leadership.is_active() => {
+                self.ha.leadership.confirm_leadership().await?;
+                active
+            }
+            Ok(_) => return Err(self.standby_error()),
+            // An unsealed node without active state is a standby: it answers the reads it
+            // can itself (see `crate::standby`) and sends the rest to the active node.
+            Err(CoreError::Sealed) if !self.is_sealed() => {
+                self.standby_read_state(req.method, wrap_ttl).await?
+            }
+            Err(e) => return Err(e),
+        };
         let mut trail = self.audit.is_enabled().then(|| {
             AuditTrail::new(
                 req.path.as_str(),
@@ -184,7 +190,8 @@ impl Core {
         };
         // Stage 10, audit the response (and the request, when it ended before stage 6).
         let error = result.as_ref().err().map(ToString::to_string);
-        if let Err(CoreError::Audit(_)) = &result {
+        // A standby that cannot answer hands the request on: the active node audits it.
+        if let Err(CoreError::Audit(_) | CoreError::Standby { .. }) = &result {
             return result;
         }
         if !trail.request_logged {
@@ -218,6 +225,9 @@ impl Core {
         } = req;
         let path = shape(method, path)?;
         if let Some(endpoint) = wrapping::Endpoint::of(path.as_str()) {
+            if active.standby {
+                return Err(self.standby_error());
+            }
             // The wrapping endpoints consume tokens: record the request first.
             if let Some(t) = trail.as_deref_mut() {
                 self.audit.log(&t.request_event(None)).await?;
@@ -230,6 +240,8 @@ impl Core {
 
         let routed = match active.route(path) {
             Ok(routed) => routed,
+            // The active node decides what an unrouted path answers (and audits it).
+            Err(_) if active.standby => return Err(self.standby_error()),
             Err(path) => {
                 return Err(self
                     .refuse_unrouted(
@@ -243,6 +255,15 @@ impl Core {
                     .await);
             }
         };
+        if active.standby {
+            let readable = match &routed.target {
+                Target::Backend { backend, .. } => backend.standby_readable(routed.relative()),
+                Target::System => crate::standby::sys_readable(routed.relative()),
+            };
+            if !readable {
+                return Err(self.standby_error());
+            }
+        }
         let unauthenticated = match &routed.target {
             Target::Backend { backend, .. } => backend
                 .unauthenticated_paths()

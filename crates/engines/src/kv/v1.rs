@@ -54,6 +54,11 @@ fn key_of(path: &str) -> Result<&str, LogicalError> {
 
 #[async_trait]
 impl LogicalBackend for KvV1 {
+    /// Reads and lists only read storage.
+    fn standby_readable(&self, _path: &str) -> bool {
+        true
+    }
+
     async fn handle(&self, req: &Request) -> Result<Option<Response>, LogicalError> {
         match req.operation {
             Operation::List => {

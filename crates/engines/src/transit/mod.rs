@@ -127,6 +127,11 @@ async fn generate_key(t: KeyType) -> Result<Zeroizing<Vec<u8>>, LogicalError> {
 
 #[async_trait]
 impl LogicalBackend for Transit {
+    /// Key reads, lists, exports and backups only read storage.
+    fn standby_readable(&self, _path: &str) -> bool {
+        true
+    }
+
     async fn handle(&self, req: &Request) -> Result<Option<Response>, LogicalError> {
         use Operation::{Create, Delete, List, Read, Update};
         let route = route::parse(&req.path).ok_or(LogicalError::UnsupportedPath)?;

@@ -45,6 +45,11 @@ fn is_write(op: Operation) -> bool {
 
 #[async_trait]
 impl LogicalBackend for TokenBackend {
+    /// Lookups (GET), accessor and role reads only read the store.
+    fn standby_readable(&self, _path: &str) -> bool {
+        true
+    }
+
     async fn handle(&self, req: &Request) -> Result<Option<Response>, LogicalError> {
         let op = req.operation;
         let segments = segments(req);

@@ -79,6 +79,11 @@ fn not_found_with(data: Option<Map<String, Value>>) -> Option<Response> {
 
 #[async_trait]
 impl LogicalBackend for KvV2 {
+    /// Every read and list (data, metadata, subkeys, config) only reads storage.
+    fn standby_readable(&self, _path: &str) -> bool {
+        true
+    }
+
     async fn handle(&self, req: &Request) -> Result<Option<Response>, LogicalError> {
         use Operation::{Create, Delete, List, Patch, Read, Update};
         let Some(route) = route::parse(&req.path) else {
