@@ -270,3 +270,25 @@ seal "pkcs11" {
     assert!(!dbg.contains("1234-secret-pin"), "{dbg}");
     assert!(dbg.contains("/usr/lib/softhsm.so"));
 }
+
+#[test]
+fn standby_reads_are_on_unless_either_switch_turns_them_off() {
+    let parse = |extra: &str| {
+        parse_str(
+            &format!("storage \"raft\" {{ path = \"/d\" }}\n{extra}\n"),
+            "s.hcl",
+        )
+        .unwrap()
+    };
+    assert!(!parse("").disable_standby_reads);
+    assert!(parse("disable_standby_reads = true").disable_standby_reads);
+    assert!(parse("disable_performance_standby = \"true\"").disable_standby_reads);
+    assert!(!parse("disable_standby_reads = false").disable_standby_reads);
+    let c = parse("disable_performance_standby = true");
+    assert!(
+        c.warnings.iter().all(|w| !w.contains("disable_performance_standby")),
+        "acted on, not ignored: {:?}",
+        c.warnings
+    );
+    assert!(parse_str("disable_standby_reads = \"maybe\"\n", "bad.hcl").is_err());
+}

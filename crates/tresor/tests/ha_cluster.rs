@@ -51,7 +51,7 @@ fn three_nodes_join_forward_fail_over_and_catch_up() {
     assert_eq!(text.matches("leader").count(), 1, "{text}");
 
     // Standby health and leader answer locally.
-    assert_eq!(c.get(1, "sys/health").status(), 429);
+    assert_eq!(c.get(1, "sys/health").status(), 473);
     assert_eq!(c.get(1, "sys/health?standbyok=true").status(), 200);
     let health: Value = c.get(2, "sys/health").json().unwrap();
     assert_eq!(health["standby"], true);
@@ -145,7 +145,7 @@ fn step_down_and_seal_move_leadership_and_remove_peer_shrinks_the_cluster() {
     c.wait_for(
         "the unsealed node to be a standby",
         Duration::from_secs(10),
-        |c| (c.get(stepped, "sys/health").status() == 429).then_some(()),
+        |c| (c.get(stepped, "sys/health").status() == 473).then_some(()),
     );
     assert_eq!(c.leader(), Some(new));
 
@@ -269,7 +269,7 @@ fn dev_three_node_starts_an_unsealed_cluster() {
         (codes.iter().all(|c| *c != 0 && *c != 503 && *c != 501)).then_some(codes)
     });
     assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
-    assert_eq!(codes.iter().filter(|c| **c == 429).count(), 2, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 473).count(), 2, "{codes:?}");
     let r = http
         .put(url(2, "secret/data/x"))
         .header("X-Vault-Token", "root")

@@ -190,7 +190,7 @@ fn paused_leader_is_replaced_and_follows_after_resume() {
             let l = c.leader_status(old)?;
             (l["is_self"] == false
                 && l["raft_applied_index"].as_u64()? >= commit
-                && c.health(old)? == 429)
+                && c.health(old)? == 473)
                 .then_some(())
         },
     );
@@ -270,7 +270,7 @@ fn removed_peer_rejoins_with_a_wiped_data_dir() {
         Duration::from_secs(20),
         |c| (applied_index(c, victim)? >= target).then_some(()),
     );
-    assert_eq!(c.health(victim), Some(429));
+    assert_eq!(c.health(victim), Some(473));
     write_until_acked(&c, victim, "c", "three", Duration::from_secs(10));
     for k in [("a", "one"), ("b", "two"), ("c", "three")] {
         assert_eq!(read_secret(&c, victim, k.0), Some(json!(k.1)));

@@ -85,7 +85,7 @@ fn isolated_leader_stops_being_active_and_the_majority_moves_on() {
                 .then_some(())
         },
     );
-    assert_eq!(c.health(old), Some(429));
+    assert_eq!(c.health(old), Some(473));
     assert_eq!(c.leader(), Some(new));
     for i in 0..3 {
         assert_eq!(read_secret(&c, i, "a"), Some(json!("one")), "node {i}");

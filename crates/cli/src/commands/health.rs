@@ -13,7 +13,8 @@ use crate::settings::Format;
 const USAGE: &str = "Usage: vault operator health [options] [ADDRESS...]
 
   Asks each node (VAULT_ADDR when no ADDRESS is given) for sys/health and prints its role:
-  ACTIVE, STANDBY, PERFORMANCE STANDBY, DR SECONDARY, SEALED, UNINITIALIZED or UNREACHABLE.
+  ACTIVE, STANDBY, PERFORMANCE STANDBY (a standby answering reads itself), STANDBY (ACTIVE
+  NODE OUT OF REACH), DR SECONDARY, SEALED, UNINITIALIZED or UNREACHABLE.
   With a token, also lists the Raft peers and the audit devices (table format).
   Exit status: 0 when every node answered and exactly one is active, 2 otherwise.
 
@@ -27,6 +28,7 @@ pub(crate) fn role(code: Option<u16>) -> String {
         Some(429) => "STANDBY".into(),
         Some(472) => "DR SECONDARY".into(),
         Some(473) => "PERFORMANCE STANDBY".into(),
+        Some(474) => "STANDBY (ACTIVE NODE OUT OF REACH)".into(),
         Some(501) => "UNINITIALIZED".into(),
         Some(503) => "SEALED".into(),
         Some(other) => format!("UNREACHABLE (HTTP {other})"),
@@ -154,6 +156,8 @@ mod tests {
     fn roles_from_health_codes() {
         assert_eq!(role(Some(200)), "ACTIVE");
         assert_eq!(role(Some(429)), "STANDBY");
+        assert_eq!(role(Some(473)), "PERFORMANCE STANDBY");
+        assert!(role(Some(474)).starts_with("STANDBY ("));
         assert_eq!(role(Some(503)), "SEALED");
         assert_eq!(role(Some(501)), "UNINITIALIZED");
         assert_eq!(role(Some(500)), "UNREACHABLE (HTTP 500)");
@@ -167,5 +171,7 @@ mod tests {
         assert!(!healthy(&[Some(200), Some(200)]), "two active nodes");
         assert!(!healthy(&[Some(200), Some(503)]), "a sealed node");
         assert!(!healthy(&[Some(200), None]), "an unreachable node");
+        assert!(healthy(&[Some(200), Some(473), Some(473)]));
+        assert!(!healthy(&[Some(200), Some(473), Some(474)]), "a standby out of touch");
     }
 }
