@@ -8,7 +8,8 @@
 # Environment:
 #   SYSTEMS      systems to run, in order (default "tresor openbao etcd")
 #   NODES        cluster size (default 3; 5 for the five-node figures)
-#   TARGETS      "all" (load spread over every node; standbys forward), "leader" (load
+#   TARGETS      "all" (load spread over every node; standbys answer reads and forward
+#                writes), "leader" (load
 #                to the leader only), or both (default "all leader")
 #   PAYLOAD      value size in bytes (default 256)      KEYS   key set size (default 1000)
 #   SEED         load seed (default 42)                  SKIP_BUILD=1  use the existing build

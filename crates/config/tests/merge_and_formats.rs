@@ -286,7 +286,9 @@ fn standby_reads_are_on_unless_either_switch_turns_them_off() {
     assert!(!parse("disable_standby_reads = false").disable_standby_reads);
     let c = parse("disable_performance_standby = true");
     assert!(
-        c.warnings.iter().all(|w| !w.contains("disable_performance_standby")),
+        c.warnings
+            .iter()
+            .all(|w| !w.contains("disable_performance_standby")),
         "acted on, not ignored: {:?}",
         c.warnings
     );

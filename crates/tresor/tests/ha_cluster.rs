@@ -52,7 +52,7 @@ fn three_nodes_join_forward_fail_over_and_catch_up() {
 
     // Standby health and leader answer locally.
     assert_eq!(c.get(1, "sys/health").status(), 473);
-    assert_eq!(c.get(1, "sys/health?standbyok=true").status(), 200);
+    assert_eq!(c.get(1, "sys/health?perfstandbyok=true").status(), 200);
     let health: Value = c.get(2, "sys/health").json().unwrap();
     assert_eq!(health["standby"], true);
     let l: Value = c.get(1, "sys/leader").json().unwrap();

@@ -172,6 +172,9 @@ mod tests {
         assert!(!healthy(&[Some(200), Some(503)]), "a sealed node");
         assert!(!healthy(&[Some(200), None]), "an unreachable node");
         assert!(healthy(&[Some(200), Some(473), Some(473)]));
-        assert!(!healthy(&[Some(200), Some(473), Some(474)]), "a standby out of touch");
+        assert!(
+            !healthy(&[Some(200), Some(473), Some(474)]),
+            "a standby out of touch"
+        );
     }
 }
