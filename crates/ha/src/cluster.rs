@@ -288,9 +288,9 @@ impl ClusterHandler for ForwardHandler {
 }
 
 /// Serves `read-index` on the active node: confirms that this node still leads (through the
-/// same coalesced barrier, with its lease, as its own reads), then answers its commit index
+/// same coalesced barrier, with its lease, as its own reads), then answers its applied index
 /// (8 bytes, big-endian). Every write acknowledged to a client before the question arrived is
-/// committed at or below that index, so a standby that has applied it may answer a read.
+/// applied at or below that index, so a standby that has applied it may answer a read.
 struct ReadIndexHandler {
     raft: Arc<RaftStore>,
     core: Arc<tresor_core::Core>,
@@ -308,11 +308,9 @@ impl ClusterHandler for ReadIndexHandler {
             .confirm_leadership()
             .await
             .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
-        let index = self
-            .raft
-            .committed_index()
-            .await
-            .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
+        // The active node acknowledges a write only after applying it, so its applied index
+        // covers every acknowledged write (and everything at or below it is committed).
+        let index = self.raft.applied_index_now();
         Ok(Bytes::copy_from_slice(&index.to_be_bytes()))
     }
 }

@@ -12,6 +12,9 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// How many times a round yields to the runtime before it starts when reads are arriving.
+const LINGER_YIELDS: usize = 2;
+
 /// The answer of the last successful round and the failures, by ticket.
 #[derive(Debug, Default)]
 struct Outcomes {
@@ -30,6 +33,8 @@ pub(crate) struct ReadIndexRounds {
     outcomes: Mutex<Outcomes>,
     /// One round at a time.
     round: tokio::sync::Mutex<()>,
+    /// How many tickets the last round covered.
+    last_batch: AtomicU64,
 }
 
 /// The round that covered this read (run for another read) failed.
@@ -38,6 +43,11 @@ pub(crate) struct ReadIndexRounds {
 pub(crate) struct RoundFailed;
 
 impl ReadIndexRounds {
+    /// Whether the last round covered more than one read (reads arrive faster than rounds).
+    fn busy(&self) -> bool {
+        self.last_batch.load(Ordering::Relaxed) > 1
+    }
+
     fn outcome(&self, ticket: u64) -> Option<Result<u64, RoundFailed>> {
         let o = self.outcomes.lock().unwrap_or_else(|e| e.into_inner());
         if o.covered >= ticket {
@@ -63,9 +73,19 @@ impl ReadIndexRounds {
         if let Some(done) = self.outcome(ticket) {
             return done.map_err(E::from);
         }
+        // Under load, reads the runtime is already working on take their tickets if this
+        // round lets them run first; the round then covers them too. Costs nothing when idle.
+        if self.issued.load(Ordering::Acquire) > ticket || self.busy() {
+            for _ in 0..LINGER_YIELDS {
+                tokio::task::yield_now().await;
+            }
+        }
         let covers = self.issued.load(Ordering::Acquire);
         let result = round().await;
         let mut o = self.outcomes.lock().unwrap_or_else(|e| e.into_inner());
+        let previous = o.covered.max(o.failed);
+        self.last_batch
+            .store(covers.saturating_sub(previous), Ordering::Relaxed);
         match &result {
             Ok(index) => {
                 o.covered = o.covered.max(covers);

@@ -455,15 +455,18 @@ impl Leadership for HaRuntime {
             }
             unavailable()
         })?;
-        self.raft
-            .raft()
-            .wait(Some(timeout))
-            .applied_index_at_least(Some(index), "standby read")
-            .await
-            .map_err(|e| {
-                tracing::debug!(error = %e, index, "standby did not apply the read index in time");
-                unavailable()
-            })?;
+        // Usually applied already; otherwise wait for Raft to report it.
+        if self.raft.applied_index_now() < index {
+            self.raft
+                .raft()
+                .wait(Some(timeout))
+                .applied_index_at_least(Some(index), "standby read")
+                .await
+                .map_err(|e| {
+                    tracing::debug!(error = %e, index, "standby did not apply the read index in time");
+                    unavailable()
+                })?;
+        }
         Ok(self.raft.watched_keys().generation())
     }
 

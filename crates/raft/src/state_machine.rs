@@ -80,6 +80,9 @@ pub(crate) struct StateMachine {
     sync: Arc<Mutex<SyncSchedule>>,
     /// Raised when an apply touches a watched key (see [`crate::WatchedKeys`]).
     watched: Arc<crate::WatchedKeys>,
+    /// Index of the last applied entry, set as each apply commits: before openraft learns
+    /// of it, so before any client is told its write was applied.
+    applied_index: Arc<std::sync::atomic::AtomicU64>,
     /// Keeps the write-back thread alive; it ends when the last clone drops this.
     _writeback: Arc<std::sync::mpsc::Sender<()>>,
 }
@@ -153,8 +156,19 @@ impl StateMachine {
             restored: Arc::new(tokio::sync::watch::Sender::new(0)),
             sync: Arc::new(Mutex::new(SyncSchedule::new(Instant::now()))),
             watched: Arc::new(crate::WatchedKeys::default()),
+            applied_index: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             _writeback: Arc::new(start_writeback(path)?),
         })
+    }
+
+    /// The last applied index as the state machine committed it (shared with the store).
+    pub(crate) fn applied_index(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.applied_index.clone()
+    }
+
+    fn set_applied(&self, index: u64) {
+        self.applied_index
+            .fetch_max(index, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// The keys whose changes raise a generation (shared with the store).
@@ -309,6 +323,9 @@ impl StateMachine {
         }
         txn.commit()?;
         self.watched.bump();
+        if let Some(last) = meta.last_log_id {
+            self.set_applied(last.index);
+        }
         self.schedule().synced(Instant::now());
         if !doomed.is_empty() {
             let _guard = self.staging_lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -430,6 +447,7 @@ impl StateMachine {
         if touched || restored {
             self.watched.bump();
         }
+        self.set_applied(last.index);
         if restored {
             self.restored.send_modify(|n| *n += 1);
         }
@@ -579,9 +597,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn applied_state(&mut self) -> OrResult<(Option<LogId<NodeId>>, Membership)> {
         let sm = self.clone();
-        run_blocking(move || sm.applied_sync())
+        let state = run_blocking(move || sm.applied_sync())
             .await
-            .map_err(sm_err(ErrorVerb::Read))
+            .map_err(sm_err(ErrorVerb::Read))?;
+        if let Some(last) = state.0 {
+            self.set_applied(last.index);
+        }
+        Ok(state)
     }
 
     async fn apply<I>(&mut self, entries: I) -> OrResult<Vec<CommandResult>>
@@ -729,6 +751,11 @@ mod tests {
             }
             // Visible to readers before any fsync.
             assert_eq!(get_sync(&sm.db, "k5").unwrap(), Some(b"v".to_vec()));
+            assert_eq!(
+                sm.applied_index()
+                    .load(std::sync::atomic::Ordering::Acquire),
+                5
+            );
             let (applied, _) = sm.applied_sync().unwrap();
             assert_eq!(applied.map(|l| l.index), Some(5));
         }
@@ -738,6 +765,16 @@ mod tests {
         let (applied, _) = sm.applied_sync().unwrap();
         assert_eq!(applied.map(|l| l.index), Some(5));
         assert_eq!(get_sync(&sm.db, "k1").unwrap(), Some(b"v".to_vec()));
+        // Applies of watched keys raise the generation; others do not.
+        let watched = sm.watched();
+        watched.set(vec!["core/*".into()]);
+        let g = watched.generation();
+        sm.apply_sync(vec![put_entry(6, "logical/x", b"v")])
+            .unwrap();
+        assert_eq!(watched.generation(), g, "an unwatched key");
+        sm.apply_sync(vec![put_entry(7, "core/mounts", b"v")])
+            .unwrap();
+        assert_eq!(watched.generation(), g + 1, "a watched key");
     }
 
     fn entry(index: u64, cmd: Command) -> Entry<TypeConfig> {

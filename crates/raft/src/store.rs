@@ -50,6 +50,8 @@ pub struct RaftStore {
     restores: tokio::sync::watch::Receiver<u64>,
     /// Keys whose applied changes raise a generation (see [`crate::WatchedKeys`]).
     watched: Arc<crate::WatchedKeys>,
+    /// The state machine's last applied index (see [`RaftStore::applied_index_now`]).
+    applied_index: Arc<std::sync::atomic::AtomicU64>,
     /// When the leader last contacted this node (`vault.raft.leader.lastContact`).
     leader_contact: crate::telemetry::LeaderContact,
     /// The task counting state transitions (ends when Raft shuts down).
@@ -86,6 +88,7 @@ impl RaftStore {
         let state_db = sm.db();
         let restores = sm.restores();
         let watched = sm.watched();
+        let applied_index = sm.applied_index();
         let id = node_id_of(&opts.node_id);
         let info = NodeInfo {
             node_id: opts.node_id.clone(),
@@ -130,6 +133,7 @@ impl RaftStore {
             restore_lock: tokio::sync::Mutex::new(()),
             restores,
             watched,
+            applied_index,
             leader_contact: crate::telemetry::LeaderContact::new(&metrics),
             states_task: std::sync::Mutex::new(Some(states_task)),
         }))
@@ -141,13 +145,13 @@ impl RaftStore {
         &self.watched
     }
 
-    /// The index of the last log entry this node knows committed (0 before any), read inside
-    /// Raft's core: a leader's answer covers every write it acknowledged before the call.
-    pub async fn committed_index(&self) -> Result<u64, RaftError> {
-        self.raft
-            .with_raft_state(|st| st.committed.map_or(0, |c| c.index))
-            .await
-            .map_err(|e| RaftError::Stopped(e.to_string()))
+    /// The index of the last entry the state machine applied, read without waiting: it is
+    /// set as each apply commits, before openraft (and so any client) learns of it. On the
+    /// leader, which acknowledges a write only once applied, it covers every acknowledged
+    /// write.
+    pub fn applied_index_now(&self) -> u64 {
+        self.applied_index
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Milliseconds since the leader last sent this node an AppendEntries (or heartbeat);
