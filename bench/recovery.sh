@@ -28,7 +28,9 @@
 #
 # Environment: SYSTEMS (default "tresor openbao etcd"), RUNS (failover/restart runs, default 5),
 # RSS_SECRETS (default 100000), COLD_MIB (default 1024), COLD_VALUE (default 4096),
-# COLD_MAX_SECS (bound of the cold fill, default 3600), CONC (writers, default 32),
+# COLD_MAX_SECS (bound of the cold fill, default 3600), COLD_STOP (how the filled node is
+# stopped before the cold start: "term", the default, or "kill" for kill -9), CONC (writers,
+# default 32),
 # SNAP_MIB (default 100), SNAP_VALUE (default 4096).
 # Results: target/bench/recovery/<system>-<scenario>.json and summary.json (this run's only).
 set -euo pipefail
@@ -40,6 +42,7 @@ RUNS="${RUNS:-5}"
 RSS_SECRETS="${RSS_SECRETS:-100000}"
 COLD_MIB="${COLD_MIB:-1024}"
 COLD_VALUE="${COLD_VALUE:-4096}"
+COLD_STOP="${COLD_STOP:-term}"
 COLD_MAX_SECS="${COLD_MAX_SECS:-3600}"
 CONC="${CONC:-32}"
 SNAP_MIB="${SNAP_MIB:-100}"
@@ -179,7 +182,7 @@ scenario_cold() {
     written="$(fill_to "$COLD_MIB" "$COLD_VALUE" "$system-cold")"
     local fill_secs=$((SECONDS - fill_start)) rss_before bytes disk
     rss_before="$(bc_rss_kib 0)"
-    bc_stop_node 0
+    if [[ "$COLD_STOP" == kill ]]; then bc_kill9 0; else bc_stop_node 0; fi
     bytes="$(bc_data_bytes 0)"
     disk="$(disk_bytes 0)"
     t0="$(bc_now_ms)"
@@ -189,9 +192,9 @@ scenario_cold() {
     bc_wait "node 1 to unseal" bc_unseal 0
     bc_wait "node 1 to serve" bc_serving 0
     t_serving=$(($(bc_now_ms) - t0))
-    bc_log "$system cold start with $((disk >> 20)) MiB on disk: answered after $t_answer ms, serving after $t_serving ms"
-    printf '{"system":"%s","scenario":"cold","written_bytes":%s,"data_bytes":%s,"disk_bytes":%s,"fill_secs":%s,"answer_ms":%s,"serving_ms":%s,"rss_before_stop_kib":%s,"rss_after_start_kib":%s}\n' \
-        "$system" "$written" "$bytes" "$disk" "$fill_secs" "$t_answer" "$t_serving" \
+    bc_log "$system cold start (stopped by $COLD_STOP) with $((disk >> 20)) MiB on disk: answered after $t_answer ms, serving after $t_serving ms"
+    printf '{"system":"%s","scenario":"cold","stop":"%s","written_bytes":%s,"data_bytes":%s,"disk_bytes":%s,"fill_secs":%s,"answer_ms":%s,"serving_ms":%s,"rss_before_stop_kib":%s,"rss_after_start_kib":%s}\n' \
+        "$system" "$COLD_STOP" "$written" "$bytes" "$disk" "$fill_secs" "$t_answer" "$t_serving" \
         "$rss_before" "$(bc_rss_kib 0)" >"$OUT/$system-cold.json"
     bc_stop
 }
@@ -307,7 +310,7 @@ for system, all_runs in res.items():
         print(f"{system:<8} RSS per node, MiB: idle {mib(x['idle_kib'])}, after {x['secrets']} secrets {mib(x['after_kib'])} (written in {x['fill_secs']} s)")
     if "cold" in r:
         x = r["cold"]
-        print(f"{system:<8} cold start with {x['written_bytes'] / 2**20:.0f} MiB of secrets ({x['disk_bytes'] / 2**20:.0f} MiB on disk): answers after {x['answer_ms']} ms, unsealed+serving after {x['serving_ms']} ms")
+        print(f"{system:<8} cold start after {'kill -9' if x.get('stop') == 'kill' else 'SIGTERM'} with {x['written_bytes'] / 2**20:.0f} MiB of secrets ({x['disk_bytes'] / 2**20:.0f} MiB on disk): answers after {x['answer_ms']} ms, unsealed+serving after {x['serving_ms']} ms")
     if "snapshot" in r:
         x = r["snapshot"]
         print(f"{system:<8} snapshot of {x['written_bytes'] / 2**20:.0f} MiB of secrets: {x['size_bytes'] / 2**20:.1f} MiB archive, save {x['save_ms']} ms (peak RSS {x['peak_rss_save_kib'] / 1024:.0f} MiB), restore {x['restore_ms']} ms (peak RSS {x['peak_rss_restore_kib'] / 1024:.0f} MiB), idle RSS {x['rss_idle_kib'] / 1024:.0f} MiB")

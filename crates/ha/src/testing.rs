@@ -209,6 +209,53 @@ impl TestCluster {
         Ok(TestCluster { nodes, dir })
     }
 
+    /// Forms the cluster: initializes `n1` with one Shamir share, unseals it, joins and
+    /// unseals every other node, and waits until all are voters, each knows a leader and one
+    /// node is active. Returns the root token and the unseal key (base64).
+    pub async fn form(&self) -> Result<(String, String), String> {
+        const WAIT: Duration = Duration::from_secs(60);
+        let first = self.nodes.first().ok_or("no node")?;
+        let init = first
+            .node
+            .core
+            .init(tresor_core::InitRequest::shamir(1, 1))
+            .await
+            .map_err(|e| e.to_string())?;
+        let key = init.keys_base64.first().cloned().ok_or("no unseal key")?;
+        let unseal = |n: &TestNode| {
+            let key = key.clone();
+            let core = n.node.core.clone();
+            async move {
+                core.unseal(Some(&key), false)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        };
+        unseal(first).await?;
+        for n in &self.nodes[1..] {
+            n.node
+                .core
+                .raft_join(first.join_params())
+                .await
+                .map_err(|e| e.to_string())?;
+            wait_until(WAIT, "a join challenge", || async {
+                n.node.core.has_pending_join()
+            })
+            .await?;
+            unseal(n).await?;
+        }
+        let voters = self.nodes.len();
+        wait_until(WAIT, "every node a voter, and an active node", || async {
+            self.nodes
+                .iter()
+                .all(|n| n.voters().len() == voters && n.leader().is_some())
+                && self.nodes.iter().any(|n| n.node.core.is_active_node())
+        })
+        .await?;
+        Ok((init.root_token, key))
+    }
+
     /// Where the nodes keep their data.
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Map, json};
-use tresor_core::{CoreOptions, InitRequest};
+use tresor_core::CoreOptions;
 use tresor_expiration::RetryPolicy;
 use tresor_ha::testing::{TestCluster, fast_runtime, wait_until};
 use tresor_sdk::{BackendKind, LogicalBackend, LogicalError, Operation, Request, Response, Secret};
@@ -99,26 +99,7 @@ async fn the_next_active_node_revokes_leases_at_expiry_retrying_while_the_databa
     let mut cluster = TestCluster::start_with(3, fast_runtime(), || core_options(&db))
         .await
         .unwrap();
-    let n1 = &cluster.nodes[0];
-    let init = n1.node.core.init(InitRequest::shamir(1, 1)).await.unwrap();
-    let key = init.keys_base64[0].clone();
-    let root = init.root_token.clone();
-    n1.node.core.unseal(Some(&key), false).await.unwrap();
-    for n in &cluster.nodes[1..] {
-        n.node.core.raft_join(n1.join_params()).await.unwrap();
-        wait_until(WAIT, "a join challenge", || async {
-            n.node.core.has_pending_join()
-        })
-        .await
-        .unwrap();
-        n.node.core.unseal(Some(&key), false).await.unwrap();
-    }
-    wait_until(WAIT, "three voters and an active node", || async {
-        cluster.nodes.iter().all(|n| n.voters().len() == 3)
-            && cluster.nodes.iter().any(|n| n.node.core.is_active_node())
-    })
-    .await
-    .unwrap();
+    let (root, _) = cluster.form().await.unwrap();
     let active = cluster
         .nodes
         .iter()

@@ -9,36 +9,14 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::json;
-use tresor_core::InitRequest;
 use tresor_ha::testing::{TestCluster, TestNode, fast_runtime, wait_until};
 
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn formed() -> (TestCluster, String) {
     let cluster = TestCluster::start(3, fast_runtime()).await.unwrap();
-    let n1 = &cluster.nodes[0];
-    let init = n1.node.core.init(InitRequest::shamir(1, 1)).await.unwrap();
-    let key = init.keys_base64[0].clone();
-    n1.node.core.unseal(Some(&key), false).await.unwrap();
-    for n in &cluster.nodes[1..] {
-        n.node.core.raft_join(n1.join_params()).await.unwrap();
-        wait_until(WAIT, "a join challenge", || async {
-            n.node.core.has_pending_join()
-        })
-        .await
-        .unwrap();
-        n.node.core.unseal(Some(&key), false).await.unwrap();
-    }
-    wait_until(WAIT, "three voters and one active node", || async {
-        cluster
-            .nodes
-            .iter()
-            .all(|n| n.voters().len() == 3 && n.leader().is_some())
-            && cluster.nodes.iter().any(|n| n.node.core.is_active_node())
-    })
-    .await
-    .unwrap();
-    (cluster, init.root_token)
+    let (root, _) = cluster.form().await.unwrap();
+    (cluster, root)
 }
 
 /// `GET /v1/sys/metrics?format=prometheus` of `node`: status and text.
