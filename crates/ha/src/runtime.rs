@@ -355,10 +355,7 @@ impl HaRuntime {
 
     /// Whether the cluster configuration has more voters than this node.
     pub(crate) fn has_other_voters(&self) -> bool {
-        self.raft
-            .members()
-            .iter()
-            .any(|m| m.voter && m.node_id != self.raft.node_id())
+        self.raft.has_other_voters()
     }
 }
 

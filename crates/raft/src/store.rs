@@ -334,6 +334,17 @@ impl RaftStore {
         out
     }
 
+    /// Whether the configuration has a voter other than this node (read in place, without
+    /// copying the membership: the active node asks before every answer).
+    pub fn has_other_voters(&self) -> bool {
+        let rx = self.raft.metrics();
+        let m = rx.borrow();
+        m.membership_config
+            .membership()
+            .voter_ids()
+            .any(|id| id != self.id)
+    }
+
     /// The current leader as known to this node.
     pub fn leader(&self) -> Option<(String, NodeInfo)> {
         let m = self.current_metrics();

@@ -40,11 +40,13 @@ async fn three_nodes_replicate_and_fail_over() {
     let learners = n1.members();
     assert_eq!(learners.len(), 3);
     assert_eq!(learners.iter().filter(|m| m.voter).count(), 1);
+    assert!(!n1.has_other_voters(), "learners are not voters");
 
     n1.change_membership(&["vault-1".into(), "vault-2".into(), "vault-3".into()])
         .await
         .unwrap();
     assert!(n1.members().iter().all(|m| m.voter));
+    assert!(n1.has_other_voters());
 
     for i in 0..50u32 {
         n1.put(&format!("r/{i:03}"), i.to_be_bytes().to_vec())
