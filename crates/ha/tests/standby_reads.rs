@@ -25,6 +25,21 @@ async fn formed(runtime: RuntimeOptions) -> (TestCluster, String) {
     (cluster, root)
 }
 
+/// A formed cluster with a KV engine of `version` ("1" or "2") mounted at `secret/`.
+async fn formed_with_kv(runtime: RuntimeOptions, version: &str) -> (TestCluster, String) {
+    let (cluster, root) = formed(runtime).await;
+    let body = json!({"type": "kv", "options": {"version": version}});
+    ok(
+        active(&cluster),
+        "POST",
+        "sys/mounts/secret",
+        &root,
+        Some(body),
+    )
+    .await;
+    (cluster, root)
+}
+
 fn active(cluster: &TestCluster) -> &TestNode {
     cluster
         .nodes
@@ -69,16 +84,8 @@ async fn ok(node: &TestNode, method: &str, path: &str, token: &str, body: Option
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn standbys_answer_reads_themselves_and_see_every_acknowledged_write() {
-    let (cluster, root) = formed(fast_runtime()).await;
+    let (cluster, root) = formed_with_kv(fast_runtime(), "2").await;
     let leader = active(&cluster);
-    ok(
-        leader,
-        "POST",
-        "sys/mounts/secret",
-        &root,
-        Some(json!({"type": "kv", "options": {"version": "2"}})),
-    )
-    .await;
     let standbys = standbys(&cluster);
     let before: Vec<u64> =
         futures::future::join_all(standbys.iter().map(|s| served(s, &root))).await;
@@ -134,16 +141,8 @@ async fn standbys_answer_reads_themselves_and_see_every_acknowledged_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn policy_mount_and_token_changes_apply_to_standby_reads_at_once() {
-    let (cluster, root) = formed(fast_runtime()).await;
+    let (cluster, root) = formed_with_kv(fast_runtime(), "2").await;
     let leader = active(&cluster);
-    ok(
-        leader,
-        "POST",
-        "sys/mounts/secret",
-        &root,
-        Some(json!({"type": "kv", "options": {"version": "2"}})),
-    )
-    .await;
     ok(
         leader,
         "PUT",
@@ -152,16 +151,12 @@ async fn policy_mount_and_token_changes_apply_to_standby_reads_at_once() {
         Some(json!({"data": {"x": "1"}})),
     )
     .await;
-    let rules =
-        |path: &str| json!({"policy": format!("path \"{path}\" {{ capabilities = [\"read\"] }}")});
-    ok(
-        leader,
-        "PUT",
-        "sys/policies/acl/reader",
-        &root,
-        Some(rules("secret/data/a")),
-    )
-    .await;
+    // The policy `reader` grants reading `path` only.
+    let grant = |path: &str| {
+        let body = json!({"policy": format!("path \"{path}\" {{ capabilities = [\"read\"] }}")});
+        ok(leader, "PUT", "sys/policies/acl/reader", &root, Some(body))
+    };
+    grant("secret/data/a").await;
     let token = ok(
         leader,
         "POST",
@@ -174,28 +169,14 @@ async fn policy_mount_and_token_changes_apply_to_standby_reads_at_once() {
     let s = standbys(&cluster)[0];
     ok(s, "GET", "secret/data/a", &token, None).await;
     // The policy no longer grants the path: the very next read on the standby is refused.
-    ok(
-        leader,
-        "PUT",
-        "sys/policies/acl/reader",
-        &root,
-        Some(rules("secret/data/other")),
-    )
-    .await;
+    grant("secret/data/other").await;
     let (status, body) = s
         .call("GET", "secret/data/a", Some(&token), None)
         .await
         .unwrap();
     assert_eq!(status, 403, "{body}");
     // A revoked token stops working on the standby at once.
-    ok(
-        leader,
-        "PUT",
-        "sys/policies/acl/reader",
-        &root,
-        Some(rules("secret/data/a")),
-    )
-    .await;
+    grant("secret/data/a").await;
     ok(s, "GET", "secret/data/a", &token, None).await;
     ok(
         leader,
@@ -231,16 +212,8 @@ async fn policy_mount_and_token_changes_apply_to_standby_reads_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requests_that_must_write_are_forwarded_from_a_standby() {
-    let (cluster, root) = formed(fast_runtime()).await;
+    let (cluster, root) = formed_with_kv(fast_runtime(), "1").await;
     let leader = active(&cluster);
-    ok(
-        leader,
-        "POST",
-        "sys/mounts/secret",
-        &root,
-        Some(json!({"type": "kv"})),
-    )
-    .await;
     ok(leader, "PUT", "secret/a", &root, Some(json!({"x": "1"}))).await;
     // A token with two uses: each read through a standby uses one, on the active node.
     let token = ok(
@@ -303,20 +276,12 @@ async fn health_reports_performance_standbys_unless_standby_reads_are_off() {
 
     let mut off = fast_runtime();
     off.standby_reads = false;
-    let (cluster, root) = formed(off).await;
+    let (cluster, root) = formed_with_kv(off, "1").await;
     let s = standbys(&cluster)[0];
     let (status, body) = health(s, "").await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["performance_standby"], false);
     let leader = active(&cluster);
-    ok(
-        leader,
-        "POST",
-        "sys/mounts/secret",
-        &root,
-        Some(json!({"type": "kv"})),
-    )
-    .await;
     ok(leader, "PUT", "secret/a", &root, Some(json!({"x": "1"}))).await;
     let before = served(s, &root).await;
     ok(s, "GET", "secret/a", &root, None).await;
