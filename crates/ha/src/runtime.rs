@@ -388,14 +388,13 @@ impl Leadership for HaRuntime {
         if !self.raft.is_leader() {
             return false;
         }
-        let rx = self.raft.raft().metrics();
-        let m = rx.borrow();
-        let voters = m.membership_config.membership().voter_ids().count();
         // A leader of several voters must have heard from a quorum recently. No quorum
         // acknowledgement at all means it has not (yet) in this term: openraft restores a
         // restarted node as leader of its old term before it learns of a newer one.
-        voters <= 1
-            || m.millis_since_quorum_ack
+        !self.raft.has_other_voters()
+            || self
+                .raft
+                .quorum_ack_age_ms()
                 .is_some_and(|ms| ms <= self.quorum_stale_ms)
     }
 

@@ -56,6 +56,8 @@ pub struct RaftStore {
     leader_contact: crate::telemetry::LeaderContact,
     /// The task counting state transitions (ends when Raft shuts down).
     states_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// When that task last saw a new metrics snapshot.
+    metrics_seen: Arc<crate::telemetry::MetricsSeen>,
 }
 
 impl std::fmt::Debug for RaftStore {
@@ -113,9 +115,11 @@ impl RaftStore {
             quorum_stale_ms(&config),
             crate::telemetry::CommitMetrics::new(&metrics),
         );
+        let metrics_seen = Arc::new(crate::telemetry::MetricsSeen::new());
         let states_task = tokio::spawn(crate::telemetry::watch_states(
             raft.metrics(),
             metrics.clone(),
+            metrics_seen.clone(),
         ));
         Ok(Arc::new(RaftStore {
             id,
@@ -136,6 +140,7 @@ impl RaftStore {
             applied_index,
             leader_contact: crate::telemetry::LeaderContact::new(&metrics),
             states_task: std::sync::Mutex::new(Some(states_task)),
+            metrics_seen,
         }))
     }
 
@@ -332,6 +337,20 @@ impl RaftStore {
             .collect();
         out.sort_by(|a, b| a.node_id.cmp(&b.node_id));
         out
+    }
+
+    /// Leader: milliseconds since a quorum last acknowledged it, `None` before any
+    /// acknowledgement in its term. openraft computes the figure when it publishes a metrics
+    /// snapshot, so a snapshot read after this process was paused (SIGSTOP, a stalled VM)
+    /// still shows the age from before the pause. Added to it here: the time since the
+    /// snapshot was last seen new, which makes the answer too old rather than too young.
+    pub fn quorum_ack_age_ms(&self) -> Option<u64> {
+        // Read before the snapshot: a snapshot seen later only makes the sum larger.
+        let unseen = self.metrics_seen.age_ms();
+        let rx = self.raft.metrics();
+        let m = rx.borrow();
+        m.millis_since_quorum_ack
+            .map(|ms| ms.saturating_add(unseen))
     }
 
     /// Whether the configuration has a voter other than this node (read in place, without

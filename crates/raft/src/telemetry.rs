@@ -148,9 +148,43 @@ pub(crate) fn transition(prev: Option<ServerState>, next: ServerState) -> Option
 
 /// Counts this node's Raft state transitions from openraft's metrics channel until it closes
 /// (Raft shut down). The three counters exist at zero from the start.
+/// When this process last saw a new Raft metrics snapshot (see
+/// [`crate::RaftStore::quorum_ack_age_ms`]).
+#[derive(Debug)]
+pub(crate) struct MetricsSeen {
+    start: Instant,
+    /// Milliseconds after `start`.
+    last_ms: AtomicU64,
+}
+
+impl MetricsSeen {
+    pub(crate) fn new() -> MetricsSeen {
+        MetricsSeen {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Records that a snapshot is being looked at now.
+    pub(crate) fn now(&self) {
+        self.last_ms.store(self.elapsed_ms(), Ordering::Release);
+    }
+
+    /// Milliseconds since the last snapshot was seen.
+    pub(crate) fn age_ms(&self) -> u64 {
+        self.elapsed_ms()
+            .saturating_sub(self.last_ms.load(Ordering::Acquire))
+    }
+}
+
 pub(crate) async fn watch_states(
     mut rx: tokio::sync::watch::Receiver<openraft::RaftMetrics<NodeId, NodeInfo>>,
     metrics: Metrics,
+    seen: std::sync::Arc<MetricsSeen>,
 ) {
     for s in [
         ServerState::Candidate,
@@ -161,6 +195,7 @@ pub(crate) async fn watch_states(
     }
     let mut prev = None;
     loop {
+        seen.now();
         let state = rx.borrow_and_update().state;
         if let Some(entered) = transition(prev, state)
             && let Some(c) = state_counter(&metrics, entered)
@@ -177,6 +212,17 @@ pub(crate) async fn watch_states(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_not_seen_for_a_while_ages() {
+        let seen = MetricsSeen::new();
+        seen.now();
+        assert!(seen.age_ms() < 50);
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        assert!(seen.age_ms() >= 60, "{}", seen.age_ms());
+        seen.now();
+        assert!(seen.age_ms() < 50);
+    }
 
     #[test]
     fn transitions_count_entering_a_state_once() {
