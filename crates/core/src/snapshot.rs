@@ -185,6 +185,23 @@ impl Core {
     /// restore; the active node calls it at the end of [`Core::snapshot_restore`].
     pub async fn after_restore(&self) {
         let _guard = self.lifecycle.lock().await;
+        self.reload_after_restore().await;
+    }
+
+    /// [`Core::after_restore`] for a restore this node's store reports having applied, unless
+    /// the node is the active one by the time it holds the lifecycle lock. The active node
+    /// reloads in [`Core::snapshot_restore`]; a report seen while that reload had dropped the
+    /// old state must not reload a second time (which drops the new state again and leaves
+    /// requests without an active state for a moment).
+    pub async fn after_replicated_restore(&self) {
+        let _guard = self.lifecycle.lock().await;
+        if self.is_active_node() {
+            return;
+        }
+        self.reload_after_restore().await;
+    }
+
+    async fn reload_after_restore(&self) {
         if self.is_sealed() {
             self.barrier.thaw_writes();
             return;

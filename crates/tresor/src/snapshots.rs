@@ -94,9 +94,7 @@ pub(crate) fn install(core: &Arc<Core>, raft: &Arc<RaftStore>, supervisor: &Supe
                     }
                 }
             }
-            if !core.is_active_node() {
-                core.after_restore().await;
-            }
+            core.after_replicated_restore().await;
         }
     });
 }
