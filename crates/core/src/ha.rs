@@ -154,7 +154,7 @@ pub trait Leadership: Send + Sync + 'static {
         false
     }
     /// Standby, before it answers a read from its own state: a ReadIndex round with the
-    /// active node (which confirms its leadership and answers its commit index), then a wait
+    /// active node (which confirms its leadership and answers its applied index), then a wait
     /// until this node has applied that index. Everything acknowledged to any client before
     /// the call is then in local storage, so the read is linearizable. Returns the generation
     /// of the keys given to [`Leadership::watch_keys`] at that point. Fails with

@@ -69,7 +69,7 @@ async fn step(core: &Arc<Core>, ha: &HaRuntime) {
         }
         // A sealed member of a larger cluster hands leadership over and stays out of
         // elections until it is unsealed again.
-        if ha.has_other_voters() {
+        if ha.raft.has_other_voters() {
             if ha.raft.is_leader() && ha.elections_enabled() {
                 ha.step_down();
             }

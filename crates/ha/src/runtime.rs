@@ -106,33 +106,24 @@ pub struct HaRuntime {
     read_index: crate::read_index::ReadIndexRounds,
 }
 
-/// Why a leadership confirmation failed.
+/// Why a coalesced round (a leadership confirmation, or a standby's read index) failed.
 #[derive(Debug)]
-enum ConfirmError {
+enum RoundError {
     /// The round this request ran failed.
     Round(String),
     /// The round that covered this request (run by another request) failed.
     Covered,
 }
 
-/// Why a standby's read index round failed.
-#[derive(Debug)]
-enum ReadIndexError {
-    /// The round this read ran failed.
-    Round(String),
-    /// The round that covered this read (run by another read) failed.
-    Covered,
-}
-
-impl From<crate::read_index::RoundFailed> for ReadIndexError {
-    fn from(_: crate::read_index::RoundFailed) -> Self {
-        ReadIndexError::Covered
+impl From<BarrierFailed> for RoundError {
+    fn from(_: BarrierFailed) -> Self {
+        RoundError::Covered
     }
 }
 
-impl From<BarrierFailed> for ConfirmError {
-    fn from(_: BarrierFailed) -> Self {
-        ConfirmError::Covered
+impl From<crate::read_index::RoundFailed> for RoundError {
+    fn from(_: crate::read_index::RoundFailed) -> Self {
+        RoundError::Covered
     }
 }
 
@@ -352,11 +343,6 @@ impl HaRuntime {
             tracing::warn!(error = %e, "could not write the removed-from-cluster marker");
         }
     }
-
-    /// Whether the cluster configuration has more voters than this node.
-    pub(crate) fn has_other_voters(&self) -> bool {
-        self.raft.has_other_voters()
-    }
 }
 
 /// The cluster CA, created (once, see [`Core::cluster_tls_get_or_create`]) if the cluster has
@@ -399,7 +385,7 @@ impl Leadership for HaRuntime {
     }
 
     async fn confirm_leadership(&self) -> Result<(), CoreError> {
-        if !self.has_other_voters() {
+        if !self.raft.has_other_voters() {
             return Ok(());
         }
         let raft = self.raft.raft().clone();
@@ -407,14 +393,14 @@ impl Leadership for HaRuntime {
         let round = || async move {
             match tokio::time::timeout(timeout, raft.ensure_linearizable()).await {
                 Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(ConfirmError::Round(e.to_string())),
-                Err(_) => Err(ConfirmError::Round(format!(
+                Ok(Err(e)) => Err(RoundError::Round(e.to_string())),
+                Err(_) => Err(RoundError::Round(format!(
                     "no quorum acknowledged leadership within {timeout:?}"
                 ))),
             }
         };
         self.read_barrier.confirm(round).await.map_err(|e| {
-            if let ConfirmError::Round(reason) = &e {
+            if let RoundError::Round(reason) = &e {
                 tracing::warn!(%reason, "leadership not confirmed; refusing requests until it is");
             }
             CoreError::LeadershipUnconfirmed
@@ -439,14 +425,14 @@ impl Leadership for HaRuntime {
             match tokio::time::timeout(timeout, self.cluster.read_index(&leader.cluster_addr)).await
             {
                 Ok(Ok(index)) => Ok(index),
-                Ok(Err(e)) => Err(ReadIndexError::Round(e.to_string())),
-                Err(_) => Err(ReadIndexError::Round(format!(
+                Ok(Err(e)) => Err(RoundError::Round(e.to_string())),
+                Err(_) => Err(RoundError::Round(format!(
                     "the active node gave no read index within {timeout:?}"
                 ))),
             }
         };
         let index = self.read_index.index(round).await.map_err(|e| {
-            if let ReadIndexError::Round(reason) = &e {
+            if let RoundError::Round(reason) = &e {
                 tracing::debug!(%reason, leader = %leader_id, "read index round failed");
             }
             unavailable()

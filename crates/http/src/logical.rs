@@ -115,7 +115,7 @@ pub(crate) enum Served {
 }
 
 pub(crate) async fn handle(state: &AppState, req: ApiRequest) -> Response {
-    match serve(state, req).await {
+    match serve(state, &req).await {
         Served::Answer(resp) => resp,
         // The node lost or has not yet taken the active role: retriable.
         Served::Standby(e) => ApiError::from(e).into_response(),
@@ -124,15 +124,15 @@ pub(crate) async fn handle(state: &AppState, req: ApiRequest) -> Response {
 
 /// Runs a logical request; a standby's refusal to answer it comes back as
 /// [`Served::Standby`] rather than as an error response.
-pub(crate) async fn serve(state: &AppState, req: ApiRequest) -> Served {
+pub(crate) async fn serve(state: &AppState, req: &ApiRequest) -> Served {
     let list = match req.method {
-        Method::GET => match is_list(&req) {
+        Method::GET => match is_list(req) {
             Ok(l) => l,
             Err(e) => return Served::Answer(e.into_response()),
         },
         _ => false,
     };
-    let Some(method) = core_method(&req, list) else {
+    let Some(method) = core_method(req, list) else {
         return Served::Answer(ApiError::bare(StatusCode::METHOD_NOT_ALLOWED).into_response());
     };
     let data = match method {
@@ -165,7 +165,7 @@ pub(crate) async fn serve(state: &AppState, req: ApiRequest) -> Served {
     Served::Answer(match reply {
         Err(e @ tresor_core::CoreError::Standby { .. }) => return Served::Standby(e),
         Err(e) => ApiError::from(e).into_response(),
-        Ok(reply) => render(&req, method, reply),
+        Ok(reply) => render(req, method, reply),
     })
 }
 

@@ -315,6 +315,14 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
             if api.headers.contains_key(crate::forward::FORWARDED_HEADER) {
                 return crate::forward::no_active_node();
             }
+            // Reads a standby may answer itself are tried here first; anything it cannot
+            // answer (a write, a path it does not serve, a handler that would write) goes on.
+            if crate::forward::may_serve_on_standby(&api) {
+                match logical::serve(&state, &api).await {
+                    logical::Served::Answer(resp) => return resp,
+                    logical::Served::Standby(_) => {}
+                }
+            }
             let fwd = crate::forward::to_forwarded(
                 &api.method,
                 &path_and_query,
@@ -322,14 +330,6 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
                 &api.body,
                 &api.client,
             );
-            // Reads a standby may answer itself are tried here first; anything it cannot
-            // answer (a write, a path it does not serve, a handler that would write) goes on.
-            if crate::forward::may_serve_on_standby(&api) {
-                match logical::serve(&state, api).await {
-                    logical::Served::Answer(resp) => return resp,
-                    logical::Served::Standby(_) => {}
-                }
-            }
             return match state.core.ha().forwarding.forward(fwd).await {
                 Ok(resp) => crate::forward::from_forwarded(resp),
                 Err(e) => {

@@ -57,7 +57,7 @@ pub struct RaftStore {
     /// The task counting state transitions (ends when Raft shuts down).
     states_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// When that task last saw a new metrics snapshot.
-    metrics_seen: Arc<crate::telemetry::MetricsSeen>,
+    metrics_seen: Arc<crate::telemetry::Stamp>,
 }
 
 impl std::fmt::Debug for RaftStore {
@@ -115,7 +115,7 @@ impl RaftStore {
             quorum_stale_ms(&config),
             crate::telemetry::CommitMetrics::new(&metrics),
         );
-        let metrics_seen = Arc::new(crate::telemetry::MetricsSeen::new());
+        let metrics_seen = Arc::new(crate::telemetry::Stamp::new());
         let states_task = tokio::spawn(crate::telemetry::watch_states(
             raft.metrics(),
             metrics.clone(),

@@ -73,21 +73,20 @@ impl PeerMetrics {
     }
 }
 
-/// When this node last heard from a leader, for `raft.leader.lastContact`.
+/// When something last happened, on the monotonic clock, readable without a lock.
 #[derive(Debug)]
-pub(crate) struct LeaderContact {
+pub(crate) struct Stamp {
     start: Instant,
-    /// Milliseconds since `start` of the last AppendEntries received, `u64::MAX` for never.
+    /// Milliseconds since `start` of the last mark, `u64::MAX` for never.
     last_ms: AtomicU64,
-    gaps: Summary,
 }
 
-impl LeaderContact {
-    pub(crate) fn new(metrics: &Metrics) -> LeaderContact {
-        LeaderContact {
+impl Stamp {
+    /// A stamp never marked.
+    pub(crate) fn new() -> Stamp {
+        Stamp {
             start: Instant::now(),
             last_ms: AtomicU64::new(u64::MAX),
-            gaps: metrics.summary(&names::RAFT_LEADER_LAST_CONTACT, &[]),
         }
     }
 
@@ -95,31 +94,59 @@ impl LeaderContact {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
     }
 
-    /// An AppendEntries (or heartbeat) arrived from the leader now.
-    pub(crate) fn contacted(&self) {
+    /// Marks now; answers the milliseconds since the previous mark, if there was one.
+    pub(crate) fn mark(&self) -> Option<u64> {
         let now = self.now_ms();
-        let prev = self.last_ms.swap(now, Ordering::Relaxed);
-        if prev != u64::MAX {
-            self.gaps.observe(now.saturating_sub(prev) as f64);
+        match self.last_ms.swap(now, Ordering::AcqRel) {
+            u64::MAX => None,
+            prev => Some(now.saturating_sub(prev)),
         }
     }
 
-    /// Milliseconds since the last contact; `None` when there was none.
+    /// Milliseconds since the last mark; `None` when there was none.
     pub(crate) fn millis_since(&self) -> Option<u64> {
-        match self.last_ms.load(Ordering::Relaxed) {
+        match self.last_ms.load(Ordering::Acquire) {
             u64::MAX => None,
             ms => Some(self.now_ms().saturating_sub(ms)),
         }
     }
 
+    /// Milliseconds since the last mark, or since the stamp was made when there was none.
+    pub(crate) fn age_ms(&self) -> u64 {
+        self.millis_since().unwrap_or_else(|| self.now_ms())
+    }
+}
+
+/// When this node last heard from a leader, for `raft.leader.lastContact`.
+#[derive(Debug)]
+pub(crate) struct LeaderContact {
+    last: Stamp,
+    gaps: Summary,
+}
+
+impl LeaderContact {
+    pub(crate) fn new(metrics: &Metrics) -> LeaderContact {
+        LeaderContact {
+            last: Stamp::new(),
+            gaps: metrics.summary(&names::RAFT_LEADER_LAST_CONTACT, &[]),
+        }
+    }
+
+    /// An AppendEntries (or heartbeat) arrived from the leader now.
+    pub(crate) fn contacted(&self) {
+        if let Some(gap) = self.last.mark() {
+            self.gaps.observe(gap as f64);
+        }
+    }
+
+    /// Milliseconds since the last contact; `None` when there was none.
+    pub(crate) fn millis_since(&self) -> Option<u64> {
+        self.last.millis_since()
+    }
+
     /// Seconds since the last contact, or since the store opened when there was none.
     pub(crate) fn seconds_since(&self) -> f64 {
-        let now = self.now_ms();
-        let last = match self.last_ms.load(Ordering::Relaxed) {
-            u64::MAX => 0,
-            ms => ms,
-        };
-        now.saturating_sub(last) as f64 / 1000.0
+        self.last.age_ms() as f64 / 1000.0
     }
 }
 
@@ -147,44 +174,12 @@ pub(crate) fn transition(prev: Option<ServerState>, next: ServerState) -> Option
 }
 
 /// Counts this node's Raft state transitions from openraft's metrics channel until it closes
-/// (Raft shut down). The three counters exist at zero from the start.
-/// When this process last saw a new Raft metrics snapshot (see
-/// [`crate::RaftStore::quorum_ack_age_ms`]).
-#[derive(Debug)]
-pub(crate) struct MetricsSeen {
-    start: Instant,
-    /// Milliseconds after `start`.
-    last_ms: AtomicU64,
-}
-
-impl MetricsSeen {
-    pub(crate) fn new() -> MetricsSeen {
-        MetricsSeen {
-            start: Instant::now(),
-            last_ms: AtomicU64::new(0),
-        }
-    }
-
-    fn elapsed_ms(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    /// Records that a snapshot is being looked at now.
-    pub(crate) fn now(&self) {
-        self.last_ms.store(self.elapsed_ms(), Ordering::Release);
-    }
-
-    /// Milliseconds since the last snapshot was seen.
-    pub(crate) fn age_ms(&self) -> u64 {
-        self.elapsed_ms()
-            .saturating_sub(self.last_ms.load(Ordering::Acquire))
-    }
-}
-
+/// (Raft shut down), marking `seen` at every new snapshot (see
+/// [`crate::RaftStore::quorum_ack_age_ms`]). The three counters exist at zero from the start.
 pub(crate) async fn watch_states(
     mut rx: tokio::sync::watch::Receiver<openraft::RaftMetrics<NodeId, NodeInfo>>,
     metrics: Metrics,
-    seen: std::sync::Arc<MetricsSeen>,
+    seen: std::sync::Arc<Stamp>,
 ) {
     for s in [
         ServerState::Candidate,
@@ -195,7 +190,7 @@ pub(crate) async fn watch_states(
     }
     let mut prev = None;
     loop {
-        seen.now();
+        seen.mark();
         let state = rx.borrow_and_update().state;
         if let Some(entered) = transition(prev, state)
             && let Some(c) = state_counter(&metrics, entered)
@@ -214,14 +209,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_snapshot_not_seen_for_a_while_ages() {
-        let seen = MetricsSeen::new();
-        seen.now();
-        assert!(seen.age_ms() < 50);
+    fn a_stamp_ages_until_marked_again() {
+        let stamp = Stamp::new();
+        assert_eq!(stamp.millis_since(), None, "never marked");
+        assert_eq!(stamp.mark(), None, "no previous mark");
+        assert!(stamp.age_ms() < 50);
         std::thread::sleep(std::time::Duration::from_millis(60));
-        assert!(seen.age_ms() >= 60, "{}", seen.age_ms());
-        seen.now();
-        assert!(seen.age_ms() < 50);
+        assert!(stamp.age_ms() >= 60, "{}", stamp.age_ms());
+        assert!(stamp.mark().is_some_and(|gap| gap >= 60));
+        assert!(stamp.age_ms() < 50);
     }
 
     #[test]

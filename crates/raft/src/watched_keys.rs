@@ -39,20 +39,6 @@ impl WatchedKeys {
             })
     }
 
-    /// Whether any of `keys` matches (checked under one lock).
-    pub fn any_matches<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> bool {
-        let patterns = self.patterns.read().unwrap_or_else(|e| e.into_inner());
-        if patterns.is_empty() {
-            return false;
-        }
-        keys.into_iter().any(|key| {
-            patterns.iter().any(|p| match p.strip_suffix('*') {
-                Some(prefix) => key.starts_with(prefix),
-                None => key == p,
-            })
-        })
-    }
-
     /// Records a change to a watched key (or to everything).
     pub fn bump(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -78,8 +64,7 @@ mod tests {
         assert!(!w.matches("core/mount"));
         assert!(w.matches("sys/policy/default"));
         assert!(!w.matches("sys/policyx"));
-        assert!(w.any_matches(["logical/x", "sys/policy/a"]));
-        assert!(!w.any_matches(["logical/x", "sys/token/id/y"]));
+        assert!(!w.matches("sys/token/id/y"));
     }
 
     #[test]

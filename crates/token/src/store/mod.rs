@@ -216,7 +216,6 @@ impl TokenStore {
         }
     }
 
-    /// Loads the entry for `token` if the stored id really matches (constant-time).
     /// The parent a new token is created under (service or batch child): its salted hash and
     /// record, once it is known, usable and allowed to create tokens; otherwise permission
     /// denied (or why it may not create).
@@ -232,6 +231,7 @@ impl TokenStore {
         Ok((parent_hash, parent_entry))
     }
 
+    /// Loads the entry for `token` if the stored id really matches (constant-time).
     async fn load_by_id(&self, token: &str) -> Result<Option<(String, TokenEntry)>, TokenError> {
         if token.is_empty() {
             return Ok(None);
