@@ -14,7 +14,6 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use openraft::LogId;
-use redb::ReadableTable;
 use tresor_snapshot::state::{self, StateWriter};
 use tresor_snapshot::{ArchiveContents, ConfigServer, Configuration, SnapshotError, SnapshotMeta};
 
@@ -51,6 +50,13 @@ impl From<SnapshotError> for RaftError {
             SnapshotError::Io(e) => RaftError::Io(e.to_string()),
             other => RaftError::InvalidSnapshot(other.to_string()),
         }
+    }
+}
+
+/// A failure to read the state machine while writing an archive is the archive's I/O error.
+impl From<RaftError> for SnapshotError {
+    fn from(e: RaftError) -> Self {
+        io_err(e)
     }
 }
 
@@ -92,12 +98,12 @@ fn save_sync<W: Write>(db: &redb::Database, out: W, seal: SealSums) -> Result<W,
         Some(v) => decode(v.value())?,
         None => Membership::default(),
     };
-    let kv = read.open_table(crate::state_machine::KV)?;
+    let kv = crate::kv_table::KvRead::open(&read)?;
     let mut size = state::HEADER_LEN + state::TRAILER_LEN;
-    for item in kv.iter()? {
-        let (k, v) = item?;
-        size += state::record_len(k.value().len(), v.value().len());
-    }
+    kv.for_each(|k, v| {
+        size += state::record_len(k.len(), v.len());
+        Ok::<_, RaftError>(())
+    })?;
     let (configuration, configuration_index) = configuration_of(&membership);
     let (term, index) = applied
         .map(|l| (l.leader_id.term, l.index))
@@ -117,10 +123,7 @@ fn save_sync<W: Write>(db: &redb::Database, out: W, seal: SealSums) -> Result<W,
         &meta,
         |w| {
             let mut sw = StateWriter::new(w)?;
-            for item in kv.iter().map_err(io_err)? {
-                let (k, v) = item.map_err(io_err)?;
-                sw.record(k.value(), v.value())?;
-            }
+            kv.for_each(|k, v| sw.record(k, v))?;
             sw.finish()?;
             Ok(())
         },

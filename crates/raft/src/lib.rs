@@ -52,6 +52,7 @@ mod blocking;
 mod error;
 mod group_commit;
 mod inprocess;
+mod kv_table;
 mod legacy_redb_log;
 mod log_codec;
 mod log_fs;

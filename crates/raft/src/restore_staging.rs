@@ -183,7 +183,7 @@ fn verify_staged(path: &Path, req: &CommitRequest<'_>) -> Result<Result<(), Stri
 pub(crate) fn apply_commit(
     dir: &Path,
     meta: &mut MetaTable<'_>,
-    kv: &mut Table<'_, &'static str, &'static [u8]>,
+    kv: &mut crate::kv_table::KvWrite<'_>,
     req: &CommitRequest<'_>,
     doomed: &mut Vec<PathBuf>,
 ) -> Result<CommandResult, RaftError> {
@@ -202,12 +202,12 @@ pub(crate) fn apply_commit(
     if let Err(reason) = verify_staged(&path, req)? {
         return Ok(refused(reason));
     }
-    kv.retain(|_, _| false)?;
+    kv.clear()?;
     let reader = BufReader::new(File::open(&path)?.take(req.len));
     let mut failure: Option<RaftError> = None;
     let restored = tresor_snapshot::state::read_all(reader, |k, v| {
         if let Err(e) = kv.insert(k.as_str(), v.as_slice()) {
-            failure = Some(e.into());
+            failure = Some(e);
             return Err(tresor_snapshot::SnapshotError::Io(std::io::Error::other(
                 "insert failed",
             )));

@@ -1,8 +1,8 @@
 //! The key/value state machine in `state.redb` plus snapshot files (openraft
 //! `RaftStateMachine`).
 //!
-//! Table `kv` maps keys to opaque values; table `meta` holds `last_applied` and
-//! `last_membership`. Each `apply` call (a run of committed entries) is one redb write
+//! Tables `kv` and `kv_tail` map keys to opaque values (laid out in [`crate::kv_table`]);
+//! table `meta` holds `last_applied` and `last_membership`. Each `apply` call (a run of committed entries) is one redb write
 //! transaction. Most are committed with [`Durability::None`] (visible to readers at once, no
 //! fsync); one every [`SYNC_INTERVAL`] or [`SYNC_EVERY_APPLIES`] applies, and every one that
 //! carries a membership change, is committed with [`Durability::Immediate`], which also makes
@@ -33,17 +33,17 @@ use openraft::{
     Entry, EntryPayload, ErrorSubject, ErrorVerb, LogId, RaftSnapshotBuilder, Snapshot,
     StorageError as OrStorageError, StoredMembership,
 };
-use redb::{Database, Durability, ReadableTable, TableDefinition};
+use redb::{Database, Durability, TableDefinition};
 
 use crate::blocking::run_blocking;
 use crate::error::sto_err;
+use crate::kv_table::{KV, KV_TAIL, KvRead, KvWrite};
 use crate::log_store::{decode, encode};
 use crate::restore_staging;
 use crate::snapshot_file::{self, Meta, SnapshotWriter};
 use crate::types::{Command, CommandResult, WireOp};
 use crate::{NodeId, NodeInfo, RaftError, TypeConfig};
 
-pub(crate) const KV: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("kv");
 pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 pub(crate) const KEY_APPLIED: &str = "last_applied";
 pub(crate) const KEY_MEMBERSHIP: &str = "last_membership";
@@ -148,6 +148,7 @@ impl StateMachine {
         let mut txn = db.begin_write()?;
         make_durable(&mut txn);
         txn.open_table(KV)?;
+        txn.open_table(KV_TAIL)?;
         txn.open_table(META)?;
         txn.commit()?;
         let staged = restore_staging::current(&db.begin_read()?.open_table(META)?)?;
@@ -262,10 +263,11 @@ impl StateMachine {
         let mut txn = self.db.begin_write()?;
         make_durable(&mut txn);
         txn.delete_table(KV)?;
+        txn.delete_table(KV_TAIL)?;
         let staged_tmp = self.tmp_path("staging");
         let mut staged: Option<(restore_staging::Staging, BufWriter<File>)> = None;
         let file_meta = {
-            let mut kv = txn.open_table(KV)?;
+            let mut kv = KvWrite::open(&txn)?;
             snapshot_file::read_all(BufReader::new(File::open(&tmp)?), |item| {
                 match item {
                     snapshot_file::Item::Pair(k, v) => {
@@ -377,7 +379,7 @@ impl StateMachine {
             txn.set_durability(Durability::None);
         }
         {
-            let mut kv = txn.open_table(KV)?;
+            let mut kv = KvWrite::open(&txn)?;
             let mut meta = txn.open_table(META)?;
             for entry in entries {
                 match entry.payload {
@@ -388,11 +390,11 @@ impl StateMachine {
                             match op {
                                 WireOp::Put { key, value } => {
                                     touched = touched || self.watched.matches(&key);
-                                    kv.insert(key.as_str(), value.as_slice())?;
+                                    kv.insert(&key, &value)?;
                                 }
                                 WireOp::Delete { key } => {
                                     touched = touched || self.watched.matches(&key);
-                                    kv.remove(key.as_str())?;
+                                    kv.remove(&key)?;
                                 }
                             }
                         }
@@ -525,10 +527,7 @@ pub(crate) fn write_snapshot<W: std::io::Write>(
         snapshot_id,
     };
     let mut writer = SnapshotWriter::new(out, &meta)?;
-    for item in read.open_table(KV)?.iter()? {
-        let (k, v) = item?;
-        writer.record(k.value(), v.value())?;
-    }
+    KvRead::open(&read)?.for_each(|k, v| writer.record(k, v))?;
     if let Some((progress, file)) = staged {
         writer.staging(&encode(&progress)?, BufReader::new(file), progress.len)?;
     }
@@ -673,24 +672,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
 /// Reads one key from the state machine.
 pub(crate) fn get_sync(db: &Database, key: &str) -> Result<Option<Vec<u8>>, RaftError> {
-    let read = db.begin_read()?;
-    let kv = read.open_table(KV)?;
-    Ok(kv.get(key)?.map(|v| v.value().to_vec()))
+    KvRead::open(&db.begin_read()?)?.get(key)
 }
 
 /// The immediate children of `prefix` in the state machine.
 pub(crate) fn list_sync(db: &Database, prefix: &str) -> Result<Vec<String>, RaftError> {
-    let read = db.begin_read()?;
-    let kv = read.open_table(KV)?;
-    let mut keys = Vec::new();
-    for item in kv.range(prefix..)? {
-        let (k, _) = item?;
-        let k = k.value();
-        if !k.starts_with(prefix) {
-            break;
-        }
-        keys.push(k.to_owned());
-    }
+    let keys = KvRead::open(&db.begin_read()?)?.keys_with_prefix(prefix)?;
     Ok(tresor_storage::children_of(
         prefix,
         keys.iter().map(String::as_str),
@@ -700,6 +687,7 @@ pub(crate) fn list_sync(db: &Database, prefix: &str) -> Result<Vec<String>, Raft
 #[cfg(test)]
 mod tests {
     use super::*;
+    use redb::ReadableTableMetadata;
 
     #[test]
     fn schedule_syncs_after_the_interval() {
@@ -831,14 +819,15 @@ mod tests {
 
     fn all_keys(sm: &StateMachine) -> Vec<(String, Vec<u8>)> {
         let read = sm.db.begin_read().unwrap();
-        let kv = read.open_table(KV).unwrap();
-        kv.iter()
+        let mut all = Vec::new();
+        KvRead::open(&read)
             .unwrap()
-            .map(|i| {
-                let (k, v) = i.unwrap();
-                (k.value().to_owned(), v.value().to_vec())
+            .for_each(|k, v| {
+                all.push((k.to_owned(), v.to_vec()));
+                Ok::<_, RaftError>(())
             })
-            .collect()
+            .unwrap();
+        all
     }
 
     #[test]
@@ -893,20 +882,39 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let leader = open_sm(&dir.path().join("a"));
         let follower = open_sm(&dir.path().join("b"));
-        let data = state_bin(&[("k1", b"v1"), ("k2", &[7u8; 3000])]);
+        let data = state_bin(&[("k1", b"v1"), ("k2", &[7u8; 3000]), ("k3", &[8u8; 9000])]);
         let (first, second) = data.split_at(1000);
+        // Values longer than a page travel whole in the snapshot and are split again.
+        let big: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
         leader
-            .apply_sync(vec![put_entry(1, "gone", b"x"), chunk(2, "r", 0, first)])
+            .apply_sync(vec![
+                put_entry(1, "gone", &big),
+                put_entry(2, "page", &[9u8; 4136]),
+                chunk(3, "r", 0, first),
+            ])
             .unwrap();
         let meta = leader.build_sync().unwrap();
         let (_, file) = leader.current_sync().unwrap().unwrap();
         follower.install_sync(file, meta).unwrap();
+        assert_eq!(all_keys(&leader), all_keys(&follower));
+        assert_eq!(get_sync(&follower.db, "gone").unwrap(), Some(big));
         for sm in [&leader, &follower] {
-            sm.apply_sync(vec![chunk(3, "r", 1, second)]).unwrap();
-            let res = sm.apply_sync(vec![commit(4, "r", 2, &data)]).unwrap();
+            sm.apply_sync(vec![chunk(4, "r", 1, second)]).unwrap();
+            let res = sm.apply_sync(vec![commit(5, "r", 2, &data)]).unwrap();
             assert_eq!(res[0].restore_error, None);
         }
         assert_eq!(all_keys(&leader), all_keys(&follower));
-        assert_eq!(all_keys(&follower).len(), 2);
+        assert_eq!(all_keys(&follower).len(), 3);
+        assert_eq!(
+            get_sync(&follower.db, "k3").unwrap(),
+            Some(vec![8u8; 9000]),
+            "restored values are split like applied ones"
+        );
+        let read = follower.db.begin_read().unwrap();
+        assert_eq!(
+            read.open_table(KV_TAIL).unwrap().len().unwrap(),
+            2,
+            "k3's two chunks only"
+        );
     }
 }
