@@ -57,6 +57,7 @@ mod legacy_redb_log;
 mod log_codec;
 mod log_fs;
 mod log_store;
+mod log_trail;
 mod options;
 pub mod peers_json;
 #[cfg(test)]

@@ -33,6 +33,7 @@ use crate::blocking::run_blocking;
 use crate::error::sto_err;
 use crate::legacy_redb_log::{LEGACY_FILE, finish_migration, migrate};
 use crate::log_fs::{LogDir, OsDir, sync_dir_at};
+use crate::log_trail::{WriteCounts, writes_in};
 use crate::segment_log::SegmentLog;
 use crate::{NodeId, RaftError, TypeConfig};
 
@@ -53,6 +54,8 @@ pub(crate) struct LogStore {
     /// A commit index not yet written: `Some(value)` until the next write.
     unsaved_committed: Arc<Mutex<Option<Option<LogId<NodeId>>>>>,
     recent: Arc<Mutex<RecentEntries>>,
+    /// How many writes each entry holds (see [`crate::log_trail`]).
+    writes: Arc<Mutex<WriteCounts>>,
 }
 
 /// The latest durably appended entries, contiguous by index, bounded in count and size (pure
@@ -166,12 +169,24 @@ impl LogStore {
             log: Arc::new(Mutex::new(SegmentLog::open(dir, segment_bytes)?)),
             unsaved_committed: Arc::new(Mutex::new(None)),
             recent: Arc::new(Mutex::new(RecentEntries::default())),
+            writes: Arc::new(Mutex::new(WriteCounts::default())),
         })
     }
 
     fn recent(&self) -> MutexGuard<'_, RecentEntries> {
         // Plain map updates; a panic elsewhere cannot leave them half-done.
         self.recent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn writes(&self) -> MutexGuard<'_, WriteCounts> {
+        // Plain counter updates, like `recent`.
+        self.writes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The highest index that may be purged while keeping `keep_writes` writes before
+    /// `snapshot` (see [`WriteCounts::purge_point`]).
+    pub(crate) fn purge_point(&self, snapshot: u64, keep_writes: u64) -> Option<u64> {
+        self.writes().purge_point(snapshot, keep_writes)
     }
 
     fn unsaved_committed(&self) -> MutexGuard<'_, Option<Option<LogId<NodeId>>>> {
@@ -334,6 +349,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             Ok((entries, sizes)) => {
                 // Entries at or below the purge point were not stored (a prefix).
                 let skip = entries.len().saturating_sub(sizes.len());
+                if let Some(first) = entries.get(skip) {
+                    let first = first.log_id.index;
+                    self.writes()
+                        .appended(first, entries[skip..].iter().map(writes_in));
+                }
                 self.recent()
                     .appended(entries.into_iter().skip(skip).zip(sizes).collect());
                 callback.log_io_completed(Ok(()));
@@ -348,6 +368,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> OrResult<()> {
         self.recent().truncated(log_id.index);
+        self.writes().truncated(log_id.index);
         self.with_log(move |log| log.truncate(log_id.index))
             .await
             .map_err(logs_err(ErrorVerb::Delete))
@@ -355,6 +376,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> OrResult<()> {
         self.recent().purged(log_id.index);
+        self.writes().purged(log_id.index);
         let committed = self.unsaved_committed().take();
         self.with_log(move |log| log.purge(log_id, committed))
             .await

@@ -54,8 +54,9 @@ pub struct RaftStore {
     applied_index: Arc<std::sync::atomic::AtomicU64>,
     /// When the leader last contacted this node (`vault.raft.leader.lastContact`).
     leader_contact: crate::telemetry::LeaderContact,
-    /// The task counting state transitions (ends when Raft shuts down).
-    states_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The tasks following Raft's metrics (ends when Raft shuts down): counting state
+    /// transitions, and purging the log behind its trail ([`crate::log_trail`]).
+    watchers: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// When that task last saw a new metrics snapshot.
     metrics_seen: Arc<crate::telemetry::Stamp>,
 }
@@ -116,11 +117,18 @@ impl RaftStore {
             crate::telemetry::CommitMetrics::new(&metrics),
         );
         let metrics_seen = Arc::new(crate::telemetry::Stamp::new());
-        let states_task = tokio::spawn(crate::telemetry::watch_states(
-            raft.metrics(),
-            metrics.clone(),
-            metrics_seen.clone(),
-        ));
+        let watchers = vec![
+            tokio::spawn(crate::telemetry::watch_states(
+                raft.metrics(),
+                metrics.clone(),
+                metrics_seen.clone(),
+            )),
+            tokio::spawn(crate::log_trail::keep_trail(
+                raft.clone(),
+                log.clone(),
+                opts.effective_trailing_logs(),
+            )),
+        ];
         Ok(Arc::new(RaftStore {
             id,
             info,
@@ -139,7 +147,7 @@ impl RaftStore {
             watched,
             applied_index,
             leader_contact: crate::telemetry::LeaderContact::new(&metrics),
-            states_task: std::sync::Mutex::new(Some(states_task)),
+            watchers: std::sync::Mutex::new(watchers),
             metrics_seen,
         }))
     }
@@ -575,13 +583,10 @@ impl RaftStore {
             .shutdown()
             .await
             .map_err(|e| RaftError::Stopped(e.to_string()));
-        // The state watcher has nothing left to count.
-        let states = self
-            .states_task
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(task) = states {
+        // The metrics watchers have nothing left to follow.
+        let watchers =
+            std::mem::take(&mut *self.watchers.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in watchers {
             task.abort();
             let _ = task.await;
         }
@@ -647,12 +652,12 @@ impl Drop for RaftStore {
         if let Some(task) = self.take_writer_task() {
             task.abort();
         }
-        let states = self
-            .states_task
+        for task in self
+            .watchers
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(task) = states {
+            .drain(..)
+        {
             task.abort();
         }
     }

@@ -153,6 +153,79 @@ async fn concurrent_writers_share_raft_entries() {
     store.shutdown().await.unwrap();
 }
 
+/// `trailing_logs` counts writes, not entries: with group commits packing many writes into
+/// one entry, the log behind a snapshot keeps about `trailing_logs` writes' worth of entries
+/// (whole segments), not `trailing_logs` entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_trail_behind_a_snapshot_counts_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let trailing = 200u64;
+    let tune = move |o: &mut tresor_raft::RaftOptions| {
+        // Snapshots only when asked; small segments so purges free whole files.
+        o.snapshot_threshold = 1_000_000;
+        o.trailing_logs = trailing;
+        o.log_segment_bytes = 16 * 1024;
+    };
+    let store = single_leader(dir.path(), "vault-1", tune).await;
+    let before = store.metrics().await.last_log_index.unwrap_or(0);
+    let (writers, per_writer) = (32u64, 40u64);
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_writer {
+                store
+                    .put(&format!("t/{w:02}/{i:02}"), vec![w as u8; 256])
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let last = store.metrics().await.last_log_index.unwrap_or(0);
+    let entries = last - before;
+    let writes = writers * per_writer;
+    assert!(
+        entries * 3 < writes,
+        "the writes must share entries for this test: {writes} writes in {entries} entries"
+    );
+    store.trigger_snapshot().await.unwrap();
+    wait_until(&store, "snapshot taken", |s| s.snapshot_index == Some(last)).await;
+    // openraft alone would keep `trailing` entries, which here hold several times
+    // `trailing` writes; counted in writes the purge goes further.
+    let status = wait_until(&store, "log purged behind the trail", |s| {
+        s.purged_index.is_some_and(|p| last - p < trailing)
+    })
+    .await;
+    let kept = store.log_entry_count().await.unwrap();
+    eprintln!(
+        "{writes} writes in {entries} entries; after the snapshot at {last} the log holds {kept} \
+         entries (purged up to {:?})",
+        status.purged_index
+    );
+    assert!(kept < trailing, "{kept} entries kept");
+    // The trail is still there: at least the entries holding the last `trailing` writes
+    // (at most `writers` writes each).
+    assert!(
+        kept >= trailing / writers,
+        "{kept} entries kept, fewer than the trail needs"
+    );
+    // Everything reads back after a restart from the snapshot and the trail.
+    store.shutdown().await.unwrap();
+    drop(store);
+    let store = common::open(dir.path(), "vault-1", tune).await;
+    store.wait_for_leader(DEADLINE).await.unwrap();
+    for w in 0..writers {
+        assert_eq!(
+            store.list(&format!("t/{w:02}/")).await.unwrap().len(),
+            per_writer as usize
+        );
+    }
+    store.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_mid_stream_never_loses_an_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
