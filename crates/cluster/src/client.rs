@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -119,6 +120,19 @@ impl ClusterClient {
         route: &str,
         body: Bytes,
     ) -> Result<Bytes, ClusterError> {
+        self.call_within(cluster_addr, route, body, self.options.request_timeout)
+            .await
+    }
+
+    /// [`call`](Self::call) with its own bound on the request instead of the client's
+    /// request timeout (a snapshot's last chunk is answered after the whole install).
+    pub async fn call_within(
+        &self,
+        cluster_addr: &str,
+        route: &str,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Bytes, ClusterError> {
         let addr = PeerAddr::parse(cluster_addr)?;
         let slot = self.slot(&addr.authority());
         let mut attempt = 0;
@@ -126,7 +140,7 @@ impl ClusterClient {
             attempt += 1;
             let conn = self.connection(&slot, &addr).await?;
             let result = self
-                .exchange(conn.clone(), &addr, route, body.clone())
+                .exchange(conn.clone(), &addr, route, body.clone(), timeout)
                 .await;
             let stale = matches!(&result, Err(ClusterError::Remote { status, .. })
                 if *status == STATUS_RECONNECT.as_u16());
@@ -143,13 +157,14 @@ impl ClusterClient {
         }
     }
 
-    /// One request on `conn`, bounded by the request timeout.
+    /// One request on `conn`, bounded by `timeout`.
     async fn exchange(
         &self,
         mut conn: Pooled,
         addr: &PeerAddr,
         route: &str,
         body: Bytes,
+        timeout: Duration,
     ) -> Result<Bytes, ClusterError> {
         let uri = format!("https://{}{}", addr.authority(), path_for(route));
         let req = Request::post(uri)
@@ -185,12 +200,11 @@ impl ClusterClient {
                 Err(remote_error(status, &body))
             }
         };
-        match tokio::time::timeout(self.options.request_timeout, exchange).await {
+        match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => result,
             Err(_) => Err(ClusterError::Timeout(format!(
-                "{route} to {} after {:?}",
+                "{route} to {} after {timeout:?}",
                 addr.authority(),
-                self.options.request_timeout
             ))),
         }
     }

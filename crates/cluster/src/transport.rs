@@ -49,11 +49,17 @@ impl Transport for TlsTransport {
         kind: RpcKind,
         request: Vec<u8>,
     ) -> Result<Vec<u8>, RaftError> {
+        let timeout = match kind {
+            // Answered after the follower installed the whole snapshot.
+            RpcKind::InstallSnapshot => tresor_raft::INSTALL_SNAPSHOT_TIMEOUT,
+            _ => self.client.options().request_timeout,
+        };
         self.client
-            .call(
+            .call_within(
                 &target.cluster_addr,
                 &raft_route(kind),
                 Bytes::from(request),
+                timeout,
             )
             .await
             .map(Vec::from)

@@ -65,6 +65,7 @@ mod power_cut_fs;
 mod read_barrier;
 mod restore_staging;
 mod segment_log;
+mod snapshot_data;
 mod snapshot_file;
 mod state_machine;
 mod status;
@@ -88,7 +89,7 @@ pub use error::RaftError;
 pub use inprocess::InProcessNetwork;
 pub use options::{
     DEFAULT_LOG_SEGMENT_BYTES, DEFAULT_PERFORMANCE_MULTIPLIER, DEFAULT_SNAPSHOT_THRESHOLD,
-    DEFAULT_TRAILING_LOGS, RaftOptions, Timing,
+    DEFAULT_TRAILING_LOGS, INSTALL_SNAPSHOT_TIMEOUT, RaftOptions, Timing,
 };
 pub use read_barrier::{BarrierFailed, ReadBarrier};
 pub use snapshot_file::{SnapshotInfo, inspect_snapshot};

@@ -122,6 +122,11 @@ impl RaftOptions {
             ),
             max_in_snapshot_log_to_keep: self.effective_trailing_logs(),
             purge_batch_size: 64,
+            // The chunk that ends a snapshot is answered only after the follower has
+            // verified and installed the whole snapshot: openraft's default of 200 ms failed
+            // every transfer of a state bigger than a few megabytes, over and over.
+            install_snapshot_timeout: INSTALL_SNAPSHOT_TIMEOUT_MS,
+            snapshot_max_chunk_size: SNAPSHOT_CHUNK_BYTES,
             enable_elect: self.elections,
             ..Default::default()
         };
@@ -131,6 +136,17 @@ impl RaftOptions {
             .map_err(|e| RaftError::Config(e.to_string()))
     }
 }
+
+/// How long one snapshot chunk may take to be answered, the last one including the
+/// follower's install of the whole snapshot (transports bound the RPC by
+/// [`INSTALL_SNAPSHOT_TIMEOUT`] too).
+pub(crate) const INSTALL_SNAPSHOT_TIMEOUT_MS: u64 = 120_000;
+/// [`INSTALL_SNAPSHOT_TIMEOUT_MS`] as a duration.
+pub const INSTALL_SNAPSHOT_TIMEOUT: std::time::Duration =
+    std::time::Duration::from_millis(INSTALL_SNAPSHOT_TIMEOUT_MS);
+/// Bytes per snapshot chunk (openraft's default is 3 MiB; the RPC carries JSON, so a
+/// smaller chunk keeps each request's buffers small).
+pub(crate) const SNAPSHOT_CHUNK_BYTES: u64 = 1024 * 1024;
 
 /// Raft timers derived from the performance multiplier `m` (0 → 5):
 ///

@@ -17,11 +17,12 @@
 //! Every durable commit also records redb's allocator state (quick repair), so a restart after
 //! `kill -9` or a power cut opens the database from its last durable commit at once instead
 //! of walking and checksumming every page (seconds per GiB).
-//! Building a snapshot first forces a durable commit, so no log entry is
-//! purged before the state it produced is on disk. Installing a snapshot replaces the table in
-//! one durable transaction.
+//! Building a snapshot forces a durable commit, so no log entry is purged before the state it
+//! produced is on disk; the snapshot itself is a view of the database, written out (format in
+//! [`crate::snapshot_file`]) only when a follower needs it ([`crate::snapshot_data`]).
+//! Installing a snapshot replaces the tables in one durable transaction.
 //!
-//! Snapshots live in `<data_dir>/snapshots/current.snap` (format in [`crate::snapshot_file`]).
+//! `<data_dir>/snapshots/` holds only restore staging files and unlinked temporary files.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -41,6 +42,7 @@ use crate::error::sto_err;
 use crate::kv_table::{KV, KV_TAIL, KvRead, KvWrite};
 use crate::log_store::{decode, encode};
 use crate::restore_staging;
+use crate::snapshot_data::SnapshotData;
 use crate::snapshot_file::{self, Meta, SnapshotWriter};
 use crate::types::{Command, CommandResult, WireOp};
 use crate::{NodeId, NodeInfo, RaftError, TypeConfig};
@@ -48,7 +50,8 @@ use crate::{NodeId, NodeInfo, RaftError, TypeConfig};
 pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 pub(crate) const KEY_APPLIED: &str = "last_applied";
 pub(crate) const KEY_MEMBERSHIP: &str = "last_membership";
-const CURRENT: &str = "current.snap";
+/// The snapshot file earlier versions kept (a full copy of the state); removed at open.
+const LEGACY_CURRENT: &str = "current.snap";
 
 /// Longest time between two durable state-machine commits while entries are being applied.
 pub(crate) const SYNC_INTERVAL: Duration = Duration::from_secs(1);
@@ -79,8 +82,6 @@ fn snap_err(verb: ErrorVerb) -> impl FnOnce(RaftError) -> OrStorageError<NodeId>
 pub(crate) struct StateMachine {
     db: Arc<Database>,
     snapshot_dir: PathBuf,
-    /// Serializes replacing `current.snap` (a build and an install may race).
-    snapshot_lock: Arc<Mutex<()>>,
     /// Held while a staging file is deleted or replaced, and while a snapshot build reads
     /// the staging record and opens its file (see [`crate::restore_staging`]).
     staging_lock: Arc<Mutex<()>>,
@@ -144,6 +145,13 @@ impl StateMachine {
     pub(crate) fn open(path: &Path, snapshot_dir: PathBuf) -> Result<Self, RaftError> {
         std::fs::create_dir_all(&snapshot_dir)?;
         remove_stale_temporaries(&snapshot_dir)?;
+        match std::fs::remove_file(snapshot_dir.join(LEGACY_CURRENT)) {
+            Ok(()) => tracing::info!(
+                "removed snapshots/{LEGACY_CURRENT}: snapshots are no longer kept on disk"
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
         let db = redb::Builder::new()
             .set_cache_size(crate::STATE_CACHE_BYTES)
             .set_repair_callback({
@@ -168,7 +176,6 @@ impl StateMachine {
         Ok(Self {
             db: Arc::new(db),
             snapshot_dir,
-            snapshot_lock: Arc::new(Mutex::new(())),
             staging_lock: Arc::new(Mutex::new(())),
             restored: Arc::new(tokio::sync::watch::Sender::new(0)),
             sync: Arc::new(Mutex::new(SyncSchedule::new(Instant::now()))),
@@ -208,26 +215,6 @@ impl StateMachine {
         self.sync.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn current_path(&self) -> PathBuf {
-        self.snapshot_dir.join(CURRENT)
-    }
-
-    /// Moves a complete, fsynced snapshot file into place unless a newer one is already there.
-    fn publish(&self, tmp: &Path, meta: &Meta) -> Result<(), RaftError> {
-        let _guard = self.snapshot_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self.current_path();
-        let existing = File::open(&current)
-            .ok()
-            .and_then(|f| snapshot_file::read_meta(BufReader::new(f)).ok());
-        if existing.is_some_and(|e| e.last_log_id > meta.last_log_id) {
-            std::fs::remove_file(tmp)?;
-            return Ok(());
-        }
-        std::fs::rename(tmp, &current)?;
-        File::open(&self.snapshot_dir)?.sync_all()?;
-        Ok(())
-    }
-
     fn tmp_path(&self, prefix: &str) -> PathBuf {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -236,40 +223,45 @@ impl StateMachine {
         self.snapshot_dir.join(format!("{prefix}-{nanos}.tmp"))
     }
 
-    fn build_sync(&self) -> Result<Meta, RaftError> {
-        // Make every eventual commit durable before the snapshot allows log purging.
+    /// A consistent view of the state machine with its restore staging.
+    fn view_sync(&self) -> Result<SnapshotView, RaftError> {
+        SnapshotView::open(
+            &self.db,
+            Some(StagingSource {
+                dir: &self.snapshot_dir,
+                lock: &self.staging_lock,
+            }),
+        )
+    }
+
+    /// A snapshot "build": every eventual commit is made durable, so no log entry is purged
+    /// before the state it produced is on disk, and the view of that state is the snapshot.
+    fn build_sync(&self) -> Result<SnapshotView, RaftError> {
         let mut txn = self.db.begin_write()?;
         make_durable(&mut txn);
         txn.commit()?;
         self.schedule().synced(Instant::now());
+        self.view_sync()
+    }
 
-        let tmp = self.tmp_path("build");
-        let staging = StagingSource {
-            dir: &self.snapshot_dir,
-            lock: &self.staging_lock,
-        };
-        let (meta, buffered) =
-            write_snapshot(&self.db, Some(staging), BufWriter::new(File::create(&tmp)?))?;
-        let file = buffered
-            .into_inner()
-            .map_err(|e| RaftError::Io(e.error().to_string()))?;
-        file.sync_all()?;
-        self.publish(&tmp, &meta)?;
-        Ok(meta)
+    /// The snapshot openraft gets for `view`: its metadata, and its bytes written on first
+    /// use (see [`crate::snapshot_data`]).
+    fn snapshot_of(&self, view: SnapshotView) -> Snapshot<TypeConfig> {
+        let meta = view.meta().clone();
+        let dir = self.snapshot_dir.clone();
+        Snapshot {
+            meta,
+            snapshot: Box::new(SnapshotData::lazy(move || view.write_temp_file(&dir))),
+        }
     }
 
     fn install_sync(&self, mut received: File, meta: Meta) -> Result<(), RaftError> {
         use std::io::{Seek, SeekFrom};
-        // Keep our own durable copy: it becomes the current snapshot.
-        let tmp = self.tmp_path("install");
+        // The received file is read twice: verified whole first, then applied.
+        let len = received.seek(SeekFrom::End(0))?;
         received.seek(SeekFrom::Start(0))?;
-        let mut copy = File::create(&tmp)?;
-        std::io::copy(&mut received, &mut copy)?;
-        copy.sync_all()?;
-        drop(copy);
-
-        let len = std::fs::metadata(&tmp)?.len();
-        snapshot_file::verify(BufReader::new(File::open(&tmp)?), len)?;
+        snapshot_file::verify(BufReader::new(&mut received), len)?;
+        received.seek(SeekFrom::Start(0))?;
         let mut doomed = Vec::new();
 
         let mut txn = self.db.begin_write()?;
@@ -280,7 +272,7 @@ impl StateMachine {
         let mut staged: Option<(restore_staging::Staging, BufWriter<File>)> = None;
         let file_meta = {
             let mut kv = KvWrite::open(&txn)?;
-            snapshot_file::read_all(BufReader::new(File::open(&tmp)?), |item| {
+            snapshot_file::read_all(BufReader::new(&mut received), |item| {
                 match item {
                     snapshot_file::Item::Pair(k, v) => {
                         kv.insert(k.as_str(), v.as_slice())?;
@@ -349,19 +341,7 @@ impl StateMachine {
             let _guard = self.staging_lock.lock().unwrap_or_else(|e| e.into_inner());
             restore_staging::delete_files(&doomed);
         }
-        self.publish(&tmp, &meta)
-    }
-
-    fn current_sync(&self) -> Result<Option<(Meta, File)>, RaftError> {
-        let _guard = self.snapshot_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let path = self.current_path();
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let meta = snapshot_file::read_meta(BufReader::new(file.try_clone()?))?;
-        Ok(Some((meta, file)))
+        Ok(())
     }
 
     fn apply_sync(&self, entries: Vec<Entry<TypeConfig>>) -> Result<Vec<CommandResult>, RaftError> {
@@ -503,6 +483,91 @@ pub(crate) struct StagingSource<'a> {
     pub(crate) lock: &'a Mutex<()>,
 }
 
+/// A consistent view of the state machine for one snapshot: a read transaction, the
+/// metadata of the state it sees, and the restore staging file it names, opened with it.
+pub(crate) struct SnapshotView {
+    read: redb::ReadTransaction,
+    meta: Meta,
+    staged: Option<(restore_staging::Staging, File)>,
+}
+
+impl SnapshotView {
+    /// Opens a view of `db`, with the restore staging when `staging` is given.
+    pub(crate) fn open(
+        db: &Database,
+        staging: Option<StagingSource<'_>>,
+    ) -> Result<Self, RaftError> {
+        let (read, staged) = match &staging {
+            Some(src) => {
+                // Under the lock, so the file cannot be deleted between the read transaction
+                // and its opening; once open it stays readable whatever happens to its name.
+                let _guard = src.lock.lock().unwrap_or_else(|e| e.into_inner());
+                let read = db.begin_read()?;
+                let progress = restore_staging::current(&read.open_table(META)?)?;
+                let staged = match progress {
+                    Some(p) => {
+                        let file = File::open(restore_staging::staging_path(src.dir, &p.id))?;
+                        Some((p, file))
+                    }
+                    None => None,
+                };
+                (read, staged)
+            }
+            None => (db.begin_read()?, None),
+        };
+        let meta_table = read.open_table(META)?;
+        let last_applied: Option<LogId<NodeId>> = match meta_table.get(KEY_APPLIED)? {
+            Some(v) => decode(v.value())?,
+            None => None,
+        };
+        let membership: Membership = match meta_table.get(KEY_MEMBERSHIP)? {
+            Some(v) => decode(v.value())?,
+            None => Membership::default(),
+        };
+        drop(meta_table);
+        // The applied log id names the state: every view of it has the same bytes (a
+        // restore's staging changes only through applied entries too), so a follower may
+        // resume receiving it from another view.
+        let snapshot_id = match &last_applied {
+            Some(l) => format!("{}-{}", l.leader_id.term, l.index),
+            None => "0-0".to_owned(),
+        };
+        let meta = Meta {
+            last_log_id: last_applied,
+            last_membership: membership,
+            snapshot_id,
+        };
+        Ok(Self { read, meta, staged })
+    }
+
+    /// The metadata of the state this view sees.
+    pub(crate) fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// Writes the view to `out` in the [`snapshot_file`] format and returns the writer.
+    pub(crate) fn write<W: std::io::Write>(self, out: W) -> Result<W, RaftError> {
+        let mut writer = SnapshotWriter::new(out, &self.meta)?;
+        KvRead::open(&self.read)?.for_each(|k, v| writer.record(k, v))?;
+        if let Some((progress, file)) = self.staged {
+            writer.staging(&encode(&progress)?, BufReader::new(file), progress.len)?;
+        }
+        writer.finish()
+    }
+
+    /// Writes the view to an unlinked temporary file in `dir`, synced and positioned at its
+    /// start.
+    pub(crate) fn write_temp_file(self, dir: &Path) -> Result<File, RaftError> {
+        use std::io::{Seek, SeekFrom};
+        let buffered = self.write(BufWriter::new(tempfile::tempfile_in(dir)?))?;
+        let mut file = buffered
+            .into_inner()
+            .map_err(|e| RaftError::Io(e.error().to_string()))?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok(file)
+    }
+}
+
 /// Writes a consistent snapshot of the state machine in `db` (one read transaction) to `out`
 /// in the [`snapshot_file`] format, with the restore staging when `staging` is given.
 /// Returns its metadata and the writer.
@@ -511,48 +576,9 @@ pub(crate) fn write_snapshot<W: std::io::Write>(
     staging: Option<StagingSource<'_>>,
     out: W,
 ) -> Result<(Meta, W), RaftError> {
-    let (read, staged) = match &staging {
-        Some(src) => {
-            // Under the lock, so the file cannot be deleted between the read transaction and
-            // its opening; once open it stays readable whatever happens to its name.
-            let _guard = src.lock.lock().unwrap_or_else(|e| e.into_inner());
-            let read = db.begin_read()?;
-            let progress = restore_staging::current(&read.open_table(META)?)?;
-            let staged = match progress {
-                Some(p) => {
-                    let file = File::open(restore_staging::staging_path(src.dir, &p.id))?;
-                    Some((p, file))
-                }
-                None => None,
-            };
-            (read, staged)
-        }
-        None => (db.begin_read()?, None),
-    };
-    let meta_table = read.open_table(META)?;
-    let last_applied: Option<LogId<NodeId>> = match meta_table.get(KEY_APPLIED)? {
-        Some(v) => decode(v.value())?,
-        None => None,
-    };
-    let membership: Membership = match meta_table.get(KEY_MEMBERSHIP)? {
-        Some(v) => decode(v.value())?,
-        None => Membership::default(),
-    };
-    let snapshot_id = match &last_applied {
-        Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, unique_suffix()),
-        None => format!("0-0-{}", unique_suffix()),
-    };
-    let meta = Meta {
-        last_log_id: last_applied,
-        last_membership: membership,
-        snapshot_id,
-    };
-    let mut writer = SnapshotWriter::new(out, &meta)?;
-    KvRead::open(&read)?.for_each(|k, v| writer.record(k, v))?;
-    if let Some((progress, file)) = staged {
-        writer.staging(&encode(&progress)?, BufReader::new(file), progress.len)?;
-    }
-    Ok((meta, writer.finish()?))
+    let view = SnapshotView::open(db, staging)?;
+    let meta = view.meta().clone();
+    Ok((meta, view.write(out)?))
 }
 
 /// Starts a thread that writes the state file's dirty pages back to disk every
@@ -597,31 +623,13 @@ fn remove_stale_temporaries(dir: &Path) -> Result<(), RaftError> {
     Ok(())
 }
 
-fn unique_suffix() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default()
-}
-
-async fn into_tokio(file: File) -> Box<tokio::fs::File> {
-    Box::new(tokio::fs::File::from_std(file))
-}
-
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> OrResult<Snapshot<TypeConfig>> {
         let sm = self.clone();
-        let (meta, file) = run_blocking(move || {
-            sm.build_sync()?;
-            sm.current_sync()?
-                .ok_or_else(|| RaftError::Io("snapshot vanished after build".into()))
-        })
-        .await
-        .map_err(snap_err(ErrorVerb::Write))?;
-        Ok(Snapshot {
-            meta,
-            snapshot: into_tokio(file).await,
-        })
+        let view = run_blocking(move || sm.build_sync())
+            .await
+            .map_err(snap_err(ErrorVerb::Write))?;
+        Ok(self.snapshot_of(view))
     }
 }
 
@@ -655,20 +663,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> OrResult<Box<tokio::fs::File>> {
+    async fn begin_receiving_snapshot(&mut self) -> OrResult<Box<SnapshotData>> {
         let dir = self.snapshot_dir.clone();
         let file = run_blocking(move || Ok(tempfile::tempfile_in(dir)?))
             .await
             .map_err(snap_err(ErrorVerb::Write))?;
-        Ok(into_tokio(file).await)
+        Ok(Box::new(SnapshotData::file(tokio::fs::File::from_std(
+            file,
+        ))))
     }
 
-    async fn install_snapshot(
-        &mut self,
-        meta: &Meta,
-        snapshot: Box<tokio::fs::File>,
-    ) -> OrResult<()> {
-        let file = snapshot.into_std().await;
+    async fn install_snapshot(&mut self, meta: &Meta, snapshot: Box<SnapshotData>) -> OrResult<()> {
+        let file = snapshot
+            .into_std()
+            .await
+            .map_err(snap_err(ErrorVerb::Read))?;
         let sm = self.clone();
         let meta = meta.clone();
         run_blocking(move || sm.install_sync(file, meta))
@@ -676,18 +685,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(snap_err(ErrorVerb::Write))
     }
 
+    /// The state as it is now (no snapshot is kept: see [`crate::snapshot_data`]); none before
+    /// anything was applied.
     async fn get_current_snapshot(&mut self) -> OrResult<Option<Snapshot<TypeConfig>>> {
         let sm = self.clone();
-        let current = run_blocking(move || sm.current_sync())
+        let view = run_blocking(move || sm.view_sync())
             .await
             .map_err(snap_err(ErrorVerb::Read))?;
-        match current {
-            Some((meta, file)) => Ok(Some(Snapshot {
-                meta,
-                snapshot: into_tokio(file).await,
-            })),
-            None => Ok(None),
+        if view.meta().last_log_id.is_none() {
+            return Ok(None);
         }
+        Ok(Some(self.snapshot_of(view)))
     }
 }
 
@@ -926,8 +934,9 @@ mod tests {
                 chunk(3, "r", 0, first),
             ])
             .unwrap();
-        let meta = leader.build_sync().unwrap();
-        let (_, file) = leader.current_sync().unwrap().unwrap();
+        let view = leader.build_sync().unwrap();
+        let meta = view.meta().clone();
+        let file = view.write_temp_file(dir.path()).unwrap();
         follower.install_sync(file, meta).unwrap();
         assert_eq!(all_keys(&leader), all_keys(&follower));
         assert_eq!(get_sync(&follower.db, "gone").unwrap(), Some(big));

@@ -131,8 +131,10 @@ async fn lagging_learner_catches_up_from_snapshot() {
     let n1 = open_on(&net, dir.path(), "vault-1", tune).await;
     n1.bootstrap_single().await.unwrap();
     n1.wait_for_leader(DEADLINE).await.unwrap();
+    // Values of every size class: short, just over a page, several pages (stored split).
+    let value = |i: u32| vec![(i % 251) as u8; [32, 4136, 13_000][i as usize % 3]];
     for i in 0..300u32 {
-        n1.put(&format!("s/{i:03}"), vec![7; 32]).await.unwrap();
+        n1.put(&format!("s/{i:03}"), value(i)).await.unwrap();
     }
     wait_until(&n1, "purged", |s| s.purged_index.is_some()).await;
     let n2 = open_on(&net, dir.path(), "vault-2", tune).await;
@@ -146,6 +148,21 @@ async fn lagging_learner_catches_up_from_snapshot() {
         "learner got a snapshot: {st:?}"
     );
     assert_eq!(n2.list("s/").await.unwrap().len(), 300);
+    for i in (0..300u32).step_by(7).chain([299]) {
+        assert_eq!(
+            n2.get(&format!("s/{i:03}")).await.unwrap(),
+            Some(value(i)),
+            "key {i}"
+        );
+    }
+    // The snapshot was written for the transfer only: no copy is kept on either node.
+    for n in [&n1, &n2] {
+        let kept: Vec<_> = std::fs::read_dir(n.snapshot_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(kept.is_empty(), "snapshot directory holds {kept:?}");
+    }
     n1.shutdown().await.unwrap();
     n2.shutdown().await.unwrap();
 }
