@@ -189,6 +189,12 @@ impl LogStore {
         self.writes().purge_point(snapshot, keep_writes)
     }
 
+    /// The writes in the entries after `after` up to `upto` (see
+    /// [`WriteCounts::writes_between`]).
+    pub(crate) fn writes_between(&self, after: u64, upto: u64) -> u64 {
+        self.writes().writes_between(after, upto)
+    }
+
     fn unsaved_committed(&self) -> MutexGuard<'_, Option<Option<LogId<NodeId>>>> {
         self.unsaved_committed
             .lock()

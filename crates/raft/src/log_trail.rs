@@ -9,6 +9,10 @@
 //! `trailing_logs` *entries* (a floor); [`keep_trail`] then purges further, down to the entry
 //! where the last `trailing_logs` *writes* begin.
 //!
+//! `snapshot_threshold` is counted the same way: openraft builds a snapshot after that many
+//! entries, and [`keep_trail`] asks for one as soon as that many writes were applied since
+//! the last. (A snapshot costs one durable commit: see [`crate::snapshot_data`].)
+//!
 //! [`WriteCounts`] is the bookkeeping (how many writes each entry in the log holds), kept by
 //! the log store as entries are appended, truncated and purged. Entries written before the
 //! process started are not counted again at open (that would mean reading the whole log);
@@ -79,6 +83,27 @@ impl WriteCounts {
         }
     }
 
+    /// How many writes the entries after `after` up to `upto` (inclusive) hold; entries not
+    /// counted count one each.
+    pub(crate) fn writes_between(&self, after: u64, upto: u64) -> u64 {
+        let (lo, hi) = (after.saturating_add(1), upto.saturating_add(1));
+        if lo >= hi {
+            return 0;
+        }
+        // The counted entries within the range, and the rest at one each.
+        let (first, end) = (self.first.max(lo), self.end().min(hi));
+        if self.counts.is_empty() || first >= end {
+            return hi - lo;
+        }
+        let counted: u64 = self
+            .counts
+            .range((first - self.first) as usize..(end - self.first) as usize)
+            .map(|&c| u64::from(c))
+            .sum();
+        let counted_entries = end - first;
+        counted + (hi - lo - counted_entries)
+    }
+
     /// The highest index that may be purged so that the entries from after it up to
     /// `snapshot` (inclusive) still hold at least `keep` writes; `None` when nothing may go.
     /// Entries not counted (from before the process started) count one write each.
@@ -115,16 +140,42 @@ impl WriteCounts {
     }
 }
 
-/// Purges the log of `raft` down to where the last `keep_writes` writes before each new
-/// snapshot begin (see the module docs). Ends when Raft shuts down.
-pub(crate) async fn keep_trail(raft: Raft<TypeConfig>, log: LogStore, keep_writes: u64) {
+/// Asks for a snapshot once `threshold` writes were applied since the last one, and purges
+/// the log of `raft` down to where the last `keep_writes` writes before each new snapshot
+/// begin (see the module docs). Ends when Raft shuts down.
+pub(crate) async fn keep_trail(
+    raft: Raft<TypeConfig>,
+    log: LogStore,
+    threshold: u64,
+    keep_writes: u64,
+) {
     let mut rx = raft.metrics();
     let mut handled = None;
+    let mut asked_after = None;
     loop {
-        let (snapshot, purged) = {
+        let (snapshot, purged, applied) = {
             let m = rx.borrow_and_update();
-            (m.snapshot.map(|l| l.index), m.purged.map(|l| l.index))
+            (
+                m.snapshot.map(|l| l.index),
+                m.purged.map(|l| l.index),
+                m.last_applied.map(|l| l.index),
+            )
         };
+        // One request per snapshot: the next is asked for once that one is built.
+        if let Some(applied) = applied
+            && asked_after != Some(snapshot)
+            && log.writes_between(snapshot.unwrap_or(0), applied) >= threshold
+        {
+            asked_after = Some(snapshot);
+            tracing::debug!(
+                applied,
+                ?snapshot,
+                "asking for a snapshot: {threshold} writes since the last"
+            );
+            if raft.trigger().snapshot().await.is_err() {
+                return;
+            }
+        }
         if let Some(s) = snapshot.filter(|s| handled != Some(*s)) {
             handled = Some(s);
             let point = log.purge_point(s, keep_writes);
@@ -209,6 +260,18 @@ mod tests {
         let mut w = counts(10, &[2, 2]);
         w.truncated(5);
         assert_eq!(w.purge_point(11, 2), Some(9));
+    }
+
+    #[test]
+    fn writes_between_two_indexes_count_uncounted_entries_as_one() {
+        let w = counts(10, &[5, 6, 7]);
+        assert_eq!(w.writes_between(9, 12), 18);
+        assert_eq!(w.writes_between(10, 12), 13);
+        assert_eq!(w.writes_between(12, 12), 0);
+        // Entries 6..=9 and 13..=14 are not counted: one each.
+        assert_eq!(w.writes_between(5, 14), 4 + 18 + 2);
+        assert_eq!(w.writes_between(0, 3), 3);
+        assert_eq!(WriteCounts::default().writes_between(0, 10), 10);
     }
 
     #[test]

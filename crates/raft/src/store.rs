@@ -126,6 +126,7 @@ impl RaftStore {
             tokio::spawn(crate::log_trail::keep_trail(
                 raft.clone(),
                 log.clone(),
+                opts.effective_snapshot_threshold(),
                 opts.effective_trailing_logs(),
             )),
         ];

@@ -229,6 +229,48 @@ async fn the_log_trail_behind_a_snapshot_counts_writes() {
     store.shutdown().await.unwrap();
 }
 
+/// `snapshot_threshold` counts writes too: a snapshot comes after that many writes even when
+/// group commits packed them into far fewer entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_come_after_threshold_writes_not_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let threshold = 300u64;
+    let store = single_leader(dir.path(), "vault-1", move |o| {
+        o.snapshot_threshold = threshold;
+    })
+    .await;
+    let before = store.metrics().await.last_log_index.unwrap_or(0);
+    let mut tasks = Vec::new();
+    for w in 0..32u32 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            for i in 0..40u32 {
+                store
+                    .put(&format!("n/{w:02}/{i:02}"), vec![1; 64])
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let entries = store.metrics().await.last_log_index.unwrap_or(0) - before;
+    assert!(
+        entries < threshold,
+        "the writes must share entries for this test: 1280 writes in {entries} entries"
+    );
+    let status = wait_until(&store, "a snapshot after 300 writes", |s| {
+        s.snapshot_index.is_some()
+    })
+    .await;
+    eprintln!(
+        "1280 writes in {entries} entries; snapshot at {:?}",
+        status.snapshot_index
+    );
+    store.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_mid_stream_never_loses_an_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
