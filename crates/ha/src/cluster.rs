@@ -32,9 +32,9 @@ pub(crate) const REMOVED_MARKER: &str = "removed-from-cluster";
 /// How long the leader tries to deliver a removal notice.
 const NOTICE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The cluster port of one node. It holds no handler and no server: [`serve`] (a task of
-/// the runtime, started with the handlers) builds the server once an identity is installed
-/// and follows later installs through a watch channel.
+/// The cluster port of one node. It holds no handler: [`serve`] (a task of the runtime,
+/// started with the handlers) builds the server once an identity is installed, and later
+/// installs reach that server before they return.
 pub(crate) struct ClusterNode {
     transport: RwLock<Option<TlsTransport>>,
     options: ClientOptions,
@@ -45,8 +45,11 @@ pub(crate) struct ClusterNode {
     /// Certificates of removed nodes, refused by both the server and the client (shared with
     /// every installed identity's TLS verifiers).
     revoked: RevokedCerts,
-    /// The identity installed last (with `revoked` attached); the server task follows it.
+    /// The identity installed last (with `revoked` attached).
     identity: watch::Sender<Option<ClusterIdentity>>,
+    /// The server, once [`serve`](Self::serve) built it: later installs reach it before they
+    /// return, so a revocation has closed the revoked peer's open connections by then.
+    server: Mutex<Option<Arc<ClusterServer>>>,
 }
 
 impl ClusterNode {
@@ -59,6 +62,7 @@ impl ClusterNode {
             removed: Arc::new(AtomicBool::new(false)),
             revoked: RevokedCerts::new(),
             identity: watch::Sender::new(None),
+            server: Mutex::new(None),
         })
     }
 
@@ -158,12 +162,19 @@ impl ClusterNode {
                 None => *t = Some(TlsTransport::new(&identity, self.options.clone())?),
             }
         }
+        // Under the server slot's lock: an install either precedes the server (which is
+        // built from the latest identity) or reaches it here, before returning.
+        let slot = self.server.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(server) = slot.as_ref() {
+            server.set_identity(&identity)?;
+        }
         self.identity.send_replace(Some(identity));
         Ok(())
     }
 
     /// Serves the cluster port on `listener` with `handler` until `shutdown`: waits for the
-    /// first identity, then serves with it and applies every later one (rotation, revocations).
+    /// first identity, then serves with the latest one; later installs (rotation,
+    /// revocations) reach the server directly.
     pub(crate) async fn serve(
         &self,
         listener: TcpListener,
@@ -171,33 +182,20 @@ impl ClusterNode {
         shutdown: CancellationToken,
     ) -> Result<(), ClusterError> {
         let mut rx = self.identity.subscribe();
-        let first = tokio::select! {
+        tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
-            first = rx.wait_for(Option::is_some) => match first {
-                Ok(id) => id.clone(),
-                Err(_) => return Ok(()),
-            },
-        };
-        let Some(first) = first else { return Ok(()) };
-        let server = ClusterServer::new(&first, handler, ServerOptions::default())?;
-        let serving = server.clone().serve(listener, shutdown.clone());
-        tokio::pin!(serving);
-        loop {
-            tokio::select! {
-                done = &mut serving => return done,
-                changed = rx.changed() => {
-                    if changed.is_err() {
-                        return serving.await;
-                    }
-                    let next = rx.borrow_and_update().clone();
-                    if let Some(id) = next
-                        && let Err(e) = server.set_identity(&id)
-                    {
-                        tracing::error!(error = %e, "cluster port kept its previous certificate");
-                    }
-                }
-            }
+            first = rx.wait_for(Option::is_some) => if first.is_err() { return Ok(()) },
         }
+        let server = {
+            let mut slot = self.server.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(latest) = self.identity.borrow().clone() else {
+                return Ok(());
+            };
+            let server = ClusterServer::new(&latest, handler, ServerOptions::default())?;
+            *slot = Some(server.clone());
+            server
+        };
+        server.serve(listener, shutdown).await
     }
 
     /// The client of the cluster port, once an identity is installed.
