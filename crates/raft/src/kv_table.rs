@@ -124,27 +124,33 @@ impl<'t> KvWrite<'t> {
     }
 }
 
-/// Both tables opened in a read transaction: one consistent view.
-pub(crate) struct KvRead {
+/// The tables of one read transaction (one consistent view). `kv_tail` is opened only
+/// when a value has chunks: most reads are of short values, and opening a table is a lookup.
+pub(crate) struct KvRead<'r> {
+    read: &'r ReadTransaction,
     head: ReadOnlyTable<&'static str, &'static [u8]>,
-    tail: ReadOnlyTable<(&'static str, u32), &'static [u8]>,
 }
 
-impl KvRead {
-    /// Opens both tables in `read`.
-    pub(crate) fn open(read: &ReadTransaction) -> Result<Self, RaftError> {
+impl<'r> KvRead<'r> {
+    /// Opens the view of `read`.
+    pub(crate) fn open(read: &'r ReadTransaction) -> Result<Self, RaftError> {
         Ok(Self {
+            read,
             head: read.open_table(KV)?,
-            tail: read.open_table(KV_TAIL)?,
         })
     }
 
     /// The value under `key`.
     pub(crate) fn get(&self, key: &str) -> Result<Option<Vec<u8>>, RaftError> {
-        match self.head.get(key)? {
-            Some(head) => Ok(Some(assemble(&self.tail, key, head.value())?)),
-            None => Ok(None),
+        let Some(head) = self.head.get(key)? else {
+            return Ok(None);
+        };
+        let head = head.value();
+        let mut value = head.to_vec();
+        if head.len() == head_len(key) {
+            append_chunks(&self.read.open_table(KV_TAIL)?, key, &mut value)?;
         }
+        Ok(Some(value))
     }
 
     /// The keys starting with `prefix`, in order.
@@ -166,6 +172,7 @@ impl KvRead {
         &self,
         mut each: impl FnMut(&str, &[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
+        let tail = self.read.open_table(KV_TAIL).map_err(RaftError::from)?;
         let mut value = Vec::new();
         for item in self.head.iter().map_err(RaftError::from)? {
             let (k, head) = item.map_err(RaftError::from)?;
@@ -173,7 +180,7 @@ impl KvRead {
             if head.len() == head_len(k) {
                 value.clear();
                 value.extend_from_slice(head);
-                append_chunks(&self.tail, k, &mut value)?;
+                append_chunks(&tail, k, &mut value)?;
                 each(k, &value)?;
             } else {
                 each(k, head)?;
@@ -184,6 +191,7 @@ impl KvRead {
 }
 
 /// `head` followed by the chunks of `key`, if a head of that length may have any.
+#[cfg(test)]
 fn assemble(
     tail: &impl ReadableTable<(&'static str, u32), &'static [u8]>,
     key: &str,
@@ -254,7 +262,8 @@ mod tests {
                             assert_eq!(kv.get(key).unwrap(), Some(value(second, 2)));
                         }
                         txn.commit().unwrap();
-                        let read = KvRead::open(&db.begin_read().unwrap()).unwrap();
+                        let txn = db.begin_read().unwrap();
+                        let read = KvRead::open(&txn).unwrap();
                         assert_eq!(
                             read.get(key).unwrap(),
                             Some(value(second, 2)),
@@ -292,7 +301,8 @@ mod tests {
             .unwrap();
         txn.open_table(KV_TAIL).unwrap();
         txn.commit().unwrap();
-        let read = KvRead::open(&db.begin_read().unwrap()).unwrap();
+        let txn = db.begin_read().unwrap();
+        let read = KvRead::open(&txn).unwrap();
         assert_eq!(read.get(key).unwrap(), Some(old.clone()));
         let mut seen = Vec::new();
         read.for_each(|k, v| {
@@ -327,7 +337,8 @@ mod tests {
             kv.insert("b", &value(5000, 2)).unwrap();
         }
         txn.commit().unwrap();
-        let read = KvRead::open(&db.begin_read().unwrap()).unwrap();
+        let txn = db.begin_read().unwrap();
+        let read = KvRead::open(&txn).unwrap();
         assert_eq!(read.keys_with_prefix("a/").unwrap(), vec!["a/1", "a/2"]);
         let mut seen = Vec::new();
         read.for_each(|k, v| {

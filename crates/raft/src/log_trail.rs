@@ -152,6 +152,7 @@ pub(crate) async fn keep_trail(
     let mut rx = raft.metrics();
     let mut handled = None;
     let mut asked_after = None;
+    let mut last_applied = None;
     loop {
         let (snapshot, purged, applied) = {
             let m = rx.borrow_and_update();
@@ -161,8 +162,13 @@ pub(crate) async fn keep_trail(
                 m.last_applied.map(|l| l.index),
             )
         };
-        // One request per snapshot: the next is asked for once that one is built.
+        // One request per snapshot: the next is asked for once that one is built. Metrics
+        // change with every heartbeat; the count is looked at only when the applied index
+        // moved.
+        let moved = applied != last_applied;
+        last_applied = applied;
         if let Some(applied) = applied
+            && moved
             && asked_after != Some(snapshot)
             && log.writes_between(snapshot.unwrap_or(0), applied) >= threshold
         {
