@@ -117,20 +117,23 @@ async fn log_is_compacted_and_data_survives_restart_from_snapshot() {
     store.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_writers_share_raft_entries() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = single_leader(dir.path(), "vault-1", |_| {}).await;
+/// `writers` tasks each put `per_writer` keys `<prefix>/<w>/<i>` of `len` bytes at once;
+/// returns how many log entries the writes took (group commits share entries).
+async fn write_concurrently(
+    store: &Arc<tresor_raft::RaftStore>,
+    prefix: &str,
+    (writers, per_writer): (u64, u64),
+    len: usize,
+) -> u64 {
     let before = store.metrics().await.last_log_index.unwrap_or(0);
-    let writers = 64;
-    let per_writer = 50;
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let store = Arc::clone(&store);
+        let store = Arc::clone(store);
+        let prefix = prefix.to_owned();
         tasks.push(tokio::spawn(async move {
             for i in 0..per_writer {
                 store
-                    .put(&format!("g/{w:02}/{i:02}"), vec![w as u8; 64])
+                    .put(&format!("{prefix}/{w:02}/{i:02}"), vec![w as u8; len])
                     .await
                     .unwrap();
             }
@@ -139,9 +142,16 @@ async fn concurrent_writers_share_raft_entries() {
     for t in tasks {
         t.await.unwrap();
     }
-    let after = store.metrics().await.last_log_index.unwrap_or(0);
-    let entries = after - before;
-    let writes = (writers * per_writer) as u64;
+    store.metrics().await.last_log_index.unwrap_or(0) - before
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_share_raft_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = single_leader(dir.path(), "vault-1", |_| {}).await;
+    let (writers, per_writer) = (64, 50);
+    let entries = write_concurrently(&store, "g", (writers, per_writer), 64).await;
+    let writes = writers * per_writer;
     eprintln!("{writes} writes used {entries} raft entries");
     assert!(
         entries < writes / 2,
@@ -150,7 +160,7 @@ async fn concurrent_writers_share_raft_entries() {
     for w in 0..writers {
         assert_eq!(
             store.list(&format!("g/{w:02}/")).await.unwrap().len(),
-            per_writer
+            per_writer as usize
         );
     }
     store.shutdown().await.unwrap();
@@ -170,25 +180,9 @@ async fn the_log_trail_behind_a_snapshot_counts_writes() {
         o.log_segment_bytes = 16 * 1024;
     };
     let store = single_leader(dir.path(), "vault-1", tune).await;
-    let before = store.metrics().await.last_log_index.unwrap_or(0);
     let (writers, per_writer) = (32u64, 40u64);
-    let mut tasks = Vec::new();
-    for w in 0..writers {
-        let store = Arc::clone(&store);
-        tasks.push(tokio::spawn(async move {
-            for i in 0..per_writer {
-                store
-                    .put(&format!("t/{w:02}/{i:02}"), vec![w as u8; 256])
-                    .await
-                    .unwrap();
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
+    let entries = write_concurrently(&store, "t", (writers, per_writer), 256).await;
     let last = store.metrics().await.last_log_index.unwrap_or(0);
-    let entries = last - before;
     let writes = writers * per_writer;
     assert!(
         entries * 3 < writes,
@@ -239,23 +233,7 @@ async fn snapshots_come_after_threshold_writes_not_entries() {
         o.snapshot_threshold = threshold;
     })
     .await;
-    let before = store.metrics().await.last_log_index.unwrap_or(0);
-    let mut tasks = Vec::new();
-    for w in 0..32u32 {
-        let store = Arc::clone(&store);
-        tasks.push(tokio::spawn(async move {
-            for i in 0..40u32 {
-                store
-                    .put(&format!("n/{w:02}/{i:02}"), vec![1; 64])
-                    .await
-                    .unwrap();
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let entries = store.metrics().await.last_log_index.unwrap_or(0) - before;
+    let entries = write_concurrently(&store, "n", (32, 40), 64).await;
     assert!(
         entries < threshold,
         "the writes must share entries for this test: 1280 writes in {entries} entries"
