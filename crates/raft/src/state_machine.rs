@@ -1,4 +1,4 @@
-//! The key/value state machine in `state.redb` plus snapshot files (openraft
+//! The key/value state machine in `state.redb`, and its snapshots (openraft
 //! `RaftStateMachine`).
 //!
 //! Tables `kv` and `kv_tail` map keys to opaque values (laid out in [`crate::kv_table`]);
@@ -234,14 +234,17 @@ impl StateMachine {
         )
     }
 
-    /// A snapshot "build": every eventual commit is made durable, so no log entry is purged
-    /// before the state it produced is on disk, and the view of that state is the snapshot.
+    /// A snapshot "build": a view of the last committed state, made durable, so that no log
+    /// entry is purged before the state it produced is on disk. The view is opened while an
+    /// empty durable transaction holds the writer lock (no apply can commit in between) and
+    /// before that transaction commits: it sees exactly the state the commit makes durable.
     fn build_sync(&self) -> Result<SnapshotView, RaftError> {
         let mut txn = self.db.begin_write()?;
         make_durable(&mut txn);
+        let view = self.view_sync()?;
         txn.commit()?;
         self.schedule().synced(Instant::now());
-        self.view_sync()
+        Ok(view)
     }
 
     /// The snapshot openraft gets for `view`: its metadata, and its bytes written on first
