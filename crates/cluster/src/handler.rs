@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -31,6 +32,14 @@ pub struct ClusterRequest {
 pub trait ClusterHandler: Send + Sync + 'static {
     /// Answers one request.
     async fn handle(&self, request: ClusterRequest) -> Result<Bytes, ClusterError>;
+
+    /// How long the server lets a request of `route` run, when it needs longer than the
+    /// server's request timeout (a Raft snapshot's last chunk is answered after the whole
+    /// install). `None`: the server's timeout.
+    fn time_limit(&self, route: &str) -> Option<Duration> {
+        let _ = route;
+        None
+    }
 }
 
 /// Dispatches on the first route segment (`raft` in `raft/vote`) to the handler registered for
@@ -71,6 +80,11 @@ impl ClusterHandler for ClusterRouter {
             Some(handler) => handler.handle(request).await,
             None => Err(ClusterError::NotFound(request.route)),
         }
+    }
+
+    fn time_limit(&self, route: &str) -> Option<Duration> {
+        let (segment, _) = split_route(route);
+        self.routes.get(segment)?.time_limit(route)
     }
 }
 

@@ -46,11 +46,34 @@ impl ClusterHandler for RaftHandler {
             Err(e) => Err(ClusterError::Handler(e.to_string())),
         }
     }
+
+    fn time_limit(&self, route: &str) -> Option<std::time::Duration> {
+        raft_time_limit(route)
+    }
+}
+
+/// Snapshot installs may run for [`tresor_raft::INSTALL_SNAPSHOT_TIMEOUT`] (their last chunk
+/// is answered after the whole install); other Raft RPCs get the server's timeout.
+fn raft_time_limit(route: &str) -> Option<std::time::Duration> {
+    (parse_raft_route(route) == Some(RpcKind::InstallSnapshot))
+        .then_some(tresor_raft::INSTALL_SNAPSHOT_TIMEOUT)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_snapshot_installs_get_a_longer_time_limit() {
+        assert_eq!(
+            raft_time_limit(&raft_route(RpcKind::InstallSnapshot)),
+            Some(tresor_raft::INSTALL_SNAPSHOT_TIMEOUT)
+        );
+        for kind in [RpcKind::AppendEntries, RpcKind::Vote] {
+            assert_eq!(raft_time_limit(&raft_route(kind)), None);
+        }
+        assert_eq!(raft_time_limit("raft/unknown"), None);
+    }
 
     #[test]
     fn raft_routes_round_trip() {

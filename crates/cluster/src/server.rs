@@ -273,7 +273,11 @@ impl ClusterServer {
                 })
                 .await
         };
-        let result = match tokio::time::timeout(self.options.request_timeout, work).await {
+        let time_limit = self
+            .handler
+            .time_limit(&route)
+            .unwrap_or(self.options.request_timeout);
+        let result = match tokio::time::timeout(time_limit, work).await {
             Ok(result) => result,
             Err(_) => Err(ClusterError::Timeout(format!("serving {route}"))),
         };

@@ -128,3 +128,46 @@ async fn a_silent_peer_times_out_without_blocking_other_peers() {
     hold.abort();
     served.stop().await;
 }
+
+/// Takes 600 ms to answer; routes ending in `/long` may take up to 5 s.
+struct Slow;
+
+#[async_trait::async_trait]
+impl tresor_cluster::ClusterHandler for Slow {
+    async fn handle(
+        &self,
+        _request: tresor_cluster::ClusterRequest,
+    ) -> Result<Bytes, ClusterError> {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        Ok(Bytes::from_static(b"done"))
+    }
+
+    fn time_limit(&self, route: &str) -> Option<Duration> {
+        route.ends_with("/long").then_some(Duration::from_secs(5))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_may_give_a_route_longer_than_the_request_timeout() {
+    let ca = ClusterIdentity::generate_ca("p").unwrap();
+    let (listener, addr) = bind().await;
+    let router = ClusterRouter::new().route("slow", Arc::new(Slow));
+    let options = ServerOptions {
+        request_timeout: Duration::from_millis(200),
+        ..ServerOptions::default()
+    };
+    let server =
+        ClusterServer::new(&node_identity(&ca, "vault-1"), Arc::new(router), options).unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(server.serve(listener, shutdown.clone()));
+    let client = ClusterClient::new(&node_identity(&ca, "vault-2"), client_options()).unwrap();
+
+    match client.call(&addr, "slow/short", Bytes::new()).await {
+        Err(ClusterError::Remote { status: 504, .. }) => {}
+        other => panic!("past the server's request timeout: {other:?}"),
+    }
+    let answer = client.call(&addr, "slow/long", Bytes::new()).await.unwrap();
+    assert_eq!(&answer[..], b"done");
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
