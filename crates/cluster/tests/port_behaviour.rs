@@ -10,25 +10,37 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{Counting, PeerCertEcho, bind, client_options, node_identity};
 use tresor_cluster::{
-    CancellationToken, ClientOptions, ClusterClient, ClusterError, ClusterIdentity, ClusterRouter,
-    ClusterServer, ServerOptions,
+    ClientOptions, ClusterClient, ClusterError, ClusterIdentity, ClusterRouter, ServerOptions,
 };
+
+/// A server of `router` with `options` (node "vault-1") and a client of it (node "vault-2").
+async fn serve_router(
+    router: ClusterRouter,
+    options: ServerOptions,
+) -> (common::Served, ClusterClient) {
+    let ca = ClusterIdentity::generate_ca("p").unwrap();
+    let (listener, addr) = bind().await;
+    let served = common::serve_with(
+        listener,
+        addr,
+        &node_identity(&ca, "vault-1"),
+        Arc::new(router),
+        options,
+    );
+    let client = ClusterClient::new(&node_identity(&ca, "vault-2"), client_options()).unwrap();
+    (served, client)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_and_body_limits_are_enforced() {
-    let ca = ClusterIdentity::generate_ca("p").unwrap();
-    let (listener, addr) = bind().await;
     let echo = Counting::new(Arc::new(PeerCertEcho));
     let router = ClusterRouter::new().route("echo", echo.clone());
     let options = ServerOptions {
         max_body_bytes: 1024,
         ..ServerOptions::default()
     };
-    let server =
-        ClusterServer::new(&node_identity(&ca, "vault-1"), Arc::new(router), options).unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(server.serve(listener, shutdown.clone()));
-    let client = ClusterClient::new(&node_identity(&ca, "vault-2"), client_options()).unwrap();
+    let (served, client) = serve_router(router, options).await;
+    let addr = served.addr.clone();
 
     client
         .call(&addr, "echo/x", Bytes::from(vec![0u8; 1024]))
@@ -55,8 +67,7 @@ async fn routes_and_body_limits_are_enforced() {
         Err(ClusterError::InvalidAddress { .. })
     ));
 
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
+    served.stop().await;
     // After shutdown the port is closed: calls fail instead of hanging.
     let after = client.call(&addr, "echo", Bytes::new()).await.unwrap_err();
     assert!(
@@ -149,18 +160,13 @@ impl tresor_cluster::ClusterHandler for Slow {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_may_give_a_route_longer_than_the_request_timeout() {
-    let ca = ClusterIdentity::generate_ca("p").unwrap();
-    let (listener, addr) = bind().await;
     let router = ClusterRouter::new().route("slow", Arc::new(Slow));
     let options = ServerOptions {
         request_timeout: Duration::from_millis(200),
         ..ServerOptions::default()
     };
-    let server =
-        ClusterServer::new(&node_identity(&ca, "vault-1"), Arc::new(router), options).unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(server.serve(listener, shutdown.clone()));
-    let client = ClusterClient::new(&node_identity(&ca, "vault-2"), client_options()).unwrap();
+    let (served, client) = serve_router(router, options).await;
+    let addr = served.addr.clone();
 
     match client.call(&addr, "slow/short", Bytes::new()).await {
         Err(ClusterError::Remote { status: 504, .. }) => {}
@@ -168,6 +174,5 @@ async fn a_handler_may_give_a_route_longer_than_the_request_timeout() {
     }
     let answer = client.call(&addr, "slow/long", Bytes::new()).await.unwrap();
     assert_eq!(&answer[..], b"done");
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
+    served.stop().await;
 }

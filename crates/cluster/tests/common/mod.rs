@@ -86,7 +86,17 @@ pub fn serve(
     identity: &ClusterIdentity,
     handler: Arc<dyn ClusterHandler>,
 ) -> Served {
-    let server = ClusterServer::new(identity, handler, ServerOptions::default()).unwrap();
+    serve_with(listener, addr, identity, handler, ServerOptions::default())
+}
+
+pub fn serve_with(
+    listener: TcpListener,
+    addr: String,
+    identity: &ClusterIdentity,
+    handler: Arc<dyn ClusterHandler>,
+    options: ServerOptions,
+) -> Served {
+    let server = ClusterServer::new(identity, handler, options).unwrap();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(server.clone().serve(listener, shutdown.clone()));
     Served {
