@@ -168,3 +168,42 @@ fn dev_mode_is_initialized_unsealed_with_kv_v2() {
     assert!(stdout.contains("Root Token: devroot"), "{stdout}");
     assert!(stdout.contains("Unseal Key: "), "{stdout}");
 }
+
+/// The server restarts itself with one malloc arena unless the operator set a number.
+#[test]
+fn the_server_runs_with_one_malloc_arena_unless_told_otherwise() {
+    for (given, expected) in [(None, "1"), (Some("3"), "3")] {
+        let port = free_port();
+        let mut cmd = Command::new(process::bin());
+        cmd.args([
+            "server",
+            "-dev",
+            &format!("-dev-listen-address=127.0.0.1:{port}"),
+        ])
+        .env_remove("MALLOC_ARENA_MAX")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        if let Some(v) = given {
+            cmd.env("MALLOC_ARENA_MAX", v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let http = reqwest::blocking::Client::new();
+        wait_for("the dev server to answer", Duration::from_secs(60), || {
+            http.get(format!("http://127.0.0.1:{port}/v1/sys/health"))
+                .send()
+                .ok()
+        });
+        let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
+        let set: Vec<&[u8]> = environ
+            .split(|b| *b == 0)
+            .filter(|v| v.starts_with(b"MALLOC_ARENA_MAX="))
+            .collect();
+        assert_eq!(
+            set,
+            vec![format!("MALLOC_ARENA_MAX={expected}").as_bytes()],
+            "given {given:?}"
+        );
+        child.kill().ok();
+        child.wait().ok();
+    }
+}
