@@ -615,7 +615,8 @@ fn make_durable(txn: &mut redb::WriteTransaction) {
     txn.set_quick_repair(true);
 }
 
-/// Deletes half-written snapshot files left behind by a crash.
+/// Deletes half-written temporary files (restore staging) left behind by a crash; snapshots
+/// being written or received are unlinked files and leave nothing.
 fn remove_stale_temporaries(dir: &Path) -> Result<(), RaftError> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
