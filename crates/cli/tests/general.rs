@@ -1,7 +1,7 @@
 //! Global behaviour (env precedence, token file, errors, exit codes) and the token, login,
 //! policy, secrets and generic commands.
 
-mod common;
+use crate::common;
 
 use common::{FakeEnv, FakeServer, cli, envelope};
 use serde_json::{Value, json};

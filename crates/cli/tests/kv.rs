@@ -1,6 +1,6 @@
 //! `kv` against a fake server: version detection and path rewriting, output formats.
 
-mod common;
+use crate::common;
 
 use common::{FakeEnv, FakeServer, cli, envelope, probe};
 use serde_json::{Value, json};

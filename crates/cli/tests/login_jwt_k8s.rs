@@ -1,7 +1,7 @@
 //! `login -method=jwt|oidc|kubernetes` and `auth enable jwt|oidc|kubernetes`: the generic
 //! login path (`auth/<path>/login` with the K=V pairs, `@file` read) and the generic enable.
 
-mod common;
+use crate::common;
 
 use common::{FakeEnv, FakeServer, cli};
 use serde_json::json;

@@ -1,6 +1,6 @@
 //! `status` and `operator ...` against a fake server.
 
-mod common;
+use crate::common;
 
 use common::{FakeEnv, FakeServer, cli, envelope};
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::{FakeEnv, FakeServer, cli, envelope};
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
-mod common;
+use crate::common;
 
 use common::{DEADLINE, three_node_cluster, wait_caught_up, wait_until};
 use tresor_cluster::ClusterIdentity;

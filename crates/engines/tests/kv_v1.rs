@@ -1,7 +1,7 @@
 //! KV v1 through `LogicalBackend::handle`.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! KV v2 `data/`, `subkeys/` and `config` through `LogicalBackend::handle`.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! KV v2 `metadata/` through `LogicalBackend::handle`.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::Harness;
 use serde_json::{Value, json};

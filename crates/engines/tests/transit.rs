@@ -1,7 +1,7 @@
 //! The transit engine through `LogicalBackend::handle`, on an in-memory store.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! public keys the engine shows, by the curve and RSA crates directly.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

@@ -1,6 +1,6 @@
 //! Hand-written histories with a known verdict.
 
-mod common;
+use crate::common;
 
 use common::{Builder, cas, r, w};
 use tresor_linearizability::{

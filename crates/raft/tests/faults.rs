@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
-mod common;
+use crate::common;
 
 use common::{TestCluster, wait_until};
 use tresor_storage::{Backend, StorageError};

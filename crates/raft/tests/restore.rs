@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
@@ -178,7 +178,7 @@ fn peak_rss_kib() -> u64 {
 }
 
 /// 100 MiB saved and restored on one node; prints the times and the peak RSS. Not in the
-/// default suite (disk and time): `cargo test -p tresor-raft --test restore -- --ignored
+/// default suite (disk and time): `cargo test -p tresor-raft --test integration restore:: -- --ignored
 /// --nocapture`. `SNAPSHOT_TEST_MIB` changes the size.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]

@@ -1,7 +1,7 @@
 //! Property tests of the canonicalizer: no input panics, every canonical path is a fixed
 //! point, redirects lead to clean paths, and decoding never smuggles a separator or a
 //! relative segment past the check. Every run prints its seed; `PROPTEST_RNG_SEED=<seed>
-//! cargo test -p tresor-sdk --test canonical_path_props` replays it.
+//! cargo test -p tresor-sdk --test integration canonical_path_props::` replays it.
 
 use proptest::prelude::*;
 use tresor_sdk::path::{CanonicalPath, Verdict, canonicalize, clean};

@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used)]
 //! The transit seal against a real Tresor dev server's transit engine.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -25,4 +25,5 @@ pub mod props;
 pub mod rsyslog;
 pub mod seal_node;
 pub mod softhsm;
+pub mod test_layout;
 pub mod tmpfs;

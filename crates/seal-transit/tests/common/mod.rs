@@ -1,7 +1,7 @@
 //! A Tresor dev server per test, as the transit server, killed on drop; and helpers to set up
 //! its transit engine, keys, policies and tokens over its HTTP API.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

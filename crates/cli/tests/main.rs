@@ -1,0 +1,10 @@
+//! The integration tests of this crate, one test binary: each file beside this one is a
+//! module here (a binary per file cost a CI run its disk). Run one file's tests with
+//! `cargo test -p <crate> --test integration <file>::`.
+
+mod common;
+mod general;
+mod kv;
+mod login_jwt_k8s;
+mod operator;
+mod raft_autopilot;

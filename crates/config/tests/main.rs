@@ -1,0 +1,10 @@
+//! The integration tests of this crate, one test binary: each file beside this one is a
+//! module here (a binary per file cost a CI run its disk). Run one file's tests with
+//! `cargo test -p <crate> --test integration <file>::`.
+
+mod hostile_input;
+mod listener_limits;
+mod merge_and_formats;
+mod prop_parse;
+mod seed_configs;
+mod validation;

@@ -1,0 +1,7 @@
+//! The integration tests of this crate, one test binary: each file beside this one is a
+//! module here (a binary per file cost a CI run its disk). Run one file's tests with
+//! `cargo test -p <crate> --test integration <file>::`.
+
+mod postgres_engine;
+mod postgres_tls;
+mod without_server;

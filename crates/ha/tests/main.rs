@@ -1,0 +1,9 @@
+//! The integration tests of this crate, one test binary: each file beside this one is a
+//! module here (a binary per file cost a CI run its disk). Run one file's tests with
+//! `cargo test -p <crate> --test integration <file>::`.
+
+mod cluster_api;
+mod join_race;
+mod leases_failover;
+mod metrics_cluster;
+mod standby_reads;

@@ -1,0 +1,12 @@
+//! The integration tests of this crate, one test binary: each file beside this one is a
+//! module here (a binary per file cost a CI run its disk). Run one file's tests with
+//! `cargo test -p <crate> --test integration <file>::`.
+
+mod cluster;
+mod common;
+mod crash;
+mod faults;
+mod partition;
+mod peers_json;
+mod restore;
+mod single_node;
