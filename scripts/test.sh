@@ -3,9 +3,9 @@
 #
 #   bash scripts/test.sh
 #
-# Steps: install test tools (scripts/ci-deps.sh), rustfmt check, clippy -D warnings,
-# build of the tresor binary, the workspace's Rust tests (cargo nextest, or
-# cargo test when nextest is missing), the compat harness's own unit tests, hvac's
+# Steps: install test tools (scripts/ci-deps.sh), rustfmt check, clippy -D warnings, the
+# test build (which links the tresor binary too), the workspace's Rust tests (cargo nextest,
+# or cargo test when nextest is missing), the compat harness's own unit tests, hvac's
 # integration tests and the bao CLI scenario against a fresh tresor server.
 # Each step prints a banner and its duration; the last line is "N passed, M failed".
 #
@@ -65,17 +65,20 @@ skip() {
     echo "--- [$1] skipped: $2"
 }
 
-# has_package NAME: whether the workspace has a crate called NAME.
-has_package() {
-    grep -qsE "^name[[:space:]]*=[[:space:]]*\"$1\"" crates/*/Cargo.toml
-}
-
 run_rust_tests() {
     if cargo nextest --version >/dev/null 2>&1; then
         cargo nextest run --workspace --no-fail-fast --test-threads "$TEST_THREADS"
     else
         echo "cargo-nextest not found; using cargo test"
         cargo test --workspace --no-fail-fast -- --test-threads "$TEST_THREADS"
+    fi
+}
+
+build_tests() {
+    if cargo nextest --version >/dev/null 2>&1; then
+        cargo nextest run --workspace --no-run
+    else
+        cargo test --workspace --no-run
     fi
 }
 
@@ -87,13 +90,11 @@ run_compat_selftest() {
 step deps bash scripts/ci-deps.sh
 step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
-if has_package tresor; then
-    # A dev-profile binary: it shares compiled dependencies with the test build (dependencies
-    # are optimized in the dev profile, see Cargo.toml), which keeps CI well inside its limit.
-    step build cargo build -p tresor
-else
-    skip build "no tresor crate in the workspace yet"
-fi
+# The test build. Cargo links target/debug/tresor with it (crates/tresor's integration tests
+# run the binary), for the compat steps. A separate `cargo build -p tresor` would compile every
+# dependency above tokio a second time, since the tests' dev-dependencies turn on more features:
+# ~1.1 GB of disk and minutes of CI.
+step build build_tests
 step tests run_rust_tests
 step compat-selftest run_compat_selftest
 if [[ "${TRESOR_SKIP_COMPAT:-0}" == 1 ]]; then
