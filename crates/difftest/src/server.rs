@@ -143,6 +143,8 @@ impl DevServer {
             .arg(format!("-dev-listen-address={addr}"))
             .args(extra)
             .env("HOME", dir.path())
+            // A dev server killed with SIGKILL leaves its data directory: keep it in ours.
+            .env("TMPDIR", dir.path())
             .env("VAULT_ADDR", format!("http://{addr}"))
             .env("BAO_ADDR", format!("http://{addr}"))
             .current_dir(dir.path())

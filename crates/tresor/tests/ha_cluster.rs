@@ -251,6 +251,7 @@ fn dev_three_node_starts_an_unsealed_cluster() {
             "-dev-root-token-id=root",
             &format!("-dev-listen-address=127.0.0.1:{base}"),
         ])
+        .env("TMPDIR", dir.path()) // its data directory goes with ours
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()

@@ -120,6 +120,7 @@ disable_mlock = true
 #[test]
 fn dev_mode_is_initialized_unsealed_with_kv_v2() {
     let port = free_port();
+    let tmp = tempfile::tempdir().unwrap(); // the dev server's data directory, killed or not
     let mut child = Command::new(process::bin())
         .args([
             "server",
@@ -127,6 +128,7 @@ fn dev_mode_is_initialized_unsealed_with_kv_v2() {
             "-dev-root-token-id=devroot",
             &format!("-dev-listen-address=127.0.0.1:{port}"),
         ])
+        .env("TMPDIR", tmp.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -174,6 +176,7 @@ fn dev_mode_is_initialized_unsealed_with_kv_v2() {
 fn the_server_runs_with_one_malloc_arena_unless_told_otherwise() {
     for (given, expected) in [(None, "1"), (Some("3"), "3")] {
         let port = free_port();
+        let tmp = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(process::bin());
         cmd.args([
             "server",
@@ -181,6 +184,7 @@ fn the_server_runs_with_one_malloc_arena_unless_told_otherwise() {
             &format!("-dev-listen-address=127.0.0.1:{port}"),
         ])
         .env_remove("MALLOC_ARENA_MAX")
+        .env("TMPDIR", tmp.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
         if let Some(v) = given {

@@ -60,6 +60,9 @@ where
 /// A running `tresor server -dev` on a loopback port.
 pub struct DevServer {
     child: Option<Child>,
+    /// The server's `TMPDIR`, so that its data directory goes when the test ends (it is
+    /// killed, and leaves the directory behind).
+    _tmp: tempfile::TempDir,
     /// `http://127.0.0.1:<port>`.
     pub address: String,
     http: reqwest::Client,
@@ -73,6 +76,7 @@ impl DevServer {
         // A port picked by binding :0 may be taken again before the server binds it; retry.
         for _ in 0..5 {
             let port = free_port();
+            let tmp = tempfile::tempdir().unwrap();
             let child = Command::new(&binary)
                 .args([
                     "server",
@@ -80,6 +84,7 @@ impl DevServer {
                     &format!("-dev-root-token-id={ROOT}"),
                     &format!("-dev-listen-address=127.0.0.1:{port}"),
                 ])
+                .env("TMPDIR", tmp.path())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -87,6 +92,7 @@ impl DevServer {
                 .unwrap();
             let mut server = DevServer {
                 child: Some(child),
+                _tmp: tmp,
                 address: format!("http://127.0.0.1:{port}"),
                 http: http.clone(),
             };
