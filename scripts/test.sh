@@ -32,6 +32,13 @@ FAILED=0
 SKIPPED=0
 TOTAL_START=$SECONDS
 
+# disk_report WHEN: the free space where target/ lives (a CI run once ran out of it).
+disk_report() {
+    local free
+    free="$(df -Pk . 2>/dev/null | awk 'NR == 2 { printf "%.1f GB", $4 / 1048576 }')"
+    echo "disk: ${free:-unknown} free $1 (the test build takes about 2.3 GB)"
+}
+
 summary() {
     local line="$PASSED passed, $FAILED failed"
     ((SKIPPED > 0)) && line+=", $SKIPPED skipped"
@@ -87,6 +94,7 @@ run_compat_selftest() {
         -o addopts="" tests/compat
 }
 
+disk_report "at the start"
 step deps bash scripts/ci-deps.sh
 step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
@@ -95,6 +103,7 @@ step clippy cargo clippy --workspace --all-targets -- -D warnings
 # dependency above tokio a second time, since the tests' dev-dependencies turn on more features:
 # ~1.1 GB of disk and minutes of CI.
 step build build_tests
+disk_report "after the build"
 step tests run_rust_tests
 step compat-selftest run_compat_selftest
 if [[ "${TRESOR_SKIP_COMPAT:-0}" == 1 ]]; then
