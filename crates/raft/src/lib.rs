@@ -42,8 +42,10 @@
 pub const LOG_CACHE_BYTES: usize = 4 * 1024 * 1024;
 /// Page cache of `state.redb` (the replicated key/value data). Small: redb's cache is an
 /// addition to the kernel's page cache, which holds the file anyway; a larger one only held
-/// page versions of earlier transactions (docs/benchmarks.md, "redb cache size").
-pub const STATE_CACHE_BYTES: usize = 8 * 1024 * 1024;
+/// page versions of earlier transactions (docs/benchmarks.md, "redb cache size"). 4 MiB since
+/// the allocator change: 8 MiB held a node at 44–49 MiB after the benchmark's load, 4 MiB at
+/// 41–42, with reads within the run-to-run spread.
+pub const STATE_CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 mod archive_io;
 pub mod autopilot;

@@ -171,10 +171,15 @@ fn dev_mode_is_initialized_unsealed_with_kv_v2() {
     assert!(stdout.contains("Unseal Key: "), "{stdout}");
 }
 
-/// The server restarts itself with one malloc arena unless the operator set a number.
+/// The server restarts itself with its allocator settings, keeping any the operator set.
 #[test]
-fn the_server_runs_with_one_malloc_arena_unless_told_otherwise() {
-    for (given, expected) in [(None, "1"), (Some("3"), "3")] {
+fn the_server_runs_with_its_allocator_settings_unless_told_otherwise() {
+    const NAMES: [&str; 3] = [
+        "MALLOC_ARENA_MAX",
+        "MIMALLOC_PURGE_DELAY",
+        "MIMALLOC_ARENA_EAGER_COMMIT",
+    ];
+    for (given, expected) in [(None, ["1", "0", "0"]), (Some("3"), ["3", "0", "0"])] {
         let port = free_port();
         let tmp = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(process::bin());
@@ -183,10 +188,12 @@ fn the_server_runs_with_one_malloc_arena_unless_told_otherwise() {
             "-dev",
             &format!("-dev-listen-address=127.0.0.1:{port}"),
         ])
-        .env_remove("MALLOC_ARENA_MAX")
         .env("TMPDIR", tmp.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+        for name in NAMES {
+            cmd.env_remove(name);
+        }
         if let Some(v) = given {
             cmd.env("MALLOC_ARENA_MAX", v);
         }
@@ -198,15 +205,14 @@ fn the_server_runs_with_one_malloc_arena_unless_told_otherwise() {
                 .ok()
         });
         let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
-        let set: Vec<&[u8]> = environ
-            .split(|b| *b == 0)
-            .filter(|v| v.starts_with(b"MALLOC_ARENA_MAX="))
-            .collect();
-        assert_eq!(
-            set,
-            vec![format!("MALLOC_ARENA_MAX={expected}").as_bytes()],
-            "given {given:?}"
-        );
+        let environ = String::from_utf8_lossy(&environ);
+        for (name, value) in NAMES.iter().zip(expected) {
+            let set: Vec<&str> = environ
+                .split('\0')
+                .filter(|v| v.strip_prefix(name).is_some_and(|r| r.starts_with('=')))
+                .collect();
+            assert_eq!(set, vec![format!("{name}={value}")], "given {given:?}");
+        }
         child.kill().ok();
         child.wait().ok();
     }
