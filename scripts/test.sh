@@ -72,20 +72,22 @@ skip() {
     echo "--- [$1] skipped: $2"
 }
 
-run_rust_tests() {
-    if cargo nextest --version >/dev/null 2>&1; then
-        cargo nextest run --workspace --no-fail-fast --test-threads "$TEST_THREADS"
+# build_tests and run_rust_tests use cargo-nextest when NEXTEST=1 (set after the deps step),
+# cargo test otherwise.
+build_tests() {
+    if ((NEXTEST)); then
+        cargo nextest run --workspace --no-run
     else
         echo "cargo-nextest not found; using cargo test"
-        cargo test --workspace --no-fail-fast -- --test-threads "$TEST_THREADS"
+        cargo test --workspace --no-run
     fi
 }
 
-build_tests() {
-    if cargo nextest --version >/dev/null 2>&1; then
-        cargo nextest run --workspace --no-run
+run_rust_tests() {
+    if ((NEXTEST)); then
+        cargo nextest run --workspace --no-fail-fast --test-threads "$TEST_THREADS"
     else
-        cargo test --workspace --no-run
+        cargo test --workspace --no-fail-fast -- --test-threads "$TEST_THREADS"
     fi
 }
 
@@ -96,6 +98,10 @@ run_compat_selftest() {
 
 disk_report "at the start"
 step deps bash scripts/ci-deps.sh
+NEXTEST=0
+if cargo nextest --version >/dev/null 2>&1; then
+    NEXTEST=1
+fi
 step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 # The test build. Cargo links target/debug/tresor with it (crates/tresor's integration tests
