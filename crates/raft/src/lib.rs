@@ -51,6 +51,7 @@ mod archive_io;
 pub mod autopilot;
 mod backend;
 mod blocking;
+mod compaction;
 mod error;
 mod group_commit;
 mod inprocess;

@@ -38,6 +38,7 @@ use openraft::{
 use redb::{Database, Durability, TableDefinition};
 
 use crate::blocking::run_blocking;
+use crate::compaction::{CompactionPolicy, compact_if_due};
 use crate::error::sto_err;
 use crate::kv_table::{KV, KV_TAIL, KvRead, KvWrite};
 use crate::log_store::{decode, encode};
@@ -141,8 +142,18 @@ impl SyncSchedule {
 }
 
 impl StateMachine {
-    /// Opens or creates `state.redb` at `path`, with snapshots kept in `snapshot_dir`.
+    /// Opens or creates `state.redb` at `path`, with snapshots kept in `snapshot_dir`,
+    /// compacting the file first if it is mostly free space (see [`crate::compaction`]).
     pub(crate) fn open(path: &Path, snapshot_dir: PathBuf) -> Result<Self, RaftError> {
+        Self::open_with(path, snapshot_dir, CompactionPolicy::default())
+    }
+
+    /// [`StateMachine::open`] with the given compaction policy.
+    pub(crate) fn open_with(
+        path: &Path,
+        snapshot_dir: PathBuf,
+        compaction: CompactionPolicy,
+    ) -> Result<Self, RaftError> {
         std::fs::create_dir_all(&snapshot_dir)?;
         remove_stale_temporaries(&snapshot_dir)?;
         match std::fs::remove_file(snapshot_dir.join(LEGACY_CURRENT)) {
@@ -152,7 +163,7 @@ impl StateMachine {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
-        let db = redb::Builder::new()
+        let mut db = redb::Builder::new()
             .set_cache_size(crate::STATE_CACHE_BYTES)
             .set_repair_callback({
                 let told = std::sync::atomic::AtomicBool::new(false);
@@ -165,6 +176,7 @@ impl StateMachine {
                 }
             })
             .create(path)?;
+        compact_if_due(&mut db, path, compaction)?;
         let mut txn = db.begin_write()?;
         make_durable(&mut txn);
         txn.open_table(KV)?;
@@ -610,7 +622,7 @@ fn start_writeback(path: &Path) -> Result<std::sync::mpsc::Sender<()>, RaftError
 /// that reopening after a crash (kill -9, power cut) trusts the last durable commit instead of
 /// walking and checksumming every page, a cost that grows with the data. Only durable commits
 /// pay for it, and they are rare (see the module docs).
-fn make_durable(txn: &mut redb::WriteTransaction) {
+pub(crate) fn make_durable(txn: &mut redb::WriteTransaction) {
     txn.set_durability(Durability::Immediate);
     txn.set_quick_repair(true);
 }
@@ -821,6 +833,72 @@ mod tests {
         sm.apply_sync(vec![put_entry(7, "core/mounts", b"v")])
             .unwrap();
         assert_eq!(watched.generation(), g + 1, "a watched key");
+    }
+
+    /// Data written and then deleted leaves free pages in the middle of the file; opening it
+    /// again compacts the file when it is mostly free space, and keeps what was not deleted.
+    #[test]
+    fn opening_a_file_of_mostly_deleted_data_gives_the_space_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let snaps = dir.path().join("snapshots");
+        // Small thresholds so that a few MiB make the point.
+        let policy = CompactionPolicy {
+            min_free_bytes: 1024 * 1024,
+            min_free_ratio: 1,
+        };
+        let value = vec![7u8; 3000];
+        let keys = 2000u64;
+        let mut index = 0;
+        {
+            let sm = StateMachine::open_with(&path, snaps.clone(), policy).unwrap();
+            for chunk in 0..keys / 100 {
+                index += 1;
+                let ops = (0..100)
+                    .map(|i| WireOp::Put {
+                        key: format!("logical/k/{}", chunk * 100 + i),
+                        value: value.clone(),
+                    })
+                    .collect();
+                sm.apply_sync(vec![entry(index, Command::Batch(vec![ops]))])
+                    .unwrap();
+            }
+            // Every key but the last hundred is deleted, the first ones last, so the free
+            // pages sit below live ones.
+            for chunk in (0..keys / 100 - 1).rev() {
+                index += 1;
+                let ops = (0..100)
+                    .map(|i| WireOp::Delete {
+                        key: format!("logical/k/{}", chunk * 100 + i),
+                    })
+                    .collect();
+                sm.apply_sync(vec![entry(index, Command::Batch(vec![ops]))])
+                    .unwrap();
+            }
+        }
+        let before = std::fs::metadata(&path).unwrap().len();
+        let sm = StateMachine::open_with(&path, snaps.clone(), policy).unwrap();
+        let after = std::fs::metadata(&path).unwrap().len();
+        println!("state.redb: {before} bytes before the reopen, {after} after");
+        assert!(
+            after * 2 < before,
+            "the reopen compacts: {before} -> {after} bytes"
+        );
+        let (applied, _) = sm.applied_sync().unwrap();
+        assert_eq!(applied.map(|l| l.index), Some(index));
+        let last = keys - 1;
+        assert_eq!(
+            get_sync(&sm.db, &format!("logical/k/{last}")).unwrap(),
+            Some(value.clone())
+        );
+        assert_eq!(get_sync(&sm.db, "logical/k/0").unwrap(), None);
+        drop(sm);
+        // The compacted file opens again with its data.
+        let sm = StateMachine::open(&path, snaps).unwrap();
+        assert_eq!(
+            get_sync(&sm.db, &format!("logical/k/{last}")).unwrap(),
+            Some(value)
+        );
     }
 
     fn entry(index: u64, cmd: Command) -> Entry<TypeConfig> {
