@@ -25,13 +25,18 @@
 #             of that file back (curl streams both ways; a secret written after the save must
 #             be gone after the restore). Records the archive size, both durations and the
 #             node's peak RSS during each (VmRSS sampled every 50 ms). Tresor and OpenBao only.
+#   reclaim   1 node: fill RECLAIM_MIB MiB of COLD_VALUE-byte secrets into a second KV v2
+#             mount, disable that mount (which deletes every key under it), stop the node
+#             (SIGTERM), start it again, time until it serves; records the data directory on
+#             disk when full, after the deletes, and after the restart (Tresor compacts
+#             state.redb at start when it is mostly free space). Tresor and OpenBao only.
 #
 # Environment: SYSTEMS (default "tresor openbao etcd"), RUNS (failover/restart runs, default 5),
 # RSS_SECRETS (default 100000), COLD_MIB (default 1024), COLD_VALUE (default 4096),
 # COLD_MAX_SECS (bound of the cold fill, default 3600), COLD_STOP (how the filled node is
 # stopped before the cold start: "term", the default, or "kill" for kill -9), CONC (writers,
 # default 32),
-# SNAP_MIB (default 100), SNAP_VALUE (default 4096).
+# SNAP_MIB (default 100), SNAP_VALUE (default 4096), RECLAIM_MIB (default 256).
 # Results: target/bench/recovery/<system>-<scenario>.json and summary.json (this run's only).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -47,6 +52,7 @@ COLD_MAX_SECS="${COLD_MAX_SECS:-3600}"
 CONC="${CONC:-32}"
 SNAP_MIB="${SNAP_MIB:-100}"
 SNAP_VALUE="${SNAP_VALUE:-4096}"
+RECLAIM_MIB="${RECLAIM_MIB:-256}"
 BENCH="$ROOT/target/release/tresor-bench"
 [[ -x "$BENCH" ]] || { echo "no $BENCH: build first (see the header of $0)" >&2; exit 1; }
 
@@ -69,7 +75,7 @@ fill() {
             --warmup 0 --concurrency "$CONC" --format json "${args[@]}" >/dev/null
     else
         VAULT_TOKEN="$BC_TOKEN" "$BENCH" kv-read --keys "$keys" --prefix "$prefix" \
-            --payload "$payload" --ops 1 --warmup 0 --concurrency "$CONC" --format json \
+            --mount "${FILL_MOUNT:-secret}" --payload "$payload" --ops 1 --warmup 0 --concurrency "$CONC" --format json \
             "${args[@]}" >/dev/null
     fi
 }
@@ -199,6 +205,52 @@ scenario_cold() {
     bc_stop
 }
 
+# state_file_bytes I: bytes of node I's state file (Tresor's state.redb, OpenBao's vault.db).
+state_file_bytes() {
+    local f
+    for f in "$(bc_node_dir "$1")/data/state.redb" "$(bc_node_dir "$1")/data/vault.db"; do
+        [[ -f "$f" ]] && { stat -c %s "$f"; return 0; }
+    done
+    echo 0
+}
+
+scenario_reclaim() {
+    local system="$1" written disk_full disk_deleted disk_after state_full state_deleted
+    local state_after t0 t_serving code
+    if [[ "$system" == etcd ]]; then
+        bc_log "reclaim: etcd skipped (Tresor and OpenBao only)"
+        return 0
+    fi
+    bc_start "$system" 1 reclaim
+    code="$(bc_curl_code -X POST -H "X-Vault-Token: $BC_TOKEN" \
+        -d '{"type":"kv","options":{"version":"2"}}' "${BC_ADDR[0]}/v1/sys/mounts/bulk")"
+    [[ "$code" == 204 || "$code" == 200 ]] || bc_die "mounting bulk/: HTTP $code"
+    written="$(FILL_MOUNT=bulk fill_to "$RECLAIM_MIB" "$COLD_VALUE" "$system-reclaim")"
+    disk_full="$(disk_bytes 0)"
+    state_full="$(state_file_bytes 0)"
+    t0="$(bc_now_ms)"
+    code="$(BC_REQ_TIMEOUT=600 bc_curl_code -X DELETE -H "X-Vault-Token: $BC_TOKEN" \
+        "${BC_ADDR[0]}/v1/sys/mounts/bulk")"
+    [[ "$code" == 204 || "$code" == 200 ]] || bc_die "disabling bulk/: HTTP $code"
+    bc_log "$system: bulk/ disabled in $(($(bc_now_ms) - t0)) ms"
+    bc_stop_node 0
+    disk_deleted="$(disk_bytes 0)"
+    state_deleted="$(state_file_bytes 0)"
+    t0="$(bc_now_ms)"
+    bc_spawn 0
+    bc_wait_answers 0
+    bc_wait "node 1 to unseal" bc_unseal 0
+    bc_wait "node 1 to serve" bc_serving 0
+    t_serving=$(($(bc_now_ms) - t0))
+    disk_after="$(disk_bytes 0)"
+    state_after="$(state_file_bytes 0)"
+    bc_log "$system reclaim: on disk $((disk_full >> 20)) MiB full, $((disk_deleted >> 20)) MiB after the deletes, $((disk_after >> 20)) MiB after the restart (serving after $t_serving ms)"
+    printf '{"system":"%s","scenario":"reclaim","written_bytes":%s,"disk_full_bytes":%s,"disk_deleted_bytes":%s,"disk_after_restart_bytes":%s,"state_full_bytes":%s,"state_deleted_bytes":%s,"state_after_restart_bytes":%s,"serving_ms":%s}\n' \
+        "$system" "$written" "$disk_full" "$disk_deleted" "$disk_after" "$state_full" \
+        "$state_deleted" "$state_after" "$t_serving" >"$OUT/$system-reclaim.json"
+    bc_stop
+}
+
 # peak_rss_while PIDFILE_OUT CMD...: runs CMD while sampling node 0's VmRSS every 50 ms; writes
 # the highest sample (KiB) to PIDFILE_OUT. Returns CMD's status.
 peak_rss_while() {
@@ -259,8 +311,8 @@ scenario_snapshot() {
 failures=0
 for scenario in $SCENARIOS; do
     case "$scenario" in
-    failover | restart | rss | cold | snapshot) ;;
-    *) bc_die "unknown scenario '$scenario' (failover restart rss cold snapshot)" ;;
+    failover | restart | rss | cold | snapshot | reclaim) ;;
+    *) bc_die "unknown scenario '$scenario' (failover restart rss cold snapshot reclaim)" ;;
     esac
     for system in $SYSTEMS; do
         rm -f "$OUT/$system-$scenario.json"
@@ -314,6 +366,10 @@ for system, all_runs in res.items():
     if "snapshot" in r:
         x = r["snapshot"]
         print(f"{system:<8} snapshot of {x['written_bytes'] / 2**20:.0f} MiB of secrets: {x['size_bytes'] / 2**20:.1f} MiB archive, save {x['save_ms']} ms (peak RSS {x['peak_rss_save_kib'] / 1024:.0f} MiB), restore {x['restore_ms']} ms (peak RSS {x['peak_rss_restore_kib'] / 1024:.0f} MiB), idle RSS {x['rss_idle_kib'] / 1024:.0f} MiB")
+    if "reclaim" in r:
+        x = r["reclaim"]
+        m = lambda b: f"{b / 2**20:.0f}"
+        print(f"{system:<8} reclaim after deleting {x['written_bytes'] / 2**20:.0f} MiB of secrets: data dir on disk {m(x['disk_full_bytes'])} MiB full, {m(x['disk_deleted_bytes'])} MiB after the deletes, {m(x['disk_after_restart_bytes'])} MiB after a restart (state file {m(x['state_full_bytes'])} -> {m(x['state_deleted_bytes'])} -> {m(x['state_after_restart_bytes'])} MiB); serving {x['serving_ms']} ms after the start")
 with open(os.path.join(out, "summary.json"), "w") as f:
     json.dump(res, f, indent=1)
 print(f"results: {out}/summary.json")
