@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde_json::{Map, json};
 use tresor_core::CoreOptions;
 use tresor_expiration::RetryPolicy;
-use tresor_ha::testing::{TestCluster, fast_runtime, wait_until};
+use tresor_ha::testing::{TestCluster, TestNode, fast_runtime, wait_until};
 use tresor_sdk::{BackendKind, LogicalBackend, LogicalError, Operation, Request, Response, Secret};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -89,6 +89,18 @@ fn core_options(db: &Arc<Db>) -> CoreOptions {
     }
 }
 
+/// `sys/leases/lookup` of `lease_id` through `node`: status and body.
+async fn lookup(node: &TestNode, root: &str, lease_id: &str) -> (u16, serde_json::Value) {
+    node.call(
+        "PUT",
+        "sys/leases/lookup",
+        Some(root),
+        Some(json!({ "lease_id": lease_id })),
+    )
+    .await
+    .unwrap()
+}
+
 fn revoked(db: &Db) -> BTreeSet<String> {
     db.revoked.lock().unwrap().clone()
 }
@@ -137,15 +149,7 @@ async fn the_next_active_node_revokes_leases_at_expiry_retrying_while_the_databa
         .iter()
         .find(|n| n.node.core.is_active_node())
         .unwrap();
-    let (status, body) = new
-        .call(
-            "PUT",
-            "sys/leases/lookup",
-            Some(&root),
-            Some(json!({ "lease_id": lease_id })),
-        )
-        .await
-        .unwrap();
+    let (status, body) = lookup(new, &root, &lease_id).await;
     assert_eq!(status, 200, "{body}");
     assert!(revoked(&db).is_empty(), "revoked before expiry");
 
@@ -156,15 +160,7 @@ async fn the_next_active_node_revokes_leases_at_expiry_retrying_while_the_databa
     })
     .await
     .unwrap();
-    let (status, _) = new
-        .call(
-            "PUT",
-            "sys/leases/lookup",
-            Some(&root),
-            Some(json!({ "lease_id": lease_id })),
-        )
-        .await
-        .unwrap();
+    let (status, _) = lookup(new, &root, &lease_id).await;
     assert_eq!(
         status, 200,
         "the lease must stay while its revocation fails"
@@ -178,16 +174,7 @@ async fn the_next_active_node_revokes_leases_at_expiry_retrying_while_the_databa
     // The backend's revoke returns before the lease entry is deleted; the
     // entry must then go, so lookups answer 400 soon after.
     wait_until(WAIT, "the revoked lease's entry to be removed", || async {
-        let (status, _) = new
-            .call(
-                "PUT",
-                "sys/leases/lookup",
-                Some(&root),
-                Some(json!({ "lease_id": lease_id })),
-            )
-            .await
-            .unwrap();
-        status == 400
+        lookup(new, &root, &lease_id).await.0 == 400
     })
     .await
     .unwrap();
