@@ -80,8 +80,9 @@ pub(crate) fn compact_if_due(
     path: &Path,
     policy: CompactionPolicy,
 ) -> Result<Option<Compacted>, RaftError> {
-    let before_bytes = file_bytes(path)?;
+    // Live pages first: the commit that releases freed pages may also trim the file's end.
     let live = live_bytes(db)?;
+    let before_bytes = file_bytes(path)?;
     if !policy.due(before_bytes, live) {
         return Ok(None);
     }
@@ -173,15 +174,15 @@ mod tests {
         assert_eq!(compact_if_due(&mut db, &path, small).unwrap(), None);
         // Deleting all but the last keys leaves free pages below live ones.
         write(&db, 0..1900, None);
-        let full = file_bytes(&path).unwrap();
         assert_eq!(
             compact_if_due(&mut db, &path, CompactionPolicy::default()).unwrap(),
             None,
             "less than 64 MiB free"
         );
-        assert_eq!(file_bytes(&path).unwrap(), full);
+        // Releasing the freed pages may trim the file's end; no more than that happened.
+        let full = file_bytes(&path).unwrap();
         let done = compact_if_due(&mut db, &path, small).unwrap().unwrap();
-        assert_eq!(done.before_bytes, full);
+        assert!(done.before_bytes <= full, "{} > {full}", done.before_bytes);
         assert!(
             done.after_bytes * 2 < done.before_bytes,
             "{} -> {} bytes",
