@@ -176,13 +176,15 @@ impl StateMachine {
                 }
             })
             .create(path)?;
-        compact_if_due(&mut db, path, compaction)?;
         let mut txn = db.begin_write()?;
         make_durable(&mut txn);
         txn.open_table(KV)?;
         txn.open_table(KV_TAIL)?;
         txn.open_table(META)?;
         txn.commit()?;
+        // Right after a durable commit (which released the pages freed before the node
+        // stopped) and before any reader exists.
+        compact_if_due(&mut db, path, compaction)?;
         let staged = restore_staging::current(&db.begin_read()?.open_table(META)?)?;
         restore_staging::remove_orphans(&snapshot_dir, staged.as_ref().map(|s| s.id.as_str()))?;
         Ok(Self {
@@ -622,7 +624,7 @@ fn start_writeback(path: &Path) -> Result<std::sync::mpsc::Sender<()>, RaftError
 /// that reopening after a crash (kill -9, power cut) trusts the last durable commit instead of
 /// walking and checksumming every page, a cost that grows with the data. Only durable commits
 /// pay for it, and they are rare (see the module docs).
-pub(crate) fn make_durable(txn: &mut redb::WriteTransaction) {
+fn make_durable(txn: &mut redb::WriteTransaction) {
     txn.set_durability(Durability::Immediate);
     txn.set_quick_repair(true);
 }
