@@ -398,13 +398,14 @@ bc_start() {
 # bc_node_active I: node I's sys/health answers 200 (unsealed and active).
 bc_node_active() { [[ "$(bc_curl_code "${BC_ADDR[$1]}/v1/sys/health")" == 200 ]]; }
 
-# bc_mount_kv I: mounts KV v2 at secret/ through node I (success also when it exists).
+# bc_mount_kv I [MOUNT]: mounts KV v2 at MOUNT/ (default secret/) through node I (success
+# also when it exists).
 bc_mount_kv() {
-    local code
+    local code mount="${2:-secret}"
     code="$(bc_curl_code -X POST -H "X-Vault-Token: $BC_TOKEN" \
-        -d '{"type":"kv","options":{"version":"2"}}' "${BC_ADDR[$1]}/v1/sys/mounts/secret")"
+        -d '{"type":"kv","options":{"version":"2"}}' "${BC_ADDR[$1]}/v1/sys/mounts/$mount")"
     [[ "$code" == 2?? ]] && return 0
-    [[ "$(bc_vault "$1" GET sys/mounts | jq -r '.data["secret/"].type // .["secret/"].type // empty' 2>/dev/null)" == kv ]]
+    [[ "$(bc_vault "$1" GET sys/mounts | jq -r --arg m "$mount/" '.data[$m].type // .[$m].type // empty' 2>/dev/null)" == kv ]]
 }
 
 # bc_kill9 I: SIGKILL to node I and reap it.
